@@ -1,0 +1,3 @@
+#include "twinbeat_wire.h"
+
+int tb_wire_version(void) { return TB_WIRE_VERSION; }

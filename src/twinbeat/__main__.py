@@ -1,0 +1,7 @@
+"""`python -m twinbeat` is the `twinbeat` command."""
+
+import sys
+
+from twinbeat.cli import main
+
+sys.exit(main())

@@ -1,0 +1,122 @@
+"""The `twinbeat` command line: argument parsing and dispatch only.
+
+Each subcommand lives in the module that owns its work and is imported lazily, so that
+`twinbeat check` does not pull in trio or pyroute2 and a broken optional part cannot stop
+the others from running. Every handler returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+DEFAULT_CONFIG_DIR = "/etc/ha.d"
+DEFAULT_STATE_DIR = "/var/lib/twinbeat"
+DEFAULT_RUN_DIR = "/run/twinbeat"
+WHICH_CHOICES = ("local", "foreign", "all")
+
+# subcommand -> "module:function"; the function takes the parsed argparse.Namespace.
+HANDLERS: dict[str, str] = {
+    "check": "twinbeat.config.check:main",
+    "run": "twinbeat.daemon:main",
+    "status": "twinbeat.control_client:status_main",
+    "standby": "twinbeat.control_client:standby_main",
+    "takeover": "twinbeat.control_client:takeover_main",
+    "keygen": "twinbeat.config.keygen:main",
+    "lab": "twinbeat.lab.cli:main",
+}
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-dir",
+        default=DEFAULT_CONFIG_DIR,
+        help=f"heartbeat configuration directory (default {DEFAULT_CONFIG_DIR})",
+    )
+    parser.add_argument("--node", help="this node's name (default: the host name, lower-cased)")
+
+
+def _add_socket_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run-dir",
+        default=DEFAULT_RUN_DIR,
+        help=f"directory of the control socket (default {DEFAULT_RUN_DIR})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, so `--help` shows every subcommand even when a part is missing."""
+    parser = argparse.ArgumentParser(
+        prog="twinbeat",
+        description="Two-node high availability with heartbeat's /etc/ha.d files.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = sub.add_parser("check", help="validate ha.cf, authkeys and haresources")
+    _add_config_options(check)
+
+    run = sub.add_parser("run", help="run the daemon")
+    _add_config_options(run)
+    _add_socket_option(run)
+    run.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        help=f"where the generation counter is kept (default {DEFAULT_STATE_DIR})",
+    )
+    run.add_argument(
+        "--foreground", action="store_true", help="log to stderr as well (systemd does not need it)"
+    )
+
+    status = sub.add_parser("status", help="show nodes, links and resource groups")
+    _add_socket_option(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    for name, verb in (("standby", "hand groups to the peer"), ("takeover", "pull groups here")):
+        cmd = sub.add_parser(name, help=f"{verb} (heartbeat's hb_{name})")
+        _add_socket_option(cmd)
+        cmd.add_argument("which", nargs="?", default="all", choices=WHICH_CHOICES)
+        cmd.add_argument(
+            "--timeout", type=float, default=60.0, help="seconds to wait for the handoff"
+        )
+
+    keygen = sub.add_parser("keygen", help="write an authkeys file with a fresh sha256 key")
+    keygen.add_argument(
+        "path", nargs="?", default=f"{DEFAULT_CONFIG_DIR}/authkeys", help="file to write"
+    )
+    keygen.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    lab = sub.add_parser("lab", help="a two-node cluster on this machine (root)")
+    lab.add_argument(
+        "action", choices=("up", "demo", "status", "down"), help="what to do with the lab"
+    )
+    lab.add_argument(
+        "--name", default="tb", help="prefix for namespaces and links (default tb)"
+    )
+    lab.add_argument("--run-dir", default=None, help="lab state directory")
+    lab.add_argument(
+        "--preset",
+        default="lab",
+        help="timer preset: lab (default), howto, fast",
+    )
+    return parser
+
+
+def _resolve(spec: str) -> Callable[[argparse.Namespace], int]:
+    module_name, _, func_name = spec.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, func_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = _resolve(HANDLERS[args.command])
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
