@@ -1,0 +1,244 @@
+"""UDP link driver: ha.cf `bcast IFACE`, `ucast IFACE PEER`, `mcast IFACE GROUP PORT TTL LOOP`.
+
+Owns one socket per link, bound to its interface (`SO_BINDTODEVICE`, as Debian's heartbeat
+build does) so a frame is counted on the cable it really crossed. Frames are opaque bytes
+here. A missing or downed interface never crashes the daemon: the link reports `up = False`
+and retries every `RETRY_DELAY` while the other links carry the cluster.
+
+Semantics follow heartbeat's HBcomm plugins (reference §5.1-5.3): bcast sends to the
+interface's broadcast address on `udpport`; ucast sends to the peer on `udpport` and ignores
+a peer that is one of our own addresses (a shared ha.cf lists both nodes); mcast uses the port
+from its own line and joins the group on that interface only.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from pyroute2 import IPRoute
+
+from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
+from twinbeat.links.stats import MAX_RECEIVE, LinkStats
+
+log = logging.getLogger("twinbeat.links")
+
+RETRY_DELAY = 1.0  # seconds between attempts to open a missing/down interface
+CHECK_INTERVAL = 1.0  # seconds between checks that an open interface is still there and up
+IPTOS_LOWDELAY = 0x10
+# errno values that mean "this interface cannot carry traffic now": reopen, do not crash.
+_LINK_GONE = {errno.ENETDOWN, errno.ENODEV, errno.ENXIO, errno.ENETUNREACH}
+
+Deliver = Callable[[str, bytes], None]
+
+
+def _peers(medium: Any) -> tuple[str, ...]:
+    """A ucast medium's peers: the config may give a `peers` tuple or a single `peer`."""
+    peers = getattr(medium, "peers", None)
+    if peers:
+        return tuple(peers)
+    return (medium.peer,)
+
+
+def _kind(medium: Any) -> str:
+    """"bcast" | "ucast" | "mcast", by the medium's fields (config classes are duck-typed)."""
+    if hasattr(medium, "group"):
+        return "mcast"
+    if hasattr(medium, "peer") or hasattr(medium, "peers"):
+        return "ucast"
+    return "bcast"
+
+
+class UdpLink:
+    """One UDP medium from ha.cf. See the module docstring for the behaviour."""
+
+    def __init__(self, link: Any, udpport: int, node: str | None = None) -> None:
+        self.name: str = link.name
+        self.link_id: int = link.link_id
+        self.medium = link.medium
+        self.kind = _kind(link.medium)
+        self.iface: str = link.medium.iface
+        self.port: int = link.medium.port if self.kind == "mcast" else udpport
+        self.node = node  # unused; accepted for the docs/internals.md §4 signature
+        self.up = False
+        self.stats = LinkStats()
+        self._sock: socket.socket | None = None
+        self._index: int | None = None
+        self._destinations: tuple[str, ...] = ()
+        self._why_down: str | None = None
+        self._opened_once = False
+
+    # -- public API --------------------------------------------------------------------
+
+    async def run(self, deliver: Deliver, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Open the link, then receive until cancelled, reopening whenever it is lost.
+
+        `task_status.started()` is called after the first open attempt, successful or not,
+        so the daemon can start even if this interface is missing.
+        """
+        started = False
+        with IPRoute() as ipr:
+            try:
+                while True:
+                    try:
+                        self._open(ipr)
+                    except (LinkUnavailableError, OSError) as exc:
+                        self._set_down(str(exc))
+                    if not started:
+                        task_status.started()
+                        started = True
+                    if self._sock is None:
+                        await trio.sleep(RETRY_DELAY)
+                        continue
+                    try:
+                        await self._receive(ipr, deliver)
+                    finally:
+                        self._close()
+            finally:
+                self._close()
+
+    def send(self, data: bytes) -> bool:
+        """Queue one datagram per destination without ever blocking; False if dropped."""
+        sock = self._sock
+        if sock is None or not self.up or not self._destinations:
+            self.stats.send_errors += 1
+            return False
+        ok = False
+        for dest in self._destinations:
+            try:
+                sock.sendto(data, socket.MSG_DONTWAIT, (dest, self.port))
+                ok = True
+            except BlockingIOError:
+                pass  # kernel buffer full: a late heartbeat is worthless, drop it
+            except OSError as exc:
+                if exc.errno in _LINK_GONE:
+                    self._set_down(f"send: {exc.strerror}")
+        if ok:
+            self.stats.sent += 1
+        else:
+            self.stats.send_errors += 1
+        return ok
+
+    # -- opening -----------------------------------------------------------------------
+
+    def _open(self, ipr: IPRoute) -> None:
+        info = lookup(ipr, self.iface)
+        if not info.up:
+            raise LinkUnavailableError(f"interface {self.iface} is down")
+        destinations = self._resolve_destinations(ipr, info)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_LOWDELAY)
+            if self.kind == "bcast":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            if self.kind == "ucast":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if self.kind == "mcast":
+                self._setup_mcast(sock, info)
+                sock.bind((self.medium.group, self.port))
+            else:
+                sock.bind(("0.0.0.0", self.port))
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._index = info.index
+        self._destinations = destinations
+        self.up = True
+        if self._opened_once:
+            self.stats.reopens += 1
+        self._opened_once = True
+        self._why_down = None
+        log.info("link %s up (%s to %s port %d)", self.name, self.kind,
+                 ",".join(destinations) or "nobody", self.port)
+
+    def _resolve_destinations(self, ipr: IPRoute, info: IfaceInfo) -> tuple[str, ...]:
+        if self.kind == "bcast":
+            return (info.broadcast(),)
+        if self.kind == "mcast":
+            return (self.medium.group,)
+        own = own_addresses(ipr)
+        peers = tuple(p for p in _peers(self.medium) if p not in own)
+        if not peers:
+            # `ucast eth1 <our own address>`: heartbeat sends to itself and drops the
+            # copies as duplicates; we send nothing and never steal the port's datagrams.
+            raise LinkUnavailableError(f"ucast {self.iface}: every peer is one of our addresses")
+        return peers
+
+    def _setup_mcast(self, sock: socket.socket, info: IfaceInfo) -> None:
+        group = socket.inet_aton(self.medium.group)
+        # struct ip_mreqn {imr_multiaddr, imr_address, imr_ifindex}: join on this NIC only.
+        mreqn = struct.pack("4s4si", group, socket.inet_aton("0.0.0.0"), info.index)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        if_mreqn = struct.pack("4s4si", socket.inet_aton("0.0.0.0"),
+                               socket.inet_aton("0.0.0.0"), info.index)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, if_mreqn)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(self.medium.ttl))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, int(bool(self.medium.loop)))
+
+    # -- receiving ---------------------------------------------------------------------
+
+    async def _receive(self, ipr: IPRoute, deliver: Deliver) -> None:
+        """Deliver datagrams until the interface vanishes, goes down, or changes index."""
+        sock = self._sock
+        assert sock is not None
+        next_check = trio.current_time() + CHECK_INTERVAL
+        while True:
+            with trio.move_on_at(next_check):
+                await trio.lowlevel.wait_readable(sock)
+                self._drain(sock, deliver)
+            if trio.current_time() >= next_check:
+                next_check = trio.current_time() + CHECK_INTERVAL
+                if not self._still_usable(ipr):
+                    return
+
+    def _drain(self, sock: socket.socket, deliver: Deliver) -> None:
+        while True:
+            try:
+                data = sock.recv(MAX_RECEIVE * 4)
+            except BlockingIOError:
+                return
+            except OSError as exc:  # e.g. ENETDOWN reported on the socket: reopen soon
+                self._set_down(f"receive: {exc.strerror}")
+                return
+            if len(data) > MAX_RECEIVE:
+                self.stats.oversize_dropped += 1
+                continue
+            self.stats.received += 1
+            deliver(self.name, data)
+
+    def _still_usable(self, ipr: IPRoute) -> bool:
+        try:
+            info = lookup(ipr, self.iface)
+        except LinkUnavailableError as exc:
+            self._set_down(str(exc))
+            return False
+        if info.index != self._index:
+            self._set_down(f"interface {self.iface} was recreated")
+            return False
+        if not info.up:
+            self._set_down(f"interface {self.iface} is down")
+            return False
+        # A send error may have marked us down while the interface looks fine: reopen.
+        return self.up
+
+    def _set_down(self, why: str) -> None:
+        if why != self._why_down:  # log transitions, not every retry
+            log.warning("link %s down: %s", self.name, why)
+            self._why_down = why
+        self.up = False
+
+    def _close(self) -> None:
+        sock, self._sock = self._sock, None
+        self.up = False
+        if sock is not None:
+            trio.lowlevel.notify_closing(sock)
+            sock.close()
