@@ -1,0 +1,191 @@
+"""Serial link driver: ha.cf `serial /dev/ttyX` at `baud N`, a null-modem cable.
+
+Owns the tty: pyserial opens and configures it (8N1, no flow control, exclusive lock), then
+this module sets VMIN=1 itself, because pyserial leaves VMIN=0 and an empty non-blocking read
+then returns b'' -- indistinguishable from hang-up (DESIGN.md §9). trio waits on the fd with
+`wait_readable`; no threads. Frames are COBS-encoded and 0x00-delimited by `twinbeat.wire`
+so the reader resynchronises after noise or a cable pull.
+
+A vanished device (USB adapter unplugged, socat gone: reads give b''/EIO, the path is gone)
+takes the link down; the fd is closed and the path reopened with backoff, while the other
+links carry the cluster. Writes never block: a frame the kernel will not take whole is dropped
+and counted -- a late heartbeat is worth nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import termios
+from collections.abc import Callable
+from typing import Any
+
+import serial
+import trio
+
+from twinbeat import wire
+from twinbeat.links.stats import MAX_RECEIVE, LinkStats
+
+log = logging.getLogger("twinbeat.links")
+
+BACKOFF_FIRST = 0.5  # seconds before the first reopen attempt
+BACKOFF_MAX = 2.0  # doubling up to this
+
+Deliver = Callable[[str, bytes], None]
+
+
+def _set_vmin1(fd: int) -> None:
+    """Blocking-read semantics of heartbeat's ttysetup (VMIN=1, VTIME=0), see module doc."""
+    attrs = termios.tcgetattr(fd)
+    attrs[6][termios.VMIN] = 1
+    attrs[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+class SerialLink:
+    """One `serial` line of ha.cf. `name` is the device path (heartbeat's link name)."""
+
+    def __init__(self, link: Any, baud: int) -> None:
+        self.name: str = link.name
+        self.link_id: int = link.link_id
+        self.device: str = getattr(link.medium, "device", link.name)
+        self.baud = baud
+        self.up = False
+        self.stats = LinkStats()
+        self._port: serial.Serial | None = None
+        self._fd: int | None = None
+        self._resync = False  # a partial write left half a frame on the line
+        self._opened_once = False
+        self._why_down: str | None = None
+
+    # -- public API --------------------------------------------------------------------
+
+    async def run(self, deliver: Deliver, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Open the port and deliver deframed frames until cancelled, reopening on loss.
+
+        `task_status.started()` comes after the first open attempt even if it failed.
+        """
+        started = False
+        backoff = BACKOFF_FIRST
+        try:
+            while True:
+                try:
+                    self._open()
+                except (OSError, serial.SerialException) as exc:
+                    self._set_down(f"open: {exc}")
+                if not started:
+                    task_status.started()
+                    started = True
+                if self._fd is None:
+                    await trio.sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
+                backoff = BACKOFF_FIRST
+                try:
+                    await self._receive(deliver)
+                finally:
+                    self._close()
+        finally:
+            self._close()
+
+    def send(self, data: bytes) -> bool:
+        """Write one COBS frame without blocking; drop it (False) if the tty won't take it."""
+        fd = self._fd
+        if fd is None or not self.up:
+            self.stats.send_errors += 1
+            return False
+        encoded = wire.cobs_frame(data)
+        if self._resync:
+            # The previous frame was cut short: a leading delimiter ends that fragment so
+            # the peer's deframer discards it instead of gluing it to this frame.
+            encoded = b"\x00" + encoded
+        try:
+            written = os.write(fd, encoded)
+        except BlockingIOError:
+            self.stats.send_errors += 1
+            return False
+        except OSError as exc:
+            self._set_down(f"write: {exc.strerror}")
+            self.stats.send_errors += 1
+            return False
+        if written != len(encoded):
+            self._resync = True
+            self.stats.send_errors += 1
+            return False
+        self._resync = False
+        self.stats.sent += 1
+        return True
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _open(self) -> None:
+        port = serial.Serial(
+            port=self.device,
+            baudrate=self.baud,
+            bytesize=serial.EIGHTBITS,
+            parity=serial.PARITY_NONE,
+            stopbits=serial.STOPBITS_ONE,
+            xonxoff=False,
+            rtscts=False,
+            dsrdtr=False,
+            timeout=0,
+            write_timeout=0,
+            exclusive=True,
+        )
+        try:
+            fd = port.fileno()
+            _set_vmin1(fd)  # after every pyserial setter: they rewrite termios
+            os.set_blocking(fd, False)
+        except BaseException:
+            port.close()
+            raise
+        self._port, self._fd = port, fd
+        self._resync = False
+        self.up = True
+        if self._opened_once:
+            self.stats.reopens += 1
+        self._opened_once = True
+        self._why_down = None
+        log.info("link %s up (serial, %d baud)", self.name, self.baud)
+
+    async def _receive(self, deliver: Deliver) -> None:
+        """Deliver frames until the device hangs up; a fresh Deframer per open."""
+        fd = self._fd
+        assert fd is not None
+        deframer = wire.Deframer()
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                self._set_down(f"read: {exc.strerror or errno.errorcode.get(exc.errno)}")
+                return
+            if not chunk:  # with VMIN=1 an empty read means hang-up, not "no data"
+                self._set_down("read: hang-up")
+                return
+            for frame in deframer.feed(chunk):
+                if len(frame) > MAX_RECEIVE:
+                    self.stats.oversize_dropped += 1
+                    continue
+                self.stats.received += 1
+                deliver(self.name, frame)
+
+    def _set_down(self, why: str) -> None:
+        if why != self._why_down:
+            log.warning("link %s down: %s", self.name, why)
+            self._why_down = why
+        self.up = False
+
+    def _close(self) -> None:
+        port, fd = self._port, self._fd
+        self._port = self._fd = None
+        self.up = False
+        if fd is not None:
+            trio.lowlevel.notify_closing(fd)
+        if port is not None:
+            with contextlib.suppress(OSError):  # the device may be gone already
+                port.close()
