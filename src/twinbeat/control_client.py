@@ -1,0 +1,154 @@
+"""`twinbeat status|standby|takeover`: the command-line side of the control socket.
+
+Plain blocking sockets: these are one-shot commands, no event loop needed. Exit codes of
+`status` follow cl_status' spirit: 0 healthy, 1 degraded, 2 daemon not running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from typing import Any
+
+from twinbeat.control import SOCKET_NAME
+
+EXIT_HEALTHY = 0
+EXIT_DEGRADED = 1
+EXIT_NOT_RUNNING = 2
+
+
+class DaemonNotRunningError(Exception):
+    pass
+
+
+def request(run_dir: str, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send one request and return the daemon's reply."""
+    path = os.path.join(run_dir, SOCKET_NAME)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise DaemonNotRunningError(f"twinbeat is not running ({path}: {exc.strerror})") from None
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    if not data:
+        raise DaemonNotRunningError("twinbeat closed the control connection without answering")
+    return json.loads(data)
+
+
+def _age(value: float | None) -> str:
+    if value is None:
+        return "never"
+    return f"{value * 1000:.0f}ms ago" if value < 10 else f"{value:.0f}s ago"
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """A readable table of nodes, links and groups."""
+    lines = [
+        f"node {status['node']}: {status['state']} (generation {status['generation']}), "
+        f"cluster {'healthy' if status.get('healthy') else 'DEGRADED'}"
+    ]
+    for peer in status.get("peers", []):
+        alive = "alive" if peer.get("alive") else "DEAD"
+        lines.append(
+            f"peer {peer['name']}: {alive}, state {peer.get('state')}, "
+            f"generation {peer.get('generation')}, last heard {_age(peer.get('last_heard_age'))}"
+        )
+    links = status.get("links", [])
+    if links:
+        lines.append("")
+        header = ("LINK", "STATE", "HEARD", "RTT", "OK", "BAD", "REPLAY", "MAXGAP", "MARGIN")
+        rows = [header]
+        for link in links:
+            bad = sum(link.get("rejected", {}).values())
+            rtt = link.get("rtt_ms")
+            rows.append(
+                (
+                    f"{link['peer']}:{link['name']}",
+                    "up" if link.get("up") else "DEAD",
+                    _age(link.get("last_heard_age")),
+                    "-" if rtt is None else f"{rtt:.2f}ms",
+                    str(link.get("frames_ok", 0)),
+                    str(bad),
+                    str(link.get("replayed", 0)),
+                    f"{link.get('max_gap', 0) * 1000:.0f}ms",
+                    f"{link.get('margin', 0) * 1000:.0f}ms",
+                )
+            )
+        lines.extend(_table(rows))
+    groups = status.get("groups", [])
+    if groups:
+        lines.append("")
+        rows = [("GROUP", "PRIMARY", "HOLDER", "STATE")]
+        rows += [
+            (g["key"], g["primary"], g.get("holder") or "-", g.get("state", "?")) for g in groups
+        ]
+        lines.extend(_table(rows))
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
+
+
+def status_main(args: argparse.Namespace) -> int:
+    try:
+        reply = request(args.run_dir, {"cmd": "status"}, timeout=5.0)
+    except DaemonNotRunningError as exc:
+        if args.json:
+            print(json.dumps({"running": False, "error": str(exc)}))
+        else:
+            print(exc, file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except (OSError, ValueError) as exc:
+        print(f"twinbeat status: {exc}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    status = reply.get("status", {})
+    if args.json:
+        print(json.dumps(status, indent=1, sort_keys=True))
+    else:
+        print(format_status(status))
+    return EXIT_HEALTHY if status.get("healthy") else EXIT_DEGRADED
+
+
+def _handoff_main(cmd: str, args: argparse.Namespace) -> int:
+    message = {"cmd": cmd, "which": args.which, "timeout": args.timeout}
+    try:
+        reply = request(args.run_dir, message, timeout=args.timeout + 5.0)
+    except DaemonNotRunningError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except (OSError, ValueError) as exc:
+        print(f"twinbeat {cmd}: {exc}", file=sys.stderr)
+        return 1
+    if not reply.get("ok"):
+        print(f"twinbeat {cmd}: {reply.get('error', 'failed')}", file=sys.stderr)
+        return 1
+    moved = reply.get("moved", [])
+    for change in moved:
+        print(f"{change['key']}: {change['from'] or '-'} -> {change['to'] or '-'}")
+    if not moved:
+        print(f"twinbeat {cmd} {args.which}: nothing to move")
+    return 0
+
+
+def standby_main(args: argparse.Namespace) -> int:
+    return _handoff_main("standby", args)
+
+
+def takeover_main(args: argparse.Namespace) -> int:
+    return _handoff_main("takeover", args)
