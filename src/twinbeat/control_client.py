@@ -33,7 +33,8 @@ def request(run_dir: str, message: dict[str, Any], timeout: float) -> dict[str, 
         try:
             sock.connect(path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise DaemonNotRunningError(f"twinbeat is not running ({path}: {exc.strerror})") from None
+            reason = f"twinbeat is not running ({path}: {exc.strerror})"
+            raise DaemonNotRunningError(reason) from None
         sock.sendall(json.dumps(message).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
