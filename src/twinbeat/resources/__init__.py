@@ -1,0 +1,11 @@
+"""Resource agents: bring a haresources resource up, down, and report whether it is held.
+
+`ipaddr.IPaddrAgent` (IPaddr/IPaddr2, via pyroute2 + gratuitous ARP from `garp`),
+`script.ScriptAgent` (resource.d, init.d, systemd) and `group.GroupRunner` (one haresources
+line, ordered). Every agent has `start`, `stop`, `status`, `announce` and raises only
+`AgentError`; turning results into core events is the daemon's job.
+"""
+
+from twinbeat.resources.errors import AgentError
+
+__all__ = ["AgentError"]

@@ -1,0 +1,225 @@
+"""IPaddr/IPaddr2 agent: add or remove a virtual IPv4 address, and announce it by GARP.
+
+Owns one haresources `IPaddr::VIP[/PREFIX[/IFACE[/BROADCAST]]]` resource. It works through
+pyroute2's sync `IPRoute` in the daemon's own network namespace (never the `ip` command); a
+netlink call blocks the loop well under a millisecond (DESIGN.md §9).
+
+Choices, following heartbeat's IPaddr script (reference §6.1-6.2):
+- Interface and prefix, when not given, come from the interface address whose network
+  contains the VIP; if there is none the start fails (heartbeat: "unable to find an
+  interface"), because guessing a /32 would silently break replies.
+- Label `<iface>:<n>`: heartbeat's IPaddr made `eth0:0`-style aliases, so admins' `ifconfig`
+  habits and scripts keep working. When the name would exceed the kernel's 15 characters
+  (IFNAMSIZ-1, ERANGE) the address is added without a label rather than failing.
+- Gratuitous ARP: the first request+reply pair goes out before `start` returns; the rest of a
+  burst of `garp_count` runs in the background `garp_interval` apart (heartbeat: 10 at 500 ms),
+  and a second burst follows `garp_repeat_after` seconds later (keepalived's habit: switches
+  that missed the first burst while relearning get another). `announce()` repeats this.
+- Removal is idempotent: an address already gone (EADDRNOTAVAIL) or a vanished interface
+  (ENODEV) counts as stopped. Heartbeat requires stop to succeed on a stopped resource.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+from typing import Any
+
+import trio
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from twinbeat.resources.errors import AgentError
+from twinbeat.resources.garp import GarpSender
+
+log = logging.getLogger("twinbeat.resources")
+
+IFNAMSIZ_MAX = 15  # label length limit (ERANGE past it)
+
+
+class IPaddrAgent:
+    """Hold one virtual IPv4 address; see the module docstring for the policy."""
+
+    def __init__(
+        self,
+        resource: Any,
+        *,
+        nursery: trio.Nursery | None = None,
+        garp_count: int = 10,
+        garp_interval: float = 0.5,
+        garp_repeat_after: float = 5.0,
+    ) -> None:
+        self.resource = resource
+        self.text: str = resource.text
+        self.address: str = resource.address
+        self._vip = ipaddress.IPv4Address(resource.address)
+        self._nursery = nursery
+        self.garp_count = max(1, garp_count)
+        self.garp_interval = garp_interval
+        self.garp_repeat_after = garp_repeat_after
+        self._garp: GarpSender | None = None
+        self._garp_scope: trio.CancelScope | None = None
+
+    # -- public API --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Add the address (EEXIST = already ours: still announce) and start the GARPs."""
+        try:
+            with IPRoute() as ipr:
+                index, ifname, prefixlen = self._plan(ipr)
+                net = ipaddress.IPv4Network(f"{self.address}/{prefixlen}", strict=False)
+                request: dict[str, Any] = {
+                    "index": index, "address": self.address, "prefixlen": prefixlen}
+                broadcast = self.resource.broadcast or (
+                    str(net.broadcast_address) if prefixlen <= 30 else None)
+                if broadcast:
+                    request["broadcast"] = broadcast
+                label = self._free_label(ipr, index, ifname)
+                if label:
+                    request["label"] = label
+                try:
+                    ipr.addr("add", **request)
+                    log.info("%s: added %s/%d on %s%s", self.text, self.address, prefixlen,
+                             ifname, f" ({label})" if label else "")
+                except NetlinkError as exc:
+                    if exc.code != errno.EEXIST:
+                        raise AgentError(f"{self.text}: cannot add {self.address}/{prefixlen} "
+                                         f"on {ifname}: {exc.args[-1]}") from exc
+                    log.info("%s: %s already on %s", self.text, self.address, ifname)
+                mac = ipr.get_links(index)[0].get("address")
+        except NetlinkError as exc:
+            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
+        self._start_announcing(ifname, mac, raise_errors=False)
+
+    async def stop(self) -> None:
+        """Stop announcing and remove the address wherever it is; already gone is fine."""
+        self._stop_announcing()
+        try:
+            with IPRoute() as ipr:
+                for msg in self._held(ipr):
+                    try:
+                        ipr.addr("del", index=msg["index"], address=self.address,
+                                 prefixlen=msg["prefixlen"])
+                        log.info("%s: removed %s", self.text, self.address)
+                    except NetlinkError as exc:
+                        if exc.code not in (errno.EADDRNOTAVAIL, errno.ENODEV):
+                            raise AgentError(f"{self.text}: cannot remove {self.address}: "
+                                             f"{exc.args[-1]}") from exc
+        except NetlinkError as exc:
+            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
+
+    async def status(self) -> bool:
+        """True when the address is configured on any interface here."""
+        try:
+            with IPRoute() as ipr:
+                return bool(self._held(ipr))
+        except NetlinkError as exc:
+            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
+
+    async def announce(self) -> None:
+        """Re-send the gratuitous ARP bursts (core action `Announce`)."""
+        try:
+            with IPRoute() as ipr:
+                held = self._held(ipr)
+                if not held:
+                    raise AgentError(f"{self.text}: cannot announce {self.address}: not held")
+                index = held[0]["index"]
+                link = ipr.get_links(index)[0]
+                ifname, mac = link.get("ifname"), link.get("address")
+        except NetlinkError as exc:
+            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
+        self._start_announcing(ifname, mac, raise_errors=True)
+
+    # -- where the address goes --------------------------------------------------------
+
+    def _plan(self, ipr: IPRoute) -> tuple[int, str, int]:
+        """(ifindex, ifname, prefixlen) for the VIP, from the resource or covering address."""
+        want_if = self.resource.iface
+        index: int | None = None
+        if want_if:
+            found = ipr.link_lookup(ifname=want_if)
+            if not found:
+                raise AgentError(f"{self.text}: no such interface {want_if}")
+            index = found[0]
+        prefixlen = self.resource.prefixlen
+        if prefixlen is None or index is None:
+            cover = self._covering(ipr, index)
+            if cover is None:
+                where = f"on {want_if}" if want_if else "on any interface"
+                raise AgentError(f"{self.text}: no address {where} has a network containing "
+                                 f"{self.address}; give IPaddr::{self.address}/PREFIX/IFACE")
+            if index is None:
+                index = cover[0]
+            if prefixlen is None:
+                prefixlen = cover[1]
+        ifname = want_if or ipr.get_links(index)[0].get("ifname")
+        return index, ifname, prefixlen
+
+    def _covering(self, ipr: IPRoute, index: int | None) -> tuple[int, int] | None:
+        query: dict[str, Any] = {"family": 2}
+        if index is not None:
+            query["index"] = index
+        for msg in ipr.get_addr(**query):
+            local = msg.get("address")
+            if not local or local == self.address:
+                continue
+            net = ipaddress.IPv4Network(f"{local}/{msg['prefixlen']}", strict=False)
+            if self._vip in net:
+                return msg["index"], msg["prefixlen"]
+        return None
+
+    def _free_label(self, ipr: IPRoute, index: int, ifname: str) -> str | None:
+        used = {msg.get("label") for msg in ipr.get_addr(family=2, index=index)}
+        n = 0
+        while f"{ifname}:{n}" in used:
+            n += 1
+        label = f"{ifname}:{n}"
+        return label if len(label) <= IFNAMSIZ_MAX else None
+
+    def _held(self, ipr: IPRoute) -> list[Any]:
+        return [msg for msg in ipr.get_addr(family=2) if msg.get("address") == self.address]
+
+    # -- gratuitous ARP ----------------------------------------------------------------
+
+    def _start_announcing(self, ifname: str, mac: str, *, raise_errors: bool) -> None:
+        """Send the first GARP now, the rest of both bursts in the background."""
+        self._stop_announcing()
+        try:
+            self._garp = GarpSender(ifname, mac, self.address)
+            self._garp.send()
+        except OSError as exc:
+            self._stop_announcing()
+            message = f"{self.text}: gratuitous ARP on {ifname} failed: {exc.strerror}"
+            if raise_errors:
+                raise AgentError(message) from exc
+            log.error("%s", message)  # the address is up; a missed GARP only delays peers
+            return
+        scope = trio.CancelScope()
+        self._garp_scope = scope
+        if self._nursery is not None:
+            self._nursery.start_soon(self._bursts, self._garp, scope)
+        else:  # no nursery given (one-shot use): the run's system nursery hosts it
+            trio.lowlevel.spawn_system_task(self._bursts, self._garp, scope)
+
+    async def _bursts(self, sender: GarpSender, scope: trio.CancelScope) -> None:
+        with scope:
+            try:
+                await self._burst(sender, self.garp_count - 1)
+                await trio.sleep(self.garp_repeat_after)
+                await self._burst(sender, self.garp_count)
+            except OSError as exc:
+                log.warning("%s: gratuitous ARP stopped: %s", self.text, exc.strerror)
+
+    async def _burst(self, sender: GarpSender, count: int) -> None:
+        for _ in range(count):
+            await trio.sleep(self.garp_interval)
+            sender.send()
+
+    def _stop_announcing(self) -> None:
+        if self._garp_scope is not None:
+            self._garp_scope.cancel()
+            self._garp_scope = None
+        if self._garp is not None:
+            self._garp.close()
+            self._garp = None
