@@ -1,0 +1,133 @@
+/* Keys and MACs: HMAC through OpenSSL 3's EVP_MAC, and CRC-32 (docs/protocol.md §MAC).
+ *
+ * A key is made once per authkeys slot (tb_key_init). Each frame works on a duplicate of
+ * the keyed context (EVP_MAC_CTX_dup): the prepared context is never written after
+ * tb_key_init, which is what makes one tb_key safe to share between threads. Re-initialising
+ * a shared context with a NULL key was measured too (bench numbers in docs/protocol.md); it
+ * would need a context per thread, and sharing one corrupted MACs (DESIGN.md §9). */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "twinbeat_wire.h"
+#include "tb_internal.h"
+
+static const char *digest_name(int method)
+{
+    switch (method) {
+    case TB_METHOD_SHA256: return "SHA256";
+    case TB_METHOD_SHA1: return "SHA1";
+    case TB_METHOD_MD5: return "MD5";
+    default: return NULL;
+    }
+}
+
+static size_t truncated_len(int method)
+{
+    switch (method) {
+    case TB_METHOD_SHA256: return TB_MAC_LEN_SHA256;
+    case TB_METHOD_SHA1: return TB_MAC_LEN_SHA1;
+    case TB_METHOD_MD5: return TB_MAC_LEN_MD5;
+    default: return TB_MAC_LEN_CRC;
+    }
+}
+
+int tb_key_init(tb_key *key, int method, const uint8_t *key_bytes, size_t key_len)
+{
+    key->method = method;
+    key->mac_len = truncated_len(method);
+    key->mac_ctx = NULL;
+    if (method == TB_METHOD_CRC)
+        return TB_OK;
+    const char *digest = digest_name(method);
+    /* OpenSSL refuses an empty HMAC key, and heartbeat's authkeys never has one. */
+    if (digest == NULL || key_bytes == NULL || key_len == 0)
+        return TB_ERR_ARG;
+
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL)
+        return TB_ERR_CRYPTO;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    if (ctx == NULL)
+        return TB_ERR_CRYPTO;
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!EVP_MAC_init(ctx, key_bytes, key_len, params)) {
+        EVP_MAC_CTX_free(ctx);
+        return TB_ERR_CRYPTO;
+    }
+    key->mac_ctx = ctx;
+    return TB_OK;
+}
+
+void tb_key_free(tb_key *key)
+{
+    EVP_MAC_CTX_free(key->mac_ctx); /* NULL-safe: crc keys and failed inits have none */
+    key->mac_ctx = NULL;
+}
+
+int tb_full_mac(const tb_key *key, const uint8_t *data, size_t len, uint8_t out[TB_FULL_MAC_MAX],
+                size_t *out_len)
+{
+    if (key->method == TB_METHOD_CRC) {
+        tb_put_u32(out, tb_crc32(0, data, len));
+        *out_len = TB_MAC_LEN_CRC;
+        return TB_OK;
+    }
+    if (key->mac_ctx == NULL)
+        return TB_ERR_ARG;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(key->mac_ctx);
+    if (ctx == NULL)
+        return TB_ERR_CRYPTO;
+    int ok = EVP_MAC_update(ctx, data, len) && EVP_MAC_final(ctx, out, out_len, TB_FULL_MAC_MAX);
+    EVP_MAC_CTX_free(ctx);
+    return ok ? TB_OK : TB_ERR_CRYPTO;
+}
+
+int tb_mac(const tb_key *key, const uint8_t *data, size_t len, uint8_t *out, size_t out_cap)
+{
+    uint8_t mac[TB_FULL_MAC_MAX];
+    size_t mac_len = 0;
+    int rc = tb_full_mac(key, data, len, mac, &mac_len);
+    if (rc != TB_OK)
+        return rc;
+    if (out_cap < mac_len)
+        return TB_ERR_ARG;
+    memcpy(out, mac, mac_len);
+    return (int)mac_len;
+}
+
+int tb_mac_matches(const tb_key *key, const uint8_t *data, size_t len, const uint8_t *mac)
+{
+    uint8_t expect[TB_FULL_MAC_MAX];
+    size_t expect_len = 0;
+    int rc = tb_full_mac(key, data, len, expect, &expect_len);
+    if (rc != TB_OK)
+        return rc;
+    /* Constant time, so a forger learns nothing from how fast a guess is refused. */
+    return CRYPTO_memcmp(expect, mac, key->mac_len) == 0 ? TB_OK : TB_ERR_MAC;
+}
+
+uint32_t tb_crc32(uint32_t crc, const uint8_t *data, size_t len)
+{
+    /* Reflected polynomial 0xEDB88320, four bits at a time: a 16-entry read-only table keeps
+     * the code small (frames are at most 256 bytes) without any mutable state. */
+    static const uint32_t nibble[16] = {
+        0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
+        0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
+        0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
+    };
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= data[i];
+        crc = (crc >> 4) ^ nibble[crc & 0x0F];
+        crc = (crc >> 4) ^ nibble[crc & 0x0F];
+    }
+    return ~crc;
+}

@@ -1,3 +1,0 @@
-#include "twinbeat_wire.h"
-
-int tb_wire_version(void) { return TB_WIRE_VERSION; }

@@ -1,0 +1,124 @@
+"""Status frames: ``encode`` (sign) and ``decode_untrusted`` (verify) over one C call each.
+
+The frame layout and the order of checks are docs/protocol.md's; the C code in csrc/ does
+all checking. This module only converts arguments and results, and is kept thin on purpose:
+the per-frame budget is about a microsecond, and every extra Python step shows in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from struct import Struct
+
+from ._lib import ffi, lib
+from .errors import WireError, error_for
+from .keyring import METHODS, Keyring
+
+MAX_FRAME: int = lib.TB_MAX_FRAME
+
+_tb_encode = lib.tb_encode
+_tb_decode = lib.tb_decode
+_unpack = ffi.unpack
+_NULL = ffi.NULL
+_HEAD = lib.TB_HEAD_LEN
+_FIXED = lib.TB_FIXED_LEN
+# fingerprint generation sequence timestamp echo | echo delay | link state flags | G
+_FIELDS = Struct(">IIIIIHBBBB")
+_unpack_fields = _FIELDS.unpack_from
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One verified status frame (field meanings: docs/protocol.md)."""
+
+    sender: str
+    fingerprint: int
+    generation: int
+    sequence: int
+    timestamp_ms: int
+    echo_ms: int
+    echo_delay_ms: int
+    link_id: int
+    node_state: int
+    node_flags: int
+    groups: bytes
+    key_index: int
+
+
+def encode(
+    keyring: Keyring,
+    *,
+    sender: str,
+    fingerprint: int,
+    generation: int,
+    sequence: int,
+    timestamp_ms: int,
+    echo_ms: int,
+    echo_delay_ms: int,
+    link_id: int,
+    node_state: int,
+    node_flags: int,
+    groups: bytes,
+) -> bytes:
+    """Build one status frame signed with ``keyring.active``.
+
+    Raises:
+        ValueError: a field is out of range (name length or characters, a number that does
+            not fit its field, more than 64 groups). That is the caller's bug, not the peer's.
+    """
+    name = sender.encode("ascii")  # UnicodeEncodeError is a ValueError
+    active = keyring.active
+    try:
+        n = _tb_encode(
+            keyring._ptrs[active], active, name, len(name), fingerprint, generation,
+            sequence, timestamp_ms, echo_ms, echo_delay_ms, link_id, node_state,
+            node_flags, groups, len(groups), keyring._out, MAX_FRAME,
+        )
+    except (OverflowError, TypeError) as exc:
+        raise ValueError(f"frame field out of range: {exc}") from None
+    if n < 0:
+        raise ValueError(_misuse(n, sender, groups))
+    return _unpack(keyring._out_bytes, n)
+
+
+def _misuse(code: int, sender: str, groups: bytes) -> str:
+    if code == lib.TB_ERR_FIELD:
+        return (
+            f"sender {sender!r} must be 1..{lib.TB_MAX_NAME} printable ASCII characters without"
+            f" spaces and groups at most {lib.TB_MAX_GROUPS} bytes (got {len(groups)})"
+        )
+    return f"the wire codec refused to encode (error {code})"
+
+
+def decode_untrusted(data: bytes, keyring: Keyring) -> Frame:
+    """Check and parse a frame received from the network.
+
+    Any byte string either yields a Frame whose MAC verified with the key its key index
+    names, or raises WireError; nothing else escapes (tests/unit/wire fuzz this).
+    """
+    if type(data) is not bytes:
+        data = bytes(data)
+    rc = _tb_decode(data, len(data), keyring._ptrs, _NULL)
+    if rc:
+        raise error_for(rc)
+    # The C code has checked every length, so the fields can be read straight off the bytes
+    # with one struct call, which costs less than a dozen cdata attribute reads.
+    end = _HEAD + data[5]
+    fields = _unpack_fields(data, end)
+    return Frame(
+        data[_HEAD:end].decode("ascii"), *fields[:9],
+        data[end + _FIXED : end + _FIXED + fields[9]], data[4],
+    )
+
+
+def _mac(method: str, key: bytes | None, data: bytes) -> bytes:
+    """Test hook: the full-length MAC of data through the C path (for known-answer tests)."""
+    ring = Keyring({0: (method, key)}, 0)
+    out = ffi.new("uint8_t[]", 64)
+    n = lib.tb_mac(ring._ptrs[0], data, len(data), out, 64)
+    if n < 0:
+        raise ValueError(f"tb_mac failed ({n})")
+    return bytes(ffi.buffer(out, n))
+
+
+__all__ = ["MAX_FRAME", "METHODS", "Frame", "WireError", "decode_untrusted", "encode"]
