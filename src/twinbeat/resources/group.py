@@ -1,0 +1,116 @@
+"""Group runner: one haresources line, started left to right and stopped right to left.
+
+Owns the ordering and rollback policy of heartbeat's ResourceManager (reference §6.1-6.2):
+if a start fails, the resources already started are stopped in reverse and the group is
+reported failed ("Giving up resources due to failure of X"); a stop tries every resource even
+after one fails, because leaving an address up is worse than a noisy log. What the core does
+with the result (events, standby after failure) is the daemon's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import trio
+
+from twinbeat.resources.errors import AgentError
+from twinbeat.resources.ipaddr import IPaddrAgent
+from twinbeat.resources.script import ScriptAgent
+
+log = logging.getLogger("twinbeat.resources")
+
+
+class Agent(Protocol):
+    text: str
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def status(self) -> bool: ...
+    async def announce(self) -> None: ...
+
+
+def make_agent(
+    resource: Any,
+    config_dir: str,
+    *,
+    timeout: float = 30.0,
+    nursery: trio.Nursery | None = None,
+    garp_count: int = 10,
+    garp_interval: float = 0.5,
+    garp_repeat_after: float = 5.0,
+) -> Agent:
+    """The agent for a config resource: IPaddrResource -> IPaddrAgent, else ScriptAgent.
+
+    Dispatch is on the fields (an `address` means an IP resource) so the config model's
+    classes stay the only definition of the resource types.
+    """
+    if hasattr(resource, "address"):
+        return IPaddrAgent(resource, nursery=nursery, garp_count=garp_count,
+                           garp_interval=garp_interval, garp_repeat_after=garp_repeat_after)
+    return ScriptAgent(resource, config_dir, timeout=timeout)
+
+
+class GroupRunner:
+    """Ordered start/stop/status/announce over the agents of one group."""
+
+    def __init__(self, group: Any, agents: list[Agent]) -> None:
+        self.group = group
+        self.key: str = group.key
+        self.agents = list(agents)
+
+    async def start(self) -> None:
+        """Start left to right; on failure stop the started ones in reverse and raise."""
+        started: list[Agent] = []
+        for agent in self.agents:
+            try:
+                await agent.start()
+            except AgentError as exc:
+                log.critical("group %s: giving up resources due to failure of %s: %s",
+                             self.key, agent.text, exc)
+                for done in reversed(started):
+                    try:
+                        await done.stop()
+                    except AgentError as stop_exc:
+                        log.error("group %s: rollback stop of %s failed: %s",
+                                  self.key, done.text, stop_exc)
+                raise AgentError(f"start of {agent.text} failed: {exc}; rolled back") from exc
+            started.append(agent)
+
+    async def stop(self) -> None:
+        """Stop right to left, every resource even if one fails; raise if any failed."""
+        failed: list[str] = []
+        for agent in reversed(self.agents):
+            try:
+                await agent.stop()
+            except AgentError as exc:
+                log.error("group %s: stop of %s failed: %s", self.key, agent.text, exc)
+                failed.append(f"{agent.text}: {exc}")
+        if failed:
+            raise AgentError(f"stop of group {self.key} failed: " + "; ".join(failed))
+
+    async def running(self) -> bool:
+        """True if any resource reports held (start-up probe for leftovers).
+
+        A status that errors counts as possibly running: better to stop a leftover that
+        was not there than to start a second copy of one that was.
+        """
+        for agent in self.agents:
+            try:
+                if await agent.status():
+                    return True
+            except AgentError as exc:
+                log.warning("group %s: status of %s failed: %s", self.key, agent.text, exc)
+                return True
+        return False
+
+    async def announce(self) -> None:
+        """Re-announce every resource (GARP for addresses); raise if any failed."""
+        failed: list[str] = []
+        for agent in self.agents:
+            try:
+                await agent.announce()
+            except AgentError as exc:
+                failed.append(f"{agent.text}: {exc}")
+        if failed:
+            raise AgentError(f"announce of group {self.key} failed: " + "; ".join(failed))
