@@ -59,6 +59,7 @@ class SerialLink:
         self._resync = False  # a partial write left half a frame on the line
         self._opened_once = False
         self._why_down: str | None = None
+        self.deframer: wire.Deframer | None = None
 
     # -- public API --------------------------------------------------------------------
 
@@ -96,7 +97,11 @@ class SerialLink:
         if fd is None or not self.up:
             self.stats.send_errors += 1
             return False
-        encoded = wire.cobs_frame(data)
+        try:
+            encoded = wire.cobs_frame(data)
+        except ValueError:  # over wire.MAX_FRAME: the caller's bug, but never crash the loop
+            self.stats.send_errors += 1
+            return False
         if self._resync:
             # The previous frame was cut short: a leading delimiter ends that fragment so
             # the peer's deframer discards it instead of gluing it to this frame.
@@ -154,7 +159,7 @@ class SerialLink:
         """Deliver frames until the device hangs up; a fresh Deframer per open."""
         fd = self._fd
         assert fd is not None
-        deframer = wire.Deframer()
+        deframer = self.deframer = wire.Deframer()  # its stats count garbage on the line
         while True:
             await trio.lowlevel.wait_readable(fd)
             try:
