@@ -1,0 +1,115 @@
+"""`twinbeat check`: validate /etc/ha.d and print a short summary, or every error.
+
+Exit 0 with the summary on stdout (warnings on stderr as `path:line: warning: ...`), or
+exit 1 with every error on stderr as `path:line: message`. Never a traceback, never a key.
+This is also where each script resource is looked up on this machine (`find_agent`): a
+missing one is a warning, since the other node may be the one that has it installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from twinbeat.config.agents import find_agent
+from twinbeat.config.loader import load
+from twinbeat.config.messages import ConfigErrors, ConfigMessage
+from twinbeat.config.model import Config, Mcast, ScriptResource, Serial, Ucast
+from twinbeat.config.values import format_seconds
+
+
+def _warning(msg: ConfigMessage) -> str:
+    where = f"{msg.path}:{msg.line}" if msg.line else msg.path
+    return f"{where}: warning: {msg.text}"
+
+
+def _link_text(config: Config, index: int) -> str:
+    link = config.links[index]
+    medium = link.medium
+    if isinstance(medium, Serial):
+        detail = f"serial, {config.baud} baud"
+    elif isinstance(medium, Ucast):
+        detail = f"ucast to {', '.join(medium.peers)}, port {config.udpport}"
+    elif isinstance(medium, Mcast):
+        detail = f"mcast {medium.group}:{medium.port} ttl {medium.ttl}"
+    else:
+        detail = f"bcast, port {config.udpport}"
+    return f"{link.name} ({detail}; link id {link.link_id:#04x})"
+
+
+def summary(config: Config) -> list[str]:
+    """The lines `twinbeat check` prints for a valid configuration (no key material)."""
+    nodes = ", ".join(f"{n} (this node)" if n == config.node else n for n in config.nodes)
+    lines = [
+        f"{config.config_dir}: configuration OK for node {config.node}",
+        f"nodes:    {nodes}",
+        "links:    " + "; ".join(_link_text(config, i) for i in range(len(config.links))),
+        f"timers:   keepalive {format_seconds(config.keepalive)}, deadtime "
+        f"{format_seconds(config.deadtime)}, warntime {format_seconds(config.warntime)}, "
+        f"initdead {format_seconds(config.initdead)}",
+        f"failback: auto_failback {config.auto_failback}",
+        f"auth:     signing with key {config.authkeys.active} "
+        f"({config.authkeys.keys[config.authkeys.active].method}), "
+        f"{len(config.authkeys.keys)} key(s) accepted",
+    ]
+    if config.ping or config.ping_groups:
+        hosts = list(config.ping) + [f"{g.name}({' '.join(g.hosts)})" for g in config.ping_groups]
+        lines.append(f"ping:     {', '.join(hosts)}")
+    if not config.groups:
+        lines.append("groups:   none")
+    for group in config.groups:
+        texts = " ".join(r.text for r in group.resources)
+        lines.append(f"group:    {group.key} (preferred node {group.primary}): {texts}")
+    lines.append(f"fingerprint: {config.fingerprint:08x}")
+    return lines
+
+
+def agent_lines(config: Config) -> tuple[list[str], list[ConfigMessage]]:
+    """Where each script resource will be found, and a warning for each one not found."""
+    found: list[str] = []
+    missing: list[ConfigMessage] = []
+    seen: set[str] = set()
+    for group in config.groups:
+        for resource in group.resources:
+            if not isinstance(resource, ScriptResource) or resource.name in seen:
+                continue
+            seen.add(resource.name)
+            where = find_agent(config.config_dir, resource.name)
+            if where is None:
+                missing.append(ConfigMessage(
+                    group.path, group.line,
+                    f"{resource.name}: not found on this machine (looked for "
+                    f"{config.config_dir}/resource.d/{resource.name}, "
+                    f"/etc/init.d/{resource.name}, {resource.name}.service)"))
+            else:
+                kind, path = where
+                found.append(f"  {resource.name}: {path} ({kind})")
+    return found, missing
+
+
+def run(config_dir: str, node: str | None, out: TextIO, err: TextIO) -> int:
+    """The whole command; returns the exit code."""
+    try:
+        config = load(config_dir, node)
+    except ConfigErrors as exc:
+        for msg in exc.warnings:
+            print(_warning(msg), file=err)
+        for msg in exc.messages:
+            print(str(msg), file=err)
+        print(f"{len(exc.messages)} error(s); twinbeat will not start with this "
+              "configuration", file=err)
+        return 1
+    found, missing = agent_lines(config)
+    for msg in (*config.warnings, *missing):
+        print(_warning(msg), file=err)
+    lines = summary(config)
+    if found:
+        lines[-1:-1] = ["resource scripts:", *found]
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point for `twinbeat check` (see cli.py)."""
+    return run(args.config_dir, args.node, sys.stdout, sys.stderr)

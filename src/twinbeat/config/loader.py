@@ -1,0 +1,100 @@
+"""`load(config_dir, node=None) -> Config`: read ha.cf, authkeys and haresources together.
+
+Owns the order of reading, the checks that span files (the local node must be a `node`;
+haresources nodes must be ha.cf's), the choice of the local node name and the
+fingerprint. All three files are always read, so one run reports every problem; any error
+raises `ConfigErrors` carrying all of them (and the warnings).
+
+Logging: with no logfile, debugfile or logfacility, twinbeat logs to stderr (which is the
+journal under systemd) instead of heartbeat's error "No log entry found in ha.cf".
+"""
+
+from __future__ import annotations
+
+import os
+
+from twinbeat.config.authkeys import check_mode, parse_authkeys
+from twinbeat.config.fingerprint import fingerprint
+from twinbeat.config.hacf import parse_hacf
+from twinbeat.config.haresources import parse_haresources
+from twinbeat.config.messages import ConfigErrors, Report, shown
+from twinbeat.config.model import Config
+from twinbeat.config.source import decode_lines, read_file
+
+HA_CF = "ha.cf"
+AUTHKEYS = "authkeys"
+HARESOURCES = "haresources"
+
+
+def local_node_name(node: str | None = None) -> str:
+    """`--node` if given, else heartbeat's `uname -n`, lower-cased."""
+    return (node if node is not None else os.uname().nodename).lower()
+
+
+def load(config_dir: str, node: str | None = None) -> Config:
+    """The validated configuration of `node` (default: this host), or `ConfigErrors`."""
+    report = Report()
+    if not os.path.isdir(config_dir):
+        report.error(config_dir, 0, "no such directory" if not os.path.exists(config_dir)
+                     else "not a directory")
+        raise ConfigErrors(report.errors, report.warnings)
+    local = local_node_name(node)
+
+    hacf_path = os.path.join(config_dir, HA_CF)
+    data = read_file(hacf_path, report)
+    hacf = parse_hacf(decode_lines(data, hacf_path, report) if data is not None else [],
+                      hacf_path, report)
+    if data is not None and hacf.nodes and local not in hacf.nodes:
+        report.error(hacf_path, 0, f"current node {shown(local)} not in configuration "
+                                   "(add `node " + shown(local) + "`, or pass --node)")
+    if data is not None and not hacf.logfile and not hacf.debugfile and not hacf.logfacility:
+        report.warn(hacf_path, 0, "no logfile, debugfile or logfacility: twinbeat logs to "
+                                  "stderr (the journal under systemd)")
+
+    auth_path = os.path.join(config_dir, AUTHKEYS)
+    check_mode(auth_path, report)
+    data = read_file(auth_path, report)
+    authkeys = None
+    if data is not None:
+        authkeys = parse_authkeys(decode_lines(data, auth_path, report), auth_path, report)
+
+    res_path = os.path.join(config_dir, HARESOURCES)
+    groups: tuple = ()
+    if os.path.lexists(res_path):
+        data = read_file(res_path, report)
+        if data is not None:
+            groups = parse_haresources(decode_lines(data, res_path, report), res_path,
+                                       report, hacf.nodes)
+    else:
+        report.warn(res_path, 0, "no such file: no resource groups (heartbeat only)")
+
+    if report.errors or authkeys is None:
+        raise ConfigErrors(report.errors, report.warnings)
+    return Config(
+        config_dir=config_dir,
+        node=local,
+        nodes=hacf.nodes,
+        peers=tuple(n for n in hacf.nodes if n != local),
+        keepalive=hacf.keepalive,
+        deadtime=hacf.deadtime,
+        warntime=hacf.warntime,
+        initdead=hacf.initdead,
+        udpport=hacf.udpport,
+        baud=hacf.baud,
+        links=hacf.links,
+        auto_failback=hacf.auto_failback,
+        ping=hacf.ping,
+        ping_groups=hacf.ping_groups,
+        logfile=hacf.logfile,
+        debugfile=hacf.debugfile,
+        logfacility=hacf.logfacility,
+        use_logd=hacf.use_logd,
+        realtime=hacf.realtime,
+        watchdog=hacf.watchdog,
+        hopfudge=hacf.hopfudge,
+        respawn=hacf.respawn,
+        authkeys=authkeys,
+        groups=groups,
+        fingerprint=fingerprint(hacf.nodes, groups),
+        warnings=tuple(report.warnings),
+    )
