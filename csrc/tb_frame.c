@@ -20,7 +20,7 @@ static int name_ok(const uint8_t *name, size_t len)
     return 1;
 }
 
-int tb_encode(const tb_key *key, uint8_t key_index, const uint8_t *name, size_t name_len,
+int tb_encode(tb_key *key, uint8_t key_index, const uint8_t *name, size_t name_len,
               uint32_t fingerprint, uint32_t generation, uint32_t sequence,
               uint32_t timestamp_ms, uint32_t echo_ms, uint16_t echo_delay_ms,
               uint8_t link_id, uint8_t node_state, uint8_t node_flags,
@@ -69,7 +69,7 @@ int tb_encode(const tb_key *key, uint8_t key_index, const uint8_t *name, size_t 
     return (int)(body + key->mac_len);
 }
 
-int tb_decode(const uint8_t *buf, size_t len, const tb_key *const *keys, tb_frame *out)
+int tb_decode(const uint8_t *buf, size_t len, tb_key *const *keys, tb_frame *out)
 {
     /* Cheapest checks first, and nothing is read before its bytes are known to exist. */
     if (len > TB_MAX_FRAME)
@@ -85,7 +85,7 @@ int tb_decode(const uint8_t *buf, size_t len, const tb_key *const *keys, tb_fram
     uint8_t key_index = buf[4];
     if (key_index >= TB_MAX_KEYS || keys == NULL || keys[key_index] == NULL)
         return TB_ERR_KEY;
-    const tb_key *key = keys[key_index];
+    tb_key *key = keys[key_index];
     size_t name_len = buf[5];
     if (name_len < 1 || name_len > TB_MAX_NAME)
         return TB_ERR_FIELD;

@@ -20,10 +20,10 @@ _Static_assert(sizeof(((tb_deframer *)0)->buf) >= TB_COBS_ENCODED_MAX, "deframer
 _Static_assert(TB_COBS_MAX >= TB_COBS_ENCODED_MAX + 1, "TB_COBS_MAX");
 _Static_assert(TB_MIN_FRAME == TB_HEAD_LEN + 1 + TB_FIXED_LEN + TB_MAC_LEN_CRC, "min frame");
 
-int tb_full_mac(const tb_key *key, const uint8_t *data, size_t len, uint8_t out[TB_FULL_MAC_MAX],
+int tb_full_mac(tb_key *key, const uint8_t *data, size_t len, uint8_t out[TB_FULL_MAC_MAX],
                 size_t *out_len);
 /* TB_OK when the first key->mac_len bytes of mac match, else TB_ERR_MAC or an error. */
-int tb_mac_matches(const tb_key *key, const uint8_t *data, size_t len, const uint8_t *mac);
+int tb_mac_matches(tb_key *key, const uint8_t *data, size_t len, const uint8_t *mac);
 
 static inline void tb_put_u32(uint8_t *p, uint32_t v)
 {

@@ -65,12 +65,16 @@
 /* Deframer only: bytes between delimiters that are not valid COBS. */
 #define TB_ERR_GARBAGE -10
 
-/* A prepared key: one authkeys slot. mac_ctx is keyed once in tb_key_init and then only
- * ever duplicated, never used in place, so one tb_key may serve several threads. */
+/* A prepared key: one authkeys slot. mac_ctx is keyed once in tb_key_init and never
+ * written again; work_ctx is its copy, re-initialised for every frame. That is ~2.5x
+ * cheaper than duplicating mac_ctx per frame (docs/protocol.md §Implementation notes) but
+ * makes a tb_key single-threaded: threads that sign or verify concurrently each need their
+ * own tb_key_init (twinbeat.wire.Keyring keeps one set per thread). */
 typedef struct tb_key {
     int method;
     size_t mac_len;
     struct evp_mac_ctx_st *mac_ctx;
+    struct evp_mac_ctx_st *work_ctx;
 } tb_key;
 
 /* A decoded frame. name is not NUL-terminated: name_len bytes are valid. */
@@ -108,12 +112,12 @@ void tb_key_free(tb_key *key);
 
 /* Full-length MAC of data (32/20/16 bytes for HMAC, 4 for crc) into out; returns its length
  * or a negative error. Used by the known-answer tests; frames use the truncated form. */
-int tb_mac(const tb_key *key, const uint8_t *data, size_t len, uint8_t *out, size_t out_cap);
+int tb_mac(tb_key *key, const uint8_t *data, size_t len, uint8_t *out, size_t out_cap);
 
 /* Build and sign one status frame into out. Returns its length, TB_ERR_FIELD for a field
  * out of range (name length or characters, group count), TB_ERR_ARG when out_cap is too
  * small or the key index is over 15, or TB_ERR_CRYPTO. */
-int tb_encode(const tb_key *key, uint8_t key_index, const uint8_t *name, size_t name_len,
+int tb_encode(tb_key *key, uint8_t key_index, const uint8_t *name, size_t name_len,
               uint32_t fingerprint, uint32_t generation, uint32_t sequence,
               uint32_t timestamp_ms, uint32_t echo_ms, uint16_t echo_delay_ms,
               uint8_t link_id, uint8_t node_state, uint8_t node_flags,
@@ -123,7 +127,7 @@ int tb_encode(const tb_key *key, uint8_t key_index, const uint8_t *name, size_t 
  * the frame's key index; NULL means that slot is not configured. Returns TB_OK or a
  * TB_ERR_* rejection; out is only written on TB_OK. out may be NULL: the Python facade
  * only needs the verdict and reads the (now checked) fields with one struct.unpack. */
-int tb_decode(const uint8_t *buf, size_t len, const tb_key *const *keys, tb_frame *out);
+int tb_decode(const uint8_t *buf, size_t len, tb_key *const *keys, tb_frame *out);
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of data, starting from crc (0 at first). */
 uint32_t tb_crc32(uint32_t crc, const uint8_t *data, size_t len);

@@ -1,7 +1,12 @@
-"""Keyring: the authkeys slots prepared once as C keys (keyed OpenSSL MAC contexts)."""
+"""Keyring: the authkeys slots prepared as C keys (keyed OpenSSL MAC contexts).
+
+A C key is single-threaded (csrc/tb_mac.c explains the speed trade), so the Keyring keeps
+one set of C keys, and one output buffer, per thread that uses it. Must not import trio.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ._lib import ffi, lib
@@ -15,56 +20,75 @@ METHODS: dict[str, int] = {
 }
 
 
+class _Session:
+    """One thread's prepared C keys and output buffer for one Keyring."""
+
+    __slots__ = ("keys", "out", "out_bytes", "ptrs", "used")
+
+    def __init__(self, spec: dict[int, tuple[str, bytes]]) -> None:
+        self.used: list[int] = []
+        self.keys: Any = ffi.new("tb_key[]", lib.TB_MAX_KEYS)
+        self.ptrs: Any = ffi.new("tb_key *[]", lib.TB_MAX_KEYS)  # NULL = slot not configured
+        for index, (method, secret) in spec.items():
+            slot = ffi.addressof(self.keys, index)
+            rc = lib.tb_key_init(slot, METHODS[method], secret, len(secret))
+            if rc == lib.TB_ERR_CRYPTO:
+                raise RuntimeError(f"key {index}: OpenSSL cannot prepare {method}")
+            if rc != lib.TB_OK:
+                raise ValueError(f"key {index}: {method} key refused (error {rc})")
+            self.used.append(index)
+            self.ptrs[index] = slot
+        self.out: Any = ffi.new("uint8_t[]", lib.TB_MAX_FRAME)
+        # The same memory seen as char*, so ffi.unpack returns bytes in one step.
+        self.out_bytes: Any = ffi.cast("char *", self.out)
+
+    def __del__(self) -> None:
+        # Release OpenSSL's contexts: the only heap memory the codec does not own itself.
+        keys = getattr(self, "keys", None)
+        for index in getattr(self, "used", ()):
+            lib.tb_key_free(ffi.addressof(keys, index))
+
+
 class Keyring:
     """All configured keys; frames are signed with ``active`` and verified with any slot.
 
-    Built once per authkeys file. It also owns the output buffer ``encode`` writes into,
-    so a Keyring must not be used for encoding from two threads at once (the daemon is one
-    trio thread; the C keys themselves are safe to share).
+    Built once per authkeys file; validation errors raise ValueError here, not later.
     """
 
-    __slots__ = ("_keys", "_out", "_out_bytes", "_ptrs", "_used", "active", "methods")
+    __slots__ = ("_spec", "_tls", "active", "methods")
 
     def __init__(self, keys: dict[int, tuple[str, bytes | None]], active: int) -> None:
         if active not in keys:
             raise ValueError(f"active key {active} is not among the keys {sorted(keys)}")
-        self._used: list[int] = []
-        self._keys: Any = ffi.new("tb_key[]", lib.TB_MAX_KEYS)
-        self._ptrs: Any = ffi.new("tb_key *[]", lib.TB_MAX_KEYS)
-        self.methods: dict[int, str] = {}
+        self._spec: dict[int, tuple[str, bytes]] = {}
         for index, (method, secret) in sorted(keys.items()):
-            self._add(index, method, secret)
+            self._spec[index] = (method, _checked(index, method, secret))
+        self.methods: dict[int, str] = {i: m for i, (m, _) in self._spec.items()}
         self.active: int = active
-        self._out: Any = ffi.new("uint8_t[]", lib.TB_MAX_FRAME)
-        # The same memory seen as char*, so ffi.unpack returns bytes in one step.
-        self._out_bytes: Any = ffi.cast("char *", self._out)
+        self._tls = threading.local()
+        self.session()  # prepare now, so OpenSSL refusing a method surfaces here
 
-    def _add(self, index: int, method: str, secret: bytes | None) -> None:
-        if not isinstance(index, int) or not 0 <= index < lib.TB_MAX_KEYS:
-            raise ValueError(f"key index {index!r} is not in 0..{lib.TB_MAX_KEYS - 1}")
-        if method not in METHODS:
-            raise ValueError(f"key {index}: unknown method {method!r} (one of {sorted(METHODS)})")
-        if method == "crc":
-            if secret:
-                raise ValueError(f"key {index}: crc takes no key")
-            secret = b""
-        elif not isinstance(secret, bytes | bytearray) or not secret:
-            raise ValueError(f"key {index}: {method} needs a non-empty key (bytes)")
-        slot = ffi.addressof(self._keys, index)
-        rc = lib.tb_key_init(slot, METHODS[method], bytes(secret), len(secret))
-        if rc == lib.TB_ERR_CRYPTO:
-            raise RuntimeError(f"key {index}: OpenSSL cannot prepare {method}")
-        if rc != lib.TB_OK:
-            raise ValueError(f"key {index}: {method} key refused ({rc})")
-        self._used.append(index)
-        self._ptrs[index] = slot
-        self.methods[index] = method
-
-    def __del__(self) -> None:
-        # Release OpenSSL's contexts (the only heap memory the codec owns).
-        keys = getattr(self, "_keys", None)
-        for index in getattr(self, "_used", ()):
-            lib.tb_key_free(ffi.addressof(keys, index))
+    def session(self) -> _Session:
+        """This thread's C keys (made on first use in each thread)."""
+        try:
+            return self._tls.session  # type: ignore[no-any-return]
+        except AttributeError:
+            session = self._tls.session = _Session(self._spec)
+            return session
 
     def __repr__(self) -> str:  # never show key bytes
         return f"Keyring(active={self.active}, methods={self.methods})"
+
+
+def _checked(index: object, method: object, secret: object) -> bytes:
+    if type(index) is not int or not 0 <= index < lib.TB_MAX_KEYS:
+        raise ValueError(f"key index {index!r} is not in 0..{lib.TB_MAX_KEYS - 1}")
+    if method not in METHODS:
+        raise ValueError(f"key {index}: unknown method {method!r} (one of {sorted(METHODS)})")
+    if method == "crc":
+        if secret:
+            raise ValueError(f"key {index}: crc takes no key")
+        return b""
+    if not isinstance(secret, bytes | bytearray) or not secret:
+        raise ValueError(f"key {index}: {method} needs a non-empty key (bytes)")
+    return bytes(secret)
