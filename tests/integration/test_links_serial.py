@@ -1,0 +1,123 @@
+"""SerialLink over a socat pty pair (the null-modem cable), in this process.
+
+socat is started and killed by PID; the pty paths are symlinks in tmp_path, so "the cable
+comes back" is socat restarted at the same paths.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from twinbeat import wire
+from twinbeat.config.model import Link, Serial
+from twinbeat.links.serial import SerialLink
+
+pytestmark = pytest.mark.skipif(
+    not (hasattr(wire, "Deframer") and hasattr(wire, "cobs_frame")),
+    reason="twinbeat.wire has no Deframer/cobs_frame yet")
+
+GUARD = 30
+
+
+class Cable:
+    """A socat pty pair at fixed paths; `pull()` kills it, `plug()` starts it again."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.a, self.b = str(tmp / "a"), str(tmp / "b")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def plug(self) -> None:
+        self.proc = subprocess.Popen(
+            ["socat", f"pty,raw,echo=0,link={self.a}", f"pty,raw,echo=0,link={self.b}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def pull(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@pytest.fixture
+def cable(tmp_path: Path) -> Iterator[Cable]:
+    cable = Cable(tmp_path)
+    cable.plug()
+    try:
+        yield cable
+    finally:
+        cable.pull()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll a condition; the caller's fail_after bounds it."""
+    while not condition():
+        await trio.sleep(0.02)
+
+
+async def wait_paths(cable: Cable) -> None:
+    await until(lambda: os.path.exists(cable.a) and os.path.exists(cable.b))
+
+
+def serial_link(path: str, n: int) -> SerialLink:
+    return SerialLink(Link(path, 0x80 + n, Serial(path)), 19200)
+
+
+async def chatter(link: SerialLink, payload: bytes) -> None:
+    while True:
+        link.send(payload)
+        await trio.sleep(0.02)
+
+
+async def test_frames_both_ways_and_garbage_skipped(cable: Cable) -> None:
+    with trio.fail_after(GUARD):
+        await wait_paths(cable)
+        got: dict[str, list[bytes]] = {cable.a: [], cable.b: []}
+        link_a, link_b = serial_link(cable.a, 0), serial_link(cable.b, 1)
+        async with trio.open_nursery() as nursery:
+            for link in (link_a, link_b):
+                await nursery.start(link.run, lambda name, data: got[name].append(data))
+            assert link_a.up and link_b.up
+            nursery.start_soon(chatter, link_a, b"from-a")
+            nursery.start_soon(chatter, link_b, b"from-b")
+            await until(lambda: b"from-a" in got[cable.b] and b"from-b" in got[cable.a])
+            # Noise on the line towards b: invalid COBS, ended by a delimiter.
+            fd = os.open(cable.a, os.O_WRONLY | os.O_NOCTTY)
+            try:
+                os.write(fd, b"\x05ab\x00\x07\xff\xfe\x00")
+            finally:
+                os.close(fd)
+            await until(lambda: link_b.deframer is not None
+                        and link_b.deframer.stats.dropped_garbage >= 1)
+            count = len(got[cable.b])
+            await until(lambda: len(got[cable.b]) > count + 3)
+            assert set(got[cable.b]) == {b"from-a"}
+            assert set(got[cable.a]) == {b"from-b"}
+            nursery.cancel_scope.cancel()
+
+
+async def test_cable_pulled_then_replugged(cable: Cable) -> None:
+    with trio.fail_after(GUARD):
+        await wait_paths(cable)
+        got: list[bytes] = []
+        link_a, link_b = serial_link(cable.a, 0), serial_link(cable.b, 1)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(link_a.run, lambda _name, data: None)
+            await nursery.start(link_b.run, lambda _name, data: got.append(data))
+            nursery.start_soon(chatter, link_a, b"before")
+            await until(lambda: b"before" in got)
+            cable.pull()
+            await until(lambda: not link_a.up and not link_b.up)
+            assert not link_a.send(b"dropped")  # down: dropped, counted, no exception
+            assert link_a.stats.send_errors >= 1
+            cable.plug()
+            await until(lambda: link_a.up and link_b.up)
+            nursery.start_soon(chatter, link_a, b"after")
+            await until(lambda: b"after" in got)
+            assert link_a.stats.reopens >= 1 and link_b.stats.reopens >= 1
+            nursery.cancel_scope.cancel()
