@@ -1,0 +1,125 @@
+"""IPaddrAgent in a namespace: the VIP comes and goes, and gratuitous ARP moves a peer's
+neighbour entry to our MAC. Agent code runs inside the namespace (see netns.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import trio
+from netns import Lab, ip
+
+pytestmark = pytest.mark.root
+
+VIP = "198.18.65.100"
+BOGUS_MAC = "02:00:00:00:00:01"
+GUARD = 60
+
+AGENT = """
+import json, trio
+from twinbeat.config.model import IPaddrResource
+from twinbeat.resources import AgentError
+from twinbeat.resources.ipaddr import IPaddrAgent
+
+async def main():
+    out = {{}}
+    resource = IPaddrResource("IPaddr", {vip!r}, {prefixlen!r}, {iface!r}, {broadcast!r},
+                              "IPaddr::{vip}")
+    async with trio.open_nursery() as nursery:
+        agent = IPaddrAgent(resource, nursery=nursery, garp_count=3, garp_interval=0.3,
+                            garp_repeat_after=0.5)
+        for step in {steps!r}:
+            try:
+                result = await getattr(agent, step)()
+            except AgentError as exc:
+                result = "AgentError: " + str(exc)
+            out.setdefault(step, []).append(result)
+    print(json.dumps(out))
+
+trio.run(main)
+"""
+
+
+def run_agent(lab: Lab, ns: str, steps: list[str], *, prefixlen: int | None = None,
+              iface: str | None = None, broadcast: str | None = None) -> dict:
+    code = AGENT.format(vip=VIP, prefixlen=prefixlen, iface=iface, broadcast=broadcast,
+                        steps=steps)
+    return json.loads(lab.run(ns, code).stdout)
+
+
+def addresses(ns: str, ifname: str) -> list[dict]:
+    shown = json.loads(ip("-n", ns, "-j", "addr", "show", "dev", ifname).stdout)
+    return [a for a in shown[0]["addr_info"] if a["family"] == "inet"]
+
+
+def mac_of(ns: str, ifname: str) -> str:
+    return json.loads(ip("-n", ns, "-j", "link", "show", "dev", ifname).stdout)[0]["address"]
+
+
+def neighbour_mac(ns: str, ifname: str) -> str | None:
+    entries = json.loads(ip("-n", ns, "-j", "neigh", "show", VIP, "dev", ifname).stdout)
+    return entries[0].get("lladdr") if entries else None
+
+
+@pytest.fixture
+def pair(lab: Lab) -> tuple[str, str, str, str]:
+    a, b = lab.netns("a"), lab.netns("b")
+    if_a, if_b = lab.ifname("x"), lab.ifname("y")
+    lab.veth((a, if_a, "198.18.65.1/24"), (b, if_b, "198.18.65.2/24"))
+    return a, b, if_a, if_b
+
+
+async def test_start_adds_vip_and_garp_updates_peer(lab: Lab, pair) -> None:
+    a, b, if_a, if_b = pair
+    with trio.fail_after(GUARD):
+        ip("-n", b, "neigh", "replace", VIP, "lladdr", BOGUS_MAC, "dev", if_b, "nud", "stale")
+        assert neighbour_mac(b, if_b) == BOGUS_MAC
+        out = run_agent(lab, a, ["status", "start", "status", "start"])
+        assert out["status"] == [False, True]
+        assert out["start"] == [None, None]  # a second start is not an error
+        vip = [x for x in addresses(a, if_a) if x["local"] == VIP]
+        assert len(vip) == 1
+        assert vip[0]["prefixlen"] == 24  # from the covering 198.18.65.1/24
+        assert vip[0]["label"] == f"{if_a}:0"
+        assert vip[0]["broadcast"] == "198.18.65.255"
+        assert neighbour_mac(b, if_b) == mac_of(a, if_a)
+
+
+async def test_announce_again(lab: Lab, pair) -> None:
+    a, b, _if_a, if_b = pair
+    with trio.fail_after(GUARD):
+        out = run_agent(lab, a, ["announce", "start"])
+        assert out["announce"][0].startswith("AgentError")  # not held: nothing to announce
+        ip("-n", b, "neigh", "replace", VIP, "lladdr", BOGUS_MAC, "dev", if_b, "nud", "stale")
+        out = run_agent(lab, a, ["announce"])
+        assert out["announce"] == [None]
+        assert neighbour_mac(b, if_b) != BOGUS_MAC
+
+
+async def test_stop_is_idempotent(lab: Lab, pair) -> None:
+    a, _b, if_a, _if_b = pair
+    with trio.fail_after(GUARD):
+        out = run_agent(lab, a, ["start", "stop", "status", "stop", "stop"])
+        assert out["stop"] == [None, None, None]
+        assert out["status"] == [False]
+        assert [x["local"] for x in addresses(a, if_a)] == ["198.18.65.1"]
+
+
+async def test_explicit_prefix_interface_broadcast(lab: Lab, pair) -> None:
+    a, _b, if_a, _if_b = pair
+    with trio.fail_after(GUARD):
+        out = run_agent(lab, a, ["start"], prefixlen=25, iface=if_a, broadcast="198.18.65.127")
+        assert out["start"] == [None]
+        vip = next(x for x in addresses(a, if_a) if x["local"] == VIP)
+        assert (vip["prefixlen"], vip["broadcast"]) == (25, "198.18.65.127")
+
+
+async def test_no_covering_network_is_an_error(lab: Lab) -> None:
+    ns = lab.netns("a")
+    with trio.fail_after(GUARD):
+        out = run_agent(lab, ns, ["start", "status"])
+        assert out["start"][0].startswith("AgentError")
+        assert "no address" in out["start"][0]
+        assert out["status"] == [False]
+        out = run_agent(lab, ns, ["start"], prefixlen=24, iface="tbdmissing")
+        assert "no such interface" in out["start"][0]
