@@ -49,6 +49,7 @@ def parse_authkeys(lines: Lines, path: str, report: Report) -> AuthKeys | None:
     active: tuple[int, int] | None = None  # (index, line)
     keys: dict[int, AuthKey] = {}
     key_lines: dict[int, int] = {}
+    attempted: set[int] = set()  # indexes on key lines, valid or not
     ok = True
     for number, text in lines:
         if text.lstrip().startswith("#"):
@@ -74,6 +75,7 @@ def parse_authkeys(lines: Lines, path: str, report: Report) -> AuthKeys | None:
                                        f"`N method [key]` with N 0-{MAX_INDEX})")
             ok = False
             continue
+        attempted.add(index)
         if len(tokens) < 2:
             report.error(path, number, f"key {index}: missing method ({', '.join(METHODS)})")
             ok = False
@@ -113,6 +115,8 @@ def parse_authkeys(lines: Lines, path: str, report: Report) -> AuthKeys | None:
         report.error(path, 0, "missing auth directive (add `auth N`)")
         return None
     if active[0] not in keys:
+        if active[0] in attempted:  # its line is wrong, and already reported
+            return None
         report.error(path, active[1], f"auth {active[0]}: key {active[0]} not found in "
                                       "this file")
         return None
