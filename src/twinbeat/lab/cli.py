@@ -1,0 +1,54 @@
+"""`twinbeat lab up|demo|status|down`: argument handling only; the work is in `lab.Lab`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from twinbeat.lab.lab import Lab, LabError, daemon_available
+
+
+def _up(lab: Lab) -> int:
+    started = time.monotonic()
+    lab.up(say=lambda text: print(f"twinbeat lab: {text}"))
+    elapsed = (time.monotonic() - started) * 1000
+    daemons = "daemons running" if daemon_available() else "no daemons"
+    print(
+        f"twinbeat lab: {lab.name} is up in {elapsed:.0f} ms ({daemons}); "
+        f"run dir {lab.plan.run_dir}"
+    )
+    print(
+        f"  try: twinbeat lab status --name {lab.name}"
+        + (
+            ""
+            if lab.plan.run_dir.parent.name == "twinbeat-lab"
+            else f" --run-dir {lab.plan.run_dir}"
+        )
+    )
+    return 0
+
+
+def _down(lab: Lab) -> int:
+    done = lab.down()
+    for line in done or ["nothing to do"]:
+        print(f"twinbeat lab: {line}")
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        lab = Lab.make(args.name, args.run_dir, args.preset)
+        if args.action == "up":
+            return _up(lab)
+        if args.action == "down":
+            return _down(lab)
+        if args.action == "status":
+            print(lab.describe())
+            return 0 if lab.exists() else 1
+        from twinbeat.lab.demo import run_demo  # noqa: PLC0415 - only `demo` needs it
+
+        return run_demo(lab)
+    except LabError as exc:
+        print(f"twinbeat lab: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,144 @@
+"""The lab's fixed plan: names, addresses, timer presets and where files go.
+
+Pure data; imports nothing that touches the system.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+NODES = ("prime", "calc")
+ROLES = (*NODES, "client", "lan")
+
+# 198.18.0.0/15 (RFC 2544 benchmarking) only: never routed, never the host's.
+LAN_PREFIX = 24
+LAN_ADDR = {"prime": "198.18.1.1", "calc": "198.18.1.2", "client": "198.18.1.10"}
+VIP = "198.18.1.100"
+HB_PREFIX = 24
+HB_ADDR = {"prime": "198.18.2.1", "calc": "198.18.2.2"}
+
+LAN_IFACE = "eth0"  # each node's (and the client's) LAN interface, inside its namespace
+HB_IFACE = "eth1"  # the dedicated heartbeat NIC: a veth pair between prime and calc
+BRIDGE = "br0"  # inside the `<name>-lan` namespace; its ports are named after the roles
+
+APACHE_BIN = "/usr/sbin/apache2"
+APACHE_MODULES = "/usr/lib/apache2/modules"
+DEFAULT_RUN_ROOT = Path("/run/twinbeat-lab")
+MAX_NAME = 8  # "<name>-client" stays short enough to read in `ip netns`
+
+
+@dataclass(frozen=True, slots=True)
+class Timers:
+    """ha.cf timer lines, as written (heartbeat accepts an `ms` suffix)."""
+
+    keepalive: str
+    deadtime: str
+    warntime: str
+    initdead: str
+
+    @property
+    def deadtime_s(self) -> float:
+        return parse_seconds(self.deadtime)
+
+    @property
+    def keepalive_s(self) -> float:
+        return parse_seconds(self.keepalive)
+
+    @property
+    def initdead_s(self) -> float:
+        return parse_seconds(self.initdead)
+
+
+PRESETS: dict[str, Timers] = {
+    # Snappy enough for a demo under a minute, slow enough to stay stable on a loaded laptop.
+    "lab": Timers(keepalive="100ms", deadtime="1", warntime="500ms", initdead="3"),
+    # The Linux-HA HOWTO's shape, shortened: keepalive 2, deadtime 10.
+    "howto": Timers(keepalive="2", deadtime="10", warntime="5", initdead="20"),
+    # The common "1 s keepalive, 3 s deadtime" production setting.
+    "1s-3s": Timers(keepalive="1", deadtime="3", warntime="2", initdead="6"),
+    # As fast as the daemon claims to go.
+    "fast": Timers(keepalive="10ms", deadtime="40ms", warntime="25ms", initdead="1"),
+}
+
+
+def parse_seconds(text: str) -> float:
+    """ha.cf time: seconds, or milliseconds with an `ms` suffix."""
+    if text.endswith("ms"):
+        return float(text[:-2]) / 1000.0
+    return float(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Names and paths of one lab; `name` prefixes everything it creates."""
+
+    name: str
+    run_dir: Path
+    preset: str = "lab"
+
+    @classmethod
+    def make(
+        cls, name: str = "tb", run_dir: str | os.PathLike[str] | None = None, preset: str = "lab"
+    ) -> Plan:
+        if not name or len(name) > MAX_NAME or not all(c.isalnum() or c in "-_" for c in name):
+            raise ValueError(
+                f"lab name {name!r}: 1-{MAX_NAME} characters of letters, digits, - or _"
+            )
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+        path = Path(run_dir) if run_dir is not None else DEFAULT_RUN_ROOT / name
+        return cls(name=name, run_dir=path.absolute(), preset=preset)
+
+    @property
+    def timers(self) -> Timers:
+        return PRESETS[self.preset]
+
+    def netns(self, role: str) -> str:
+        if role not in ROLES:
+            raise ValueError(f"unknown lab role {role!r}")
+        return f"{self.name}-{role}"
+
+    # -- paths -------------------------------------------------------------------------
+    def node_dir(self, node: str) -> Path:
+        return self.run_dir / node
+
+    def config_dir(self, node: str) -> Path:
+        return self.node_dir(node) / "ha.d"
+
+    def state_dir(self, node: str) -> Path:
+        return self.node_dir(node) / "state"
+
+    def daemon_run_dir(self, node: str) -> Path:
+        return self.node_dir(node) / "run"
+
+    def daemon_log(self, node: str) -> Path:
+        return self.node_dir(node) / "daemon.log"
+
+    def ha_log(self, node: str) -> Path:
+        return self.node_dir(node) / "ha-log"
+
+    def apache_dir(self, node: str) -> Path:
+        return self.node_dir(node) / "apache2"
+
+    def apache_pidfile(self, node: str) -> Path:
+        return self.apache_dir(node) / "apache2.pid"
+
+    def resource_script(self, node: str) -> Path:
+        return self.config_dir(node) / "resource.d" / "apache2"
+
+    def tty(self, node: str) -> Path:
+        return self.run_dir / f"{node}.tty"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.run_dir / "pids"
+
+    @property
+    def cable_log(self) -> Path:
+        return self.run_dir / "cable.log"
+
+
+def peer_of(node: str) -> str:
+    return NODES[1] if node == NODES[0] else NODES[0]
