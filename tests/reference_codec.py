@@ -1,0 +1,202 @@
+"""Pure-Python reference codec, written from docs/protocol.md alone (no twinbeat imports).
+
+It is the oracle for the differential tests in tests/unit/wire and the baseline for
+bench/codec.py, so it is written to be obviously right first and reasonably quick second
+(precomputed HMAC objects, one struct call per frame).
+"""
+
+from __future__ import annotations
+
+import hmac
+import struct
+import zlib
+from dataclasses import dataclass
+
+MAX_FRAME = 256
+MIN_FRAME = 37
+MAC_LEN = {"sha256": 16, "sha1": 20, "md5": 16, "crc": 4}
+_FIXED = struct.Struct(">IIIIIHBBBB")  # fingerprint .. group count: 26 bytes
+_HEAD = 6
+
+
+class RefError(Exception):
+    """A rejected frame; reason as in docs/protocol.md §Rejections."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RefFrame:
+    sender: str
+    fingerprint: int
+    generation: int
+    sequence: int
+    timestamp_ms: int
+    echo_ms: int
+    echo_delay_ms: int
+    link_id: int
+    node_state: int
+    node_flags: int
+    groups: bytes
+    key_index: int
+
+
+class RefKey:
+    """One authkeys slot: a method and a pre-keyed HMAC object (copied per frame)."""
+
+    def __init__(self, method: str, key: bytes | None) -> None:
+        self.method = method
+        self.mac_len = MAC_LEN[method]
+        self._hmac = None if method == "crc" else hmac.new(key or b"", digestmod=method)
+
+    def mac(self, body: bytes) -> bytes:
+        if self._hmac is None:
+            return zlib.crc32(body).to_bytes(4, "big")
+        h = self._hmac.copy()
+        h.update(body)
+        return h.digest()[: self.mac_len]
+
+
+def make_keys(keys: dict[int, tuple[str, bytes | None]]) -> dict[int, RefKey]:
+    return {index: RefKey(method, key) for index, (method, key) in keys.items()}
+
+
+def _name_ok(name: bytes) -> bool:
+    return all(0x21 <= c <= 0x7E for c in name)
+
+
+def encode(key: RefKey, key_index: int, *, sender: str, fingerprint: int, generation: int,
+           sequence: int, timestamp_ms: int, echo_ms: int, echo_delay_ms: int, link_id: int,
+           node_state: int, node_flags: int, groups: bytes) -> bytes:
+    name = sender.encode("ascii")
+    if not 1 <= len(name) <= 64 or not _name_ok(name) or len(groups) > 64:
+        raise ValueError("field out of range")
+    body = (
+        b"TB\x01\x01" + bytes((key_index, len(name))) + name
+        + _FIXED.pack(fingerprint, generation, sequence, timestamp_ms, echo_ms,
+                      echo_delay_ms, link_id, node_state, node_flags, len(groups))
+        + groups
+    )
+    return body + key.mac(body)
+
+
+def decode(data: bytes, keys: dict[int, RefKey]) -> RefFrame:
+    """Check in the documented order; raise RefError(reason) on the first failure."""
+    n = len(data)
+    if n > MAX_FRAME:
+        raise RefError("oversize")
+    if n < MIN_FRAME:
+        raise RefError("length")
+    if data[0:2] != b"TB":
+        raise RefError("magic")
+    if data[2] != 1:
+        raise RefError("version")
+    if data[3] != 1:
+        raise RefError("field")
+    key = keys.get(data[4])
+    if key is None:
+        raise RefError("key")
+    name_len = data[5]
+    if not 1 <= name_len <= 64:
+        raise RefError("field")
+    fixed_at = _HEAD + name_len
+    if fixed_at + _FIXED.size > n:
+        raise RefError("length")
+    fields = _FIXED.unpack_from(data, fixed_at)
+    count = fields[9]
+    if count > 64:
+        raise RefError("field")
+    body_len = fixed_at + _FIXED.size + count
+    if body_len + key.mac_len != n:
+        raise RefError("length")
+    name = data[_HEAD:fixed_at]
+    if not _name_ok(name):
+        raise RefError("field")
+    if not hmac.compare_digest(key.mac(data[:body_len]), data[body_len:]):
+        raise RefError("mac")
+    return RefFrame(name.decode("ascii"), *fields[:9], data[body_len - count : body_len],
+                    data[4])
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """COBS per docs/protocol.md §Serial, without the 0x00 delimiter."""
+    out = bytearray()
+    run = bytearray()
+    for byte in data:
+        if byte == 0:
+            out.append(len(run) + 1)
+            out += run
+            run.clear()
+            continue
+        run.append(byte)
+        if len(run) == 254:
+            out.append(255)
+            out += run
+            run.clear()
+    out.append(len(run) + 1)
+    out += run
+    return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes | None:
+    """Inverse of cobs_encode; None for bytes that are not COBS."""
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        code = data[i]
+        i += 1
+        if code == 0 or i + code - 1 > len(data):
+            return None
+        run = data[i : i + code - 1]
+        if 0 in run:
+            return None
+        out += run
+        i += code - 1
+        if code != 255 and i < len(data):
+            out.append(0)
+    return bytes(out)
+
+
+class RefDeframer:
+    """The serial reader of docs/protocol.md §Serial, with the same counters."""
+
+    MAX_ENCODED = MAX_FRAME + MAX_FRAME // 254 + 1
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._discarding = False
+        self.frames = 0
+        self.dropped_garbage = 0
+        self.dropped_oversize = 0
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        found: list[bytes] = []
+        pieces = chunk.split(b"\x00")
+        for i, piece in enumerate(pieces):
+            if not self._discarding:
+                if len(self._buf) + len(piece) > self.MAX_ENCODED:
+                    self._discarding = True
+                    self._buf.clear()
+                else:
+                    self._buf += piece
+            if i == len(pieces) - 1:
+                break  # no delimiter after the last piece: the frame continues
+            if self._discarding:
+                self._discarding = False
+                self.dropped_oversize += 1
+                continue
+            encoded = bytes(self._buf)
+            self._buf.clear()
+            if not encoded:
+                continue
+            frame = cobs_decode(encoded)
+            if not frame:
+                self.dropped_garbage += 1
+            elif len(frame) > MAX_FRAME:
+                self.dropped_oversize += 1
+            else:
+                found.append(frame)
+        self.frames += len(found)
+        return found
