@@ -168,15 +168,28 @@ class _Builder:
         return args[0]
 
     def add_medium(self, name: str, medium: Medium, line: int) -> None:
+        """Add a link; link names must be unique because peers' links are keyed by name.
+
+        heartbeat names a link after its interface even when two media share it; twinbeat
+        keeps that name for the first and calls the next one `IFACE:KIND` (e.g.
+        `eth0:mcast`), so such a file still works.
+        """
+        kind = type(medium).__name__.lower()
         for other_name, other, other_line in self.media:
-            if other_name == name:
-                if type(other) is type(medium) and not isinstance(medium, Mcast):
-                    self.warn(line, f"{shown(name)}: already a link (line {other_line});"
-                                    " duplicate ignored")
-                else:
-                    self.error(line, f"{shown(name)}: already a link (line {other_line});"
-                                     " one medium per interface or device")
+            if other == medium:
+                self.warn(line, f"{kind} {shown(name)}: same as line {other_line}; "
+                                "duplicate ignored")
                 return
+            if other_name == name and type(other) is type(medium):
+                self.error(line, f"{kind} {shown(name)}: a second {kind} link on the same "
+                                 f"interface (line {other_line}); use one")
+                return
+        if any(other_name == name for other_name, _, _ in self.media):
+            alias = f"{name}:{kind}"
+            self.warn(line, f"{kind} {shown(name)}: another medium already uses this "
+                            f"interface; this link is called {shown(alias)} (both fail "
+                            "together with the NIC, so they are not redundant)")
+            name = alias
         self.media.append((name, medium, line))
 
     # -- directives ---------------------------------------------------------------------

@@ -189,9 +189,20 @@ def test_serial_device_must_be_absolute() -> None:
                for e in errors(BASE + "serial ttyS0\n"))
 
 
-def test_bcast_and_ucast_on_one_iface_is_an_error() -> None:
-    assert any(":3: eth0: already a link (line 2)" in e
-               for e in errors(BASE + "ucast eth0 198.18.0.2\n"))
+def test_two_media_on_one_iface_get_distinct_link_names() -> None:
+    hacf, report = parse(BASE + "ucast eth0 198.18.0.2\nmcast eth0 225.0.0.1 694 1 0\n")
+    assert report.errors == []
+    assert [(link.name, link.link_id) for link in hacf.links] == [
+        ("eth0", 0), ("eth0:ucast", 1), ("eth0:mcast", 2)]
+    assert any(w.startswith("/etc/ha.d/ha.cf:3: ucast eth0: another medium already uses")
+               and "not redundant" in w for w in texts(report.warnings))
+
+
+def test_two_different_mcast_on_one_iface_is_an_error() -> None:
+    assert errors(BASE.replace("bcast", "#") + "mcast eth1 225.0.0.1 694 1 0\n"
+                  "mcast eth1 225.0.0.2 694 1 0\n") == [
+        "/etc/ha.d/ha.cf:4: mcast eth1: a second mcast link on the same interface (line 3); "
+        "use one"]
 
 
 def test_duplicate_bcast_is_a_warning() -> None:
