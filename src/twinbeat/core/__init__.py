@@ -1,0 +1,61 @@
+"""twinbeat.core: the sans-IO heartbeat machine (docs/internals.md §3, docs/core.md).
+
+Events in, actions out, time passed in. Nothing here imports trio, socket, os, time,
+subprocess, logging or twinbeat.config.
+"""
+
+from .errors import CoreMisuse
+from .events import (
+    Action,
+    Announce,
+    Event,
+    FrameReceived,
+    FrameRejected,
+    GroupStarted,
+    GroupStartFailed,
+    GroupStopFailed,
+    GroupStopped,
+    LeftoversFound,
+    LinkEcho,
+    Log,
+    PingReachability,
+    SendHeartbeat,
+    ShutdownComplete,
+    ShutdownRequested,
+    StandbyRequested,
+    Started,
+    StartGroup,
+    StatusChanged,
+    StopGroup,
+    TakeoverRequested,
+    Tick,
+)
+from .node import Node
+from .params import GroupSpec, Params
+from .snapshot import (
+    GroupSnapshot,
+    LinkCounters,
+    LinkSnapshot,
+    PeerLinkSnapshot,
+    PeerSnapshot,
+    Snapshot,
+)
+from .states import (
+    GROUP_FLAG_WANT,
+    GROUP_FLAG_YIELD,
+    NODE_FLAG_PING_CONFIGURED,
+    NODE_FLAG_PING_OK,
+    WireGroupState,
+    WireNodeState,
+)
+
+__all__ = [
+    "GROUP_FLAG_WANT", "GROUP_FLAG_YIELD", "NODE_FLAG_PING_CONFIGURED", "NODE_FLAG_PING_OK",
+    "Action", "Announce", "CoreMisuse", "Event", "FrameReceived", "FrameRejected",
+    "GroupSnapshot", "GroupSpec", "GroupStartFailed", "GroupStarted", "GroupStopFailed",
+    "GroupStopped", "LeftoversFound", "LinkCounters", "LinkEcho", "LinkSnapshot", "Log", "Node",
+    "Params", "PeerLinkSnapshot", "PeerSnapshot", "PingReachability", "SendHeartbeat",
+    "ShutdownComplete", "ShutdownRequested", "Snapshot", "StandbyRequested", "StartGroup",
+    "Started", "StatusChanged", "StopGroup", "TakeoverRequested", "Tick", "WireGroupState",
+    "WireNodeState",
+]

@@ -1,0 +1,190 @@
+"""Events (facts fed into the core) and actions (orders the core gives back).
+
+Owns: every input and output type of `Node.feed` (docs/internals.md §3). All are small frozen
+dataclasses; events are named in the past tense, actions in the imperative.
+Must not import anything outside this package (and nothing doing I/O).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Started:
+    """The daemon is up; the driver now probes resources left running (leftovers)."""
+
+
+@dataclass(frozen=True)
+class LeftoversFound:
+    """Groups whose agents report running before this node joined (a crashed daemon's)."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed (the daemon woke up at `next_deadline()`)."""
+
+
+@dataclass(frozen=True)
+class FrameReceived:
+    """A frame that passed the MAC check, from `peer`, on `link`."""
+
+    link: str
+    peer: str
+    generation: int
+    sequence: int
+    timestamp_ms: int
+    echo_ms: int
+    echo_delay_ms: int
+    fingerprint: int
+    node_state: int
+    node_flags: int
+    groups: bytes
+
+
+@dataclass(frozen=True)
+class FrameRejected:
+    """A frame the wire refused (bad MAC, length, ...); counted per link (and peer if known)."""
+
+    link: str
+    reason: str
+    peer: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupStarted:
+    key: str
+
+
+@dataclass(frozen=True)
+class GroupStartFailed:
+    """Start failed; the driver already stopped that group's resources in reverse order."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GroupStopped:
+    key: str
+
+
+@dataclass(frozen=True)
+class GroupStopFailed:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StandbyRequested:
+    """`twinbeat standby local|foreign|all`: hand these groups to the peer."""
+
+    which: str
+
+
+@dataclass(frozen=True)
+class TakeoverRequested:
+    """`twinbeat takeover local|foreign|all`: pull these groups to this node."""
+
+    which: str
+
+
+@dataclass(frozen=True)
+class PingReachability:
+    """Whether at least one configured ping node answers (ha.cf `ping`/`ping_group`)."""
+
+    reachable: bool
+
+
+@dataclass(frozen=True)
+class ShutdownRequested:
+    """Graceful stop: release everything, tell the peer, then ShutdownComplete."""
+
+
+Event = (
+    Started
+    | LeftoversFound
+    | Tick
+    | FrameReceived
+    | FrameRejected
+    | GroupStarted
+    | GroupStartFailed
+    | GroupStopped
+    | GroupStopFailed
+    | StandbyRequested
+    | TakeoverRequested
+    | PingReachability
+    | ShutdownRequested
+)
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class LinkEcho:
+    """What to echo on `link`: the peer's last timestamp_ms received there and the ms since.
+
+    `peer` names the peer the echo is for. With one peer (the normal two-node cluster) there
+    is exactly one LinkEcho per link; with more peers there is one per (link, peer).
+    """
+
+    link: str
+    echo_ms: int
+    echo_delay_ms: int
+    peer: str = ""
+
+
+@dataclass(frozen=True)
+class SendHeartbeat:
+    """Send this node's full state on every link."""
+
+    sequence: int
+    node_state: int
+    node_flags: int
+    groups: bytes
+    echoes: tuple[LinkEcho, ...]
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class StartGroup:
+    key: str
+
+
+@dataclass(frozen=True)
+class StopGroup:
+    key: str
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Re-send gratuitous ARPs for the group's addresses (after split-brain healing)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Log:
+    level: str  # "debug" | "info" | "warning" | "error" | "critical"
+    message: str
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """One-line status for sd_notify STATUS=."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ShutdownComplete:
+    pass
+
+
+Action = (
+    SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
+)

@@ -1,0 +1,74 @@
+"""The core's status snapshot, for `twinbeat status` and the control socket.
+
+Owns: plain frozen dataclasses, JSON-able through `dataclasses.asdict`. Times are ages in
+seconds relative to the `now` of the last event fed (`Snapshot.now`), or None when unknown.
+Must not import anything doing I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LinkCounters:
+    frames_ok: int  # accepted (not replayed), applied or duplicate
+    duplicates: int  # same sequence already applied from another link
+    stale: int  # older than the state already applied (reordered)
+    replayed: int  # older generation, or sequence already seen on this link
+    late: int  # gaps over warntime on this link
+    rejected: dict[str, int]  # FrameRejected by reason ("mac", "length", ...)
+
+
+@dataclass(frozen=True)
+class PeerLinkSnapshot:
+    name: str
+    up: bool | None  # None: never heard, initdead not over
+    last_heard_age: float | None
+    rtt: float | None  # seconds, from echoed timestamps
+    max_gap: float  # longest silence between two frames on this link
+    deadtime_margin: float  # deadtime - max_gap (how close this link came to dead)
+    counters: LinkCounters
+
+
+@dataclass(frozen=True)
+class PeerSnapshot:
+    name: str
+    alive: bool
+    generation: int | None
+    state: str  # "unknown" | "up" | "active" | "leaving" | "dead"
+    last_heard_age: float | None
+    config_match: bool
+    ping_ok: bool | None  # None when the peer has no ping nodes configured
+    links: tuple[PeerLinkSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class LinkSnapshot:
+    """Frames on a link that could not be attributed to a known peer."""
+
+    name: str
+    rejected: dict[str, int]
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    key: str
+    primary: str
+    holder: str | None
+    local_state: str  # none|claiming|starting|held|stopping|failed|critical
+    standby: bool
+    takeover: bool
+    last_change: float  # core time of the last local state change
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    node: str
+    state: str  # phase: boot|probing|cleaning|joining|active|leaving|gone
+    generation: int
+    now: float
+    ping_ok: bool | None
+    peers: tuple[PeerSnapshot, ...]
+    links: tuple[LinkSnapshot, ...]
+    groups: tuple[GroupSnapshot, ...]

@@ -1,0 +1,191 @@
+"""Every state the core can be in, the wire values of those states, and all transition rules.
+
+Owns: `Phase` (this node's lifecycle), `GroupLocal` (this node's relation to one resource
+group), the wire encodings (node state, node flags, per-group byte: docs/protocol.md), and
+the two transition tables. `node.py` changes a state only through `phase_step` and
+`group_step`; anything not in a table is a bug (or, for caller input, `CoreMisuse`).
+Must not import anything doing I/O.
+
+Theory of operation
+===================
+Every heartbeat carries the sender's *whole* state: its phase (node state), flags (ping),
+and for each haresources group a byte saying whether it does not hold it, is starting it,
+holds it, is stopping it, failed to start it, or failed to stop it (critical), plus the
+YIELD (standby) and WANT (takeover) flags. There is no request/acknowledge message: a lost
+frame loses nothing because the next one repeats everything. Each node derives, from its
+latest view of every live node, which node *should* hold each group (ownership.py) and moves
+its own group states towards that, never faster than the rules below allow.
+
+Safety ("never two holders while any link works") rests on a claim step. A node that wants
+to start a group first advertises STARTING without starting anything (local state CLAIMING)
+and issues StartGroup only when every live peer has sent a frame that (a) echoes a timestamp
+of ours newer than our last pre-claim frame — so the peer had seen our claim when it sent
+it — and (b) shows the peer neither claiming, starting, holding nor stopping the group. A
+node never begins a claim while it sees a peer claiming/holding/stopping the group, and when
+two claims meet, the one that is not preferred withdraws. Two nodes cannot both get past
+the claim step: if A started, B's acking frame was sent after B saw A's claim and showed B
+idle, so B's own claim began later, after A's frame showing A idle — which A cannot have sent
+while claiming. Handoff is therefore always stop-then-start. The only way around the claim
+step is the peer being declared dead (all links silent beyond deadtime: link quorum) or
+having left (LEAVING/GONE, which never start anything).
+
+Phases:  BOOT -Started-> PROBING -LeftoversFound-> CLEANING -leftovers stopped-> JOINING
+         -comms up (every peer heard, or dead after initdead)-> ACTIVE; any phase
+         -ShutdownRequested-> LEAVING -nothing held-> GONE.
+On the wire BOOT..JOINING are all JOINING (1); only ACTIVE nodes acquire groups.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from .errors import CoreMisuse
+
+# ----------------------------------------------------------------- wire values (fixed)
+
+
+class WireNodeState(enum.IntEnum):
+    JOINING = 1
+    ACTIVE = 2
+    LEAVING = 3
+    GONE = 4
+
+
+NODE_FLAG_PING_CONFIGURED = 0x01
+NODE_FLAG_PING_OK = 0x02
+
+
+class WireGroupState(enum.IntEnum):
+    NONE = 0
+    STARTING = 1
+    HELD = 2
+    STOPPING = 3
+    FAILED = 4
+    CRITICAL = 5
+
+
+GROUP_FLAG_YIELD = 0x10  # in standby for this group
+GROUP_FLAG_WANT = 0x20  # takeover requested for this group
+GROUP_STATE_MASK = 0x0F
+
+# A peer showing one of these blocks any start of the group here.
+BUSY = frozenset({WireGroupState.STARTING, WireGroupState.HELD, WireGroupState.STOPPING,
+                  WireGroupState.CRITICAL})
+
+
+def encode_group(state: WireGroupState, yield_: bool, want: bool) -> int:
+    return int(state) | (GROUP_FLAG_YIELD if yield_ else 0) | (GROUP_FLAG_WANT if want else 0)
+
+
+def decode_group(byte: int) -> tuple[WireGroupState, bool, bool]:
+    """Decode a peer's group byte; an unknown low nibble is read as CRITICAL (blocks starts)."""
+    try:
+        state = WireGroupState(byte & GROUP_STATE_MASK)
+    except ValueError:
+        state = WireGroupState.CRITICAL
+    return state, bool(byte & GROUP_FLAG_YIELD), bool(byte & GROUP_FLAG_WANT)
+
+
+WIRE_NODE_STATE_NAMES = {
+    WireNodeState.JOINING: "up",
+    WireNodeState.ACTIVE: "active",
+    WireNodeState.LEAVING: "leaving",
+    WireNodeState.GONE: "dead",
+}
+
+# ----------------------------------------------------------------- phase (this node)
+
+
+class Phase(enum.Enum):
+    BOOT = "boot"
+    PROBING = "probing"  # Started; waiting for LeftoversFound
+    CLEANING = "cleaning"  # stopping leftovers before joining
+    JOINING = "joining"  # waiting for comms (peer heard, or initdead)
+    ACTIVE = "active"
+    LEAVING = "leaving"  # releasing everything
+    GONE = "gone"
+
+
+PHASE_WIRE = {
+    Phase.BOOT: WireNodeState.JOINING,
+    Phase.PROBING: WireNodeState.JOINING,
+    Phase.CLEANING: WireNodeState.JOINING,
+    Phase.JOINING: WireNodeState.JOINING,
+    Phase.ACTIVE: WireNodeState.ACTIVE,
+    Phase.LEAVING: WireNodeState.LEAVING,
+    Phase.GONE: WireNodeState.GONE,
+}
+
+PHASE_TRANSITIONS: dict[tuple[Phase, str], Phase] = {
+    (Phase.BOOT, "started"): Phase.PROBING,
+    (Phase.PROBING, "leftovers"): Phase.CLEANING,
+    (Phase.CLEANING, "cleaned"): Phase.JOINING,
+    (Phase.JOINING, "comms_up"): Phase.ACTIVE,
+    (Phase.BOOT, "shutdown"): Phase.LEAVING,
+    (Phase.PROBING, "shutdown"): Phase.LEAVING,
+    (Phase.CLEANING, "shutdown"): Phase.LEAVING,
+    (Phase.JOINING, "shutdown"): Phase.LEAVING,
+    (Phase.ACTIVE, "shutdown"): Phase.LEAVING,
+    (Phase.LEAVING, "released"): Phase.GONE,
+}
+
+
+def phase_step(phase: Phase, trigger: str) -> Phase:
+    try:
+        return PHASE_TRANSITIONS[(phase, trigger)]
+    except KeyError:
+        raise CoreMisuse(f"{trigger!r} is illegal in phase {phase.value}") from None
+
+
+# Phases in which this node sends heartbeats (from the moment it knows its leftovers).
+SENDING_PHASES = frozenset({Phase.CLEANING, Phase.JOINING, Phase.ACTIVE, Phase.LEAVING})
+
+# ----------------------------------------------------------------- group (this node)
+
+
+class GroupLocal(enum.Enum):
+    NONE = "none"
+    CLAIMING = "claiming"  # advertised as STARTING; waiting for every live peer's ack
+    STARTING = "starting"  # StartGroup issued
+    HELD = "held"
+    STOPPING = "stopping"  # StopGroup issued
+    FAILED = "failed"  # start failed; backing off before this node tries again
+    CRITICAL = "critical"  # stop failed; still claimed so nobody else starts it
+
+
+GROUP_WIRE = {
+    GroupLocal.NONE: WireGroupState.NONE,
+    GroupLocal.CLAIMING: WireGroupState.STARTING,
+    GroupLocal.STARTING: WireGroupState.STARTING,
+    GroupLocal.HELD: WireGroupState.HELD,
+    GroupLocal.STOPPING: WireGroupState.STOPPING,
+    GroupLocal.FAILED: WireGroupState.FAILED,
+    GroupLocal.CRITICAL: WireGroupState.CRITICAL,
+}
+
+GROUP_TRANSITIONS: dict[tuple[GroupLocal, str], GroupLocal] = {
+    (GroupLocal.NONE, "claim"): GroupLocal.CLAIMING,
+    (GroupLocal.NONE, "leftover"): GroupLocal.STOPPING,  # found running at start-up
+    (GroupLocal.CLAIMING, "withdraw"): GroupLocal.NONE,
+    (GroupLocal.CLAIMING, "acked"): GroupLocal.STARTING,  # -> StartGroup
+    (GroupLocal.STARTING, "started"): GroupLocal.HELD,
+    (GroupLocal.STARTING, "start_failed"): GroupLocal.FAILED,
+    (GroupLocal.HELD, "release"): GroupLocal.STOPPING,  # -> StopGroup
+    (GroupLocal.CRITICAL, "release"): GroupLocal.STOPPING,  # retried at shutdown only
+    (GroupLocal.STOPPING, "stopped"): GroupLocal.NONE,
+    (GroupLocal.STOPPING, "stop_failed"): GroupLocal.CRITICAL,
+    (GroupLocal.FAILED, "retry"): GroupLocal.NONE,  # backoff over
+}
+
+
+def group_step(state: GroupLocal, trigger: str) -> GroupLocal:
+    try:
+        return GROUP_TRANSITIONS[(state, trigger)]
+    except KeyError:
+        raise CoreMisuse(f"{trigger!r} is illegal for a group in state {state.value}") from None
+
+
+def ts_after(a: int, b: int) -> bool:
+    """Serial-number order on u32 millisecond timestamps: is `a` later than `b`?"""
+    d = (a - b) & 0xFFFFFFFF
+    return 0 < d < 0x80000000
