@@ -2,7 +2,8 @@
 
 Owns finding and calling the program, in heartbeat's lookup order (reference §6.2, DESIGN §7):
 `<config_dir>/resource.d/NAME`, then `/etc/init.d/NAME` (the first executable file wins), then
-the systemd unit `NAME.service` through `systemctl start|stop|is-active`.
+the systemd unit `NAME.service` through `systemctl start|stop|is-active` -- the lookup is
+`twinbeat.config.find_agent`, so `twinbeat check` and the daemon always agree.
 
 Every call is an argument list (never a shell string) under `trio.fail_after(timeout)`; a
 timeout is a failure and the process is killed. Output goes to temporary files rather than
@@ -30,6 +31,7 @@ from typing import Any
 
 import trio
 
+from twinbeat.config.agents import find_agent
 from twinbeat.resources.errors import AgentError
 
 log = logging.getLogger("twinbeat.resources")
@@ -50,14 +52,13 @@ class Program:
 
 
 def locate(config_dir: str, name: str) -> Program:
-    """Heartbeat's lookup order; falls back to systemd without checking the unit exists
-    (that costs a systemctl call; a missing unit fails loudly at start)."""
-    for kind, directory in (("resource.d", os.path.join(config_dir, "resource.d")),
-                            ("init.d", INIT_D)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return Program(kind, path)
-    return Program("systemd", f"{name}.service")
+    """Heartbeat's lookup order, shared with `twinbeat check` via `config.find_agent`."""
+    found = find_agent(config_dir, name, init_dir=INIT_D)
+    if found is None:
+        raise AgentError(f"cannot locate resource script {name} (not in "
+                         f"{os.path.join(config_dir, 'resource.d')}, not in {INIT_D}, "
+                         f"no {name}.service unit)")
+    return Program(*found)
 
 
 def held_from_output(stdout: str) -> bool:
@@ -79,7 +80,9 @@ class ScriptAgent:
         self.timeout = timeout
 
     def program(self) -> Program:
-        """Looked up on every call, as heartbeat does: a script installed later is found."""
+        """Looked up on every call, as heartbeat does: a script installed later is found.
+
+        Raises AgentError when there is no such script or unit."""
         return locate(self.config_dir, self.name)
 
     async def start(self) -> None:
@@ -115,8 +118,7 @@ class ScriptAgent:
         if program.kind == "systemd":
             systemctl = shutil.which("systemctl")
             if systemctl is None:
-                raise AgentError(f"{self.text}: cannot locate resource script {self.name} "
-                                 "(not in resource.d, not in /etc/init.d, no systemctl)")
+                raise AgentError(f"{self.text}: unit {program.path} but no systemctl")
             verb = "is-active" if action == "status" else action
             return [systemctl, verb, program.path]
         return [program.path, *self.args, action]
