@@ -32,6 +32,7 @@ from twinbeat.config.model import (
 )
 from twinbeat.config.source import Lines, fields, strip_comment, words
 from twinbeat.config.values import (
+    MAX_TIME,
     TIME_HINT,
     is_iface_name,
     parse_bool,
@@ -213,6 +214,8 @@ class _Builder:
             self.error(line, f"{name} {shown(token)}: {TIME_HINT}")
         elif seconds <= 0:
             self.error(line, f"{name} {shown(token)}: must be greater than 0")
+        elif seconds > MAX_TIME:
+            self.error(line, f"{name} {shown(token)}: longer than a day")
         else:
             self.times[name] = (seconds, line)
 

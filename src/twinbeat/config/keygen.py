@@ -66,6 +66,9 @@ def run(path: str, force: bool, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         print(f"{path}: cannot write: {exc.strerror or exc}", file=err)
         return 1
+    except ValueError:  # e.g. a NUL byte in the path
+        print(f"{path!r}: not a usable file name", file=err)
+        return 1
     print(f"{path}: new sha256 key written (mode 600); copy this file to the other node",
           file=out)
     return 0

@@ -18,7 +18,7 @@ from twinbeat.config.fingerprint import fingerprint
 from twinbeat.config.hacf import parse_hacf
 from twinbeat.config.haresources import parse_haresources
 from twinbeat.config.messages import ConfigErrors, Report, shown
-from twinbeat.config.model import Config
+from twinbeat.config.model import Config, Group
 from twinbeat.config.source import decode_lines, read_file
 
 HA_CF = "ha.cf"
@@ -59,7 +59,7 @@ def load(config_dir: str, node: str | None = None) -> Config:
         authkeys = parse_authkeys(decode_lines(data, auth_path, report), auth_path, report)
 
     res_path = os.path.join(config_dir, HARESOURCES)
-    groups: tuple = ()
+    groups: tuple[Group, ...] = ()
     if os.path.lexists(res_path):
         data = read_file(res_path, report)
         if data is not None:

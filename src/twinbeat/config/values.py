@@ -22,12 +22,15 @@ _FALSE = frozenset({"false", "off", "no", "n", "0"})
 IFNAMSIZ = 16  # Linux interface names are at most 15 bytes
 
 
+MAX_TIME = 86400.0  # a day: anything longer is a typo, and must not overflow a timer
+
+
 def parse_time(token: str) -> float | None:
     """Seconds for an ha.cf time value (`2`, `1.5`, `500ms`, `250000us`), else None."""
     match = _TIME.fullmatch(token.lower())
-    if match is None:
+    if match is None or len(token) > 32:
         return None
-    return float(match.group(1)) * _SCALE[match.group(2)]
+    return float(match.group(1)) * _SCALE[match.group(2)]  # < 1e33: always finite
 
 
 def parse_bool(token: str) -> bool | None:
@@ -42,7 +45,7 @@ def parse_bool(token: str) -> bool | None:
 
 def parse_int(token: str, low: int, high: int) -> int | None:
     """A decimal integer in [low, high], else None."""
-    if not token.isascii() or not token.isdigit():
+    if not token.isascii() or not token.isdigit() or len(token) > 12:
         return None
     value = int(token)
     return value if low <= value <= high else None

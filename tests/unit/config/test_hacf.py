@@ -304,3 +304,14 @@ def test_binary_garbage_is_escaped_in_messages() -> None:
     errs = errors("node prime calc\nbcast eth0\n\x01\x1b[31mevil\n")
     assert errs == ["/etc/ha.d/ha.cf:3: \\x01\\x1b[31mevil: unknown directive "
                     "(heartbeat: Illegal directive)"]
+
+
+@pytest.mark.parametrize("token", ["86401", "9" * 31, "9" * 5000])
+def test_absurd_times_are_errors(token: str) -> None:
+    errs = errors(BASE + f"deadtime {token}\n")
+    assert len(errs) == 1 and errs[0].startswith("/etc/ha.d/ha.cf:3: deadtime ")
+
+
+def test_huge_integers_are_errors_not_crashes() -> None:
+    errs = errors(BASE + "udpport " + "9" * 5000 + "\nhopfudge " + "1" * 5000 + "\n")
+    assert [e.split(":")[1] for e in errs] == ["3", "4"]

@@ -64,3 +64,8 @@ def test_unwritable_place_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["keygen", str(tmp_path / "missing-dir" / "authkeys")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write" in err
+
+
+def test_nul_in_path_is_one_line(capsys) -> None:
+    assert main(["keygen", "/tmp/a\x00b"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
