@@ -82,6 +82,7 @@ class Lab:
         *,
         daemons: bool = True,
         apache_in_group: bool = True,
+        auto_failback: str = "on",
         say: Callable[[str], None] = lambda _text: None,
     ) -> None:
         """Network, cable, configs and (when `daemons` and the daemon exists) both daemons.
@@ -97,17 +98,15 @@ class Lab:
             raise LabError(f"run dir unusable for apache2: {why}")
         try:
             network.build(self.plan)
-            render.write_all(self.plan, apache_in_group=apache_in_group)
+            render.write_all(
+                self.plan, apache_in_group=apache_in_group, auto_failback=auto_failback
+            )
             self.cable_start()
             if daemons:
                 if not daemon_available():
                     say("twinbeat.daemon does not import yet: no daemons started")
                 else:
-                    offsets = {node: self._log_size(node) for node in lp.NODES}
-                    for node in lp.NODES:
-                        self.start_daemon(node, wait=False)
-                    for node in lp.NODES:
-                        self.wait_ready(node, offsets[node])
+                    self.start_daemons()
         except BaseException:
             self.down()
             raise
@@ -219,6 +218,14 @@ class Lab:
             self.wait_ready(node, offset, timeout)
         return process.pid
 
+    def start_daemons(self, timeout: float = 15.0) -> None:
+        """Both daemons at once, then wait until each says its links are open."""
+        offsets = {node: self._log_size(node) for node in lp.NODES}
+        for node in lp.NODES:
+            self.start_daemon(node, wait=False)
+        for node in lp.NODES:
+            self.wait_ready(node, offsets[node], timeout)
+
     def wait_ready(self, node: str, offset: int = 0, timeout: float = 15.0) -> None:
         """Until the daemon's log says `twinbeat: links open` (after byte `offset`)."""
         log = self.plan.daemon_log(node)
@@ -329,6 +336,26 @@ class Lab:
         except (OSError, ValueError, IndexError):
             return None
         return pid if comm == "apache2" and procs.alive(pid) else None
+
+    # -- what the network says ------------------------------------------------------------
+
+    def vip_on(self, node: str) -> bool:
+        """Whether the VIP is configured on the node's eth0 (whoever put it there)."""
+        addresses = network.links(self.plan, node)[lp.LAN_IFACE]["addresses"]
+        return f"{lp.VIP}/{lp.LAN_PREFIX}" in addresses  # type: ignore[operator]
+
+    def mac(self, role: str, ifname: str = lp.LAN_IFACE) -> str:
+        with network.ipr(self.netns(role)) as route:
+            link = route.get_links(route.link_lookup(ifname=ifname)[0])[0]
+            return link.get("IFLA_ADDRESS")
+
+    def client_neighbour(self, address: str = lp.VIP) -> str | None:
+        """The MAC the client's ARP cache has for `address` (GARPs update it)."""
+        with network.ipr(self.netns("client")) as route:
+            for entry in route.get_neighbours(family=2):
+                if entry.get("NDA_DST") == address:
+                    return entry.get("NDA_LLADDR")
+        return None
 
     # -- faults ----------------------------------------------------------------------------
 

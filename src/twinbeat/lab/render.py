@@ -30,7 +30,14 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
-def write_node(lab: lp.Plan, node: str, key_hex: str, *, apache_in_group: bool = True) -> None:
+def write_node(
+    lab: lp.Plan,
+    node: str,
+    key_hex: str,
+    *,
+    apache_in_group: bool = True,
+    auto_failback: str = "on",
+) -> None:
     timers = lab.timers
     config_dir = lab.config_dir(node)
     apache_dir = lab.apache_dir(node)
@@ -50,6 +57,7 @@ def write_node(lab: lp.Plan, node: str, key_hex: str, *, apache_in_group: bool =
         "apache_bin": lp.APACHE_BIN,
         "modules": lp.APACHE_MODULES,
         "script": str(lab.resource_script(node)),
+        "auto_failback": auto_failback,
         "group": f"prime {GROUP_APACHE if apache_in_group else GROUP_VIP_ONLY}",
     }
     _write(config_dir / "ha.cf", template("ha.cf").substitute(values))
@@ -71,11 +79,11 @@ def write_node(lab: lp.Plan, node: str, key_hex: str, *, apache_in_group: bool =
         os.chmod(directory, 0o755)
 
 
-def write_all(lab: lp.Plan, *, apache_in_group: bool = True) -> None:
+def write_all(lab: lp.Plan, *, apache_in_group: bool = True, auto_failback: str = "on") -> None:
     lab.run_dir.mkdir(parents=True, exist_ok=True)
     key_hex = secrets.token_hex(32)
     for node in lp.NODES:
-        write_node(lab, node, key_hex, apache_in_group=apache_in_group)
+        write_node(lab, node, key_hex, apache_in_group=apache_in_group, auto_failback=auto_failback)
 
 
 def check_www_data_can_read(path: Path) -> str | None:
