@@ -1,0 +1,390 @@
+"""`twinbeat run`: the composition root.
+
+One trio nursery owns everything for the daemon's lifetime: the links (UDP, serial), the control
+socket, the signal handler, the watchdog pings and the resource operations. A single task feeds
+the sans-IO core (core/) from one event channel, sleeps until the core's next deadline, and
+carries out the actions it returns. Nothing here decides anything: policy lives in the core,
+I/O in the drivers, and this module only wires them together.
+
+Heartbeats are sent synchronously from the core task (a non-blocking send per link), and resource
+operations run as their own tasks, so a slow or stuck agent never delays a heartbeat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import math
+import signal
+import sys
+from typing import Any
+
+import trio
+
+from twinbeat import notify
+from twinbeat.config import Config, ConfigErrors, Serial, load
+from twinbeat.control import ControlServer, ControlSocketError, open_control_listener
+from twinbeat.core import GroupSpec, Node, Params
+from twinbeat.core import events as ev
+from twinbeat.generation import GenerationError, bump_generation
+from twinbeat.links.serial import SerialLink
+from twinbeat.links.udp import UdpLink
+from twinbeat.logsetup import LogTargets, setup_logging
+from twinbeat.pinger import Pinger
+from twinbeat.realtime import WatchdogDevice, enter_realtime
+from twinbeat.resources.group import AgentError, GroupRunner, make_agent
+from twinbeat.statusview import status_view
+from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
+
+log = logging.getLogger("twinbeat")
+
+# Frames are dropped (and counted) when the core falls this far behind; resource results and
+# commands are never dropped (they use a blocking send).
+EVENT_QUEUE = 1024
+# Upper bound for one group start or stop, on top of each agent's own timeouts.
+GROUP_OP_TIMEOUT = 300.0
+LEFTOVER_PROBE_TIMEOUT = 60.0
+HANDOFF_POLL = 0.02
+# Ping nodes are probed every keepalive, but not more often than this.
+PING_INTERVAL_MIN = 0.2
+
+
+def params_from_config(config: Config, generation: int) -> Params:
+    """The core's view of the configuration: no file paths, no I/O, nothing it does not use."""
+    return Params(
+        node=config.node,
+        peers=tuple(config.peers),
+        links=tuple(link.name for link in config.links),
+        keepalive=config.keepalive,
+        deadtime=config.deadtime,
+        warntime=config.warntime,
+        initdead=config.initdead,
+        auto_failback=config.auto_failback != "off",
+        groups=tuple(GroupSpec(key=g.key, primary=g.primary) for g in config.groups),
+        fingerprint=config.fingerprint,
+        generation=generation,
+        ping_configured=bool(config.ping or config.ping_groups),
+    )
+
+
+def keyring_from_config(config: Config) -> Keyring:
+    keys = {index: (key.method, key.key) for index, key in config.authkeys.keys.items()}
+    return Keyring(keys, config.authkeys.active)
+
+
+class Daemon:
+    """Owns the running node: the core, its links and agents, and the control socket."""
+
+    def __init__(self, config: Config, generation: int, run_dir: str) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.params = params_from_config(config, generation)
+        self.keyring = keyring_from_config(config)
+        self.links: dict[str, UdpLink | SerialLink] = {}
+        self.link_ids: dict[str, int] = {}
+        for link in config.links:
+            if isinstance(link.medium, Serial):
+                self.links[link.name] = SerialLink(link, config.baud)
+            else:
+                self.links[link.name] = UdpLink(link, config.udpport, node=config.node)
+            self.link_ids[link.name] = link.link_id
+        self.runners: dict[str, GroupRunner] = {}
+        self.events_in, self.events_out = trio.open_memory_channel[ev.Event](EVENT_QUEUE)
+        self.node: Node | None = None
+        self.watchdog: WatchdogDevice | None = None
+        self.frames_dropped = 0
+        self.done = False
+        self.exit_code = 0
+        self._nursery: trio.Nursery | None = None
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        listener = await open_control_listener(self.run_dir)
+        if self.config.watchdog:
+            try:
+                self.watchdog = WatchdogDevice(self.config.watchdog)
+            except OSError as exc:
+                log.warning("watchdog %s: cannot open: %s", self.config.watchdog, exc.strerror)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            # Agents get the nursery for their background work (the second GARP burst).
+            self.runners = {
+                group.key: GroupRunner(
+                    group,
+                    [
+                        make_agent(r, self.config.config_dir, nursery=nursery)
+                        for r in group.resources
+                    ],
+                )
+                for group in self.config.groups
+            }
+            self.node = Node(self.params, trio.current_time())
+            nursery.start_soon(self._handle_signals)
+            self._feed(ev.Started())
+            # A crashed daemon's leftovers (VIP, service) are found before joining, so the core
+            # can stop them first: otherwise the VIP would be held twice after a restart.
+            self._feed(ev.LeftoversFound(await self._probe_leftovers()))
+            for link in self.links.values():
+                await nursery.start(link.run, self._deliver)
+            log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
+            notify.notify("READY=1")
+            server = ControlServer(self.status, self.handoff)
+            nursery.start_soon(server.serve, listener)
+            if self.config.ping or self.config.ping_groups:
+                await nursery.start(self._pinger().run)
+            interval = notify.watchdog_interval()
+            if interval:
+                nursery.start_soon(self._watchdog_pings, interval)
+            await self._core_loop()
+            nursery.cancel_scope.cancel()
+        if self.watchdog is not None:
+            self.watchdog.close()
+
+    async def _core_loop(self) -> None:
+        assert self.node is not None
+        while not self.done:
+            deadline = self.node.next_deadline()
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                event = await self.events_out.receive()
+                self._feed(event)
+                continue
+            self._feed(ev.Tick())
+
+    def _pinger(self) -> Pinger:
+        ping_nodes = [(host,) for host in self.config.ping]
+        ping_nodes += [group.hosts for group in self.config.ping_groups]
+
+        def report(reachable: bool) -> None:
+            # A lost report is corrected by the next change; never block the pinger.
+            with contextlib.suppress(trio.WouldBlock):
+                self.events_in.send_nowait(ev.PingReachability(reachable))
+
+        interval = max(self.config.keepalive, PING_INTERVAL_MIN)
+        # heartbeat's deadping defaults to deadtime
+        return Pinger(ping_nodes, interval, self.config.deadtime, report)
+
+    async def _handle_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            received = 0
+            async for signum in signals:
+                received += 1
+                if received == 1:
+                    name = signal.Signals(signum).name
+                    log.info("%s received: releasing resources and leaving the cluster", name)
+                    notify.notify("STOPPING=1")
+                    await self.events_in.send(ev.ShutdownRequested())
+                else:
+                    log.warning("second signal: exiting now without waiting for the handoff")
+                    self.exit_code = 1
+                    self.done = True
+                    assert self._nursery is not None
+                    self._nursery.cancel_scope.cancel()
+
+    async def _watchdog_pings(self, interval: float) -> None:
+        # Sent from the event loop itself: if the loop hangs, pings stop and systemd restarts us.
+        while True:
+            notify.notify("WATCHDOG=1")
+            await trio.sleep(interval / 3)
+
+    async def _probe_leftovers(self) -> tuple[str, ...]:
+        found: list[str] = []
+        for key, runner in self.runners.items():
+            try:
+                with trio.fail_after(LEFTOVER_PROBE_TIMEOUT):
+                    if await runner.running():
+                        found.append(key)
+            except (AgentError, trio.TooSlowError) as exc:
+                # Unknown state counts as running: stopping an idle resource is harmless,
+                # starting a second copy of a running one is not.
+                log.warning("status of %s unknown at start-up (%s); treating it as running",
+                            key, exc)
+                found.append(key)
+        return tuple(found)
+
+    # -- events in ------------------------------------------------------------------------------
+
+    def _deliver(self, link_name: str, data: bytes) -> None:
+        """Called by a link for every datagram or serial frame; must not block."""
+        event = self._frame_event(link_name, data)
+        if event is None:
+            return
+        try:
+            self.events_in.send_nowait(event)
+        except trio.WouldBlock:
+            self.frames_dropped += 1
+
+    def _frame_event(self, link_name: str, data: bytes) -> ev.Event | None:
+        try:
+            frame = decode_untrusted(data, self.keyring)
+        except WireError as exc:
+            return ev.FrameRejected(link=link_name, reason=exc.reason, peer=None)
+        if frame.sender == self.params.node:
+            return None  # our own broadcast looped back
+        if frame.sender not in self.params.peers:
+            return ev.FrameRejected(link=link_name, reason="sender", peer=None)
+        if frame.link_id != self.link_ids[link_name]:
+            # Authentic, but sent on another link: a cross-link replay or a cabling mix-up.
+            return ev.FrameRejected(link=link_name, reason="link", peer=frame.sender)
+        return ev.FrameReceived(
+            link=link_name,
+            peer=frame.sender,
+            generation=frame.generation,
+            sequence=frame.sequence,
+            timestamp_ms=frame.timestamp_ms,
+            echo_ms=frame.echo_ms,
+            echo_delay_ms=frame.echo_delay_ms,
+            fingerprint=frame.fingerprint,
+            node_state=frame.node_state,
+            node_flags=frame.node_flags,
+            groups=frame.groups,
+        )
+
+    def _feed(self, event: ev.Event) -> None:
+        assert self.node is not None
+        for action in self.node.feed(event, trio.current_time()):
+            self._execute(action)
+
+    # -- actions out ----------------------------------------------------------------------------
+
+    def _execute(self, action: ev.Action) -> None:
+        assert self._nursery is not None
+        match action:
+            case ev.SendHeartbeat():
+                self._send_heartbeat(action)
+            case ev.StartGroup(key=key):
+                self._nursery.start_soon(self._group_op, key, True)
+            case ev.StopGroup(key=key):
+                self._nursery.start_soon(self._group_op, key, False)
+            case ev.Announce(key=key):
+                self._nursery.start_soon(self._announce, key)
+            case ev.Log(level=level, message=message):
+                log.log(logging.getLevelName(level.upper()), message)
+            case ev.StatusChanged(text=text):
+                notify.notify(f"STATUS={text}")
+            case ev.ShutdownComplete():
+                log.info("twinbeat shutdown complete")
+                self.done = True
+            case _:
+                raise TypeError(f"unknown action {action!r}")
+
+    def _send_heartbeat(self, action: ev.SendHeartbeat) -> None:
+        echoes = {echo.link: echo for echo in action.echoes}
+        for name, link in self.links.items():
+            echo = echoes.get(name)
+            data = encode(
+                self.keyring,
+                sender=self.params.node,
+                fingerprint=self.params.fingerprint,
+                generation=self.params.generation,
+                sequence=action.sequence,
+                timestamp_ms=action.timestamp_ms,
+                echo_ms=echo.echo_ms if echo else 0,
+                echo_delay_ms=echo.echo_delay_ms if echo else 0,
+                link_id=self.link_ids[name],
+                node_state=action.node_state,
+                node_flags=action.node_flags,
+                groups=action.groups,
+            )
+            link.send(data)
+        if self.watchdog is not None:
+            self.watchdog.feed()  # heartbeat tickles the watchdog on each local status
+
+    async def _group_op(self, key: str, start: bool) -> None:
+        runner = self.runners[key]
+        event: ev.Event
+        try:
+            with trio.fail_after(GROUP_OP_TIMEOUT):
+                await (runner.start() if start else runner.stop())
+        except (AgentError, trio.TooSlowError) as exc:
+            reason = str(exc) or "timed out"
+            event = ev.GroupStartFailed(key, reason) if start else ev.GroupStopFailed(key, reason)
+        else:
+            event = ev.GroupStarted(key) if start else ev.GroupStopped(key)
+        await self.events_in.send(event)
+
+    async def _announce(self, key: str) -> None:
+        try:
+            await self.runners[key].announce()
+        except AgentError as exc:
+            log.warning("re-announcing %s failed: %s", key, exc)
+
+    # -- control socket -------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        assert self.node is not None
+        return status_view(self.node.snapshot())
+
+    async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
+        """Run `standby`/`takeover` and wait until the affected groups have moved."""
+        before = self.status()
+        me = self.params.node
+        peers_alive = [p["name"] for p in before["peers"] if p.get("alive")]
+        if not peers_alive:
+            return {"ok": False, "error": f"{cmd} refused: the peer is dead"}
+        target = peers_alive[0] if cmd == "standby" else me
+        source = me if cmd == "standby" else peers_alive[0]
+
+        def wanted(group: dict[str, Any]) -> bool:
+            local = group["primary"] == me
+            return which == "all" or (which == "local") == local
+
+        affected = [g["key"] for g in before["groups"] if wanted(g) and g.get("holder") == source]
+        event = ev.StandbyRequested(which) if cmd == "standby" else ev.TakeoverRequested(which)
+        await self.events_in.send(event)
+        with trio.move_on_after(timeout):
+            while True:
+                now = {g["key"]: g for g in self.status()["groups"]}
+                if all(now[key].get("holder") == target for key in affected):
+                    moved = [{"key": key, "from": source, "to": target} for key in affected]
+                    return {"ok": True, "moved": moved}
+                await trio.sleep(HANDOFF_POLL)
+        stuck = [
+            f"{g['key']} held by {g.get('holder') or 'nobody'}"
+            for g in self.status()["groups"]
+            if g["key"] in affected and g.get("holder") != target
+        ]
+        return {"ok": False, "error": f"{cmd} timed out after {timeout:g}s: {'; '.join(stuck)}"}
+
+
+def main(args: argparse.Namespace) -> int:
+    """Load and check the config, then run until a signal's graceful shutdown completes."""
+    try:
+        config = load(args.config_dir, node=args.node)
+    except ConfigErrors as exc:
+        for message in exc.messages:
+            print(message, file=sys.stderr)
+        print("twinbeat: not started: configuration error", file=sys.stderr)
+        return 1
+    for warning in config.warnings:
+        print(warning, file=sys.stderr)
+    setup_logging(
+        LogTargets(
+            node=config.node,
+            logfile=config.logfile,
+            debugfile=config.debugfile,
+            logfacility=config.logfacility,
+            stderr=args.foreground,
+        )
+    )
+    try:
+        generation = bump_generation(args.state_dir)
+    except GenerationError as exc:
+        print(f"twinbeat: not started: {exc}", file=sys.stderr)
+        return 1
+    if config.realtime:
+        for warning in enter_realtime():
+            log.warning("%s; continuing without it", warning)
+    log.info("twinbeat starting: node %s, generation %d, config %s",
+             config.node, generation, config.config_dir)
+    daemon = Daemon(config, generation, args.run_dir)
+    try:
+        trio.run(daemon.run)
+    except ControlSocketError as exc:
+        print(f"twinbeat: not started: {exc}", file=sys.stderr)
+        return 1
+    except Exception:
+        log.critical("twinbeat: unexpected error, exiting", exc_info=True)
+        return 1
+    return daemon.exit_code

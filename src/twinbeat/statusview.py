@@ -1,0 +1,79 @@
+"""The core's `Snapshot` as the JSON document of `twinbeat status --json` (docs/internals.md §5).
+
+Kept apart from the core (which knows nothing of JSON or of what an admin calls "healthy") and
+from the control socket (which only moves bytes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twinbeat.core import Snapshot
+
+# A group in one of these local states needs an admin, whatever the links say.
+TROUBLE_STATES = frozenset({"failed", "critical"})
+
+
+def status_view(snapshot: Snapshot) -> dict[str, Any]:
+    peers = []
+    links = []
+    healthy = snapshot.state == "active"
+    for peer in snapshot.peers:
+        healthy = healthy and peer.alive and peer.config_match
+        peers.append(
+            {
+                "name": peer.name,
+                "alive": peer.alive,
+                "state": peer.state,
+                "generation": peer.generation,
+                "last_heard_age": peer.last_heard_age,
+                "config_match": peer.config_match,
+                "ping_ok": peer.ping_ok,
+            }
+        )
+        for link in peer.links:
+            healthy = healthy and bool(link.up)
+            counters = link.counters
+            links.append(
+                {
+                    "peer": peer.name,
+                    "name": link.name,
+                    "up": bool(link.up),
+                    "last_heard_age": link.last_heard_age,
+                    "rtt_ms": None if link.rtt is None else link.rtt * 1000,
+                    "frames_ok": counters.frames_ok,
+                    "rejected": dict(counters.rejected),
+                    "replayed": counters.replayed,
+                    "duplicates": counters.duplicates,
+                    "stale": counters.stale,
+                    "late": counters.late,
+                    "max_gap": link.max_gap,
+                    "margin": link.deadtime_margin,
+                }
+            )
+    unattributed = {link.name: dict(link.rejected) for link in snapshot.links if link.rejected}
+    groups = []
+    for group in snapshot.groups:
+        healthy = healthy and group.local_state not in TROUBLE_STATES
+        groups.append(
+            {
+                "key": group.key,
+                "primary": group.primary,
+                "holder": group.holder,
+                "state": group.local_state,
+                "standby": group.standby,
+                "takeover": group.takeover,
+                "since_age": snapshot.now - group.last_change,
+            }
+        )
+    return {
+        "node": snapshot.node,
+        "state": snapshot.state,
+        "generation": snapshot.generation,
+        "healthy": healthy,
+        "ping_ok": snapshot.ping_ok,
+        "peers": peers,
+        "links": links,
+        "rejected_unattributed": unattributed,
+        "groups": groups,
+    }
