@@ -96,11 +96,15 @@ typedef struct tb_frame {
 } tb_frame;
 
 /* Serial stream state. buf holds the COBS bytes of the frame in progress; a frame that
- * outgrows it is skipped up to the next 0x00 (discarding = 1), never buffered. */
+ * outgrows it is skipped up to the next 0x00 (discarding = 1), never buffered. The counters
+ * only grow; the facade shows them as Deframer.stats. */
 typedef struct tb_deframer {
     uint8_t buf[260];
     size_t len;
     int discarding;
+    uint64_t frames;
+    uint64_t dropped_garbage;
+    uint64_t dropped_oversize;
 } tb_deframer;
 
 int tb_wire_version(void);
@@ -139,12 +143,14 @@ int tb_cobs_frame(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap);
 int tb_cobs_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap);
 
 void tb_deframer_init(tb_deframer *d);
-/* Consume input up to and including the next frame's 0x00. *consumed says how much of in was
- * used. Returns the decoded frame length (> 0, written to out), 0 when in was used up with
- * no frame complete, or TB_ERR_OVERSIZE / TB_ERR_GARBAGE when the frame ending here was
- * dropped. Callers loop until all input is consumed. */
+/* Consume input, writing each completed frame (COBS-decoded) to out back to back and its end
+ * offset to ends[]. Stops when in is used up, when max_frames frames are out, or when out
+ * has less than TB_COBS_MAX bytes of room left; *consumed says how much of in was used, so
+ * callers loop until it is all consumed. Dropped frames are only counted in d. Returns the
+ * number of frames written, or TB_ERR_ARG for out_cap < TB_COBS_MAX or max_frames == 0.
+ * Many frames per call because a cffi call costs more than deframing one status frame. */
 int tb_deframe(tb_deframer *d, const uint8_t *in, size_t len, size_t *consumed,
-               uint8_t *out, size_t out_cap);
+               uint8_t *out, size_t out_cap, uint32_t *ends, size_t max_frames);
 
 /* TB_CDEF_END */
 

@@ -15,7 +15,6 @@ _COBS_MAX: int = lib.TB_COBS_MAX
 _MAX_FRAME: int = lib.TB_MAX_FRAME
 _tb_deframe = lib.tb_deframe
 _unpack = ffi.unpack
-_ERR_OVERSIZE: int = lib.TB_ERR_OVERSIZE
 
 
 def cobs_frame(frame: bytes) -> bytes:
@@ -29,13 +28,18 @@ def cobs_frame(frame: bytes) -> bytes:
     return _unpack(out, n)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DeframerStats:
-    """What a Deframer has seen; counters only grow. Shown per link in the status."""
+    """What a Deframer has seen (counted in C; counters only grow). Shown per link."""
 
     frames: int = 0
     dropped_garbage: int = 0
     dropped_oversize: int = 0
+
+
+# Room for many frames per C call: a call costs more than deframing one status frame.
+_OUT_CAP = 64 * 1024
+_MAX_FRAMES = 1024
 
 
 class Deframer:
@@ -47,35 +51,39 @@ class Deframer:
     COBS but are not valid status frames are for ``decode_untrusted`` to refuse.
     """
 
-    __slots__ = ("_consumed", "_out", "_out_bytes", "_state", "stats")
+    __slots__ = ("_consumed", "_ends", "_out", "_out_bytes", "_state")
 
     def __init__(self) -> None:
         self._state: Any = ffi.new("tb_deframer *")
         lib.tb_deframer_init(self._state)
         self._consumed: Any = ffi.new("size_t *")
-        self._out: Any = ffi.new("uint8_t[]", _COBS_MAX)
+        self._out: Any = ffi.new("uint8_t[]", _OUT_CAP)
         self._out_bytes: Any = ffi.cast("char *", self._out)
-        self.stats = DeframerStats()
+        self._ends: Any = ffi.new("uint32_t[]", _MAX_FRAMES)
+
+    @property
+    def stats(self) -> DeframerStats:
+        state = self._state
+        return DeframerStats(state.frames, state.dropped_garbage, state.dropped_oversize)
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Consume a chunk; return the frames it completed, in order."""
         frames: list[bytes] = []
-        remaining = len(chunk)
-        if not remaining:
+        size = len(chunk)
+        if not size:
             return frames
         src = ffi.from_buffer("uint8_t[]", chunk)
-        state, consumed, out = self._state, self._consumed, self._out
-        stats = self.stats
-        while remaining:
-            rc = _tb_deframe(state, src, remaining, consumed, out, _COBS_MAX)
-            used = consumed[0]
-            src += used
-            remaining -= used
-            if rc > 0:
-                frames.append(_unpack(self._out_bytes, rc))
-            elif rc == _ERR_OVERSIZE:
-                stats.dropped_oversize += 1
-            elif rc < 0:
-                stats.dropped_garbage += 1
-        stats.frames += len(frames)
+        pos = 0
+        consumed, ends = self._consumed, self._ends
+        while pos < size:
+            count = _tb_deframe(self._state, src + pos if pos else src, size - pos, consumed,
+                                self._out, _OUT_CAP, ends, _MAX_FRAMES)
+            pos += consumed[0]
+            if count > 0:
+                offsets = _unpack(ends, count)
+                data = _unpack(self._out_bytes, offsets[-1])
+                start = 0
+                for end in offsets:
+                    frames.append(data[start:end])
+                    start = end
         return frames
