@@ -9,6 +9,7 @@ in one place and not the other.
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
 import shlex
@@ -53,7 +54,8 @@ def check_toolchain() -> None:
     Without this, a missing libssl-dev shows up as a long compiler traceback that does not
     say which package to install.
     """
-    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    # The compiler setuptools will use: $CC if set, else the one Python was built with.
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
     probe = b"#include <openssl/evp.h>\n#include <openssl/core_names.h>\n"
     try:
         result = subprocess.run(
