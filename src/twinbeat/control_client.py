@@ -89,6 +89,13 @@ def format_status(status: dict[str, Any]) -> str:
                 )
             )
         lines.extend(_table(rows))
+    unattributed = status.get("rejected_unattributed") or {}
+    if unattributed:
+        # Frames that failed before a sender could be trusted: wrong key, bad MAC, line noise.
+        lines.append("")
+        for name, reasons in sorted(unattributed.items()):
+            counts = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
+            lines.append(f"rejected on {name} (sender unknown): {counts}")
     groups = status.get("groups", [])
     if groups:
         lines.append("")

@@ -166,9 +166,15 @@ class Daemon:
         return Pinger(ping_nodes, interval, self.config.deadtime, report)
 
     async def _handle_signals(self) -> None:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             received = 0
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    # heartbeat re-reads its files on SIGHUP; twinbeat's config is immutable for
+                    # the daemon's life, so say so instead of dying with the groups held.
+                    log.warning("SIGHUP: configuration reload is not supported; "
+                                "run `twinbeat check` and restart twinbeat to apply changes")
+                    continue
                 received += 1
                 if received == 1:
                     name = signal.Signals(signum).name

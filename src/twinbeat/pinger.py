@@ -71,6 +71,8 @@ class Pinger:
         self.ident = os.getpid() & 0xFFFF
         self.last_reply: dict[str, float] = {}
         self.reachable: bool | None = None
+        self.started_at: float | None = None
+        self.addresses: dict[str, str] = {}  # ha.cf host -> the IPv4 address replies come from
 
     def _evaluate(self, now: float) -> None:
         def up(host: str) -> bool:
@@ -78,6 +80,10 @@ class Pinger:
             return heard is not None and now - heard <= self.deadping
 
         reachable = any(any(up(host) for host in hosts) for hosts in self.ping_nodes)
+        # No verdict of "unreachable" before a reply had time to come back (deadping from the
+        # start): otherwise every start would announce a false isolation.
+        if not reachable and self.started_at is not None and now - self.started_at < self.deadping:
+            return
         if reachable != self.reachable:
             self.reachable = reachable
             log.info("ping nodes %s", "reachable" if reachable else "unreachable: isolated?")
@@ -86,6 +92,7 @@ class Pinger:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         sock = trio.socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         with sock:
+            self.started_at = trio.current_time()
             task_status.started()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._receive, sock)
@@ -95,17 +102,33 @@ class Pinger:
                     packet = echo_request(self.ident, sequence)
                     for hosts in self.ping_nodes:
                         for host in hosts:
+                            address = await self._address(host)
+                            if address is None:
+                                continue
                             try:
-                                await sock.sendto(packet, (host, 0))
+                                await sock.sendto(packet, (address, 0))
                             except OSError as exc:
                                 log.debug("ping %s: %s", host, exc)
                     self._evaluate(trio.current_time())
                     await trio.sleep(self.interval)
 
+    async def _address(self, host: str) -> str | None:
+        """The IPv4 address of a ping host; names are resolved once, and retried until they are."""
+        if host not in self.addresses:
+            try:
+                infos = await trio.socket.getaddrinfo(host, None, socket.AF_INET)
+            except OSError as exc:
+                log.warning("ping node %s: cannot resolve: %s", host, exc)
+                return None
+            self.addresses[host] = infos[0][4][0]
+        return self.addresses[host]
+
     async def _receive(self, sock: trio.socket.SocketType) -> None:
-        hosts = {host for group in self.ping_nodes for host in group}
         while True:
             packet, (address, _port) = await sock.recvfrom(2048)
-            if address in hosts and parse_echo_reply(packet, self.ident):
-                self.last_reply[address] = trio.current_time()
-                self._evaluate(trio.current_time())
+            if not parse_echo_reply(packet, self.ident):
+                continue
+            for host, host_address in self.addresses.items():
+                if host_address == address:
+                    self.last_reply[host] = trio.current_time()
+            self._evaluate(trio.current_time())
