@@ -130,6 +130,11 @@ def test_client_reports_daemon_not_running(tmp_path):
         request(str(tmp_path), {"cmd": "status"}, 1.0)
 
 
+def test_human_status_shows_rejected_frames_of_unknown_senders():
+    text = format_status({**STATUS, "rejected_unattributed": {"eth1": {"mac": 4, "length": 1}}})
+    assert "rejected on eth1 (sender unknown): length 1, mac 4" in text
+
+
 def test_human_status_shows_links_and_groups():
     text = format_status(STATUS)
     assert "calc:eth1" in text and "up" in text
