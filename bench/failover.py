@@ -1,0 +1,181 @@
+"""Failover benchmark: fault → first good HTTP answer from the new node on the VIP.
+
+Not a test: it measures. For each timer preset and group shape it builds one lab
+(`twinbeat.lab.Lab`), polls http://198.18.1.100/ from the client namespace every few ms and,
+over N trials, injects each fault at prime and times the first answer that says "calc"
+(or "prime" for failback). Prints min / median / p99 / max in milliseconds.
+
+Faults:
+  power-loss  prime's daemon, apache2 and NICs die and the serial cable goes dead
+  sigkill     prime's daemon alone is SIGKILLed (its VIP and apache2 stay as leftovers)
+  graceful    prime's daemon gets SIGTERM and hands the group over
+  failback    prime comes back after a power loss (auto_failback on) until it serves again
+
+Groups: `apache` (IPaddr + apache2 started on takeover, the haresources of the lab) and `vip`
+(IPaddr only; apache2 runs on both nodes all the time).
+
+Run as root:  .venv/bin/python bench/failover.py --trials 20 --presets fast,1s-3s
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from twinbeat.lab import plan as lp
+from twinbeat.lab.lab import Lab, LabError
+from twinbeat.lab.poller import Poller
+
+FAULTS = ("power-loss", "sigkill", "graceful", "failback")
+GROUPS = ("apache", "vip")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """Nearest-rank percentile (with 20 samples p99 is the maximum, as it should be)."""
+    ordered = sorted(samples)
+    rank = max(1, int(-(-q * len(ordered) // 100)))
+    return ordered[rank - 1]
+
+
+def settle(lab: Lab, timeout: float) -> None:
+    lab.wait_for(lambda: lab.converged("prime"), timeout, "prime to hold the group again")
+
+
+def one_trial(
+    lab: Lab, poller: Poller, fault: str, patience: float, *, vip_only: bool
+) -> dict[str, float]:
+    """Inject one fault at prime, measure, and bring the cluster back to prime holding."""
+    results: dict[str, float] = {}
+    t0 = time.monotonic()
+    if fault == "power-loss":
+        lab.power_loss("prime")
+    elif fault == "sigkill":
+        lab.kill_daemon("prime", signal.SIGKILL, wait=0)
+    elif fault == "graceful":
+        lab.kill_daemon("prime", signal.SIGTERM, wait=0)
+    seen = poller.first("calc", t0, patience)
+    if seen is None:
+        raise LabError(f"{fault}: calc never answered within {patience:.0f} s")
+    results[fault] = seen - t0
+
+    # Recovery (and, after a power loss, the failback measurement).
+    lab.wait_for(lambda: lab.daemon_pid("prime") is None, 15, "prime's daemon to exit")
+    t1 = time.monotonic()
+    if fault == "power-loss":
+        lab.power_on("prime", wait=False)
+        if vip_only:  # apache2 runs outside the group: prime's boot starts it again
+            lab.apache("prime", "start")
+        back = poller.first("prime", t1, patience + 15)
+        if back is None:
+            raise LabError("failback: prime never answered again")
+        results["failback"] = back - t1
+    else:
+        lab.start_daemon("prime", wait=False)
+    settle(lab, patience + 15)
+    return results
+
+
+def bench(
+    preset: str,
+    group: str,
+    *,
+    faults: list[str],
+    trials: int,
+    interval: float,
+    say: Callable[[str], None],
+) -> dict[str, list[float]]:
+    lab = Lab.make("tbb" + secrets.token_hex(2), preset=preset)
+    timers = lab.plan.timers
+    patience = timers.deadtime_s * 3 + 10
+    samples: dict[str, list[float]] = {}
+    poller = None
+    try:
+        lab.up(apache_in_group=(group == "apache"))
+        if group == "vip":
+            for node in lp.NODES:
+                if lab.apache(node, "start").returncode != 0:
+                    raise LabError(f"apache2 did not start on {node}")
+        settle(lab, timers.initdead_s + patience)
+        poller = lab.poller(interval=interval)
+        if poller.first("prime", 0, 10) is None:
+            raise LabError("no answer from prime at the start")
+        run_faults = [f for f in faults if f != "failback"]
+        if "failback" in faults and "power-loss" not in run_faults:
+            run_faults.append("power-loss")
+        for trial in range(trials):
+            for fault in run_faults:
+                for name, value in one_trial(
+                    lab, poller, fault, patience, vip_only=group == "vip"
+                ).items():
+                    if name in faults:
+                        samples.setdefault(name, []).append(value)
+            say(f"  {preset}/{group}: trial {trial + 1}/{trials} done")
+    finally:
+        if poller is not None:
+            poller.close()
+        lab.down(purge=True)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument(
+        "--presets",
+        default="howto,1s-3s,fast",
+        help=f"comma-separated, from {', '.join(lp.PRESETS)}",
+    )
+    parser.add_argument("--groups", default="apache,vip", help="apache, vip or both")
+    parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--interval", type=float, default=0.002, help="poll interval, s")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    presets = args.presets.split(",")
+    groups = args.groups.split(",")
+    faults = args.faults.split(",")
+    for value, allowed in ((presets, lp.PRESETS), (groups, GROUPS), (faults, FAULTS)):
+        bad = [v for v in value if v not in allowed]
+        if bad:
+            parser.error(f"unknown {', '.join(bad)} (choose from {', '.join(allowed)})")
+    say = (lambda _t: None) if args.quiet else (lambda t: print(t, file=sys.stderr))
+
+    rows = []
+    for preset in presets:
+        for group in groups:
+            try:
+                samples = bench(
+                    preset,
+                    group,
+                    faults=faults,
+                    trials=args.trials,
+                    interval=args.interval,
+                    say=say,
+                )
+            except LabError as exc:
+                print(f"twinbeat bench: {preset}/{group}: {exc}", file=sys.stderr)
+                return 1
+            for fault in faults:
+                values = [v * 1000 for v in samples.get(fault, [])]
+                if values:
+                    rows.append((fault, preset, group, values))
+
+    print(
+        f"{'fault':<11} {'preset':<7} {'group':<7} {'n':>3} "
+        f"{'min':>8} {'median':>8} {'p99':>8} {'max':>8}   (ms, fault → first answer)"
+    )
+    for fault, preset, group, values in rows:
+        print(
+            f"{fault:<11} {preset:<7} {group:<7} {len(values):>3} {min(values):>8.0f} "
+            f"{statistics.median(values):>8.0f} {percentile(values, 99):>8.0f} "
+            f"{max(values):>8.0f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
