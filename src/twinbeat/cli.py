@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument(
         "--preset",
         default="lab",
-        help="timer preset: lab (default), howto, fast",
+        choices=("lab", "howto", "1s-3s", "fast"),
+        help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms)",
     )
     return parser
 
