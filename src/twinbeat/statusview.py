@@ -12,6 +12,9 @@ from twinbeat.core import Snapshot
 
 # A group in one of these local states needs an admin, whatever the links say.
 TROUBLE_STATES = frozenset({"failed", "critical"})
+# A peer that announced it is leaving (or gone) is still "alive" until deadtime passes, but it
+# will not take anything over: the cluster is degraded from the announcement on.
+LEAVING_STATES = frozenset({"leaving", "dead"})
 
 
 def status_view(snapshot: Snapshot) -> dict[str, Any]:
@@ -20,6 +23,7 @@ def status_view(snapshot: Snapshot) -> dict[str, Any]:
     healthy = snapshot.state == "active"
     for peer in snapshot.peers:
         healthy = healthy and peer.alive and peer.config_match
+        healthy = healthy and peer.state not in LEAVING_STATES
         peers.append(
             {
                 "name": peer.name,
