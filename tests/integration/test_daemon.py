@@ -188,6 +188,8 @@ async def test_sigterm_hands_the_group_over_gracefully(lab, tmp_path):
         assert prime_log.index("releasing resource group: dummy") < prime_log.index(
             "twinbeat shutdown complete")
         assert not pair.prime.holds()
+        code, status = pair.prime.status_cli()
+        assert code == 2 and status["running"] is False  # no daemon behind the socket any more
         await pair.until(pair.calc.holds, "calc takes the group over")
         await pair.until(lambda: (pair.calc.group() or {}).get("state") == "held",
                          "calc reports the group held")

@@ -68,3 +68,6 @@ async def test_second_daemon_with_the_same_run_dir_is_refused(lab, tmp_path):
         assert os.path.exists(daemon.run_dir / "control.sock")
         status = daemon.status()
         assert status is not None and status["node"] == "prime"
+        # Refused before doing anything: the running daemon's generation and log are untouched.
+        assert (daemon.state_dir / "generation").read_text() == f"{status['generation']}\n"
+        assert (tmp_path / "prime" / "ha-log").read_text().count("twinbeat starting") == 1
