@@ -56,6 +56,15 @@ def _claim_path(path: str) -> None:
         probe.close()
 
 
+def ensure_not_running(run_dir: str) -> None:
+    """Refuse early (before the generation is bumped or anything is logged) when a live daemon
+    answers on this run dir's socket; `open_control_listener` checks again when binding."""
+    try:
+        _claim_path(os.path.join(run_dir, SOCKET_NAME))
+    except OSError as exc:
+        raise ControlSocketError(f"{run_dir}: {exc.strerror or exc}") from None
+
+
 async def open_control_listener(run_dir: str) -> trio.SocketListener:
     path = os.path.join(run_dir, SOCKET_NAME)
     try:

@@ -24,7 +24,12 @@ import trio
 
 from twinbeat import notify
 from twinbeat.config import Config, ConfigErrors, Serial, load
-from twinbeat.control import ControlServer, ControlSocketError, open_control_listener
+from twinbeat.control import (
+    ControlServer,
+    ControlSocketError,
+    ensure_not_running,
+    open_control_listener,
+)
 from twinbeat.core import GroupSpec, Node, Params
 from twinbeat.core import events as ev
 from twinbeat.generation import GenerationError, bump_generation
@@ -365,6 +370,12 @@ def main(args: argparse.Namespace) -> int:
         return 1
     for warning in config.warnings:
         print(warning, file=sys.stderr)
+    try:
+        # A second daemon must not bump the running one's generation nor write to its log.
+        ensure_not_running(args.run_dir)
+    except ControlSocketError as exc:
+        print(f"twinbeat: not started: {exc}", file=sys.stderr)
+        return 1
     setup_logging(
         LogTargets(
             node=config.node,
