@@ -78,7 +78,7 @@ U32 = 0xFFFFFFFF
 GRACE = 0.05
 # Failed start: wait BACKOFF_BASE * deadtime * 2**(failures-1) (capped) before retrying here.
 BACKOFF_BASE = 2.0
-BACKOFF_CAP = 64.0
+BACKOFF_CAP = 8.0
 WHICH = ("local", "foreign", "all")
 MAX_SETTLE_PASSES = 4
 
@@ -157,10 +157,9 @@ class Node:
             times.append(self._next_send)
         for peer in self._peers.values():
             for lt in peer.links.values():
-                if lt.up and lt.last_heard is not None:
-                    times.append(lt.last_heard + self._p.deadtime + GRACE)
-                elif lt.up is None and self._started_at is not None:
-                    times.append(self._started_at + self._p.initdead + GRACE)
+                due = self._link_deadline(lt)
+                if due is not None:
+                    times.append(due)
         times.extend(g.retry_at for g in self._groups if g.retry_at is not None)
         return min(times) if times else None
 
@@ -272,21 +271,14 @@ class Node:
     # ------------------------------------------------------------------ timers
 
     def _advance(self, now: float, out: list[Action]) -> None:
-        dead_at = self._p.deadtime + GRACE
         for peer in self._peers.values():
             quiet = peer.node_state is WireNodeState.GONE
             for lt in peer.links.values():
-                if lt.up and lt.last_heard is not None and now >= lt.last_heard + dead_at:
+                due = self._link_deadline(lt)
+                if due is not None and now >= due:
                     lt.up = False
                     level = "info" if quiet else "warning"
                     out.append(Log(level, f"Link {peer.name}:{lt.link} dead."))
-                elif (
-                    lt.up is None
-                    and self._started_at is not None
-                    and now >= self._started_at + self._p.initdead + GRACE
-                ):
-                    lt.up = False
-                    out.append(Log("warning", f"Link {peer.name}:{lt.link} dead."))
             all_dead = all(lt.up is False for lt in peer.links.values())
             if all_dead and peer.name not in self._declared_dead:
                 self._declare_dead(peer, out)
@@ -296,6 +288,15 @@ class Node:
                 if g.state is GroupLocal.FAILED:
                     self._set(g, group_step(g.state, "retry"))
                     out.append(Log("info", f"Resource group {g.spec.key}: start may be retried"))
+
+    def _link_deadline(self, lt: LinkTracker) -> float | None:
+        """When this (peer, link) goes dead if nothing arrives: deadtime (initdead before the
+        first frame) after it was last heard, plus GRACE."""
+        if lt.up and lt.last_heard is not None:
+            return lt.last_heard + self._p.deadtime + GRACE
+        if lt.up is None and self._started_at is not None:
+            return self._started_at + self._p.initdead + GRACE
+        return None
 
     def _declare_dead(self, peer: PeerTracker, out: list[Action]) -> None:
         was_alive = peer.alive
@@ -642,7 +643,10 @@ class Node:
         me = self._p.node
         primary = g.spec.primary
         live = [p for p in self._peers.values() if p.alive]
-        blocked = any(not p.config_match for p in live)
+        # No acquiring on a mismatched peer's account, nor while isolated (ping guard).
+        blocked = any(not p.config_match for p in live) or (
+            self._p.ping_configured and not self._ping_ok
+        )
         views = self._views(g)
         # A takeover request from a peer that may acquire: stand by for that group.
         for v in views[1:]:
