@@ -805,7 +805,8 @@ class Node:
         parts = [f"{self._phase.value}; holding {len(held)}/{len(self._groups)} groups"]
         for p in self._peers.values():
             up = sum(1 for lt in p.links.values() if lt.up)
-            parts.append(f"{p.name} {'alive' if p.alive else 'dead'} ({up}/{len(p.links)} links)")
+            word = "alive" if p.alive else "dead" if p.name in self._declared_dead else "unheard"
+            parts.append(f"{p.name} {word} ({up}/{len(p.links)} links)")
         crit = [g.spec.key for g in self._groups if g.state is GroupLocal.CRITICAL]
         if crit:
             parts.append(f"CRITICAL: {', '.join(crit)}")

@@ -1,0 +1,101 @@
+"""Helpers for the core's unit tests: standard Params, a scripted peer, action filters.
+
+The local node is "calc"; its peer is "prime" (the classic two-node how-to). Group A's
+primary is prime, group B's is calc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from twinbeat.core import (
+    Action,
+    FrameReceived,
+    GroupSpec,
+    LeftoversFound,
+    Log,
+    Node,
+    Params,
+    SendHeartbeat,
+    Started,
+    StatusChanged,
+)
+
+ETH = "eth0"
+TTY = "/dev/ttyS0"
+A = "IPaddr::198.18.1.100/24/eth0"  # primary prime
+B = "IPaddr::198.18.1.200/24/eth0"  # primary calc
+FP = 0x5EED1234
+
+PARAMS = Params(
+    node="calc", peers=("prime",), links=(ETH, TTY), keepalive=2.0, deadtime=10.0,
+    warntime=5.0, initdead=20.0, auto_failback=True,
+    groups=(GroupSpec(A, "prime"), GroupSpec(B, "calc")), fingerprint=FP, generation=7,
+)
+
+# Wire values (docs/internals.md §3)
+JOINING, ACTIVE, LEAVING, GONE = 1, 2, 3, 4
+NONE, STARTING, HELD, STOPPING, FAILED, CRITICAL = 0, 1, 2, 3, 4, 5
+YIELD, WANT = 0x10, 0x20
+
+
+def params(**kw: object) -> Params:
+    return replace(PARAMS, **kw)  # type: ignore[arg-type]
+
+
+@dataclass
+class Peer:
+    """The peer "prime", sending frames whose content each test chooses."""
+
+    name: str = "prime"
+    generation: int = 3
+    sequence: int = 0
+
+    def frame(self, now: float, *, link: str = ETH, state: int = ACTIVE,
+              groups: bytes = bytes([NONE, NONE]), echo: int = 0, flags: int = 0,
+              fingerprint: int = FP, sequence: int | None = None,
+              generation: int | None = None) -> FrameReceived:
+        if sequence is None:
+            self.sequence += 1
+            sequence = self.sequence
+        return FrameReceived(
+            link=link, peer=self.name, generation=generation or self.generation,
+            sequence=sequence, timestamp_ms=int(now * 1000) or 1, echo_ms=echo,
+            echo_delay_ms=0, fingerprint=fingerprint, node_state=state, node_flags=flags,
+            groups=groups,
+        )
+
+
+def last_hb(actions: list[Action]) -> SendHeartbeat:
+    hbs = [a for a in actions if isinstance(a, SendHeartbeat)]
+    assert hbs, f"no heartbeat in {actions}"
+    return hbs[-1]
+
+
+def logs(actions: list[Action]) -> list[str]:
+    return [a.message for a in actions if isinstance(a, Log)]
+
+
+def orders(actions: list[Action]) -> list[Action]:
+    """The actions that are neither logs, status lines nor heartbeats."""
+    return [a for a in actions if not isinstance(a, Log | StatusChanged | SendHeartbeat)]
+
+
+def joined(p: Params = PARAMS, *, peer: Peer | None = None,
+           peer_groups: bytes = bytes([NONE, NONE])) -> tuple[Node, Peer, float]:
+    """A node that has started, found no leftovers, and heard its peer (ACTIVE) at t=1.
+
+    Returns (node, peer, echo) where echo is the node's latest heartbeat timestamp.
+    """
+    peer = peer or Peer()
+    node = Node(p, 0.0)
+    node.feed(Started(), 0.0)
+    acts = node.feed(LeftoversFound(()), 0.0)
+    ts = last_hb(acts).timestamp_ms
+    acts = node.feed(peer.frame(1.0, groups=peer_groups, echo=ts), 1.0)
+    hbs = [a for a in acts if isinstance(a, SendHeartbeat)]
+    return node, peer, hbs[-1].timestamp_ms if hbs else ts
+
+
+def group_state(node: Node, key: str) -> str:
+    return next(g.local_state for g in node.snapshot().groups if g.key == key)
