@@ -118,7 +118,7 @@ def test_both_links_cut_takeover_after_deadtime() -> None:
     node.feed(peer.frame(3.5, groups=bytes([2, 0]), echo=last_hb(acts).timestamp_ms), 3.5)
     # Silence on both links from now on: eth0 last heard at 3.5, ttyS0 at 1.0.
     events: list[tuple[float, str]] = []
-    while (t := node.next_deadline()) is not None and t < 20.0:
+    while (t := node.next_deadline()) is not None and t < 13.6:
         acts = node.feed(Tick(), t)
         events += [(t, m) for m in logs(acts)]
         events += [(t, repr(o)) for o in orders(acts)]
@@ -131,7 +131,7 @@ def test_both_links_cut_takeover_after_deadtime() -> None:
     ]
     assert node.snapshot().peers[0].alive is False
     assert node.snapshot().peers[0].state == "dead"
-    acts = node.feed(GroupStarted(A), 14.0)
+    acts = node.feed(GroupStarted(A), 13.7)
     assert logs(acts) == [
         f"Resource group {A} acquired (took over from prime)",
         "mach_down takeover complete for node prime.",
