@@ -691,7 +691,11 @@ class Node:
             if want is not None and want != me:
                 g.conflict.clear()
                 self._release(g, out)
-            elif g.conflict and not (g.conflict & others):
+            elif g.conflict and not any(
+                p.groups and p.groups[g.index].state in BUSY
+                for p in live if p.name in g.conflict
+            ):
+                # The other holder finished stopping (its address is gone): re-announce ours.
                 g.conflict.clear()
                 out.append(Log("info", f"Split brain on {g.spec.key} healed: re-announcing"))
                 out.append(Announce(g.spec.key))

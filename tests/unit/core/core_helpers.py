@@ -12,13 +12,16 @@ from twinbeat.core import (
     Action,
     FrameReceived,
     GroupSpec,
+    GroupStarted,
     LeftoversFound,
     Log,
     Node,
     Params,
     SendHeartbeat,
     Started,
+    StartGroup,
     StatusChanged,
+    Tick,
 )
 
 ETH = "eth0"
@@ -99,3 +102,22 @@ def joined(p: Params = PARAMS, *, peer: Peer | None = None,
 
 def group_state(node: Node, key: str) -> str:
     return next(g.local_state for g in node.snapshot().groups if g.key == key)
+
+
+def ts_of(actions: list[Action], default: int) -> int:
+    """The timestamp of the last heartbeat in `actions`, else `default`."""
+    hbs = [a for a in actions if isinstance(a, SendHeartbeat)]
+    return hbs[-1].timestamp_ms if hbs else default
+
+
+def holding(p: Params = PARAMS) -> tuple[Node, float]:
+    """A node alone (its peer never heard, dead after initdead) holding every group."""
+    node = Node(p, 0.0)
+    node.feed(Started(), 0.0)
+    node.feed(LeftoversFound(()), 0.0)
+    t = p.initdead + 0.05
+    acts = node.feed(Tick(), t)
+    started = [a.key for a in acts if isinstance(a, StartGroup)]
+    for k in started:
+        node.feed(GroupStarted(k), t)
+    return node, t
