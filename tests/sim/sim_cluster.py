@@ -268,13 +268,12 @@ class Simulation:
         self.trace.append(f"{self.now:.6f} HEAL")
         self.net.heal()
         for name, sn in self.nodes.items():
+            was_isolated = not sn.ping
+            sn.ping = True
             if sn.core is None:
                 self._boot(name)
-            elif self.ping_configured and not sn.ping:
-                sn.ping = True
+            elif self.ping_configured and was_isolated:
                 self._feed(name, PingReachability(True))
-        for sn in self.nodes.values():
-            sn.ping = True
 
     # ------------------------------------------------------------------ properties
 
