@@ -73,8 +73,9 @@ from .states import (
 )
 
 U32 = 0xFFFFFFFF
-# A link is dead when silent for deadtime + GRACE: a heartbeat arriving exactly at the
-# deadline must not flap the link (DESIGN §9).
+# A link is dead when silent for deadtime + grace: a heartbeat arriving exactly at the
+# deadline must not flap the link (DESIGN §9). The grace is GRACE, or half a keepalive when
+# that is shorter, so that sub-second presets (deadtime 40ms) are not stretched by it.
 GRACE = 0.05
 # Failed start: wait BACKOFF_BASE * deadtime * 2**(failures-1) (capped) before retrying here.
 BACKOFF_BASE = 2.0
@@ -293,9 +294,9 @@ class Node:
         """When this (peer, link) goes dead if nothing arrives: deadtime (initdead before the
         first frame) after it was last heard, plus GRACE."""
         if lt.up and lt.last_heard is not None:
-            return lt.last_heard + self._p.deadtime + GRACE
+            return lt.last_heard + self._p.deadtime + min(GRACE, self._p.keepalive / 2)
         if lt.up is None and self._started_at is not None:
-            return self._started_at + self._p.initdead + GRACE
+            return self._started_at + self._p.initdead + min(GRACE, self._p.keepalive / 2)
         return None
 
     def _declare_dead(self, peer: PeerTracker, out: list[Action]) -> None:
@@ -632,6 +633,7 @@ class Node:
                     NodeView(
                         name=p.name,
                         active=p.node_state is WireNodeState.ACTIVE,
+                        joining=p.node_state is WireNodeState.JOINING,
                         ping_configured=bool(p.node_flags & NODE_FLAG_PING_CONFIGURED),
                         ping_ok=bool(p.node_flags & NODE_FLAG_PING_OK),
                         group=p.groups[g.index],

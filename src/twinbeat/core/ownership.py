@@ -14,6 +14,9 @@ Rules (docs/core.md §Ownership):
   standby being the last resort (a standby node still takes over from a dead peer).
 - auto_failback on: the primary, when it is in that pool. Otherwise the current holder keeps
   it; two holders (split brain after both links were cut) or two claims are settled by rank.
+- Nobody holds the group and its primary is still joining (heard, but its start-up is under
+  way): wait for it rather than start the group elsewhere, only to stop it again (auto_failback
+  on) or keep it away from its preferred node for good (off) because one daemon started first.
 - Rank: the group's primary first, then the other nodes by name. The split-brain rule is thus
   "the primary keeps the group; if the primary is not among the holders, the holder whose name
   sorts first keeps it" — the same with auto_failback on or off.
@@ -37,6 +40,7 @@ class NodeView:
     ping_configured: bool
     ping_ok: bool
     group: GroupView
+    joining: bool = False  # alive and about to become active (its start-up is under way)
 
     @property
     def isolated(self) -> bool:
@@ -66,6 +70,10 @@ def desired_holder(primary: str, views: Sequence[NodeView], auto_failback: bool)
     reach = [v for v in elig if not v.isolated]
     if not reach:
         return best(primary, [v for v in elig if v.group.state in HOLDING])
+    if any(v.joining and v.name == primary for v in views) and not any(
+        v.group.state in HOLDING for v in views
+    ):
+        return None
     wants = [v for v in reach if v.group.want]
     if wants:
         return best(primary, wants)

@@ -170,15 +170,34 @@ def test_peer_restart_mid_handoff() -> None:
     assert "Heartbeat restart on node prime" in logs(acts)
     assert orders(acts) == []
     acts = node.feed(GroupStopped(A), 22.0)
-    # prime is not active: calc is the only candidate, but must get the new prime's ack
+    # prime is joining (its start-up is under way) and is A's primary: calc waits for it rather
+    # than start A only to stop it again for the failback.
     assert orders(acts) == []
-    assert group_state(node, A) == "claiming"
-    claim_ts = ts_of(acts, 0)
-    acts = node.feed(peer.frame(22.5, state=JOINING, echo=claim_ts), 22.5)
-    assert orders(acts) == [StartGroup(A)]
-    node.feed(GroupStarted(A), 23.0)
-    acts = node.feed(peer.frame(24.0, state=ACTIVE, echo=claim_ts), 24.0)
-    assert orders(acts) == [StopGroup(A)]  # auto_failback: back to prime once it is active
+    assert group_state(node, A) == "none"
+    acts = node.feed(peer.frame(22.5, state=JOINING), 22.5)
+    assert orders(acts) == []
+    assert group_state(node, A) == "none"
+    acts = node.feed(peer.frame(24.0, state=ACTIVE, groups=bytes([STARTING, NONE])), 24.0)
+    assert orders(acts) == []
+    acts = node.feed(peer.frame(25.0, state=ACTIVE, groups=bytes([HELD, NONE])), 25.0)
+    assert orders(acts) == []
+    assert node.snapshot().groups[0].holder == "prime"
+
+
+def test_a_joining_primary_is_waited_for_at_start_up_with_auto_failback_off() -> None:
+    """Both daemons start together: the secondary must not grab the primary's group just
+    because it became active a moment earlier (with failback off it would keep it for good)."""
+    node = Node(params(auto_failback=False), 0.0)
+    node.feed(Started(), 0.0)
+    acts = node.feed(LeftoversFound(()), 0.0)
+    peer = Peer()
+    acts = node.feed(
+        peer.frame(1.0, state=JOINING, groups=bytes([NONE, NONE]), echo=last_hb(acts).timestamp_ms),
+        1.0,
+    )
+    assert node.snapshot().state == "active"
+    assert group_state(node, A) == "none"  # prime's group: wait for prime
+    assert group_state(node, B) == "claiming"  # calc's own group: go ahead
 
 
 def test_failed_start_marks_failed_lets_the_peer_try_and_backs_off() -> None:
@@ -353,7 +372,10 @@ def test_only_active_nodes_count_as_candidates() -> None:
     node, peer, echo = joined(peer_groups=bytes([NONE, NONE]))
     # prime is active and A's primary (auto_failback on): calc leaves A alone ...
     assert group_state(node, A) == "none"
-    # ... but a prime that is only joining (e.g. restarted) is no candidate yet.
+    # ... and a prime that is only joining (restarted) is waited for: it is about to become
+    # active and take A, so starting A here would only mean stopping it again.
     peer.generation, peer.sequence = 4, 0
     node.feed(peer.frame(2.0, state=JOINING, echo=echo), 2.0)
-    assert group_state(node, A) == "claiming"
+    assert group_state(node, A) == "none"
+    # A joining peer that is not A's primary does not hold anything up: calc keeps B.
+    assert group_state(node, B) in ("claiming", "starting", "held")
