@@ -541,7 +541,9 @@ class Node:
         for i, byte in enumerate(ev.groups):
             st, y, w = decode_group(byte)
             gv = GroupView(state=st, yield_=y, want=w)
-            if st in BUSY:
+            # Only a group the peer really held counts for "took over from": a claim also
+            # shows as STARTING, and a lost claim must not be reported as a takeover.
+            if st in (WireGroupState.HELD, WireGroupState.STOPPING):
                 self._groups[i].last_peer_holder = peer.name
             if i < len(old) and old[i] != gv and st is WireGroupState.STARTING:
                 self._urgent = True  # answer a claim at once: it is waiting for our echo
