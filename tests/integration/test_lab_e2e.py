@@ -20,7 +20,7 @@ import pytest
 from lab_fixtures import log_tail, python_in, running_lab
 
 from twinbeat.lab import plan as lp
-from twinbeat.lab.lab import Lab, daemon_available
+from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import Poller
 from twinbeat.lab.procs import run_in
 from twinbeat.wire import MAX_FRAME, Keyring, cobs_frame, encode
@@ -28,7 +28,6 @@ from twinbeat.wire import MAX_FRAME, Keyring, cobs_frame, encode
 pytestmark = [
     pytest.mark.root,
     pytest.mark.slow,
-    pytest.mark.skipif(not daemon_available(), reason="twinbeat.daemon does not import yet"),
 ]
 
 BOUND = 2.0  # seconds past deadtime for detection + group start + the client's next GET

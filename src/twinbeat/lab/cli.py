@@ -6,16 +6,15 @@ import argparse
 import sys
 import time
 
-from twinbeat.lab.lab import Lab, LabError, daemon_available
+from twinbeat.lab.lab import Lab, LabError
 
 
 def _up(lab: Lab) -> int:
     started = time.monotonic()
     lab.up(say=lambda text: print(f"twinbeat lab: {text}"))
     elapsed = (time.monotonic() - started) * 1000
-    daemons = "daemons running" if daemon_available() else "no daemons"
     print(
-        f"twinbeat lab: {lab.name} is up in {elapsed:.0f} ms ({daemons}); "
+        f"twinbeat lab: {lab.name} is up in {elapsed:.0f} ms (daemons running); "
         f"run dir {lab.plan.run_dir}"
     )
     print(

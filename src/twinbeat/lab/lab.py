@@ -7,8 +7,6 @@ tests and the benchmark inject them the same way and time them from the same ins
 from __future__ import annotations
 
 import contextlib
-import importlib
-import json
 import os
 import shutil
 import signal
@@ -18,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from twinbeat.control_client import DaemonNotRunningError, format_status, request
 from twinbeat.lab import network, procs, render
 from twinbeat.lab import plan as lp
 from twinbeat.lab.poller import Poller
@@ -28,15 +27,6 @@ SOCAT = "socat"
 
 class LabError(RuntimeError):
     """A one-line, user-facing reason the lab cannot do what was asked."""
-
-
-def daemon_available() -> bool:
-    """Whether `twinbeat run` can start in this installation (its module imports)."""
-    try:
-        importlib.import_module("twinbeat.daemon")
-    except ImportError:
-        return False
-    return True
 
 
 def preflight() -> None:
@@ -103,10 +93,7 @@ class Lab:
             )
             self.cable_start()
             if daemons:
-                if not daemon_available():
-                    say("twinbeat.daemon does not import yet: no daemons started")
-                else:
-                    self.start_daemons()
+                self.start_daemons()
         except BaseException:
             self.down()
             raise
@@ -270,22 +257,11 @@ class Lab:
 
     def status(self, node: str) -> dict | None:
         """The node's `twinbeat status --json`, or None when its daemon does not answer."""
-        argv = [
-            sys.executable,
-            "-m",
-            "twinbeat",
-            "status",
-            "--json",
-            "--run-dir",
-            str(self.plan.daemon_run_dir(node)),
-        ]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-        if result.returncode == 2 or not result.stdout.strip():
-            return None
         try:
-            return json.loads(result.stdout)
-        except json.JSONDecodeError:
+            reply = request(str(self.plan.daemon_run_dir(node)), {"cmd": "status"}, timeout=10)
+        except (DaemonNotRunningError, OSError, ValueError):
             return None
+        return reply.get("status")
 
     def holder(self, node: str) -> str | None:
         """Who holds the (only) group, as `node` sees it."""
@@ -430,20 +406,9 @@ class Lab:
             lines.append(f"  {label}: " + (f"pid {pid}" if pid else "not running (stale pid file)"))
         for node in lp.NODES:
             lines.append(f"--- {node}: twinbeat status")
-            if not daemon_available():
-                lines.append("  twinbeat.daemon does not import yet")
-                continue
-            argv = [
-                sys.executable,
-                "-m",
-                "twinbeat",
-                "status",
-                "--run-dir",
-                str(self.plan.daemon_run_dir(node)),
-            ]
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-            if result.returncode == 2:
+            status = self.status(node)
+            if status is None:
                 lines.append("  daemon not running")
             else:
-                lines.extend("  " + line for line in result.stdout.rstrip().splitlines())
+                lines.extend("  " + line for line in format_status(status).splitlines())
         return "\n".join(lines)
