@@ -7,8 +7,8 @@ the per-frame budget is about a microsecond, and every extra Python step shows i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from struct import Struct
+from typing import NamedTuple
 
 from ._lib import ffi, lib
 from .errors import WireError, error_for
@@ -22,15 +22,19 @@ _unpack = ffi.unpack
 _NULL = ffi.NULL
 _HEAD = lib.TB_HEAD_LEN
 _FIXED = lib.TB_FIXED_LEN
-_new = object.__new__
+_new_tuple = tuple.__new__
 # name | fingerprint generation sequence timestamp echo | echo delay | link state flags | G,
 # one Struct per name length so a single call reads everything but the groups.
 _FIELDS = [Struct(f">{n}sIIIIIHBBBB") for n in range(lib.TB_MAX_NAME + 1)]
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One verified status frame (field meanings: docs/protocol.md)."""
+class Frame(NamedTuple):
+    """One verified status frame (field meanings: docs/protocol.md).
+
+    A NamedTuple rather than a frozen dataclass: just as immutable and typed, and built by one
+    `tuple.__new__` call, where a frozen dataclass's __init__ (an object.__setattr__ per field)
+    cost more than the MAC itself on the per-frame budget.
+    """
 
     sender: str
     fingerprint: int
@@ -44,19 +48,6 @@ class Frame:
     node_flags: int
     groups: bytes
     key_index: int
-
-
-class _FrameBuilder:
-    """A mutable twin of Frame: decode_untrusted fills one and turns it into a Frame.
-
-    A frozen dataclass's __init__ sets each field through object.__setattr__ (~1.2 µs for
-    twelve fields here, more than the MAC). This class has the same slots, so its fields are
-    assigned plainly and then its __class__ becomes Frame, which Python allows because the
-    layouts are identical. The result is an ordinary frozen Frame (tests check equality,
-    hash and immutability).
-    """
-
-    __slots__ = Frame.__slots__
 
 
 def encode(
@@ -124,28 +115,17 @@ def decode_untrusted(data: bytes, keyring: Keyring) -> Frame:
     if rc:
         raise error_for(rc)
     # The C code has checked every length, so the fields can be read straight off the bytes:
-    # one struct call (per name length) and plain slot stores cost a third of the obvious
-    # Frame(...) with a dozen cdata attribute reads.
+    # one struct call (per name length) instead of a dozen cdata attribute reads.
     n = data[5]
     name, fp, gen, seq, ts, echo, delay, link, state, flags, count = _FIELDS[n].unpack_from(
         data, _HEAD
     )
-    frame = _new(_FrameBuilder)
-    frame.sender = name.decode("ascii")
-    frame.fingerprint = fp
-    frame.generation = gen
-    frame.sequence = seq
-    frame.timestamp_ms = ts
-    frame.echo_ms = echo
-    frame.echo_delay_ms = delay
-    frame.link_id = link
-    frame.node_state = state
-    frame.node_flags = flags
     start = _HEAD + n + _FIXED
-    frame.groups = data[start : start + count]
-    frame.key_index = data[4]
-    frame.__class__ = Frame  # type: ignore[assignment]
-    return frame  # type: ignore[return-value]
+    return _new_tuple(
+        Frame,
+        (name.decode("ascii"), fp, gen, seq, ts, echo, delay, link, state, flags,
+         data[start : start + count], data[4]),
+    )
 
 
 def _mac(method: str, key: bytes | None, data: bytes) -> bytes:

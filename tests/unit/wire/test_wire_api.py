@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 import zlib
@@ -48,13 +47,13 @@ def test_round_trip_two_node_frame_is_54_bytes(ring: wire.Keyring) -> None:
     assert wire.decode_untrusted(data, ring) == wire.Frame(**FIELDS, key_index=1)
 
 
-def test_decoded_frame_is_a_real_frozen_frame(ring: wire.Keyring) -> None:
+def test_decoded_frame_is_a_real_immutable_frame(ring: wire.Keyring) -> None:
     frame = wire.decode_untrusted(wire.encode(ring, **FIELDS), ring)
     assert type(frame) is wire.Frame
     assert hash(frame) == hash(wire.Frame(**FIELDS, key_index=1))
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         frame.sequence = 1  # type: ignore[misc]
-    assert [f.name for f in dataclasses.fields(wire.Frame)] == list(wire.Frame.__slots__)
+    assert frame._asdict() == {**FIELDS, "key_index": 1}
 
 
 def test_decode_accepts_bytearray_and_memoryview(ring: wire.Keyring) -> None:
