@@ -1,0 +1,74 @@
+"""`realtime`, `watchdog` and the log targets of ha.cf: best effort, never fatal, as heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from twinbeat.logsetup import LogTargets, setup_logging
+from twinbeat.realtime import WatchdogDevice, enter_realtime
+
+
+@pytest.fixture(autouse=True)
+def restore_twinbeat_logger():
+    logger = logging.getLogger("twinbeat")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for handler in logger.handlers:
+        handler.close()
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def test_watchdog_is_fed_a_byte_per_keepalive_and_disarmed_on_close(tmp_path):
+    device = tmp_path / "watchdog"
+    device.write_bytes(b"")
+    watchdog = WatchdogDevice(str(device))
+    watchdog.feed()
+    watchdog.feed()
+    watchdog.close()
+    assert device.read_bytes() == b"\0\0V"  # 'V' is the kernel's magic close
+
+
+def test_entering_realtime_reports_problems_instead_of_raising():
+    pid = os.fork()
+    if pid == 0:  # a child, so the test runner itself never runs SCHED_FIFO
+        try:
+            warnings = enter_realtime()
+            ok = all(isinstance(w, str) and w.startswith("realtime:") for w in warnings)
+            policy = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+            fifo_or_warned = policy == os.SCHED_FIFO or any("SCHED_FIFO" in w for w in warnings)
+            os._exit(0 if ok and fifo_or_warned else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_logfile_gets_heartbeat_style_lines_and_debugfile_gets_debug(tmp_path):
+    logfile, debugfile = tmp_path / "ha-log", tmp_path / "ha-debug"
+    problems = setup_logging(
+        LogTargets(node="prime", logfile=str(logfile), debugfile=str(debugfile))
+    )
+    assert problems == []
+    log = logging.getLogger("twinbeat")
+    log.info("Link calc:eth1 dead.")
+    log.debug("a debug line")
+    for handler in log.handlers:
+        handler.flush()
+    line = logfile.read_text().strip()
+    assert " prime twinbeat[" in line and line.endswith("]: INFO: Link calc:eth1 dead.")
+    assert "a debug line" not in logfile.read_text()
+    assert "a debug line" in debugfile.read_text()
+
+
+def test_unusable_log_targets_are_reported_and_stderr_is_used(tmp_path):
+    problems = setup_logging(
+        LogTargets(node="prime", logfile=str(tmp_path / "no" / "such" / "dir" / "ha-log"),
+                   logfacility="nonsense")
+    )
+    assert any("cannot open log file" in p for p in problems)
+    assert any("unknown syslog facility nonsense" in p for p in problems)
+    handlers = logging.getLogger("twinbeat").handlers
+    assert any(isinstance(h, logging.StreamHandler) for h in handlers)
