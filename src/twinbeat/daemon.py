@@ -119,7 +119,13 @@ class Daemon:
                 group.key: GroupRunner(
                     group,
                     [
-                        make_agent(r, self.config.config_dir, nursery=nursery)
+                        make_agent(
+                            r,
+                            self.config.config_dir,
+                            nursery=nursery,
+                            garp_count=self.config.garp_count,
+                            garp_interval=self.config.garp_interval,
+                        )
                         for r in group.resources
                     ],
                 )

@@ -47,6 +47,10 @@ DEFAULT_DEADTIME = 30.0
 DEFAULT_UDPPORT = 694
 DEFAULT_BAUD = 19200
 DEFAULT_HOPFUDGE = 1
+# Gratuitous ARPs after acquiring an address: heartbeat's IPaddr sends 10, 500 ms apart.
+DEFAULT_GARP_COUNT = 10
+DEFAULT_GARP_INTERVAL = 0.5
+MAX_GARP_COUNT = 100
 # config.c: StringToBaud
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800)
 MAX_UDP_LINKS = SERIAL_LINK_ID_BASE
@@ -127,6 +131,8 @@ class HaCf:
     watchdog: str | None
     hopfudge: int
     respawn: tuple[Respawn, ...]
+    garp_count: int
+    garp_interval: float
 
 
 @dataclass(slots=True)
@@ -153,6 +159,7 @@ class _Builder:
     watchdog: tuple[str, int] | None = None
     hopfudge: int = DEFAULT_HOPFUDGE
     respawn: list[Respawn] = field(default_factory=list)
+    garp_count: int = DEFAULT_GARP_COUNT
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -437,6 +444,20 @@ class _Builder:
                              "full pathname")
             return
         self.respawn.append(Respawn(user, tuple(command)))
+        # Parsed so a heartbeat file loads, but not run: ipfail, the usual client, is replaced
+        # by the ping-node guard, and an admin must not believe the child is being kept alive.
+        self.warn(line, f"respawn: twinbeat does not start respawn children; "
+                        f"{shown(command[0])} will not run (ping nodes replace ipfail)")
+
+    def d_garp_count(self, args: list[str], line: int) -> None:
+        token = self.one("garp_count", args, line)
+        if token is None:
+            return
+        value = parse_int(token, 1, MAX_GARP_COUNT)
+        if value is None:
+            self.error(line, f"garp_count {shown(token)}: must be 1-{MAX_GARP_COUNT}")
+        else:
+            self.garp_count = value
 
     def d_crm(self, args: list[str], line: int) -> None:
         token = self.one("crm", args, line)
@@ -489,6 +510,9 @@ _DIRECTIVES: dict[str, Callable[[_Builder, list[str], int], None]] = {
     "crm": _Builder.d_crm,
     "pacemaker": _Builder.d_crm,
     "autojoin": _Builder.d_autojoin,
+    # twinbeat's own (docs/config.md); heartbeat's IPaddr had these as fixed script settings.
+    "garp_count": _Builder.d_garp_count,
+    "garp_interval": _time("garp_interval"),
 }
 
 
@@ -591,4 +615,6 @@ def _finish(b: _Builder) -> HaCf:
         watchdog=b.watchdog[0] if b.watchdog else None,
         hopfudge=b.hopfudge,
         respawn=tuple(b.respawn),
+        garp_count=b.garp_count,
+        garp_interval=b.times.get("garp_interval", (DEFAULT_GARP_INTERVAL, 0))[0],
     )

@@ -183,6 +183,8 @@ class Config:
     realtime: bool
     watchdog: str | None
     hopfudge: int
+    garp_count: int  # gratuitous ARPs per burst after acquiring an address (twinbeat's own)
+    garp_interval: float  # seconds between them
     respawn: tuple[Respawn, ...]
     authkeys: AuthKeys
     groups: tuple[Group, ...]

@@ -315,3 +315,28 @@ def test_absurd_times_are_errors(token: str) -> None:
 def test_huge_integers_are_errors_not_crashes() -> None:
     errs = errors(BASE + "udpport " + "9" * 5000 + "\nhopfudge " + "1" * 5000 + "\n")
     assert [e.split(":")[1] for e in errs] == ["3", "4"]
+
+
+def test_respawn_is_parsed_but_warned_as_not_run() -> None:
+    _hacf, report = parse(BASE + "respawn hacluster /usr/lib/heartbeat/ipfail\n")
+    assert report.errors == []
+    assert any("respawn: twinbeat does not start respawn children" in w
+               for w in texts(report.warnings))
+
+
+def test_garp_defaults_are_heartbeats_ten_at_500ms() -> None:
+    hacf, report = parse(BASE)
+    assert report.errors == []
+    assert (hacf.garp_count, hacf.garp_interval) == (10, 0.5)
+
+
+def test_garp_count_and_interval_are_twinbeat_directives() -> None:
+    hacf, report = parse(BASE + "garp_count 3\ngarp_interval 200ms\n")
+    assert report.errors == []
+    assert (hacf.garp_count, hacf.garp_interval) == (3, 0.2)
+
+
+@pytest.mark.parametrize("line", ["garp_count 0", "garp_count 101", "garp_count many",
+                                  "garp_interval 2s"])
+def test_bad_garp_settings_are_errors(line: str) -> None:
+    assert any(line.split(maxsplit=1)[0] in e for e in errors(BASE + line + "\n"))
