@@ -54,6 +54,10 @@ def _kind(medium: Any) -> str:
     return "bcast"
 
 
+# Datagrams read per wake-up before yielding to the other tasks.
+DRAIN_BATCH = 64
+
+
 class UdpLink:
     """One UDP medium from ha.cf. See the module docstring for the behaviour."""
 
@@ -201,7 +205,9 @@ class UdpLink:
                     return
 
     def _drain(self, sock: socket.socket, deliver: Deliver) -> None:
-        while True:
+        # Bounded, so a flood on the port (hostile or not) cannot keep this task from yielding
+        # to the core loop, which must go on sending heartbeats; the next wait_readable yields.
+        for _ in range(DRAIN_BATCH):
             try:
                 data = sock.recv(MAX_RECEIVE * 4)
             except BlockingIOError:
