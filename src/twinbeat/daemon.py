@@ -38,7 +38,8 @@ from twinbeat.links.udp import UdpLink
 from twinbeat.logsetup import LogTargets, setup_logging
 from twinbeat.pinger import Pinger
 from twinbeat.realtime import WatchdogDevice, enter_realtime
-from twinbeat.resources.group import AgentError, GroupRunner, make_agent
+from twinbeat.resources import AgentError, RollbackFailedError
+from twinbeat.resources.group import GroupRunner, make_agent
 from twinbeat.statusview import status_view
 from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
 
@@ -314,8 +315,19 @@ class Daemon:
         try:
             with trio.fail_after(GROUP_OP_TIMEOUT):
                 await (runner.start() if start else runner.stop())
-        except (AgentError, trio.TooSlowError) as exc:
-            reason = str(exc) or "timed out"
+        except RollbackFailedError as exc:
+            event = ev.GroupStartFailed(key, str(exc), rolled_back=False)
+        except trio.TooSlowError:
+            # Cut off mid-operation: what runs is unknown, so claim the group (a start that was
+            # not rolled back, or a failed stop) rather than let the peer start a second copy.
+            reason = f"timed out after {GROUP_OP_TIMEOUT:g}s"
+            event = (
+                ev.GroupStartFailed(key, reason, rolled_back=False)
+                if start
+                else ev.GroupStopFailed(key, reason)
+            )
+        except AgentError as exc:
+            reason = str(exc)
             event = ev.GroupStartFailed(key, reason) if start else ev.GroupStopFailed(key, reason)
         else:
             event = ev.GroupStarted(key) if start else ev.GroupStopped(key)

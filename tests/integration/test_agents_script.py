@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from twinbeat.config.model import Group, IPaddrResource, ScriptResource
-from twinbeat.resources import AgentError, script
+from twinbeat.resources import AgentError, RollbackFailedError, script
 from twinbeat.resources.group import GroupRunner, make_agent
 from twinbeat.resources.ipaddr import IPaddrAgent
 from twinbeat.resources.script import ScriptAgent
@@ -125,7 +125,8 @@ async def test_missing_script_is_an_error(tmp_path: Path) -> None:
 def group_of(tmp: Path, names: list[str]) -> GroupRunner:
     resources = tuple(ScriptResource(n, (), n) for n in names)
     group = Group(names[0], "node1", resources, str(tmp / "haresources"), 1)
-    return GroupRunner(group, [make_agent(r, str(tmp)) for r in resources])
+    agents = [make_agent(r, str(tmp)) for r in resources]
+    return GroupRunner(group, agents, stop_retry_delay=0.0)
 
 
 async def test_group_start_rolls_back_in_reverse(tmp_path: Path) -> None:
@@ -140,6 +141,16 @@ async def test_group_start_rolls_back_in_reverse(tmp_path: Path) -> None:
         assert not await runner.running()
 
 
+async def test_group_start_whose_rollback_fails_says_so(tmp_path: Path) -> None:
+    with trio.fail_after(GUARD):
+        stateful(tmp_path, "s1", stop="exit 1")  # cannot be stopped: the rollback fails
+        stateful(tmp_path, "s2", start="exit 1")
+        runner = group_of(tmp_path, ["s1", "s2"])
+        with pytest.raises(RollbackFailedError, match=r"start of s2 failed: .*rollback failed"):
+            await runner.start()
+        assert await runner.running()  # s1 still runs: the core must keep the group claimed
+
+
 async def test_group_stop_tries_all_in_reverse(tmp_path: Path) -> None:
     with trio.fail_after(GUARD):
         stateful(tmp_path, "s1")
@@ -150,9 +161,34 @@ async def test_group_stop_tries_all_in_reverse(tmp_path: Path) -> None:
         assert await runner.running()
         with pytest.raises(AgentError, match="s2: stop exited 1"):
             await runner.stop()
-        assert calls(tmp_path)[-3:] == ["s3 stop", "s2 stop", "s1 stop"]
+        # s2 is retried, then asked for its status, which still says running.
+        assert calls(tmp_path)[-6:] == ["s3 stop", "s2 stop", "s2 stop", "s2 stop", "s2 status",
+                                        "s1 stop"]
         assert await runner.running()  # s2 is still held: a leftover
         await runner.announce()  # scripts have nothing to announce
+
+
+async def test_group_stop_retries_a_failed_stop(tmp_path: Path) -> None:
+    with trio.fail_after(GUARD):
+        # The first stop fails and leaves the service running; the second one works.
+        marker = tmp_path / "failed-once"
+        flaky_stop = f'[ -e {marker} ] && rm -f "$state" || touch {marker}; [ ! -e "$state" ]'
+        stateful(tmp_path, "s1", stop=flaky_stop)
+        runner = group_of(tmp_path, ["s1"])
+        await runner.start()
+        await runner.stop()
+        assert calls(tmp_path) == ["s1 start", "s1 stop", "s1 stop"]
+        assert not await runner.running()
+
+
+async def test_a_stop_that_fails_on_a_stopped_resource_counts_as_stopped(tmp_path: Path) -> None:
+    """heartbeat: stop failing while status says not running = not LSB-compliant, warn."""
+    with trio.fail_after(GUARD):
+        stateful(tmp_path, "s1", stop='rm -f "$state"; exit 1')
+        runner = group_of(tmp_path, ["s1"])
+        await runner.start()
+        await runner.stop()
+        assert calls(tmp_path) == ["s1 start", "s1 stop", "s1 stop", "s1 stop", "s1 status"]
 
 
 def test_make_agent_dispatch(tmp_path: Path) -> None:

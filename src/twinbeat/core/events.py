@@ -62,10 +62,15 @@ class GroupStarted:
 
 @dataclass(frozen=True)
 class GroupStartFailed:
-    """Start failed; the driver already stopped that group's resources in reverse order."""
+    """Start failed; the driver stopped that group's started resources in reverse order.
+
+    `rolled_back` is False when one of those stops failed too: part of the group may still
+    run here, so the group is claimed as CRITICAL (like a failed stop), never handed over.
+    """
 
     key: str
     reason: str
+    rolled_back: bool = True
 
 
 @dataclass(frozen=True)

@@ -352,6 +352,15 @@ class Node:
                 src = f" (took over from {g.took_over_from})" if g.took_over_from else ""
                 out.append(Log("info", f"Resource group {k} acquired{src}"))
                 g.took_over_from = None
+            case GroupStartFailed(key=k, reason=reason, rolled_back=False):
+                g = self._by_key[k]
+                self._set(g, group_step(g.state, "rollback_failed"))
+                g.want = False
+                out.append(
+                    Log("critical", f"Resource group {k} failed to start and could not be "
+                                    f"rolled back ({reason}): it stays claimed by this node; "
+                                    "manual intervention required!")
+                )
             case GroupStartFailed(key=k, reason=reason):
                 g = self._by_key[k]
                 self._set(g, group_step(g.state, "start_failed"))

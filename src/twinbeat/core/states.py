@@ -150,7 +150,7 @@ class GroupLocal(enum.Enum):
     HELD = "held"
     STOPPING = "stopping"  # StopGroup issued
     FAILED = "failed"  # start failed; backing off before this node tries again
-    CRITICAL = "critical"  # stop failed; still claimed so nobody else starts it
+    CRITICAL = "critical"  # stop (or a start's rollback) failed; still claimed: nobody starts it
 
 
 GROUP_WIRE = {
@@ -170,6 +170,7 @@ GROUP_TRANSITIONS: dict[tuple[GroupLocal, str], GroupLocal] = {
     (GroupLocal.CLAIMING, "acked"): GroupLocal.STARTING,  # -> StartGroup
     (GroupLocal.STARTING, "started"): GroupLocal.HELD,
     (GroupLocal.STARTING, "start_failed"): GroupLocal.FAILED,
+    (GroupLocal.STARTING, "rollback_failed"): GroupLocal.CRITICAL,
     (GroupLocal.HELD, "release"): GroupLocal.STOPPING,  # -> StopGroup
     (GroupLocal.CRITICAL, "release"): GroupLocal.STOPPING,  # retried at shutdown only
     (GroupLocal.STOPPING, "stopped"): GroupLocal.NONE,

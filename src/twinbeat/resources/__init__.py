@@ -6,6 +6,6 @@ line, ordered). Every agent has `start`, `stop`, `status`, `announce` and raises
 `AgentError`; turning results into core events is the daemon's job.
 """
 
-from twinbeat.resources.errors import AgentError
+from twinbeat.resources.errors import AgentError, RollbackFailedError
 
-__all__ = ["AgentError"]
+__all__ = ["AgentError", "RollbackFailedError"]

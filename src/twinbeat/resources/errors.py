@@ -9,3 +9,11 @@ class AgentError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class RollbackFailedError(AgentError):
+    """A group's start failed and stopping what it had started failed too.
+
+    Part of the group may still run here, so the daemon reports it as a failed start that was
+    not rolled back, and the core keeps the group claimed (CRITICAL) instead of handing it over.
+    """

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import trio
 
-from twinbeat.resources.errors import AgentError
+from twinbeat.resources.errors import AgentError, RollbackFailedError
 from twinbeat.resources.ipaddr import IPaddrAgent
 from twinbeat.resources.script import ScriptAgent
 
@@ -51,13 +51,22 @@ def make_agent(
     return ScriptAgent(resource, config_dir, timeout=timeout)
 
 
+# heartbeat's ResourceManager retries a failed stop (HA_STOPRETRYMAX) before it calls the
+# resource stuck; fewer tries here, since a stuck stop blocks the peer from taking over.
+STOP_ATTEMPTS = 3
+STOP_RETRY_DELAY = 1.0
+
+
 class GroupRunner:
     """Ordered start/stop/status/announce over the agents of one group."""
 
-    def __init__(self, group: Any, agents: list[Agent]) -> None:
+    def __init__(
+        self, group: Any, agents: list[Agent], *, stop_retry_delay: float = STOP_RETRY_DELAY
+    ) -> None:
         self.group = group
         self.key: str = group.key
         self.agents = list(agents)
+        self.stop_retry_delay = stop_retry_delay
 
     async def start(self) -> None:
         """Start left to right; on failure stop the started ones in reverse and raise."""
@@ -68,12 +77,12 @@ class GroupRunner:
             except AgentError as exc:
                 log.critical("group %s: giving up resources due to failure of %s: %s",
                              self.key, agent.text, exc)
-                for done in reversed(started):
-                    try:
-                        await done.stop()
-                    except AgentError as stop_exc:
-                        log.error("group %s: rollback stop of %s failed: %s",
-                                  self.key, done.text, stop_exc)
+                stuck = [p for done in reversed(started) if (p := await self._stop_one(done))]
+                if stuck:
+                    raise RollbackFailedError(
+                        f"start of {agent.text} failed: {exc}; rollback failed: "
+                        + "; ".join(stuck)
+                    ) from exc
                 raise AgentError(f"start of {agent.text} failed: {exc}; rolled back") from exc
             started.append(agent)
 
@@ -81,13 +90,39 @@ class GroupRunner:
         """Stop right to left, every resource even if one fails; raise if any failed."""
         failed: list[str] = []
         for agent in reversed(self.agents):
-            try:
-                await agent.stop()
-            except AgentError as exc:
-                log.error("group %s: stop of %s failed: %s", self.key, agent.text, exc)
-                failed.append(f"{agent.text}: {exc}")
+            problem = await self._stop_one(agent)
+            if problem is not None:
+                failed.append(problem)
         if failed:
             raise AgentError(f"stop of group {self.key} failed: " + "; ".join(failed))
+
+    async def _stop_one(self, agent: Agent) -> str | None:
+        """Stop one resource as heartbeat does: retry, then believe its status.
+
+        A stop that keeps failing while status says "not running" is a script that is not
+        LSB-compliant (stop of a stopped service must succeed), not a stuck resource: warn and
+        count it stopped. Only a resource that still runs makes the stop fail.
+        """
+        for attempt in range(1, STOP_ATTEMPTS + 1):
+            try:
+                await agent.stop()
+                return None
+            except AgentError as exc:
+                error = exc
+                log.error("group %s: stop of %s failed (attempt %d of %d): %s",
+                          self.key, agent.text, attempt, STOP_ATTEMPTS, exc)
+            if attempt < STOP_ATTEMPTS:
+                await trio.sleep(self.stop_retry_delay)
+        try:
+            still_running = await agent.status()
+        except AgentError:
+            still_running = True  # unknown: assume the worst, the peer must not start it
+        if not still_running:
+            log.warning("group %s: %s failed to stop but reports not running "
+                        "(probably not LSB-compliant); counting it as stopped",
+                        self.key, agent.text)
+            return None
+        return f"{agent.text}: {error}"
 
     async def running(self) -> bool:
         """True if any resource reports held (start-up probe for leftovers).

@@ -224,6 +224,23 @@ def test_failed_start_marks_failed_lets_the_peer_try_and_backs_off() -> None:
     assert group_state(node, B) == "none"
 
 
+def test_a_start_whose_rollback_failed_is_critical_and_never_handed_over() -> None:
+    node, peer, claim_ts = joined()
+    node.feed(peer.frame(2.0, echo=claim_ts), 2.0)  # -> StartGroup(B)
+    reason = "start of apache2 failed: exited 1; rollback failed: IPaddr: stop exited 1"
+    acts = node.feed(GroupStartFailed(B, reason, rolled_back=False), 3.0)
+    assert ("critical", f"Resource group {B} failed to start and could not be rolled back "
+                        f"({reason}): it stays claimed by this node; manual intervention "
+                        "required!") in [(a.level, a.message) for a in acts if hasattr(a, "level")]
+    assert last_hb(acts).groups == bytes([NONE, CRITICAL])
+    assert group_state(node, B) == "critical"
+    # Unlike a clean failed start, there is no retry and the peer is not invited to start B.
+    for t in (30.0, 60.0, 90.0):
+        acts = node.feed(peer.frame(t, groups=bytes([NONE, NONE])), t)
+        assert orders(acts) == []
+        assert last_hb(acts).groups == bytes([NONE, CRITICAL])
+
+
 def test_failed_stop_is_critical_and_stays_claimed() -> None:
     node, t = holding()
     peer = Peer()
