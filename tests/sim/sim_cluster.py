@@ -190,7 +190,14 @@ class Simulation:
                 self._violation(f"{name} started {a.key} while isolated (no ping node)")
             self.ledger[name][a.key] = "held"
             fail = self.now < self.heal_at and self.rng.random() < self.fail_start
-            ev = GroupStartFailed(a.key, "sim") if fail else GroupStarted(a.key)
+            # Where stops can fail, so can the rollback of a failed start: part of the group
+            # then stays up here, exactly like a failed stop.
+            stuck = fail and self.rng.random() < 10 * self.fail_stop
+            ev = (
+                GroupStartFailed(a.key, "sim", rolled_back=not stuck)
+                if fail
+                else GroupStarted(a.key)
+            )
             self._push(self.now + self.rng.uniform(0.01, AGENT_MAX), "agent", (name, inc, ev))
         elif isinstance(a, StopGroup):
             fail = self.now < self.heal_at and self.rng.random() < self.fail_stop
@@ -216,12 +223,15 @@ class Simulation:
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
         # The agent finished: its effect on the machine stands even if the daemon died.
         key = getattr(ev, "key", None)
-        if isinstance(ev, GroupStopped | GroupStartFailed) and key is not None:
-            self.ledger[name].pop(key, None)
-        elif isinstance(ev, GroupStopFailed):
+        stuck = isinstance(ev, GroupStopFailed) or (
+            isinstance(ev, GroupStartFailed) and not ev.rolled_back
+        )
+        if stuck:
             self.ledger[name][ev.key] = "critical"
+        elif isinstance(ev, GroupStopped | GroupStartFailed) and key is not None:
+            self.ledger[name].pop(key, None)
         if inc != self.incarnation[name] or self.nodes[name].core is None:
-            if isinstance(ev, GroupStopFailed):
+            if stuck:
                 self.ledger[name][ev.key] = "leftover"
             return
         self._feed(name, ev)

@@ -61,7 +61,8 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
         return desired_holder(primary, views, auto_failback)
 
     monkeypatch.setattr(node_module, "desired_holder", ignoring_joining)
-    for seed in range(200):
+    # The race the ack closes needs two claims within one heartbeat: a few hundred seeds in.
+    for seed in range(1000):
         try:
             Simulation(seed, n_nodes=nodes_for(seed)).run()
         except PropertyViolationError as e:
