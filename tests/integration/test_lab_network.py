@@ -234,10 +234,12 @@ def test_down_after_a_crash_stops_untracked_processes() -> None:
         stray = lab.apache("calc", "start")
         assert stray.returncode == 0
         lab.plan.apache_pidfile("calc").unlink()
+        cable = lab.pids.get("cable")
         (lab.plan.pid_dir / "cable.pid").unlink()
         assert network.pids_in(lab.netns("calc"))
         lab.down()
         assert not network.exists(lab.netns("calc"))
+        assert cable is not None and not procs.alive(cable)  # found in the lan namespace
     finally:
         lab.down(purge=True)
 

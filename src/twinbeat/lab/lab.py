@@ -147,7 +147,9 @@ class Lab:
             if tty.is_symlink():
                 tty.unlink()
         argv = [SOCAT, "-d", "-d"] + [f"pty,raw,echo=0,link={tty}" for tty in ttys]
-        process = procs.spawn(argv, log=self.plan.cable_log)
+        # socat needs no network, but running it in the lab's `lan` namespace means `down`
+        # finds it by namespace like every other lab process, even if its pid file is lost.
+        process = procs.spawn(argv, netns=self.netns("lan"), log=self.plan.cable_log)
         self.pids.record("cable", process.pid)
         deadline = time.monotonic() + timeout
         while not all(tty.exists() for tty in ttys):
