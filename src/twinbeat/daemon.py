@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import math
 import signal
@@ -343,7 +344,20 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         assert self.node is not None
-        return status_view(self.node.snapshot())
+        view = status_view(self.node.snapshot())
+        # The drivers' own counters: what the core never sees (send failures, line noise
+        # between serial frames, reopens of a vanished interface or pty).
+        drivers = {}
+        for name, link in self.links.items():
+            counters = dataclasses.asdict(link.stats)
+            deframer = getattr(link, "deframer", None)
+            if deframer is not None:
+                counters["serial_garbage_bytes"] = deframer.stats.dropped_garbage
+                counters["serial_oversize_frames"] = deframer.stats.dropped_oversize
+            drivers[name] = {"open": link.up, **counters}
+        view["drivers"] = drivers
+        view["frames_dropped_queue_full"] = self.frames_dropped
+        return view
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
         """Run `standby`/`takeover` and wait until the affected groups have moved."""

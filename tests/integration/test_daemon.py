@@ -70,6 +70,13 @@ async def test_two_daemons_see_each_other_on_both_links(lab, tmp_path):
             assert [(p["name"], p["alive"]) for p in status["peers"]] == [(peer, True)]
             assert all(link["peer"] == peer for link in status["links"])
             assert status["groups"][0]["holder"] == "prime"
+            # The drivers' own counters: both links open, frames sent and received.
+            assert set(status["drivers"]) == names
+            for counters in status["drivers"].values():
+                assert counters["open"] is True
+                assert counters["sent"] > 0 and counters["received"] > 0
+            assert status["drivers"][pair.serial_link[node.name]]["serial_garbage_bytes"] == 0
+            assert status["frames_dropped_queue_full"] == 0
         assert pair.prime.holds() and not pair.calc.holds()
         assert pair.prime.group()["state"] == "held"
         assert pair.calc.group()["state"] == "none"
