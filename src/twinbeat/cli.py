@@ -25,6 +25,7 @@ HANDLERS: dict[str, str] = {
     "standby": "twinbeat.control_client:standby_main",
     "takeover": "twinbeat.control_client:takeover_main",
     "keygen": "twinbeat.config.keygen:main",
+    "cleanup": "twinbeat.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
 }
 
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--timeout", type=float, default=60.0, help="seconds to wait for the handoff"
         )
+
+    cleanup = sub.add_parser(
+        "cleanup", help="stop every haresources resource still running here (daemon stopped)"
+    )
+    _add_config_options(cleanup)
+    _add_socket_option(cleanup)
 
     keygen = sub.add_parser("keygen", help="write an authkeys file with a fresh sha256 key")
     keygen.add_argument(

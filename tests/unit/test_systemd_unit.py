@@ -109,6 +109,15 @@ def test_exec_start_matches_the_cli_and_the_managed_directories(unit):
     assert single(unit, "Service", "RuntimeDirectoryMode") == "0755"
 
 
+def test_exec_stop_post_cleans_up_with_the_same_files(unit):
+    argv = single(unit, "Service", "ExecStopPost").split()
+    assert argv[0] == INSTALLED_BINARY
+    args = build_parser().parse_args(argv[1:])
+    assert args.command == "cleanup"
+    assert args.config_dir == "/etc/ha.d"
+    assert args.run_dir == "/run/" + single(unit, "Service", "RuntimeDirectory")
+
+
 def test_realtime_limits(unit):
     assert single(unit, "Service", "LimitMEMLOCK") == "infinity"
     assert int(single(unit, "Service", "LimitRTPRIO")) > 0
