@@ -94,7 +94,7 @@ class Daemon:
             if isinstance(link.medium, Serial):
                 self.links[link.name] = SerialLink(link, config.baud)
             else:
-                self.links[link.name] = UdpLink(link, config.udpport, node=config.node)
+                self.links[link.name] = UdpLink(link, config.udpport)
             self.link_ids[link.name] = link.link_id
         self.runners: dict[str, GroupRunner] = {}
         self.events_in, self.events_out = trio.open_memory_channel[ev.Event](EVENT_QUEUE)

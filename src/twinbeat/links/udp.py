@@ -61,14 +61,13 @@ DRAIN_BATCH = 64
 class UdpLink:
     """One UDP medium from ha.cf. See the module docstring for the behaviour."""
 
-    def __init__(self, link: Any, udpport: int, node: str | None = None) -> None:
+    def __init__(self, link: Any, udpport: int) -> None:
         self.name: str = link.name
         self.link_id: int = link.link_id
         self.medium = link.medium
         self.kind = _kind(link.medium)
         self.iface: str = link.medium.iface
         self.port: int = link.medium.port if self.kind == "mcast" else udpport
-        self.node = node  # unused; accepted for the docs/internals.md §4 signature
         self.up = False
         self.stats = LinkStats()
         self._sock: socket.socket | None = None
