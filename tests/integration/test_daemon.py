@@ -231,25 +231,19 @@ async def test_standby_and_takeover_through_the_cli(lab, tmp_path):
     with trio.fail_after(GUARD):
         pair = Pair(lab, tmp_path)
         await pair.start()
-        result = pair.prime.cli("standby", "--timeout", "20")
-        assert result.returncode == 0, (result.stderr, pair.tails())
-        assert result.stdout.strip() == "dummy: prime -> calc"
-        await pair.settled("calc")
-
-        result = pair.prime.cli("takeover", "--timeout", "20")
-        assert result.returncode == 0, (result.stderr, pair.tails())
-        assert result.stdout.strip() == "dummy: calc -> prime"
-        await pair.settled("prime")
-
-        # From the other side: calc takes it, then gives it back by standing by.
-        result = pair.calc.cli("takeover", "--timeout", "20")
-        assert result.returncode == 0, (result.stderr, pair.tails())
-        assert result.stdout.strip() == "dummy: prime -> calc"
-        await pair.settled("calc")
-        result = pair.calc.cli("standby", "--timeout", "20")
-        assert result.returncode == 0, (result.stderr, pair.tails())
-        assert result.stdout.strip() == "dummy: calc -> prime"
-        await pair.settled("prime")
+        # Each step: (node running the command, command, expected move, holder afterwards);
+        # the last two run from the other side: calc takes it, then gives it back.
+        steps = [
+            (pair.prime, "standby", "dummy: prime -> calc", "calc"),
+            (pair.prime, "takeover", "dummy: calc -> prime", "prime"),
+            (pair.calc, "takeover", "dummy: prime -> calc", "calc"),
+            (pair.calc, "standby", "dummy: calc -> prime", "prime"),
+        ]
+        for node, command, moved, holder in steps:
+            result = node.cli(command, "--timeout", "20")
+            assert result.returncode == 0, (result.stderr, pair.tails())
+            assert result.stdout.strip() == moved
+            await pair.settled(holder)
 
 
 async def test_standby_is_refused_when_the_peer_is_dead(lab, tmp_path):
