@@ -20,12 +20,12 @@ WHICH_CHOICES = ("local", "foreign", "all")
 # subcommand -> "module:function"; the function takes the parsed argparse.Namespace.
 HANDLERS: dict[str, str] = {
     "check": "twinbeat.config.check:main",
-    "run": "twinbeat.daemon:main",
-    "status": "twinbeat.control_client:status_main",
-    "standby": "twinbeat.control_client:standby_main",
-    "takeover": "twinbeat.control_client:takeover_main",
+    "run": "twinbeat.daemon.root:main",
+    "status": "twinbeat.control.client:status_main",
+    "standby": "twinbeat.control.client:standby_main",
+    "takeover": "twinbeat.control.client:takeover_main",
     "keygen": "twinbeat.config.keygen:main",
-    "cleanup": "twinbeat.cleanup:main",
+    "cleanup": "twinbeat.resources.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
 }
 

@@ -28,7 +28,7 @@ from typing import Any
 import trio
 from netns import ROOT, Lab
 
-from twinbeat.control_client import DaemonNotRunningError, request
+from twinbeat.control.client import DaemonNotRunningError, request
 
 TWINBEAT = str(ROOT / ".venv" / "bin" / "twinbeat")
 KEY_HEX = "5f" * 32

@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from twinbeat.cli import main
-from twinbeat.control import ControlServer, open_control_listener
+from twinbeat.control.server import ControlServer, open_control_listener
 
 HA_CF = "keepalive 1\ndeadtime 10\nbcast eth1\nnode prime\nnode calc\nauto_failback on\n"
 

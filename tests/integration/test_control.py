@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from twinbeat.control import ControlServer, ControlSocketError, open_control_listener
-from twinbeat.control_client import DaemonNotRunningError, format_status, request
+from twinbeat.control.client import DaemonNotRunningError, format_status, request
+from twinbeat.control.server import ControlServer, ControlSocketError, open_control_listener
 
 STATUS = {
     "node": "prime", "state": "active", "generation": 3, "healthy": True,

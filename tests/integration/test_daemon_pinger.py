@@ -21,7 +21,7 @@ PRIME, CALC, NOBODY = "198.18.101.1", "198.18.101.2", "198.18.101.9"
 
 PINGER = """
 import json, sys, trio
-from twinbeat.pinger import Pinger
+from twinbeat.links.pinger import Pinger
 
 def report(reachable):
     print(json.dumps({"reachable": reachable}), flush=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from twinbeat.notify import notify, watchdog_interval
+from twinbeat.daemon.notify import notify, watchdog_interval
 
 
 def test_notify_path_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from twinbeat.control_client import DaemonNotRunningError, format_status, request
+from twinbeat.control.client import DaemonNotRunningError, format_status, request
 from twinbeat.lab import network, procs, render
 from twinbeat.lab import plan as lp
 from twinbeat.lab.poller import Poller

@@ -23,25 +23,25 @@ from typing import Any
 
 import trio
 
-from twinbeat import notify
 from twinbeat.config import Config, ConfigErrors, Serial, load
-from twinbeat.control import (
+from twinbeat.control.server import (
     ControlServer,
     ControlSocketError,
     ensure_not_running,
     open_control_listener,
 )
+from twinbeat.control.statusview import status_view
 from twinbeat.core import GroupSpec, Node, Params
 from twinbeat.core import events as ev
-from twinbeat.generation import GenerationError, bump_generation
+from twinbeat.daemon import notify
+from twinbeat.daemon.generation import GenerationError, bump_generation
+from twinbeat.daemon.logsetup import LogTargets, setup_logging
+from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
+from twinbeat.links.pinger import Pinger
 from twinbeat.links.serial import SerialLink
 from twinbeat.links.udp import UdpLink
-from twinbeat.logsetup import LogTargets, setup_logging
-from twinbeat.pinger import Pinger
-from twinbeat.realtime import WatchdogDevice, enter_realtime
 from twinbeat.resources import AgentError, RollbackFailedError
 from twinbeat.resources.group import GroupRunner, make_agent
-from twinbeat.statusview import status_view
 from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
 
 log = logging.getLogger("twinbeat")

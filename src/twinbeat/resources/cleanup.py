@@ -17,11 +17,11 @@ import sys
 import trio
 
 from twinbeat.config import Config, ConfigErrors, load
-from twinbeat.control_client import DaemonNotRunningError, request
+from twinbeat.control.client import DaemonNotRunningError, request
 from twinbeat.resources import AgentError
 from twinbeat.resources.group import GroupRunner, make_agent
 
-log = logging.getLogger("twinbeat.cleanup")
+log = logging.getLogger("twinbeat.resources.cleanup")
 
 GROUP_TIMEOUT = 300.0
 

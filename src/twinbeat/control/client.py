@@ -13,7 +13,7 @@ import socket
 import sys
 from typing import Any
 
-from twinbeat.control import SOCKET_NAME
+from twinbeat.control.server import SOCKET_NAME
 
 EXIT_HEALTHY = 0
 EXIT_DEGRADED = 1

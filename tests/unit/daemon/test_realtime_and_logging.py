@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from twinbeat.logsetup import LogTargets, setup_logging
-from twinbeat.realtime import WatchdogDevice, enter_realtime
+from twinbeat.daemon.logsetup import LogTargets, setup_logging
+from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from twinbeat.generation import GenerationError, bump_generation
+from twinbeat.daemon.generation import GenerationError, bump_generation
 
 
 def test_first_start_is_generation_one_and_each_start_increments(tmp_path):

@@ -14,7 +14,7 @@ import trio
 
 from twinbeat.config import load
 from twinbeat.core import events as ev
-from twinbeat.daemon import Daemon
+from twinbeat.daemon.root import Daemon
 
 HA_CF = """keepalive 2
 deadtime 10

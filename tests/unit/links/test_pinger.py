@@ -1,10 +1,10 @@
-"""Ping nodes: the ICMP codec and the reachability rule of twinbeat.pinger (no I/O)."""
+"""Ping nodes: the ICMP codec and the reachability rule of twinbeat.links.pinger (no I/O)."""
 
 from __future__ import annotations
 
 import struct
 
-from twinbeat.pinger import (
+from twinbeat.links.pinger import (
     ICMP_ECHO_REPLY,
     ICMP_ECHO_REQUEST,
     Pinger,
