@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint sim-long clean
+.PHONY: setup demo test lint typecheck sim-long clean
 
 setup:
 	./scripts/install-deps
@@ -13,7 +13,10 @@ demo: setup
 lint:
 	$(BIN)/ruff check src tests bench
 
-test: setup lint
+typecheck:
+	$(BIN)/mypy
+
+test: setup lint typecheck
 	$(BIN)/python -m pytest -q
 
 sim-long: setup
