@@ -19,7 +19,7 @@ from daemons import ADDRESSES, Pair, capture_udp, send_udp
 
 from twinbeat import wire
 from twinbeat.config import load
-from twinbeat.daemon.root import keyring_from_config
+from twinbeat.engine import keyring_from_config
 
 pytestmark = pytest.mark.root
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import logging
 import math
 import signal
@@ -31,18 +30,18 @@ from twinbeat.control.server import (
     open_control_listener,
 )
 from twinbeat.control.statusview import status_view
-from twinbeat.core import GroupSpec, Node, Params
 from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
 from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
+from twinbeat.engine import Engine, Transmit
+from twinbeat.links import LinkDriver
 from twinbeat.links.pinger import Pinger
 from twinbeat.links.serial import SerialLink
 from twinbeat.links.udp import UdpLink
 from twinbeat.resources import AgentError, RollbackFailedError
 from twinbeat.resources.group import GroupRunner, make_agent
-from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
 
 log = logging.getLogger("twinbeat")
 
@@ -57,48 +56,22 @@ HANDOFF_POLL = 0.02
 PING_INTERVAL_MIN = 0.2
 
 
-def params_from_config(config: Config, generation: int) -> Params:
-    """The core's view of the configuration: no file paths, no I/O, nothing it does not use."""
-    return Params(
-        node=config.node,
-        peers=tuple(config.peers),
-        links=tuple(link.name for link in config.links),
-        keepalive=config.keepalive,
-        deadtime=config.deadtime,
-        warntime=config.warntime,
-        initdead=config.initdead,
-        auto_failback=config.auto_failback != "off",
-        groups=tuple(GroupSpec(key=g.key, primary=g.primary) for g in config.groups),
-        fingerprint=config.fingerprint,
-        generation=generation,
-        ping_configured=bool(config.ping or config.ping_groups),
-    )
-
-
-def keyring_from_config(config: Config) -> Keyring:
-    keys = {index: (key.method, key.key) for index, key in config.authkeys.keys.items()}
-    return Keyring(keys, config.authkeys.active)
-
-
 class Daemon:
     """Owns the running node: the core, its links and agents, and the control socket."""
 
     def __init__(self, config: Config, generation: int, run_dir: str) -> None:
         self.config = config
         self.run_dir = run_dir
-        self.params = params_from_config(config, generation)
-        self.keyring = keyring_from_config(config)
-        self.links: dict[str, UdpLink | SerialLink] = {}
-        self.link_ids: dict[str, int] = {}
+        self.generation = generation
+        self.links: dict[str, LinkDriver] = {}
         for link in config.links:
             if isinstance(link.medium, Serial):
                 self.links[link.name] = SerialLink(link, config.baud)
             else:
                 self.links[link.name] = UdpLink(link, config.udpport)
-            self.link_ids[link.name] = link.link_id
         self.runners: dict[str, GroupRunner] = {}
         self.events_in, self.events_out = trio.open_memory_channel[ev.Event](EVENT_QUEUE)
-        self.node: Node | None = None
+        self.engine: Engine | None = None
         self.watchdog: WatchdogDevice | None = None
         self.frames_dropped = 0
         self.done = False
@@ -133,7 +106,7 @@ class Daemon:
                 )
                 for group in self.config.groups
             }
-            self.node = Node(self.params, trio.current_time())
+            self.engine = Engine.from_config(self.config, self.generation, trio.current_time())
             nursery.start_soon(self._handle_signals)
             self._feed(ev.Started())
             # A crashed daemon's leftovers (VIP, service) are found before joining, so the core
@@ -156,9 +129,9 @@ class Daemon:
             self.watchdog.close()
 
     async def _core_loop(self) -> None:
-        assert self.node is not None
+        assert self.engine is not None
         while not self.done:
-            deadline = self.node.next_deadline()
+            deadline = self.engine.next_deadline()
             with trio.move_on_at(math.inf if deadline is None else deadline):
                 event = await self.events_out.receive()
                 self._feed(event)
@@ -226,52 +199,28 @@ class Daemon:
 
     def _deliver(self, link_name: str, data: bytes) -> None:
         """Called by a link for every datagram or serial frame; must not block."""
-        event = self._frame_event(link_name, data)
-        if event is None:
-            return
+        assert self.engine is not None
+        event = self.engine.frame_event(link_name, data)
         try:
             self.events_in.send_nowait(event)
         except trio.WouldBlock:
             self.frames_dropped += 1
 
-    def _frame_event(self, link_name: str, data: bytes) -> ev.Event | None:
-        try:
-            frame = decode_untrusted(data, self.keyring)
-        except WireError as exc:
-            return ev.FrameRejected(link=link_name, reason=exc.reason, peer=None)
-        if frame.sender == self.params.node:
-            return None  # our own broadcast looped back
-        if frame.sender not in self.params.peers:
-            return ev.FrameRejected(link=link_name, reason="sender", peer=None)
-        if frame.link_id != self.link_ids[link_name]:
-            # Authentic, but sent on another link: a cross-link replay or a cabling mix-up.
-            return ev.FrameRejected(link=link_name, reason="link", peer=frame.sender)
-        return ev.FrameReceived(
-            link=link_name,
-            peer=frame.sender,
-            generation=frame.generation,
-            sequence=frame.sequence,
-            timestamp_ms=frame.timestamp_ms,
-            echo_ms=frame.echo_ms,
-            echo_delay_ms=frame.echo_delay_ms,
-            fingerprint=frame.fingerprint,
-            node_state=frame.node_state,
-            node_flags=frame.node_flags,
-            groups=frame.groups,
-        )
-
     def _feed(self, event: ev.Event) -> None:
-        assert self.node is not None
-        for action in self.node.feed(event, trio.current_time()):
-            self._execute(action)
+        assert self.engine is not None
+        for output in self.engine.feed(event, trio.current_time()):
+            self._execute(output)
 
     # -- actions out ----------------------------------------------------------------------------
 
-    def _execute(self, action: ev.Action) -> None:
+    def _execute(self, output: ev.Action | Transmit) -> None:
         assert self._nursery is not None
-        match action:
-            case ev.SendHeartbeat():
-                self._send_heartbeat(action)
+        match output:
+            case Transmit(payloads=payloads):
+                for name, payload in payloads:
+                    self.links[name].send(payload)
+                if self.watchdog is not None:
+                    self.watchdog.feed()  # heartbeat tickles the watchdog on each local status
             case ev.StartGroup(key=key):
                 self._nursery.start_soon(self._group_op, key, True)
             case ev.StopGroup(key=key):
@@ -286,29 +235,7 @@ class Daemon:
                 log.info("twinbeat shutdown complete")
                 self.done = True
             case _:
-                raise TypeError(f"unknown action {action!r}")
-
-    def _send_heartbeat(self, action: ev.SendHeartbeat) -> None:
-        echoes = {echo.link: echo for echo in action.echoes}
-        for name, link in self.links.items():
-            echo = echoes.get(name)
-            data = encode(
-                self.keyring,
-                sender=self.params.node,
-                fingerprint=self.params.fingerprint,
-                generation=self.params.generation,
-                sequence=action.sequence,
-                timestamp_ms=action.timestamp_ms,
-                echo_ms=echo.echo_ms if echo else 0,
-                echo_delay_ms=echo.echo_delay_ms if echo else 0,
-                link_id=self.link_ids[name],
-                node_state=action.node_state,
-                node_flags=action.node_flags,
-                groups=action.groups,
-            )
-            link.send(data)
-        if self.watchdog is not None:
-            self.watchdog.feed()  # heartbeat tickles the watchdog on each local status
+                raise TypeError(f"unknown output {output!r}")
 
     async def _group_op(self, key: str, start: bool) -> None:
         runner = self.runners[key]
@@ -343,26 +270,20 @@ class Daemon:
     # -- control socket -------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        assert self.node is not None
-        view = status_view(self.node.snapshot())
+        assert self.engine is not None
+        view = status_view(self.engine.snapshot())
         # The drivers' own counters: what the core never sees (send failures, line noise
         # between serial frames, reopens of a vanished interface or pty).
-        drivers = {}
-        for name, link in self.links.items():
-            counters = dataclasses.asdict(link.stats)
-            deframer = getattr(link, "deframer", None)
-            if deframer is not None:
-                counters["serial_garbage_bytes"] = deframer.stats.dropped_garbage
-                counters["serial_oversize_frames"] = deframer.stats.dropped_oversize
-            drivers[name] = {"open": link.up, **counters}
-        view["drivers"] = drivers
+        view["drivers"] = {
+            name: {"open": link.up, **link.counters()} for name, link in self.links.items()
+        }
         view["frames_dropped_queue_full"] = self.frames_dropped
         return view
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
         """Run `standby`/`takeover` and wait until the affected groups have moved."""
         before = self.status()
-        me = self.params.node
+        me = self.config.node
         peers_alive = [p["name"] for p in before["peers"] if p.get("alive")]
         if not peers_alive:
             return {"ok": False, "error": f"{cmd} refused: the peer is dead"}

@@ -19,13 +19,13 @@ import errno
 import logging
 import os
 import termios
-from collections.abc import Callable
 from typing import Any
 
 import serial
 import trio
 
 from twinbeat import wire
+from twinbeat.links import Deliver
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
 log = logging.getLogger("twinbeat.links")
@@ -33,7 +33,6 @@ log = logging.getLogger("twinbeat.links")
 BACKOFF_FIRST = 0.5  # seconds before the first reopen attempt
 BACKOFF_MAX = 2.0  # doubling up to this
 
-Deliver = Callable[[str, bytes], None]
 
 
 def _set_vmin1(fd: int) -> None:
@@ -90,6 +89,14 @@ class SerialLink:
                     self._close()
         finally:
             self._close()
+
+    def counters(self) -> dict[str, int]:
+        """This driver's counters plus the deframer's: noise on the line between frames."""
+        counters = self.stats.as_dict()
+        if self.deframer is not None:
+            counters["serial_garbage_bytes"] = self.deframer.stats.dropped_garbage
+            counters["serial_oversize_frames"] = self.deframer.stats.dropped_oversize
+        return counters
 
     def send(self, data: bytes) -> bool:
         """Write one COBS frame without blocking; drop it (False) if the tty won't take it."""

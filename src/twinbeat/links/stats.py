@@ -19,6 +19,15 @@ class LinkStats:
     oversize_dropped: int = 0  # received units longer than MAX_RECEIVE
     reopens: int = 0  # successful (re)opens after the first one
 
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "send_errors": self.send_errors,
+            "received": self.received,
+            "oversize_dropped": self.oversize_dropped,
+            "reopens": self.reopens,
+        }
+
 
 # Frames are at most 256 bytes (docs/protocol.md); anything past this is not ours.
 MAX_RECEIVE = 512

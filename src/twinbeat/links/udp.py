@@ -17,12 +17,12 @@ import errno
 import logging
 import socket
 import struct
-from collections.abc import Callable
 from typing import Any
 
 import trio
 from pyroute2 import IPRoute
 
+from twinbeat.links import Deliver
 from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
@@ -34,7 +34,6 @@ IPTOS_LOWDELAY = 0x10
 # errno values that mean "this interface cannot carry traffic now": reopen, do not crash.
 _LINK_GONE = {errno.ENETDOWN, errno.ENODEV, errno.ENXIO, errno.ENETUNREACH}
 
-Deliver = Callable[[str, bytes], None]
 
 
 def _peers(medium: Any) -> tuple[str, ...]:
@@ -104,6 +103,10 @@ class UdpLink:
                         self._close()
             finally:
                 self._close()
+
+    def counters(self) -> dict[str, int]:
+        """This driver's own counters, for `twinbeat status` (what the core never sees)."""
+        return self.stats.as_dict()
 
     def send(self, data: bytes) -> bool:
         """Queue one datagram per destination without ever blocking; False if dropped."""
