@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate ha.cf, authkeys and haresources")
     _add_config_options(check)
 
+    _add_daemon_commands(sub)
+    _add_operator_commands(sub)
+    _add_tool_commands(sub)
+    return parser
+
+
+def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`run` and `cleanup`: what systemd starts (ExecStart, ExecStopPost)."""
     run = sub.add_parser("run", help="run the daemon")
     _add_config_options(run)
     _add_socket_option(run)
@@ -70,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--foreground", action="store_true", help="log to stderr as well (systemd does not need it)"
     )
 
+    cleanup = sub.add_parser(
+        "cleanup", help="stop every haresources resource still running here (daemon stopped)"
+    )
+    _add_config_options(cleanup)
+    _add_socket_option(cleanup)
+
+
+def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`status`, `standby`, `takeover`: what an admin types against a running daemon."""
     status = sub.add_parser("status", help="show nodes, links and resource groups")
     _add_socket_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -82,12 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
             "--timeout", type=float, default=60.0, help="seconds to wait for the handoff"
         )
 
-    cleanup = sub.add_parser(
-        "cleanup", help="stop every haresources resource still running here (daemon stopped)"
-    )
-    _add_config_options(cleanup)
-    _add_socket_option(cleanup)
 
+
+def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`keygen` and `lab`: tools that need no running daemon."""
     keygen = sub.add_parser("keygen", help="write an authkeys file with a fresh sha256 key")
     keygen.add_argument(
         "path", nargs="?", default=f"{DEFAULT_CONFIG_DIR}/authkeys", help="file to write"
@@ -108,13 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("lab", "howto", "1s-3s", "fast"),
         help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms)",
     )
-    return parser
 
 
 def _resolve(spec: str) -> Callable[[argparse.Namespace], int]:
     module_name, _, func_name = spec.partition(":")
     module = importlib.import_module(module_name)
-    return getattr(module, func_name)
+    handler: Callable[[argparse.Namespace], int] = getattr(module, func_name)
+    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:

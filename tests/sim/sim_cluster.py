@@ -1,18 +1,23 @@
-"""A small VOPR over `twinbeat.core`: N cores, a fake network, fake agents, one seeded PRNG.
+"""A small VOPR over `twinbeat.engine`: two nodes, a fake network, fake agents, one seeded PRNG.
 
 Owns: `Simulation` — the event loop (a heap ordered by simulated time), per-node clocks with
 drift, fake resource agents (slow, sometimes failing), node crashes and restarts, the fault
-schedule, the resource ledger, and the property checks. docs/core.md §Simulator states the
-properties and bounds; this docstring only summarises:
+schedule, the resource ledger, and the property checks. Each node runs the production
+`Engine` (core + wire translation): heartbeats leave it as signed bytes per link, cross the
+fake network as bytes, and enter the other engine through the same `frame_event` the daemon
+calls. docs/core.md §Simulator states the properties and bounds; this docstring summarises:
 
-- Ledger: node n holds group k from the instant n's core issues StartGroup(k) until the
+- Ledger: node n holds group k from the instant n's engine issues StartGroup(k) until the
   agent's GroupStopped (or GroupStartFailed, whose driver already rolled back) is delivered.
   A stop that failed keeps the group held ("critical"). When a daemon crashes, whatever it
   held stays running ("leftover") until its next incarnation stops it.
-- Safety, checked after every event: no group is held by two running daemons whose pair has
+- Safety, checked after every event: no group is held by both running daemons when they have
   been connected (some link working both ways, see sim_network) for the last
   `exempt_window` seconds; leftovers and critical groups are exempt. A node never issues
   StartGroup while it holds leftovers, or while its ping nodes are unreachable.
+- Hostile network: during the fault phase an adversary replays frames it captured earlier,
+  on the link they crossed or on the other one, across the peer's restarts. Nothing it sends
+  may change who holds what (the safety check covers it).
 - Liveness: after `heal_at` every fault is repaired and every daemon running; by
   `heal_at + bound` each group (without a critical stop) has exactly one holder and no core
   is mid-transition.
@@ -23,23 +28,21 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sim_network import LINKS, FakeNetwork
 
 from twinbeat.core import (
-    FrameReceived,
     GroupSpec,
     GroupStarted,
     GroupStartFailed,
     GroupStopFailed,
     GroupStopped,
     LeftoversFound,
-    Node,
     Params,
     PingReachability,
-    SendHeartbeat,
     ShutdownComplete,
     ShutdownRequested,
     StandbyRequested,
@@ -49,8 +52,14 @@ from twinbeat.core import (
     TakeoverRequested,
     Tick,
 )
-from twinbeat.core.node import BACKOFF_CAP
+from twinbeat.core.groups import BACKOFF_CAP
+from twinbeat.engine import Engine, Output, Transmit
+from twinbeat.wire import Keyring
 
+NAMES = ("alpha", "bravo")
+KEYRING = Keyring({1: ("sha256", b"simulated-cluster-key-0123456789")}, 1)
+LINK_IDS = {LINKS[0]: 0, LINKS[1]: 0x80}
+FINGERPRINT = 0x7B1E
 KEEPALIVE = 1.0
 DEADTIME = 5.0
 WARNTIME = 3.0
@@ -59,6 +68,7 @@ AGENT_MAX = 2.0  # slowest fake agent answer (start or stop)
 PROBE_MAX = 0.5  # slowest leftover probe at start-up
 MAX_DRIFT = 0.005  # clocks run up to 0.5 % fast or slow
 FAULT_PHASE = 90.0
+CAPTURE_MAX = 200  # frames the adversary keeps for replaying
 
 
 class PropertyViolationError(AssertionError):
@@ -71,7 +81,7 @@ class SimNode:
     offset: float
     drift: float
     generation: int = 1
-    core: Node | None = None  # None while the daemon is down
+    engine: Engine | None = None  # None while the daemon is down
     ping: bool = True
     tick_token: int = 0
 
@@ -88,29 +98,28 @@ class SimNode:
 @dataclass
 class Simulation:
     seed: int
-    n_nodes: int = 2
     fault_phase: float = FAULT_PHASE
     trace: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         r = self.rng
-        self.names = ("alpha", "bravo", "charlie")[: self.n_nodes]
         self.auto_failback = r.random() < 0.5
         self.ping_configured = r.random() < 0.3
-        n_groups = r.randint(1, 3)
         self.groups = tuple(
-            GroupSpec(key=f"198.18.1.{100 + i}", primary=self.names[i % self.n_nodes])
-            for i in range(n_groups)
+            GroupSpec(key=f"198.18.1.{100 + i}", primary=NAMES[i % 2])
+            for i in range(r.randint(1, 3))
         )
-        self.net = FakeNetwork(r, self.names)
+        self.net = FakeNetwork(r, NAMES)
         self.nodes = {
             n: SimNode(n, offset=r.uniform(0, 1000), drift=r.uniform(-MAX_DRIFT, MAX_DRIFT))
-            for n in self.names
+            for n in NAMES
         }
-        self.ledger: dict[str, dict[str, str]] = {n: {} for n in self.names}
+        self.ledger: dict[str, dict[str, str]] = {n: {} for n in NAMES}
         self.fail_start = r.choice((0.0, 0.1, 0.3))
         self.fail_stop = r.choice((0.0, 0.0, 0.02))
+        self.replay_rate = r.choice((0.0, 0.05, 0.3))
+        self.captured: list[tuple[str, bytes]] = []
         self.heal_at = self.fault_phase
         self.bound = (INITDEAD + BACKOFF_CAP * DEADTIME + 4 * KEEPALIVE + 3 * AGENT_MAX
                       + PROBE_MAX)
@@ -119,8 +128,8 @@ class Simulation:
         self.now = 0.0
         self._heap: list[tuple[float, int, str, Any]] = []
         self._counter = 0
-        self.last_cut: dict[tuple[str, str], float] = {}
-        self.incarnation = {n: 0 for n in self.names}
+        self.last_cut = 0.0
+        self.incarnation = {n: 0 for n in NAMES}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -130,15 +139,15 @@ class Simulation:
 
     def _params(self, sn: SimNode) -> Params:
         return Params(
-            node=sn.name, peers=tuple(n for n in self.names if n != sn.name), links=LINKS,
-            keepalive=KEEPALIVE, deadtime=DEADTIME, warntime=WARNTIME, initdead=INITDEAD,
-            auto_failback=self.auto_failback, groups=self.groups, fingerprint=0x7B1E,
+            node=sn.name, peer=_other(sn.name), links=LINKS, keepalive=KEEPALIVE,
+            deadtime=DEADTIME, warntime=WARNTIME, initdead=INITDEAD,
+            auto_failback=self.auto_failback, groups=self.groups, fingerprint=FINGERPRINT,
             generation=sn.generation, ping_configured=self.ping_configured,
         )
 
     def _boot(self, name: str) -> None:
         sn = self.nodes[name]
-        sn.core = Node(self._params(sn), sn.local(self.now))
+        sn.engine = Engine(self._params(sn), KEYRING, LINK_IDS, sn.local(self.now))
         self.incarnation[name] += 1
         self._feed(name, Started())
         leftovers = tuple(k for k, s in self.ledger[name].items() if s == "leftover")
@@ -150,75 +159,74 @@ class Simulation:
 
     def _crash(self, name: str) -> None:
         sn = self.nodes[name]
-        if sn.core is None:
+        if sn.engine is None:
             return
         self.trace.append(f"{self.now:.6f} {name} CRASH")
-        sn.core = None
+        sn.engine = None
         for k in self.ledger[name]:
             self.ledger[name][k] = "leftover"
         sn.generation += 1
 
     def _feed(self, name: str, event: Any) -> None:
         sn = self.nodes[name]
-        core = sn.core
-        if core is None:
-            return
-        actions = core.feed(event, sn.local(self.now))
-        for a in actions:
-            self._act(name, a)
-        if any(isinstance(a, ShutdownComplete) for a in actions):
+        if sn.engine is not None:
+            self._carry_out(name, sn.engine.feed(event, sn.local(self.now)))
+
+    def _receive(self, name: str, link: str, data: bytes) -> None:
+        sn = self.nodes[name]
+        if sn.engine is not None:
+            self._carry_out(name, sn.engine.received(link, data, sn.local(self.now)))
+
+    def _carry_out(self, name: str, outputs: list[Output]) -> None:
+        sn = self.nodes[name]
+        for output in outputs:
+            self._act(name, output)
+        if any(isinstance(o, ShutdownComplete) for o in outputs):
             self._crash(name)  # the daemon exits; it comes back later with a new generation
             self._push(min(self.now + self.rng.uniform(0, 2 * DEADTIME), self.heal_at),
                        "boot", name)
             return
+        assert sn.engine is not None
         sn.tick_token += 1
-        deadline = core.next_deadline()
+        deadline = sn.engine.next_deadline()
         if deadline is not None:
             self._push(max(sn.sim_time(deadline), self.now), "tick", (name, sn.tick_token))
 
-    def _act(self, name: str, a: Any) -> None:
-        sn = self.nodes[name]
-        inc = self.incarnation[name]
-        if isinstance(a, SendHeartbeat):
-            self._send(name, a)
+    def _act(self, name: str, output: Output) -> None:
+        if isinstance(output, Transmit):
+            self._send(name, output)
             return
-        self.trace.append(f"{self.now:.6f} {name} {a!r}")
-        if isinstance(a, StartGroup):
-            if any(s == "leftover" for s in self.ledger[name].values()):
-                self._violation(f"{name} started {a.key} while still holding leftovers")
-            if self.ping_configured and not sn.ping:
-                self._violation(f"{name} started {a.key} while isolated (no ping node)")
-            self.ledger[name][a.key] = "held"
-            fail = self.now < self.heal_at and self.rng.random() < self.fail_start
-            # Where stops can fail, so can the rollback of a failed start: part of the group
-            # then stays up here, exactly like a failed stop.
-            stuck = fail and self.rng.random() < 10 * self.fail_stop
-            ev = (
-                GroupStartFailed(a.key, "sim", rolled_back=not stuck)
-                if fail
-                else GroupStarted(a.key)
-            )
-            self._push(self.now + self.rng.uniform(0.01, AGENT_MAX), "agent", (name, inc, ev))
-        elif isinstance(a, StopGroup):
+        self.trace.append(f"{self.now:.6f} {name} {output!r}")
+        if isinstance(output, StartGroup):
+            self._start_group(name, output.key)
+        elif isinstance(output, StopGroup):
             fail = self.now < self.heal_at and self.rng.random() < self.fail_stop
-            ev = GroupStopFailed(a.key, "sim") if fail else GroupStopped(a.key)
-            self._push(self.now + self.rng.uniform(0.01, AGENT_MAX), "agent", (name, inc, ev))
+            ev = GroupStopFailed(output.key, "sim") if fail else GroupStopped(output.key)
+            self._agent_answers(name, ev)
 
-    def _send(self, src: str, hb: SendHeartbeat) -> None:
-        gen = self.nodes[src].generation
-        for dst in self.names:
-            if dst == src:
-                continue
-            for link in LINKS:
-                echo = next(e for e in hb.echoes if e.link == link and e.peer == dst)
-                frame = FrameReceived(
-                    link=link, peer=src, generation=gen, sequence=hb.sequence,
-                    timestamp_ms=hb.timestamp_ms, echo_ms=echo.echo_ms,
-                    echo_delay_ms=echo.echo_delay_ms, fingerprint=0x7B1E,
-                    node_state=hb.node_state, node_flags=hb.node_flags, groups=hb.groups,
-                )
-                for t in self.net.transmit(src, dst, link, self.now):
-                    self._push(t, "frame", (dst, frame))
+    def _start_group(self, name: str, key: str) -> None:
+        if any(s == "leftover" for s in self.ledger[name].values()):
+            self._violation(f"{name} started {key} while still holding leftovers")
+        if self.ping_configured and not self.nodes[name].ping:
+            self._violation(f"{name} started {key} while isolated (no ping node)")
+        self.ledger[name][key] = "held"
+        fail = self.now < self.heal_at and self.rng.random() < self.fail_start
+        # Where stops can fail, so can the rollback of a failed start: part of the group
+        # then stays up here, exactly like a failed stop.
+        stuck = fail and self.rng.random() < 10 * self.fail_stop
+        ev = GroupStartFailed(key, "sim", rolled_back=not stuck) if fail else GroupStarted(key)
+        self._agent_answers(name, ev)
+
+    def _agent_answers(self, name: str, ev: Any) -> None:
+        when = self.now + self.rng.uniform(0.01, AGENT_MAX)
+        self._push(when, "agent", (name, self.incarnation[name], ev))
+
+    def _send(self, src: str, tx: Transmit) -> None:
+        dst = _other(src)
+        for link, data in tx.payloads:
+            for t in self.net.transmit(src, dst, link, self.now):
+                self._push(t, "frame", (dst, link, data))
+            self._capture(link, data)
 
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
         # The agent finished: its effect on the machine stands even if the daemon died.
@@ -230,11 +238,31 @@ class Simulation:
             self.ledger[name][ev.key] = "critical"
         elif isinstance(ev, GroupStopped | GroupStartFailed) and key is not None:
             self.ledger[name].pop(key, None)
-        if inc != self.incarnation[name] or self.nodes[name].core is None:
+        if inc != self.incarnation[name] or self.nodes[name].engine is None:
             if stuck:
                 self.ledger[name][ev.key] = "leftover"
             return
         self._feed(name, ev)
+
+    # ------------------------------------------------------------------ the adversary
+
+    def _capture(self, link: str, data: bytes) -> None:
+        if self.replay_rate and self.now < self.heal_at:
+            if len(self.captured) >= CAPTURE_MAX:
+                self.captured[self.rng.randrange(CAPTURE_MAX)] = (link, data)
+            else:
+                self.captured.append((link, data))
+
+    def _replay(self) -> None:
+        """Send an old frame again, to either node, on its own link or the other one."""
+        if not self.captured:
+            return
+        link, data = self.rng.choice(self.captured)
+        if self.rng.random() < 0.3:
+            link = LINKS[1] if link == LINKS[0] else LINKS[0]
+        dst = self.rng.choice(NAMES)
+        self.trace.append(f"{self.now:.6f} REPLAY to {dst} on {link}")
+        self._receive(dst, link, data)
 
     # ------------------------------------------------------------------ faults
 
@@ -244,35 +272,52 @@ class Simulation:
         while t < self.heal_at:
             self._push(t, "fault", None)
             t += r.expovariate(1 / 4.0)
+        if self.replay_rate:
+            t = r.uniform(0, 1)
+            while t < self.heal_at:
+                self._push(t, "replay", None)
+                t += r.expovariate(self.replay_rate * 10)
 
     def _fault(self) -> None:
         r = self.rng
-        a, b = r.sample(self.names, 2)
-        kind = r.choice(("udp", "serial", "both", "crash", "ping", "standby", "takeover",
-                         "shutdown", "loss"))
+        a = r.choice(NAMES)
+        kind = r.choice(tuple(self._faults))
         dur = r.choice((r.uniform(0.5, DEADTIME), r.uniform(DEADTIME, 4 * DEADTIME)))
-        self.trace.append(f"{self.now:.6f} FAULT {kind} {a} {b} {dur:.3f}")
-        if kind in ("udp", "serial", "both"):
-            links = LINKS if kind == "both" else ((LINKS[0],) if kind == "udp" else (LINKS[1],))
-            for ln in links:
-                self.net.set_cut(a, b, ln, True)
-                self._push(min(self.now + dur, self.heal_at), "restore", (a, b, ln))
-        elif kind == "crash":
-            self._crash(a)
-            self._push(min(self.now + dur, self.heal_at), "boot", a)
-        elif kind == "ping" and self.ping_configured:
+        self.trace.append(f"{self.now:.6f} FAULT {kind} {a} {dur:.3f}")
+        self._faults[kind](self, a, dur)
+
+    def _cut(self, links: tuple[str, ...], dur: float) -> None:
+        a, b = NAMES
+        for ln in links:
+            self.net.set_cut(a, b, ln, True)
+            self._push(min(self.now + dur, self.heal_at), "restore", ln)
+
+    def _crash_for(self, a: str, dur: float) -> None:
+        self._crash(a)
+        self._push(min(self.now + dur, self.heal_at), "boot", a)
+
+    def _ping_flap(self, a: str, _dur: float) -> None:
+        if self.ping_configured:
             self.nodes[a].ping = not self.nodes[a].ping
             self._feed(a, PingReachability(self.nodes[a].ping))
-        elif kind == "standby":
-            self._feed(a, StandbyRequested(r.choice(("local", "foreign", "all"))))
-        elif kind == "takeover":
-            self._feed(a, TakeoverRequested(r.choice(("local", "foreign", "all"))))
-        elif kind == "shutdown":
-            self._feed(a, ShutdownRequested())
-        elif kind == "loss":
-            for (src, _dst, _ln), m in self.net.models.items():
-                if src == a:
-                    m.loss = r.choice((0.0, 0.1, 0.5))
+
+    def _lossy(self, a: str, _dur: float) -> None:
+        loss = self.rng.choice((0.0, 0.1, 0.5))
+        for (src, _dst, _ln), m in self.net.models.items():
+            if src == a:
+                m.loss = loss
+
+    _faults: ClassVar[dict[str, Callable[[Simulation, str, float], None]]] = {
+        "udp": lambda s, _a, d: s._cut((LINKS[0],), d),
+        "serial": lambda s, _a, d: s._cut((LINKS[1],), d),
+        "both": lambda s, _a, d: s._cut(LINKS, d),
+        "crash": _crash_for,
+        "ping": _ping_flap,
+        "standby": lambda s, a, _d: s._feed(a, StandbyRequested(_which(s.rng))),
+        "takeover": lambda s, a, _d: s._feed(a, TakeoverRequested(_which(s.rng))),
+        "shutdown": lambda s, a, _d: s._feed(a, ShutdownRequested()),
+        "loss": _lossy,
+    }
 
     def _heal(self) -> None:
         self.trace.append(f"{self.now:.6f} HEAL")
@@ -280,7 +325,7 @@ class Simulation:
         for name, sn in self.nodes.items():
             was_isolated = not sn.ping
             sn.ping = True
-            if sn.core is None:
+            if sn.engine is None:
                 self._boot(name)
             elif self.ping_configured and was_isolated:
                 self._feed(name, PingReachability(True))
@@ -289,52 +334,47 @@ class Simulation:
 
     def _violation(self, what: str) -> None:
         raise PropertyViolationError(
-            f"sim seed {self.seed} (nodes={self.n_nodes}, auto_failback={self.auto_failback}, "
-            f"ping={self.ping_configured}) at t={self.now:.3f}: {what}\n"
-            f"replay: pytest tests/sim --sim-seed {self.seed}"
+            f"sim seed {self.seed} (auto_failback={self.auto_failback}, "
+            f"ping={self.ping_configured}, replay={self.replay_rate}) at t={self.now:.3f}: "
+            f"{what}\nreplay: pytest tests/sim --sim-seed {self.seed}"
         )
 
     def _running(self, name: str) -> bool:
-        sn = self.nodes[name]
-        return sn.core is not None
+        return self.nodes[name].engine is not None
 
     def _check_safety(self) -> None:
-        for i, a in enumerate(self.names):
-            for b in self.names[i + 1:]:
-                if not self.net.working(a, b) or not self._running(a) or not self._running(b):
-                    self.last_cut[(a, b)] = self.now
+        a, b = NAMES
+        if not self.net.working(a, b) or not self._running(a) or not self._running(b):
+            self.last_cut = self.now
+            return
+        if self.now <= self.last_cut + self.exempt_window:
+            return
         for g in self.groups:
-            holders = [n for n in self.names
-                       if self._running(n) and self.ledger[n].get(g.key) == "held"]
-            for i, a in enumerate(holders):
-                for b in holders[i + 1:]:
-                    cut = self.last_cut.get((a, b), self.last_cut.get((b, a)))
-                    if cut is not None and self.now <= cut + self.exempt_window:
-                        continue
-                    self._violation(f"group {g.key} held by both {a} and {b} while connected")
+            if self.ledger[a].get(g.key) == "held" and self.ledger[b].get(g.key) == "held":
+                self._violation(f"group {g.key} held by both {a} and {b} while connected")
 
     def _check_liveness(self) -> None:
         for g in self.groups:
-            states = {n: self.ledger[n].get(g.key) for n in self.names}
+            states = {n: self.ledger[n].get(g.key) for n in NAMES}
             if "critical" in states.values():
                 continue
             holders = [n for n, s in states.items() if s == "held"]
             if len(holders) != 1:
                 self._violation(f"{self.bound:.0f}s after healing, group {g.key} has holders "
                                 f"{holders} (ledger {states})")
-            for n in self.names:
-                core = self.nodes[n].core
-                assert core is not None
-                for gs in core.snapshot().groups:
-                    if gs.local_state in ("claiming", "starting", "stopping"):
-                        self._violation(f"{n} still {gs.local_state} {gs.key} after healing")
             if any(s == "leftover" for s in states.values()):
                 self._violation(f"leftovers of {g.key} still running after healing")
+        for n in NAMES:
+            engine = self.nodes[n].engine
+            assert engine is not None
+            for gs in engine.snapshot().groups:
+                if gs.local_state in ("claiming", "starting", "stopping"):
+                    self._violation(f"{n} still {gs.local_state} {gs.key} after healing")
 
     # ------------------------------------------------------------------ run
 
     def run(self) -> list[str]:
-        for name in self.names:
+        for name in NAMES:
             self._push(self.rng.uniform(0, 2), "boot", name)
         self._schedule_faults()
         self._push(self.heal_at, "heal", None)
@@ -350,22 +390,32 @@ class Simulation:
         return self.trace
 
     def _dispatch(self, kind: str, payload: Any) -> None:
-        if kind == "frame":
-            dst, frame = payload
-            self._feed(dst, frame)
-        elif kind == "tick":
-            name, token = payload
-            if token == self.nodes[name].tick_token:
-                self._feed(name, Tick())
-        elif kind == "agent":
-            self._deliver_agent(*payload)
-        elif kind == "boot":
-            if self.nodes[payload].core is None:
-                self._boot(payload)
-        elif kind == "restore":
-            a, b, ln = payload
-            self.net.set_cut(a, b, ln, False)
-        elif kind == "fault":
-            self._fault()
-        elif kind == "heal":
-            self._heal()
+        match kind:
+            case "frame":
+                self._receive(*payload)
+            case "tick":
+                name, token = payload
+                if token == self.nodes[name].tick_token:
+                    self._feed(name, Tick())
+            case "agent":
+                self._deliver_agent(*payload)
+            case "boot":
+                if self.nodes[payload].engine is None:
+                    self._boot(payload)
+            case "restore":
+                self.net.set_cut(*NAMES, payload, False)
+            case "fault":
+                self._fault()
+            case "replay":
+                if self.now < self.heal_at:
+                    self._replay()
+            case "heal":
+                self._heal()
+
+
+def _other(name: str) -> str:
+    return NAMES[1] if name == NAMES[0] else NAMES[0]
+
+
+def _which(rng: random.Random) -> str:
+    return rng.choice(("local", "foreign", "all"))

@@ -1,7 +1,6 @@
 """Deterministic simulation of twinbeat clusters (tests/sim/sim_cluster.py, docs/core.md).
 
 `pytest tests/sim` runs DEFAULT_RUNS seeds; `--sim-runs N` runs N; `--sim-seed S` replays one.
-Every fifth seed simulates three nodes.
 """
 
 from __future__ import annotations
@@ -18,10 +17,6 @@ from twinbeat.core.ownership import desired_holder
 DEFAULT_RUNS = 300
 
 
-def nodes_for(seed: int) -> int:
-    return 3 if seed % 5 == 4 else 2
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seed" in metafunc.fixturenames:
         one = metafunc.config.getoption("sim_seed")
@@ -31,13 +26,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_seed(seed: int) -> None:
-    Simulation(seed, n_nodes=nodes_for(seed)).run()
+    Simulation(seed).run()
 
 
 def test_same_seed_gives_the_same_trace() -> None:
     for seed in (3, 4, 17):
-        first = Simulation(seed, n_nodes=nodes_for(seed)).run()
-        second = Simulation(seed, n_nodes=nodes_for(seed)).run()
+        first = Simulation(seed).run()
+        second = Simulation(seed).run()
         assert first == second
         assert len(first) > 20
 
@@ -64,7 +59,7 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
     # The race the ack closes needs two claims within one heartbeat: a few hundred seeds in.
     for seed in range(1000):
         try:
-            Simulation(seed, n_nodes=nodes_for(seed)).run()
+            Simulation(seed).run()
         except PropertyViolationError as e:
             assert "held by both" in str(e)
             assert f"--sim-seed {seed}" in str(e)

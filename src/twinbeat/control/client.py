@@ -46,7 +46,10 @@ def request(run_dir: str, message: dict[str, Any], timeout: float) -> dict[str, 
         sock.close()
     if not data:
         raise DaemonNotRunningError("twinbeat closed the control connection without answering")
-    return json.loads(data)
+    reply = json.loads(data)
+    if not isinstance(reply, dict):
+        raise ValueError("the daemon's reply is not a JSON object")
+    return reply
 
 
 def _age(value: float | None) -> str:
@@ -71,7 +74,7 @@ def format_status(status: dict[str, Any]) -> str:
     if links:
         lines.append("")
         header = ("LINK", "STATE", "HEARD", "RTT", "OK", "BAD", "REPLAY", "MAXGAP", "MARGIN")
-        rows = [header]
+        rows: list[tuple[str, ...]] = [header]
         for link in links:
             bad = sum(link.get("rejected", {}).values())
             rtt = link.get("rtt_ms")
@@ -99,11 +102,11 @@ def format_status(status: dict[str, Any]) -> str:
     groups = status.get("groups", [])
     if groups:
         lines.append("")
-        rows = [("GROUP", "PRIMARY", "HOLDER", "STATE")]
-        rows += [
+        group_rows: list[tuple[str, ...]] = [("GROUP", "PRIMARY", "HOLDER", "STATE")]
+        group_rows += [
             (g["key"], g["primary"], g.get("holder") or "-", g.get("state", "?")) for g in groups
         ]
-        lines.extend(_table(rows))
+        lines.extend(_table(group_rows))
     return "\n".join(lines)
 
 

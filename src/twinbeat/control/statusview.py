@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twinbeat.core import Snapshot
+from twinbeat.core import GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
 
 # A group in one of these local states needs an admin, whatever the links say.
 TROUBLE_STATES = frozenset({"failed", "critical"})
@@ -18,58 +18,16 @@ LEAVING_STATES = frozenset({"leaving", "dead"})
 
 
 def status_view(snapshot: Snapshot) -> dict[str, Any]:
-    peers = []
-    links = []
+    """The status document; `healthy` is what an admin would call a cluster with no warning."""
     healthy = snapshot.state == "active"
+    peers, links = [], []
     for peer in snapshot.peers:
         healthy = healthy and peer.alive and peer.config_match
         healthy = healthy and peer.state not in LEAVING_STATES
-        peers.append(
-            {
-                "name": peer.name,
-                "alive": peer.alive,
-                "state": peer.state,
-                "generation": peer.generation,
-                "last_heard_age": peer.last_heard_age,
-                "config_match": peer.config_match,
-                "ping_ok": peer.ping_ok,
-            }
-        )
-        for link in peer.links:
-            healthy = healthy and bool(link.up)
-            counters = link.counters
-            links.append(
-                {
-                    "peer": peer.name,
-                    "name": link.name,
-                    "up": bool(link.up),
-                    "last_heard_age": link.last_heard_age,
-                    "rtt_ms": None if link.rtt is None else link.rtt * 1000,
-                    "frames_ok": counters.frames_ok,
-                    "rejected": dict(counters.rejected),
-                    "replayed": counters.replayed,
-                    "duplicates": counters.duplicates,
-                    "stale": counters.stale,
-                    "late": counters.late,
-                    "max_gap": link.max_gap,
-                    "margin": link.deadtime_margin,
-                }
-            )
-    unattributed = {link.name: dict(link.rejected) for link in snapshot.links if link.rejected}
-    groups = []
-    for group in snapshot.groups:
-        healthy = healthy and group.local_state not in TROUBLE_STATES
-        groups.append(
-            {
-                "key": group.key,
-                "primary": group.primary,
-                "holder": group.holder,
-                "state": group.local_state,
-                "standby": group.standby,
-                "takeover": group.takeover,
-                "since_age": snapshot.now - group.last_change,
-            }
-        )
+        healthy = healthy and all(link.up for link in peer.links)
+        peers.append(_peer_view(peer))
+        links += [_link_view(peer.name, link) for link in peer.links]
+    healthy = healthy and not any(g.local_state in TROUBLE_STATES for g in snapshot.groups)
     return {
         "node": snapshot.node,
         "state": snapshot.state,
@@ -78,6 +36,51 @@ def status_view(snapshot: Snapshot) -> dict[str, Any]:
         "ping_ok": snapshot.ping_ok,
         "peers": peers,
         "links": links,
-        "rejected_unattributed": unattributed,
-        "groups": groups,
+        "rejected_unattributed": {
+            link.name: dict(link.rejected) for link in snapshot.links if link.rejected
+        },
+        "groups": [_group_view(group, snapshot.now) for group in snapshot.groups],
+    }
+
+
+def _peer_view(peer: PeerSnapshot) -> dict[str, Any]:
+    return {
+        "name": peer.name,
+        "alive": peer.alive,
+        "state": peer.state,
+        "generation": peer.generation,
+        "last_heard_age": peer.last_heard_age,
+        "config_match": peer.config_match,
+        "ping_ok": peer.ping_ok,
+    }
+
+
+def _link_view(peer: str, link: PeerLinkSnapshot) -> dict[str, Any]:
+    counters = link.counters
+    return {
+        "peer": peer,
+        "name": link.name,
+        "up": bool(link.up),
+        "last_heard_age": link.last_heard_age,
+        "rtt_ms": None if link.rtt is None else link.rtt * 1000,
+        "frames_ok": counters.frames_ok,
+        "rejected": dict(counters.rejected),
+        "replayed": counters.replayed,
+        "duplicates": counters.duplicates,
+        "stale": counters.stale,
+        "late": counters.late,
+        "max_gap": link.max_gap,
+        "margin": link.deadtime_margin,
+    }
+
+
+def _group_view(group: GroupSnapshot, now: float) -> dict[str, Any]:
+    return {
+        "key": group.key,
+        "primary": group.primary,
+        "holder": group.holder,
+        "state": group.local_state,
+        "standby": group.standby,
+        "takeover": group.takeover,
+        "since_age": now - group.last_change,
     }
