@@ -75,7 +75,7 @@ def params_from_config(config: Config, generation: int) -> Params:
 
 def keyring_from_config(config: Config) -> Keyring:
     """authkeys as prepared MAC keys: every slot verifies, `auth N` signs."""
-    keys = {index: (key.method, key.key or b"") for index, key in config.authkeys.keys.items()}
+    keys = {index: (key.method, key.key) for index, key in config.authkeys.keys.items()}
     return Keyring(keys, config.authkeys.active)
 
 

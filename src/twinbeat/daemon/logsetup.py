@@ -68,10 +68,10 @@ def setup_logging(targets: LogTargets) -> list[str]:
             problems.append(f"no syslog socket at {SYSLOG_SOCKET}; logfacility ignored")
     if targets.stderr or not logger.handlers:
         # Under systemd stderr is the journal; with nothing configured heartbeat would use logd.
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setLevel(logging.INFO)
-        handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
-        logger.addHandler(handler)
+        journal = logging.StreamHandler(sys.stderr)
+        journal.setLevel(logging.INFO)
+        journal.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+        logger.addHandler(journal)
     for problem in problems:
         logger.warning(problem)
     return problems

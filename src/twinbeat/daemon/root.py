@@ -139,7 +139,7 @@ class Daemon:
             self._feed(ev.Tick())
 
     def _pinger(self) -> Pinger:
-        ping_nodes = [(host,) for host in self.config.ping]
+        ping_nodes: list[tuple[str, ...]] = [(host,) for host in self.config.ping]
         ping_nodes += [group.hosts for group in self.config.ping_groups]
 
         def report(reachable: bool) -> None:
@@ -344,8 +344,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"twinbeat: not started: {exc}", file=sys.stderr)
         return 1
     if config.realtime:
-        for warning in enter_realtime():
-            log.warning("%s; continuing without it", warning)
+        for problem in enter_realtime():
+            log.warning("%s; continuing without it", problem)
     log.info("twinbeat starting: node %s, generation %d, config %s",
              config.node, generation, config.config_dir)
     daemon = Daemon(config, generation, args.run_dir)
