@@ -8,7 +8,8 @@ the per-frame budget is about a microsecond, and every extra Python step shows i
 from __future__ import annotations
 
 from struct import Struct
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ._lib import ffi, lib
 from .errors import WireError, error_for
@@ -18,7 +19,7 @@ MAX_FRAME: int = lib.TB_MAX_FRAME
 
 _tb_encode = lib.tb_encode
 _tb_decode = lib.tb_decode
-_unpack = ffi.unpack
+_unpack: Callable[[Any, int], bytes] = ffi.unpack
 _NULL = ffi.NULL
 _HEAD = lib.TB_HEAD_LEN
 _FIXED = lib.TB_FIXED_LEN

@@ -7,6 +7,7 @@ end in 0x00 so the reader can always resynchronise (docs/protocol.md §Serial).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from ._lib import ffi, lib
@@ -14,7 +15,7 @@ from ._lib import ffi, lib
 _COBS_MAX: int = lib.TB_COBS_MAX
 _MAX_FRAME: int = lib.TB_MAX_FRAME
 _tb_deframe = lib.tb_deframe
-_unpack = ffi.unpack
+_unpack: Callable[[Any, int], bytes] = ffi.unpack
 
 
 def cobs_frame(frame: bytes) -> bytes:
