@@ -7,8 +7,8 @@ the per-frame budget is about a microsecond, and every extra Python step shows i
 
 from __future__ import annotations
 
-from struct import Struct
 from collections.abc import Callable
+from struct import Struct
 from typing import Any, NamedTuple
 
 from ._lib import ffi, lib

@@ -6,8 +6,8 @@ end in 0x00 so the reader can always resynchronise (docs/protocol.md §Serial).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ._lib import ffi, lib
