@@ -16,7 +16,9 @@ import pytest
 from config_helpers import HOWTO_HACF, texts
 
 from twinbeat.cli import main as cli_main
-from twinbeat.config import ConfigErrors, load
+from twinbeat.config import ConfigErrors, limits, load
+from twinbeat.daemon import root
+from twinbeat.wire._lib import lib
 
 LONG = "n" * 70
 THIRD_NODE = (
@@ -109,8 +111,6 @@ def test_check_refuses_a_long_node_name(write_dir, capsys) -> None:
 
 def test_run_refuses_a_65th_group_before_starting(write_dir, tmp_path, capsys,
                                                   monkeypatch) -> None:
-    from twinbeat.daemon import root
-
     def must_not_start(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the daemon started with a configuration it cannot carry")
 
@@ -129,9 +129,6 @@ def test_run_refuses_a_65th_group_before_starting(write_dir, tmp_path, capsys,
 
 
 def test_config_limits_equal_the_wire_constants() -> None:
-    from twinbeat.config import limits
-    from twinbeat.wire._lib import lib
-
     assert limits.MAX_NODE_NAME == lib.TB_MAX_NAME
     assert limits.MAX_GROUPS == lib.TB_MAX_GROUPS
 
