@@ -57,7 +57,6 @@ class UdpLink:
         self.name = link.name
         self.link_id = link.link_id
         self.medium = _udp_medium(link)
-        self.kind = type(self.medium).__name__.lower()  # for logs: bcast | ucast | mcast
         self.iface = self.medium.iface
         # mcast carries its own port (ha.cf: mcast IFACE GROUP PORT TTL LOOP)
         self.port = self.medium.port if isinstance(self.medium, Mcast) else udpport
@@ -156,7 +155,7 @@ class UdpLink:
             self.stats.reopens += 1
         self._opened_once = True
         self._why_down = None
-        log.info("link %s up (%s to %s port %d)", self.name, self.kind,
+        log.info("link %s up (%s to %s port %d)", self.name, type(self.medium).__name__.lower(),
                  ",".join(destinations) or "nobody", self.port)
 
     def _resolve_destinations(self, ipr: IPRoute, info: IfaceInfo) -> tuple[str, ...]:

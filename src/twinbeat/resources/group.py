@@ -67,7 +67,6 @@ class GroupRunner:
     def __init__(
         self, group: Group, agents: list[Agent], *, stop_retry_delay: float = STOP_RETRY_DELAY
     ) -> None:
-        self.group = group
         self.key = group.key
         self.agents = list(agents)
         self.stop_retry_delay = stop_retry_delay

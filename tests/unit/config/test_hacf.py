@@ -332,3 +332,17 @@ def test_garp_count_and_interval_are_twinbeat_directives() -> None:
                                   "garp_interval 2s"])
 def test_bad_garp_settings_are_errors(line: str) -> None:
     assert any(line.split(maxsplit=1)[0] in e for e in errors(BASE + line + "\n"))
+
+
+def test_directives_nothing_reads_still_parse_and_warn() -> None:
+    """hopfudge, use_logd and respawn are checked and warned about, but not stored."""
+    hacf, report = parse(BASE + "hopfudge 3\nuse_logd yes\n"
+                         "respawn hacluster /usr/lib/heartbeat/ipfail\n")
+    assert report.errors == []
+    assert [w for w in texts(report.warnings) if ":3:" in w or ":4:" in w or ":5:" in w] == [
+        "/etc/ha.d/ha.cf:4: use_logd: twinbeat has no logd; it logs per logfile/debugfile/"
+        "logfacility, or to stderr (the journal) without them",
+        "/etc/ha.d/ha.cf:5: respawn: twinbeat does not start respawn children; "
+        "/usr/lib/heartbeat/ipfail will not run (ping nodes replace ipfail)"]
+    assert not any(hasattr(hacf, name) for name in ("hopfudge", "use_logd", "respawn"))
+    assert errors(BASE + "hopfudge 256\n") == ["/etc/ha.d/ha.cf:3: hopfudge 256: must be 0-255"]
