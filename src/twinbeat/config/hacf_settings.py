@@ -45,7 +45,8 @@ BAUD = Setting(
     "baud",
     int_choice(BAUD_RATES, "invalid baudrate (use one of "
                            + ", ".join(str(r) for r in BAUD_RATES) + ")"),
-    twice="; heartbeat: Baudrate multiply specified",
+    once=True,
+    once_note="; heartbeat: Baudrate multiply specified",
 )
 AUTO_FAILBACK = Setting(
     "auto_failback",
@@ -63,7 +64,7 @@ LOGFACILITY: Setting[str | None] = Setting(
          "not a syslog facility (daemon, local0...local7, ...)"),
 )
 REALTIME = Setting("realtime", boolean("use on or off"))
-WATCHDOG = Setting("watchdog", absolute_path("device must be an absolute path"), twice="")
+WATCHDOG = Setting("watchdog", absolute_path("device must be an absolute path"), once=True)
 # twinbeat's own (docs/config.md); heartbeat's IPaddr had these as fixed script settings.
 GARP_COUNT = Setting("garp_count", integer(1, MAX_GARP_COUNT, f"must be 1-{MAX_GARP_COUNT}"))
 GARP_INTERVAL = Setting("garp_interval", time_value)

@@ -36,8 +36,8 @@ class HaCfState:
     ucast_peers: dict[str, list[str]] = field(default_factory=dict)
     ping: list[str] = field(default_factory=list)
     ping_groups: list[PingGroup] = field(default_factory=list)
-    # Setting name -> (value, line). Only `set` writes here, with a value its Setting's
-    # reader produced, which is why `given` may cast it back to that reader's type.
+    # Setting name -> (value, line). Only `put` writes here, and its signature ties the value
+    # to the Setting's type, which is why `given` may cast it back to that type.
     _values: dict[str, tuple[Any, int]] = field(default_factory=dict)
 
     def error(self, line: int, text: str) -> None:
@@ -66,10 +66,10 @@ class HaCfState:
         return value
 
     def set(self, setting: Setting[T], args: list[str], line: int) -> None:
-        """Apply one line of a single-valued directive (see `Setting.twice`)."""
+        """Apply one line of a single-valued directive (see `Setting.once`)."""
         earlier = self._values.get(setting.name)
-        if earlier is not None and setting.twice is not None and len(args) == 1:
-            self.error(line, f"{setting.name}: given twice (line {earlier[1]}{setting.twice})")
+        if earlier is not None and setting.once and len(args) == 1:
+            self.error(line, f"{setting.name}: given twice (line {earlier[1]}{setting.once_note})")
             return
         value = self.read(setting.name, setting.read, args, line)
         if not isinstance(value, Invalid):

@@ -30,13 +30,14 @@ class Invalid:
 class Setting(Generic[T]):
     """A directive that takes exactly one value of one kind.
 
-    `twice` is None when a later line replaces an earlier one (heartbeat's rule for most
-    directives); otherwise a second line is an error, `NAME: given twice (line N{twice})`.
+    A later line replaces an earlier one (heartbeat's rule for most directives), unless
+    `once`: then a second line is an error, `NAME: given twice (line N{once_note})`.
     """
 
     name: str
     read: Callable[[str], T | Invalid]
-    twice: str | None = None
+    once: bool = False
+    once_note: str = ""
 
 
 def time_value(token: str) -> float | Invalid:
