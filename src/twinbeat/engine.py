@@ -57,19 +57,20 @@ Output = Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | Sh
 
 def params_from_config(config: Config, generation: int) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use."""
+    hacf = config.hacf
     return Params(
         node=config.node,
-        peers=tuple(config.peers),
-        links=tuple(link.name for link in config.links),
-        keepalive=config.keepalive,
-        deadtime=config.deadtime,
-        warntime=config.warntime,
-        initdead=config.initdead,
-        auto_failback=config.auto_failback != "off",
+        peers=() if config.peer is None else (config.peer,),
+        links=tuple(link.name for link in hacf.links),
+        keepalive=hacf.keepalive,
+        deadtime=hacf.deadtime,
+        warntime=hacf.warntime,
+        initdead=hacf.initdead,
+        auto_failback=hacf.auto_failback.fails_back,
         groups=tuple(GroupSpec(key=g.key, primary=g.primary) for g in config.groups),
         fingerprint=config.fingerprint,
         generation=generation,
-        ping_configured=bool(config.ping or config.ping_groups),
+        ping_configured=bool(hacf.ping_nodes),
     )
 
 
@@ -97,7 +98,7 @@ class Engine:
         return cls(
             params_from_config(config, generation),
             keyring_from_config(config),
-            {link.name: link.link_id for link in config.links},
+            {link.name: link.link_id for link in config.hacf.links},
             now,
         )
 

@@ -145,8 +145,7 @@ def _medium(spec: dict[str, Any]) -> Any:
     if kind == "bcast":
         return Bcast(spec["iface"])
     if kind == "ucast":
-        peers = tuple(spec["peers"])
-        return Ucast(spec["iface"], peers[0], peers)
+        return Ucast(spec["iface"], tuple(spec["peers"]))
     return Mcast(spec["iface"], spec["group"], spec["port"], spec.get("ttl", 1),
                  spec.get("loop", False))
 

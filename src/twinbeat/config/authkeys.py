@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass, field
 
 from twinbeat.config.messages import Report
 from twinbeat.config.model import AuthKey, AuthKeys
@@ -44,13 +45,29 @@ def check_mode(path: str, report: Report) -> None:
                               "it); 600 recommended")
 
 
+@dataclass(slots=True)
+class _Reading:
+    """What the lines read so far define; `ok` turns False at the first refused line."""
+
+    path: str
+    report: Report
+    active: tuple[int, int] | None = None  # (index, line)
+    keys: dict[int, AuthKey] = field(default_factory=dict)
+    key_lines: dict[int, int] = field(default_factory=dict)
+    attempted: set[int] = field(default_factory=set)  # indexes on key lines, valid or not
+    ok: bool = True
+
+    def error(self, line: int, text: str) -> None:
+        self.report.error(self.path, line, text)
+        self.ok = False
+
+    def warn(self, line: int, text: str) -> None:
+        self.report.warn(self.path, line, text)
+
+
 def parse_authkeys(lines: Lines, path: str, report: Report) -> AuthKeys | None:
     """The keys, or None when they cannot be used (the reasons are in `report`)."""
-    active: tuple[int, int] | None = None  # (index, line)
-    keys: dict[int, AuthKey] = {}
-    key_lines: dict[int, int] = {}
-    attempted: set[int] = set()  # indexes on key lines, valid or not
-    ok = True
+    reading = _Reading(path, report)
     for number, text in lines:
         if text.lstrip().startswith("#"):
             continue
@@ -58,68 +75,80 @@ def parse_authkeys(lines: Lines, path: str, report: Report) -> AuthKeys | None:
         if not tokens:
             continue
         if tokens[0].lower() == "auth":
-            if len(tokens) != 2 or parse_int(tokens[1], 0, MAX_INDEX) is None:
-                report.error(path, number, f"auth: needs one key index 0-{MAX_INDEX} "
-                                           "(auth N)")
-                ok = False
-            elif active is not None:
-                report.error(path, number, f"auth: given twice (line {active[1]})")
-                ok = False
-            else:
-                active = (int(tokens[1]), number)
-            continue
-        index = parse_int(tokens[0], 0, MAX_INDEX)
-        if index is None:
-            # Do not echo the line: it may be a key on a line of its own.
-            report.error(path, number, "invalid auth line (use `auth N` or "
-                                       f"`N method [key]` with N 0-{MAX_INDEX})")
-            ok = False
-            continue
-        attempted.add(index)
-        if len(tokens) < 2:
-            report.error(path, number, f"key {index}: missing method ({', '.join(METHODS)})")
-            ok = False
-            continue
-        method = tokens[1].lower()
-        if method not in METHODS:
-            report.error(path, number, f"key {index}: invalid authtype "
-                                       f"(use {', '.join(METHODS)})")
-            ok = False
-            continue
-        key = tokens[2] if len(tokens) > 2 else None
+            _auth_line(reading, tokens, number)
+        else:
+            _key_line(reading, tokens, number)
+    return _result(reading)
+
+
+def _auth_line(reading: _Reading, tokens: list[str], number: int) -> None:
+    if len(tokens) != 2 or parse_int(tokens[1], 0, MAX_INDEX) is None:
+        reading.error(number, f"auth: needs one key index 0-{MAX_INDEX} (auth N)")
+    elif reading.active is not None:
+        reading.error(number, f"auth: given twice (line {reading.active[1]})")
+    else:
+        reading.active = (int(tokens[1]), number)
+
+
+def _key_line(reading: _Reading, tokens: list[str], number: int) -> None:
+    index = parse_int(tokens[0], 0, MAX_INDEX)
+    if index is None:
+        # Do not echo the line: it may be a key on a line of its own.
+        reading.error(number, "invalid auth line (use `auth N` or "
+                              f"`N method [key]` with N 0-{MAX_INDEX})")
+        return
+    reading.attempted.add(index)
+    problem = _method_problem(index, tokens)
+    if problem is None:
         if len(tokens) > 3:
-            report.warn(path, number, f"key {index}: text after the key is ignored "
-                                      "(a key is one word, as in heartbeat)")
-        if method in KEYED and key is None:
-            report.error(path, number, f"key {index}: auth method {method} requires a key")
-            ok = False
-            continue
-        if method == "crc" and key is not None:
-            report.error(path, number, f"key {index}: auth method crc doesn't use a key")
-            ok = False
-            continue
-        if index in keys:
-            report.error(path, number, f"key {index}: defined twice (line {key_lines[index]})")
-            ok = False
-            continue
-        secret = key.encode("utf-8", "surrogateescape") if key is not None else None
-        if secret is not None and len(secret) < SHORT_KEY:
-            report.warn(path, number, f"key {index}: shorter than {SHORT_KEY} characters; "
-                                      "`twinbeat keygen` makes a strong one")
-        if method == "crc":
-            report.warn(path, number, f"key {index}: crc authenticates nothing; use it only "
-                                      "on a physically secure network")
-        keys[index] = AuthKey(index, method, secret)
-        key_lines[index] = number
+            reading.warn(number, f"key {index}: text after the key is ignored "
+                                 "(a key is one word, as in heartbeat)")
+        problem = _key_problem(reading, index, tokens)
+    if problem is not None:
+        reading.error(number, problem)
+        return
+    method = tokens[1].lower()
+    secret = tokens[2].encode("utf-8", "surrogateescape") if len(tokens) > 2 else None
+    if secret is not None and len(secret) < SHORT_KEY:
+        reading.warn(number, f"key {index}: shorter than {SHORT_KEY} characters; "
+                             "`twinbeat keygen` makes a strong one")
+    if method == "crc":
+        reading.warn(number, f"key {index}: crc authenticates nothing; use it only "
+                             "on a physically secure network")
+    reading.keys[index] = AuthKey(index, method, secret)
+    reading.key_lines[index] = number
+
+
+def _method_problem(index: int, tokens: list[str]) -> str | None:
+    """Why the method of `N method [key]` is wrong, or None. Never echoes it (a key?)."""
+    if len(tokens) < 2:
+        return f"key {index}: missing method ({', '.join(METHODS)})"
+    if tokens[1].lower() not in METHODS:
+        return f"key {index}: invalid authtype (use {', '.join(METHODS)})"
+    return None
+
+
+def _key_problem(reading: _Reading, index: int, tokens: list[str]) -> str | None:
+    """Why a line with a valid method cannot define key N, or None."""
+    method = tokens[1].lower()
+    has_key = len(tokens) > 2
+    if method in KEYED and not has_key:
+        return f"key {index}: auth method {method} requires a key"
+    if method == "crc" and has_key:
+        return f"key {index}: auth method crc doesn't use a key"
+    if index in reading.keys:
+        return f"key {index}: defined twice (line {reading.key_lines[index]})"
+    return None
+
+
+def _result(reading: _Reading) -> AuthKeys | None:
+    active = reading.active
     if active is None:
-        report.error(path, 0, "missing auth directive (add `auth N`)")
+        reading.error(0, "missing auth directive (add `auth N`)")
         return None
-    if active[0] not in keys:
-        if active[0] in attempted:  # its line is wrong, and already reported
-            return None
-        report.error(path, active[1], f"auth {active[0]}: key {active[0]} not found in "
-                                      "this file")
+    if active[0] not in reading.keys:
+        if active[0] not in reading.attempted:  # else its line is wrong, already reported
+            reading.error(active[1], f"auth {active[0]}: key {active[0]} not found in "
+                                     "this file")
         return None
-    if not ok:
-        return None
-    return AuthKeys(active[0], keys)
+    return AuthKeys(active[0], reading.keys) if reading.ok else None

@@ -15,7 +15,16 @@ from typing import TextIO
 from twinbeat.config.agents import find_agent
 from twinbeat.config.loader import load
 from twinbeat.config.messages import ConfigErrors, ConfigMessage
-from twinbeat.config.model import Config, Mcast, ScriptResource, Serial, Ucast
+from twinbeat.config.model import (
+    Bcast,
+    Config,
+    HaCf,
+    Link,
+    Mcast,
+    ScriptResource,
+    Serial,
+    Ucast,
+)
 from twinbeat.config.values import format_seconds
 
 
@@ -24,37 +33,37 @@ def _warning(msg: ConfigMessage) -> str:
     return f"{where}: warning: {msg.text}"
 
 
-def _link_text(config: Config, index: int) -> str:
-    link = config.links[index]
-    medium = link.medium
-    if isinstance(medium, Serial):
-        detail = f"serial, {config.baud} baud"
-    elif isinstance(medium, Ucast):
-        detail = f"ucast to {', '.join(medium.peers)}, port {config.udpport}"
-    elif isinstance(medium, Mcast):
-        detail = f"mcast {medium.group}:{medium.port} ttl {medium.ttl}"
-    else:
-        detail = f"bcast, port {config.udpport}"
+def _link_text(hacf: HaCf, link: Link) -> str:
+    match link.medium:
+        case Serial():
+            detail = f"serial, {hacf.baud} baud"
+        case Ucast(peers=peers):
+            detail = f"ucast to {', '.join(peers)}, port {hacf.udpport}"
+        case Mcast(group=group, port=port, ttl=ttl):
+            detail = f"mcast {group}:{port} ttl {ttl}"
+        case Bcast():
+            detail = f"bcast, port {hacf.udpport}"
     return f"{link.name} ({detail}; link id {link.link_id:#04x})"
 
 
 def summary(config: Config) -> list[str]:
     """The lines `twinbeat check` prints for a valid configuration (no key material)."""
-    nodes = ", ".join(f"{n} (this node)" if n == config.node else n for n in config.nodes)
+    hacf = config.hacf
+    nodes = ", ".join(f"{n} (this node)" if n == config.node else n for n in hacf.nodes)
     lines = [
         f"{config.config_dir}: configuration OK for node {config.node}",
         f"nodes:    {nodes}",
-        "links:    " + "; ".join(_link_text(config, i) for i in range(len(config.links))),
-        f"timers:   keepalive {format_seconds(config.keepalive)}, deadtime "
-        f"{format_seconds(config.deadtime)}, warntime {format_seconds(config.warntime)}, "
-        f"initdead {format_seconds(config.initdead)}",
-        f"failback: auto_failback {config.auto_failback}",
+        "links:    " + "; ".join(_link_text(hacf, link) for link in hacf.links),
+        f"timers:   keepalive {format_seconds(hacf.keepalive)}, deadtime "
+        f"{format_seconds(hacf.deadtime)}, warntime {format_seconds(hacf.warntime)}, "
+        f"initdead {format_seconds(hacf.initdead)}",
+        f"failback: auto_failback {hacf.auto_failback.value}",
         f"auth:     signing with key {config.authkeys.active} "
         f"({config.authkeys.keys[config.authkeys.active].method}), "
         f"{len(config.authkeys.keys)} key(s) accepted",
     ]
-    if config.ping or config.ping_groups:
-        hosts = list(config.ping) + [f"{g.name}({' '.join(g.hosts)})" for g in config.ping_groups]
+    if hacf.ping_nodes:
+        hosts = list(hacf.ping) + [f"{g.name}({' '.join(g.hosts)})" for g in hacf.ping_groups]
         lines.append(f"ping:     {', '.join(hosts)}")
     if not config.groups:
         lines.append("groups:   none")

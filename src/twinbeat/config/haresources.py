@@ -11,14 +11,18 @@ joins the next line. The node (lower-cased) is the group's preferred node and mu
 - anything else is `NAME[::ARG...]`, a script or service found by `agents.find_agent`.
 
 Heartbeat leaves address checks to its shell scripts, at takeover time; twinbeat checks
-them here, so a typo is found by `twinbeat check` rather than during a failover.
+them here, so a typo is found by `twinbeat check` rather than during a failover. Likewise
+the wire's limit: a frame carries at most 64 groups (limits.py), so a 65th is refused here
+rather than at the first heartbeat.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass, field
 
+from twinbeat.config.limits import MAX_GROUPS
 from twinbeat.config.messages import Report, shown
 from twinbeat.config.model import Group, IPaddrResource, Resource, ScriptResource
 from twinbeat.config.source import Lines, strip_comment, words
@@ -59,6 +63,11 @@ def parse_resource(text: str) -> Resource | str:
         if len(args) != 1:
             return f"{name} takes one argument (ADDR[/PREFIX[/IFACE[/BROADCAST]]])"
         return _parse_ipaddr(name, args[0], text)
+    problem = _script_problem(name, args)
+    return ScriptResource(name, tuple(args), text) if problem is None else problem
+
+
+def _script_problem(name: str, args: list[str]) -> str | None:
     if not name:
         return "empty resource name"
     if "/" in name or not name.isprintable():
@@ -67,7 +76,7 @@ def parse_resource(text: str) -> Resource | str:
         return "empty argument (two '::' in a row, or '::' at the end)"
     if any(not a.isprintable() for a in args):
         return "argument with control characters"
-    return ScriptResource(name, tuple(args), text)
+    return None
 
 
 def _parse_ipaddr(agent: str, spec: str, text: str) -> IPaddrResource | str:
@@ -82,13 +91,20 @@ def _parse_ipaddr(agent: str, spec: str, text: str) -> IPaddrResource | str:
     ):
         return f"{address} cannot be a service address"
     prefixlen: int | None = None
-    iface: str | None = None
-    broadcast: str | None = None
     if len(parts) > 1:
         prefixlen = _prefixlen(parts[1])
         if prefixlen is None:
             return f"bad prefix length {shown(parts[1])} (1-32, or a netmask like 255.255.255.0)"
-    rest = parts[2:]
+    placed = _iface_and_broadcast(parts[2:])
+    if isinstance(placed, str):
+        return placed
+    return IPaddrResource(agent, str(address), prefixlen, *placed, text)
+
+
+def _iface_and_broadcast(rest: list[str]) -> tuple[str | None, str | None] | str:
+    """(iface, broadcast) from the parts after the prefix, or the reason they are wrong."""
+    iface: str | None = None
+    broadcast: str | None = None
     if rest and rest[0][:1].isdigit():
         # heartbeat's IPaddr: a third part starting with a digit is the broadcast address
         broadcast, rest = rest[0], rest[1:]
@@ -102,7 +118,7 @@ def _parse_ipaddr(agent: str, spec: str, text: str) -> IPaddrResource | str:
             broadcast = rest[0]
     if broadcast is not None and parse_ipv4(broadcast) is None:
         return f"bad broadcast address {shown(broadcast)}"
-    return IPaddrResource(agent, str(address), prefixlen, iface, broadcast, text)
+    return iface, broadcast
 
 
 def _prefixlen(token: str) -> int | None:
@@ -117,6 +133,21 @@ def _prefixlen(token: str) -> int | None:
         return None
 
 
+@dataclass(slots=True)
+class _Reading:
+    """The file being read, and what its earlier lines claimed (keys, addresses)."""
+
+    path: str
+    report: Report
+    nodes: tuple[str, ...]
+    keys: dict[str, int] = field(default_factory=dict)  # group key -> line
+    addresses: dict[str, int] = field(default_factory=dict)  # service address -> line
+    count: int = 0  # group lines so far, valid or not
+
+    def error(self, line: int, text: str) -> None:
+        self.report.error(self.path, line, text)
+
+
 def parse_haresources(
     lines: Lines, path: str, report: Report, nodes: tuple[str, ...]
 ) -> tuple[Group, ...]:
@@ -126,43 +157,59 @@ def parse_haresources(
     checked, to avoid one error per haresources line for the same cause.
     """
     groups: list[Group] = []
-    keys: dict[str, int] = {}
-    addresses: dict[str, int] = {}
+    reading = _Reading(path, report, nodes)
     for number, text in logical_lines(lines):
         tokens = words(text)
         if not tokens:
             continue
-        primary = tokens[0].lower()
-        ok = True
-        if nodes and primary not in nodes:
-            report.error(path, number, f"bad nodename {shown(primary)} (not a `node` in "
-                                       "ha.cf)")
-            ok = False
-        if len(tokens) < 2:
-            report.error(path, number, f"{shown(primary)}: a group needs at least one resource")
-            continue
-        resources: list[Resource] = []
-        for token in tokens[1:]:
-            parsed = parse_resource(token)
-            if isinstance(parsed, str):
-                report.error(path, number, f"{shown(token)}: {parsed}")
-                ok = False
-                continue
-            if isinstance(parsed, IPaddrResource):
-                if parsed.address in addresses:
-                    report.error(path, number, f"{shown(token)}: address {parsed.address} "
-                                               f"already used (line {addresses[parsed.address]})")
-                    ok = False
-                else:
-                    addresses[parsed.address] = number
-            resources.append(parsed)
-        key = tokens[1]
-        if key in keys:
-            report.error(path, number, f"{shown(key)}: already the key of the group at line "
-                                       f"{keys[key]} (the first resource must be unique)")
+        reading.count += 1
+        if reading.count == MAX_GROUPS + 1:
+            reading.error(number, f"too many groups: twinbeat carries at most {MAX_GROUPS} "
+                                  "(the wire's limit); put resources that always move "
+                                  "together in one group")
+        group = _group(reading, tokens, number)
+        if group is not None:
+            groups.append(group)
+    return tuple(groups)
+
+
+def _group(reading: _Reading, tokens: list[str], number: int) -> Group | None:
+    """One haresources line as a Group, or None after reporting what is wrong with it."""
+    primary = tokens[0].lower()
+    ok = True
+    if reading.nodes and primary not in reading.nodes:
+        reading.error(number, f"bad nodename {shown(primary)} (not a `node` in ha.cf)")
+        ok = False
+    if len(tokens) < 2:
+        reading.error(number, f"{shown(primary)}: a group needs at least one resource")
+        return None
+    resources: list[Resource] = []
+    for token in tokens[1:]:
+        resource = _resource(reading, token, number)
+        if resource is None:
             ok = False
         else:
-            keys[key] = number
-        if ok:
-            groups.append(Group(key, primary, tuple(resources), path, number))
-    return tuple(groups)
+            resources.append(resource)
+    key = tokens[1]
+    if key in reading.keys:
+        reading.error(number, f"{shown(key)}: already the key of the group at line "
+                              f"{reading.keys[key]} (the first resource must be unique)")
+        ok = False
+    else:
+        reading.keys[key] = number
+    return Group(key, primary, tuple(resources), reading.path, number) if ok else None
+
+
+def _resource(reading: _Reading, token: str, number: int) -> Resource | None:
+    """One resource of a group line, or None after reporting it (a bad or reused address)."""
+    parsed = parse_resource(token)
+    if isinstance(parsed, str):
+        reading.error(number, f"{shown(token)}: {parsed}")
+        return None
+    if isinstance(parsed, IPaddrResource):
+        if parsed.address in reading.addresses:
+            reading.error(number, f"{shown(token)}: address {parsed.address} already "
+                                  f"used (line {reading.addresses[parsed.address]})")
+            return None
+        reading.addresses[parsed.address] = number
+    return parsed

@@ -1,9 +1,10 @@
 """`load(config_dir, node=None) -> Config`: read ha.cf, authkeys and haresources together.
 
 Owns the order of reading, the checks that span files (the local node must be a `node`;
-haresources nodes must be ha.cf's), the choice of the local node name and the
-fingerprint. All three files are always read, so one run reports every problem; any error
-raises `ConfigErrors` carrying all of them (and the warnings).
+haresources nodes must be ha.cf's), the choice of the local node name and its peer, and
+the fingerprint. The `Config` composes each file's typed result; it copies none of them.
+All three files are always read, so one run reports every problem; any error raises
+`ConfigErrors` carrying all of them (and the warnings).
 
 Logging: with no logfile, debugfile or logfacility, twinbeat logs to stderr (which is the
 journal under systemd) instead of heartbeat's error "No log entry found in ha.cf".
@@ -73,28 +74,8 @@ def load(config_dir: str, node: str | None = None) -> Config:
     return Config(
         config_dir=config_dir,
         node=local,
-        nodes=hacf.nodes,
-        peers=tuple(n for n in hacf.nodes if n != local),
-        keepalive=hacf.keepalive,
-        deadtime=hacf.deadtime,
-        warntime=hacf.warntime,
-        initdead=hacf.initdead,
-        udpport=hacf.udpport,
-        baud=hacf.baud,
-        links=hacf.links,
-        auto_failback=hacf.auto_failback,
-        ping=hacf.ping,
-        ping_groups=hacf.ping_groups,
-        logfile=hacf.logfile,
-        debugfile=hacf.debugfile,
-        logfacility=hacf.logfacility,
-        use_logd=hacf.use_logd,
-        realtime=hacf.realtime,
-        watchdog=hacf.watchdog,
-        hopfudge=hacf.hopfudge,
-        garp_count=hacf.garp_count,
-        garp_interval=hacf.garp_interval,
-        respawn=hacf.respawn,
+        peer=next((n for n in hacf.nodes if n != local), None),
+        hacf=hacf,
         authkeys=authkeys,
         groups=groups,
         fingerprint=fingerprint(hacf.nodes, groups),

@@ -2,7 +2,9 @@
 
 This is the contract of docs/internals.md §1. Everything downstream (the daemon, which
 builds the core's `Params`; the drivers; `twinbeat check`) reads these objects and never
-the files. Times are float seconds. Nothing here does I/O or imports the parsers.
+the files. Each file is parsed once into typed values and composed, never copied:
+`Config` holds the `HaCf` of ha.cf, the `AuthKeys` of authkeys and the `Group`s of
+haresources. Times are float seconds. Nothing here does I/O or imports the parsers.
 
 Key material lives only in `AuthKey.key`, which is excluded from every repr so that a
 logged or printed model cannot leak it.
@@ -10,6 +12,7 @@ logged or printed model cannot leak it.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from twinbeat.config.messages import ConfigMessage
@@ -30,19 +33,13 @@ class Ucast:
 
     Every `ucast` line naming the same interface belongs to ONE link (its name is the
     interface), so a shared ha.cf listing both nodes' addresses gives one link, not two.
-    `peers` holds every address given for the interface, in ha.cf order; `peer` is the
-    first of them (kept for the original contract). One of the peers may be the local
-    node's own address: the UDP driver skips addresses that are local (heartbeat simply
-    sent to itself and dropped the copies as duplicates, §5.2).
+    `peers` holds every address given for the interface, in ha.cf order (at least one).
+    One of them may be the local node's own address: the UDP driver skips addresses that
+    are local (heartbeat simply sent to itself and dropped the copies as duplicates, §5.2).
     """
 
     iface: str
-    peer: str
-    peers: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.peers:
-            object.__setattr__(self, "peers", (self.peer,))
+    peers: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +55,13 @@ class Mcast:
 
 @dataclass(frozen=True, slots=True)
 class Serial:
-    """`serial DEVICE`: a point-to-point serial line at `Config.baud`."""
+    """`serial DEVICE`: a point-to-point serial line at `HaCf.baud`."""
 
     device: str
 
 
 Medium = Bcast | Ucast | Mcast | Serial
+UdpMedium = Bcast | Ucast | Mcast
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +137,20 @@ class AuthKeys:
         return f"AuthKeys(active={self.active}, keys=[{methods}])"
 
 
-# --- other ha.cf directives ----------------------------------------------------------------
+# --- ha.cf -----------------------------------------------------------------------------
+
+
+class AutoFailback(enum.Enum):
+    """`auto_failback on|off|legacy` (heartbeat's default is legacy, which behaves as on)."""
+
+    ON = "on"
+    OFF = "off"
+    LEGACY = "legacy"
+
+    @property
+    def fails_back(self) -> bool:
+        """Whether a group goes back to its preferred node when that node is available."""
+        return self is not AutoFailback.OFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,21 +162,10 @@ class PingGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class Respawn:
-    """`respawn USER /ABS/PATH [ARGS...]`: a child to start and keep running."""
+class HaCf:
+    """What ha.cf says, typed, with heartbeat's defaults applied (docs/config.md)."""
 
-    user: str
-    command: tuple[str, ...]  # absolute path first
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The whole, validated configuration of the local node."""
-
-    config_dir: str
-    node: str  # the local node, lower-case
-    nodes: tuple[str, ...]  # every `node`, ha.cf order
-    peers: tuple[str, ...]  # nodes without the local one
+    nodes: tuple[str, ...]  # every `node`, ha.cf order, lower-case; at most two
     keepalive: float
     deadtime: float
     warntime: float
@@ -173,24 +173,35 @@ class Config:
     udpport: int
     baud: int
     links: tuple[Link, ...]
-    auto_failback: str  # "on" | "off" | "legacy" (legacy behaves as on)
+    auto_failback: AutoFailback
     ping: tuple[str, ...]
     ping_groups: tuple[PingGroup, ...]
     logfile: str | None
     debugfile: str | None
-    logfacility: str | None
-    use_logd: bool | None  # None: not given
+    logfacility: str | None  # None: no syslog (not given, or `logfacility none`)
     realtime: bool
     watchdog: str | None
-    hopfudge: int
     garp_count: int  # gratuitous ARPs per burst after acquiring an address (twinbeat's own)
     garp_interval: float  # seconds between them
-    respawn: tuple[Respawn, ...]
+
+    @property
+    def ping_nodes(self) -> tuple[tuple[str, ...], ...]:
+        """Each ping node as the hosts of which any one must answer (`ping` is a group of one)."""
+        return tuple((host,) for host in self.ping) + tuple(g.hosts for g in self.ping_groups)
+
+
+# --- the whole configuration ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole, validated configuration of the local node: the three files, composed."""
+
+    config_dir: str
+    node: str  # the local node, lower-case
+    peer: str | None  # the other `node`; None for a single-node ha.cf (heartbeat allows it)
+    hacf: HaCf
     authkeys: AuthKeys
-    groups: tuple[Group, ...]
+    groups: tuple[Group, ...]  # haresources, file order; at most 64
     fingerprint: int  # u32, see fingerprint.py
     warnings: tuple[ConfigMessage, ...]
-
-    def groups_of(self, node: str) -> tuple[Group, ...]:
-        """The groups whose preferred node is `node` (heartbeat's "local"/"foreign" split)."""
-        return tuple(g for g in self.groups if g.primary == node)

@@ -16,8 +16,8 @@ _SCALE = {None: 1.0, "ms": 1e-3, "us": 1e-6, "usec": 1e-6}
 
 TIME_HINT = "bad time value (use a number of seconds, or Nms / Nus)"
 
-_TRUE = frozenset({"true", "on", "yes", "y", "1"})
-_FALSE = frozenset({"false", "off", "no", "n", "0"})
+TRUE_WORDS = frozenset({"true", "on", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "off", "no", "n", "0"})
 
 IFNAMSIZ = 16  # Linux interface names are at most 15 bytes
 
@@ -36,9 +36,9 @@ def parse_time(token: str) -> float | None:
 def parse_bool(token: str) -> bool | None:
     """heartbeat's cl_str_to_boolean."""
     word = token.lower()
-    if word in _TRUE:
+    if word in TRUE_WORDS:
         return True
-    if word in _FALSE:
+    if word in FALSE_WORDS:
         return False
     return None
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import trio
 
-from twinbeat.config import Config, ConfigErrors, Serial, load
+from twinbeat.config import Bcast, Config, ConfigErrors, Mcast, Serial, Ucast, load
 from twinbeat.control.server import (
     ControlServer,
     ControlSocketError,
@@ -64,11 +64,12 @@ class Daemon:
         self.run_dir = run_dir
         self.generation = generation
         self.links: dict[str, LinkDriver] = {}
-        for link in config.links:
-            if isinstance(link.medium, Serial):
-                self.links[link.name] = SerialLink(link, config.baud)
-            else:
-                self.links[link.name] = UdpLink(link, config.udpport)
+        for link in config.hacf.links:
+            match link.medium:
+                case Serial():
+                    self.links[link.name] = SerialLink(link, config.hacf.baud)
+                case Bcast() | Ucast() | Mcast():
+                    self.links[link.name] = UdpLink(link, config.hacf.udpport)
         self.runners: dict[str, GroupRunner] = {}
         self.events_in, self.events_out = trio.open_memory_channel[ev.Event](EVENT_QUEUE)
         self.engine: Engine | None = None
@@ -82,11 +83,12 @@ class Daemon:
 
     async def run(self) -> None:
         listener = await open_control_listener(self.run_dir)
-        if self.config.watchdog:
+        watchdog = self.config.hacf.watchdog
+        if watchdog:
             try:
-                self.watchdog = WatchdogDevice(self.config.watchdog)
+                self.watchdog = WatchdogDevice(watchdog)
             except OSError as exc:
-                log.warning("watchdog %s: cannot open: %s", self.config.watchdog, exc.strerror)
+                log.warning("watchdog %s: cannot open: %s", watchdog, exc.strerror)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             # Agents get the nursery for their background work (the second GARP burst).
@@ -98,8 +100,8 @@ class Daemon:
                             r,
                             self.config.config_dir,
                             nursery=nursery,
-                            garp_count=self.config.garp_count,
-                            garp_interval=self.config.garp_interval,
+                            garp_count=self.config.hacf.garp_count,
+                            garp_interval=self.config.hacf.garp_interval,
                         )
                         for r in group.resources
                     ],
@@ -118,7 +120,7 @@ class Daemon:
             notify.notify("READY=1")
             server = ControlServer(self.status, self.handoff)
             nursery.start_soon(server.serve, listener)
-            if self.config.ping or self.config.ping_groups:
+            if self.config.hacf.ping_nodes:
                 await nursery.start(self._pinger().run)
             interval = notify.watchdog_interval()
             if interval:
@@ -139,17 +141,15 @@ class Daemon:
             self._feed(ev.Tick())
 
     def _pinger(self) -> Pinger:
-        ping_nodes: list[tuple[str, ...]] = [(host,) for host in self.config.ping]
-        ping_nodes += [group.hosts for group in self.config.ping_groups]
-
         def report(reachable: bool) -> None:
             # A lost report is corrected by the next change; never block the pinger.
             with contextlib.suppress(trio.WouldBlock):
                 self.events_in.send_nowait(ev.PingReachability(reachable))
 
-        interval = max(self.config.keepalive, PING_INTERVAL_MIN)
+        hacf = self.config.hacf
+        interval = max(hacf.keepalive, PING_INTERVAL_MIN)
         # heartbeat's deadping defaults to deadtime
-        return Pinger(ping_nodes, interval, self.config.deadtime, report)
+        return Pinger(hacf.ping_nodes, interval, hacf.deadtime, report)
 
     async def _handle_signals(self) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
@@ -321,8 +321,8 @@ def main(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr)
         print("twinbeat: not started: configuration error", file=sys.stderr)
         return 1
-    for warning in config.warnings:
-        print(warning, file=sys.stderr)
+    for message in config.warnings:
+        print(message, file=sys.stderr)
     try:
         # A second daemon must not bump the running one's generation nor write to its log.
         ensure_not_running(args.run_dir)
@@ -332,9 +332,9 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(
         LogTargets(
             node=config.node,
-            logfile=config.logfile,
-            debugfile=config.debugfile,
-            logfacility=config.logfacility,
+            logfile=config.hacf.logfile,
+            debugfile=config.hacf.debugfile,
+            logfacility=config.hacf.logfacility,
             stderr=args.foreground,
         )
     )
@@ -343,7 +343,7 @@ def main(args: argparse.Namespace) -> int:
     except GenerationError as exc:
         print(f"twinbeat: not started: {exc}", file=sys.stderr)
         return 1
-    if config.realtime:
+    if config.hacf.realtime:
         for problem in enter_realtime():
             log.warning("%s; continuing without it", problem)
     log.info("twinbeat starting: node %s, generation %d, config %s",

@@ -29,7 +29,7 @@ def icmp_checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071): one's complement of the one's complement sum."""
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -50,6 +50,8 @@ def parse_echo_reply(packet: bytes, ident: int) -> bool:
     icmp = packet[header_len : header_len + 8]
     if len(icmp) < 8:
         return False
+    kind: int
+    reply_ident: int
     kind, _code, _sum, reply_ident, _seq = struct.unpack("!BBHHH", icmp)
     return kind == ICMP_ECHO_REPLY and reply_ident == ident
 
@@ -120,7 +122,7 @@ class Pinger:
             except OSError as exc:
                 log.warning("ping node %s: cannot resolve: %s", host, exc)
                 return None
-            self.addresses[host] = infos[0][4][0]
+            self.addresses[host] = str(infos[0][4][0])  # AF_INET: (address, port)
         return self.addresses[host]
 
     async def _receive(self, sock: trio.socket.SocketType) -> None:

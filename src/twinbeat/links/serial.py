@@ -19,12 +19,12 @@ import errno
 import logging
 import os
 import termios
-from typing import Any
 
 import serial
 import trio
 
 from twinbeat import wire
+from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast
 from twinbeat.links import Deliver
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
@@ -46,10 +46,15 @@ def _set_vmin1(fd: int) -> None:
 class SerialLink:
     """One `serial` line of ha.cf. `name` is the device path (heartbeat's link name)."""
 
-    def __init__(self, link: Any, baud: int) -> None:
-        self.name: str = link.name
-        self.link_id: int = link.link_id
-        self.device: str = getattr(link.medium, "device", link.name)
+    def __init__(self, link: Link, baud: int) -> None:
+        """`link` is a `serial` link of ha.cf; `baud` is ha.cf's baud."""
+        self.name = link.name
+        self.link_id = link.link_id
+        match link.medium:
+            case Serial(device=device):
+                self.device = device
+            case Bcast() | Ucast() | Mcast():
+                raise TypeError(f"link {link.name} is a UDP medium, not a serial line")
         self.baud = baud
         self.up = False
         self.stats = LinkStats()
@@ -62,7 +67,9 @@ class SerialLink:
 
     # -- public API --------------------------------------------------------------------
 
-    async def run(self, deliver: Deliver, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, deliver: Deliver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Open the port and deliver deframed frames until cancelled, reopening on loss.
 
         `task_status.started()` comes after the first open attempt even if it failed.
@@ -174,7 +181,7 @@ class SerialLink:
             except BlockingIOError:
                 continue
             except OSError as exc:
-                self._set_down(f"read: {exc.strerror or errno.errorcode.get(exc.errno)}")
+                self._set_down(f"read: {exc.strerror or errno.errorcode.get(exc.errno or 0)}")
                 return
             if not chunk:  # with VMIN=1 an empty read means hang-up, not "no data"
                 self._set_down("read: hang-up")

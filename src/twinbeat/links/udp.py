@@ -17,11 +17,11 @@ import errno
 import logging
 import socket
 import struct
-from typing import Any
 
 import trio
 from pyroute2 import IPRoute
 
+from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast, UdpMedium
 from twinbeat.links import Deliver
 from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
@@ -36,21 +36,12 @@ _LINK_GONE = {errno.ENETDOWN, errno.ENODEV, errno.ENXIO, errno.ENETUNREACH}
 
 
 
-def _peers(medium: Any) -> tuple[str, ...]:
-    """A ucast medium's peers: the config may give a `peers` tuple or a single `peer`."""
-    peers = getattr(medium, "peers", None)
-    if peers:
-        return tuple(peers)
-    return (medium.peer,)
-
-
-def _kind(medium: Any) -> str:
-    """"bcast" | "ucast" | "mcast", by the medium's fields (config classes are duck-typed)."""
-    if hasattr(medium, "group"):
-        return "mcast"
-    if hasattr(medium, "peer") or hasattr(medium, "peers"):
-        return "ucast"
-    return "bcast"
+def _udp_medium(link: Link) -> UdpMedium:
+    match link.medium:
+        case Bcast() | Ucast() | Mcast():
+            return link.medium
+        case Serial():
+            raise TypeError(f"link {link.name} is a serial line, not a UDP medium")
 
 
 # Datagrams read per wake-up before yielding to the other tasks.
@@ -60,13 +51,14 @@ DRAIN_BATCH = 64
 class UdpLink:
     """One UDP medium from ha.cf. See the module docstring for the behaviour."""
 
-    def __init__(self, link: Any, udpport: int) -> None:
-        self.name: str = link.name
-        self.link_id: int = link.link_id
-        self.medium = link.medium
-        self.kind = _kind(link.medium)
-        self.iface: str = link.medium.iface
-        self.port: int = link.medium.port if self.kind == "mcast" else udpport
+    def __init__(self, link: Link, udpport: int) -> None:
+        """`link` is a bcast, ucast or mcast link of ha.cf; `udpport` is ha.cf's udpport."""
+        self.name = link.name
+        self.link_id = link.link_id
+        self.medium = _udp_medium(link)
+        self.iface = self.medium.iface
+        # mcast carries its own port (ha.cf: mcast IFACE GROUP PORT TTL LOOP)
+        self.port = self.medium.port if isinstance(self.medium, Mcast) else udpport
         self.up = False
         self.stats = LinkStats()
         self._sock: socket.socket | None = None
@@ -77,7 +69,9 @@ class UdpLink:
 
     # -- public API --------------------------------------------------------------------
 
-    async def run(self, deliver: Deliver, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, deliver: Deliver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Open the link, then receive until cancelled, reopening whenever it is lost.
 
         `task_status.started()` is called after the first open attempt, successful or not,
@@ -143,15 +137,16 @@ class UdpLink:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_LOWDELAY)
-            if self.kind == "bcast":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            if self.kind == "ucast":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if self.kind == "mcast":
-                self._setup_mcast(sock, info)
-                sock.bind((self.medium.group, self.port))
-            else:
-                sock.bind(("0.0.0.0", self.port))
+            match self.medium:
+                case Bcast():
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                    sock.bind(("0.0.0.0", self.port))
+                case Ucast():
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                    sock.bind(("0.0.0.0", self.port))
+                case Mcast():
+                    self._setup_mcast(sock, info, self.medium)
+                    sock.bind((self.medium.group, self.port))
         except BaseException:
             sock.close()
             raise
@@ -163,32 +158,35 @@ class UdpLink:
             self.stats.reopens += 1
         self._opened_once = True
         self._why_down = None
-        log.info("link %s up (%s to %s port %d)", self.name, self.kind,
+        log.info("link %s up (%s to %s port %d)", self.name, type(self.medium).__name__.lower(),
                  ",".join(destinations) or "nobody", self.port)
 
     def _resolve_destinations(self, ipr: IPRoute, info: IfaceInfo) -> tuple[str, ...]:
-        if self.kind == "bcast":
-            return (info.broadcast(),)
-        if self.kind == "mcast":
-            return (self.medium.group,)
-        own = own_addresses(ipr)
-        peers = tuple(p for p in _peers(self.medium) if p not in own)
-        if not peers:
-            # `ucast eth1 <our own address>`: heartbeat sends to itself and drops the
-            # copies as duplicates; we send nothing and never steal the port's datagrams.
-            raise LinkUnavailableError(f"ucast {self.iface}: every peer is one of our addresses")
-        return peers
+        match self.medium:
+            case Bcast():
+                return (info.broadcast(),)
+            case Mcast(group=group):
+                return (group,)
+            case Ucast(peers=peers):
+                own = own_addresses(ipr)
+                others = tuple(p for p in peers if p not in own)
+                if not others:
+                    # `ucast eth1 <our own address>`: heartbeat sends to itself and drops the
+                    # copies as duplicates; we send nothing and never steal the port's datagrams.
+                    raise LinkUnavailableError(
+                        f"ucast {self.iface}: every peer is one of our addresses")
+                return others
 
-    def _setup_mcast(self, sock: socket.socket, info: IfaceInfo) -> None:
-        group = socket.inet_aton(self.medium.group)
+    def _setup_mcast(self, sock: socket.socket, info: IfaceInfo, medium: Mcast) -> None:
+        group = socket.inet_aton(medium.group)
         # struct ip_mreqn {imr_multiaddr, imr_address, imr_ifindex}: join on this NIC only.
         mreqn = struct.pack("4s4si", group, socket.inet_aton("0.0.0.0"), info.index)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
         if_mreqn = struct.pack("4s4si", socket.inet_aton("0.0.0.0"),
                                socket.inet_aton("0.0.0.0"), info.index)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, if_mreqn)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(self.medium.ttl))
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, int(bool(self.medium.loop)))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, medium.ttl)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, int(medium.loop))
 
     # -- receiving ---------------------------------------------------------------------
 

@@ -10,10 +10,11 @@ with the result (events, standby after failure) is the daemon's business, not th
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 import trio
 
+from twinbeat.config.model import Group, IPaddrResource, Resource, ScriptResource
 from twinbeat.resources.errors import AgentError, RollbackFailedError
 from twinbeat.resources.ipaddr import IPaddrAgent
 from twinbeat.resources.script import ScriptAgent
@@ -31,7 +32,7 @@ class Agent(Protocol):
 
 
 def make_agent(
-    resource: Any,
+    resource: Resource,
     config_dir: str,
     *,
     timeout: float = 30.0,
@@ -40,15 +41,18 @@ def make_agent(
     garp_interval: float = 0.5,
     garp_repeat_after: float = 5.0,
 ) -> Agent:
-    """The agent for a config resource: IPaddrResource -> IPaddrAgent, else ScriptAgent.
+    """The agent for a haresources resource: IPaddrAgent or ScriptAgent, by its type.
 
-    Dispatch is on the fields (an `address` means an IP resource) so the config model's
-    classes stay the only definition of the resource types.
+    `timeout` bounds each script call; the garp settings are ha.cf's `garp_count` and
+    `garp_interval` (an IP address's announcements).
     """
-    if hasattr(resource, "address"):
-        return IPaddrAgent(resource, nursery=nursery, garp_count=garp_count,
-                           garp_interval=garp_interval, garp_repeat_after=garp_repeat_after)
-    return ScriptAgent(resource, config_dir, timeout=timeout)
+    match resource:
+        case IPaddrResource():
+            return IPaddrAgent(resource, nursery=nursery, garp_count=garp_count,
+                               garp_interval=garp_interval,
+                               garp_repeat_after=garp_repeat_after)
+        case ScriptResource():
+            return ScriptAgent(resource, config_dir, timeout=timeout)
 
 
 # heartbeat's ResourceManager retries a failed stop (HA_STOPRETRYMAX) before it calls the
@@ -61,10 +65,9 @@ class GroupRunner:
     """Ordered start/stop/status/announce over the agents of one group."""
 
     def __init__(
-        self, group: Any, agents: list[Agent], *, stop_retry_delay: float = STOP_RETRY_DELAY
+        self, group: Group, agents: list[Agent], *, stop_retry_delay: float = STOP_RETRY_DELAY
     ) -> None:
-        self.group = group
-        self.key: str = group.key
+        self.key = group.key
         self.agents = list(agents)
         self.stop_retry_delay = stop_retry_delay
 

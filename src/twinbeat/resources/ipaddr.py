@@ -30,6 +30,7 @@ import trio
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from twinbeat.config.model import IPaddrResource
 from twinbeat.resources.errors import AgentError
 from twinbeat.resources.garp import GarpSender
 
@@ -43,7 +44,7 @@ class IPaddrAgent:
 
     def __init__(
         self,
-        resource: Any,
+        resource: IPaddrResource,
         *,
         nursery: trio.Nursery | None = None,
         garp_count: int = 10,
@@ -51,8 +52,8 @@ class IPaddrAgent:
         garp_repeat_after: float = 5.0,
     ) -> None:
         self.resource = resource
-        self.text: str = resource.text
-        self.address: str = resource.address
+        self.text = resource.text
+        self.address = resource.address
         self._vip = ipaddress.IPv4Address(resource.address)
         self._nursery = nursery
         self.garp_count = max(1, garp_count)

@@ -27,11 +27,12 @@ import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import IO
 
 import trio
 
 from twinbeat.config.agents import find_agent
+from twinbeat.config.model import ScriptResource
 from twinbeat.resources.errors import AgentError
 
 log = logging.getLogger("twinbeat.resources")
@@ -71,11 +72,10 @@ def held_from_output(stdout: str) -> bool:
 class ScriptAgent:
     """One script resource; see the module docstring."""
 
-    def __init__(self, resource: Any, config_dir: str, timeout: float = 30.0) -> None:
-        self.resource = resource
-        self.text: str = resource.text
-        self.name: str = resource.name
-        self.args: tuple[str, ...] = tuple(resource.args)
+    def __init__(self, resource: ScriptResource, config_dir: str, timeout: float = 30.0) -> None:
+        self.text = resource.text
+        self.name = resource.name
+        self.args = resource.args
         self.config_dir = config_dir
         self.timeout = timeout
 
@@ -159,6 +159,6 @@ async def _kill_session(process: trio.Process) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _read(file: Any) -> str:
+def _read(file: IO[bytes]) -> str:
     file.seek(0)
     return file.read(65536).decode(errors="replace")

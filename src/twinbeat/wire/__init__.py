@@ -8,7 +8,7 @@ trio, sockets or anything else from twinbeat.
 from __future__ import annotations
 
 from .errors import REASON_NAMES, WireError
-from .frame import MAX_FRAME, Frame, _mac, decode_untrusted, encode
+from .frame import MAX_FRAME, Frame, decode_untrusted, encode
 from .keyring import METHODS, Keyring
 from .serial import Deframer, DeframerStats, cobs_frame
 
@@ -21,7 +21,6 @@ __all__ = [
     "Frame",
     "Keyring",
     "WireError",
-    "_mac",
     "cobs_frame",
     "decode_untrusted",
     "encode",

@@ -129,14 +129,4 @@ def decode_untrusted(data: bytes, keyring: Keyring) -> Frame:
     )
 
 
-def _mac(method: str, key: bytes | None, data: bytes) -> bytes:
-    """Test hook: the full-length MAC of data through the C path (for known-answer tests)."""
-    ring = Keyring({0: (method, key)}, 0)
-    out = ffi.new("uint8_t[]", 64)
-    n = lib.tb_mac(ring.session().ptrs[0], data, len(data), out, 64)
-    if n < 0:
-        raise ValueError(f"tb_mac failed ({n})")
-    return bytes(ffi.buffer(out, n))
-
-
 __all__ = ["MAX_FRAME", "METHODS", "Frame", "WireError", "decode_untrusted", "encode"]

@@ -11,6 +11,7 @@ from config_helpers import HOWTO_HACF, HOWTO_KEY, texts
 from twinbeat.config import (
     AuthKey,
     AuthKeys,
+    AutoFailback,
     Bcast,
     Config,
     ConfigErrors,
@@ -28,13 +29,15 @@ def test_howto_files_parse_to_the_expected_model(write_dir) -> None:
     config = load(d, node="prime")
     assert isinstance(config, Config)
     assert config.config_dir == d
-    assert (config.node, config.nodes, config.peers) == ("prime", ("calc", "prime"), ("calc",))
-    assert (config.keepalive, config.deadtime, config.warntime, config.initdead) == (
+    hacf = config.hacf
+    assert (config.node, hacf.nodes, config.peer) == ("prime", ("calc", "prime"), "calc")
+    assert (hacf.keepalive, hacf.deadtime, hacf.warntime, hacf.initdead) == (
         2.0, 10.0, 5.0, 20.0)
-    assert (config.udpport, config.baud) == (694, 19200)
-    assert config.links == (Link("eth0", 0, Bcast("eth0")),)
-    assert config.auto_failback == "legacy"
-    assert (config.logfile, config.debugfile, config.logfacility) == (
+    assert (hacf.udpport, hacf.baud) == (694, 19200)
+    assert hacf.links == (Link("eth0", 0, Bcast("eth0")),)
+    assert hacf.auto_failback is AutoFailback.LEGACY
+    assert hacf.auto_failback.fails_back
+    assert (hacf.logfile, hacf.debugfile, hacf.logfacility) == (
         "/var/log/ha-log", "/var/log/ha-debug", "local0")
     assert config.authkeys == AuthKeys(1, {1: AuthKey(1, "md5", HOWTO_KEY.encode())})
     assert config.groups == (Group(
@@ -42,7 +45,6 @@ def test_howto_files_parse_to_the_expected_model(write_dir) -> None:
         (IPaddrResource("IPaddr", "198.18.1.100", None, None, None, "198.18.1.100"),
          ScriptResource("apache2", (), "apache2")),
         os.path.join(d, "haresources"), 1),)
-    assert config.groups_of("prime") == config.groups and config.groups_of("calc") == ()
     assert 0 <= config.fingerprint < 2**32
     assert [w.text for w in config.warnings] == [
         "auto_failback legacy (the default) is deprecated; treated as auto_failback on"]
@@ -60,7 +62,7 @@ def test_node_name_is_lower_cased(write_dir) -> None:
 
 def test_local_node_defaults_to_the_host_name(write_dir) -> None:
     host = os.uname().nodename.lower()
-    config = load(write_dir(hacf=HOWTO_HACF + f"node {host}\n"))
+    config = load(write_dir(hacf=HOWTO_HACF.replace("node calc", f"node {host}")))
     assert config.node == host
 
 
@@ -121,7 +123,7 @@ def test_unreadable_file_is_an_error(write_dir) -> None:
 def test_no_log_directives_means_stderr_not_an_error(write_dir) -> None:
     config = load(write_dir(hacf="keepalive 2\ndeadtime 10\nbcast eth0\nnode prime calc\n"),
                   node="prime")
-    assert config.logfile is None and config.logfacility is None and config.use_logd is None
+    assert config.hacf.logfile is None and config.hacf.logfacility is None
     assert any("logs to stderr" in w.text for w in config.warnings)
 
 
@@ -141,12 +143,12 @@ def test_fingerprint_changes_with_groups_or_nodes(write_dir) -> None:
     base = load(write_dir(), node="prime")
     changed = load(write_dir(haresources="calc 198.18.1.100 apache2\n"), node="prime")
     assert changed.fingerprint != base.fingerprint
-    more = load(write_dir(hacf=HOWTO_HACF + "node sirius\n", haresources="prime 198.18.1.100 "
-                          "apache2\n"), node="prime")
-    assert more.fingerprint != base.fingerprint
+    other = load(write_dir(hacf=HOWTO_HACF.replace("node calc", "node sirius"),
+                           haresources="prime 198.18.1.100 apache2\n"), node="prime")
+    assert other.fingerprint != base.fingerprint
 
 
 def test_canonical_text_is_stable(write_dir) -> None:
     config = load(write_dir(), node="prime")
-    assert canonical_text(config.nodes, config.groups) == (
+    assert canonical_text(config.hacf.nodes, config.groups) == (
         "twinbeat-fingerprint-1\nnodes calc prime\ngroup prime 198.18.1.100 apache2\n")

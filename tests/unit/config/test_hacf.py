@@ -7,7 +7,7 @@ from config_helpers import HOWTO_HACF, lines_of, texts
 
 from twinbeat.config.hacf import IGNORED, HaCf, parse_hacf
 from twinbeat.config.messages import Report
-from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast
+from twinbeat.config.model import AutoFailback, Bcast, Link, Mcast, Serial, Ucast
 
 BASE = "node prime calc\nbcast eth0\n"
 
@@ -40,10 +40,10 @@ def test_defaults_are_heartbeats() -> None:
     hacf, report = parse(BASE)
     assert report.errors == []
     assert (hacf.keepalive, hacf.deadtime, hacf.warntime, hacf.initdead) == (1, 30, 15, 30)
-    assert (hacf.udpport, hacf.baud, hacf.hopfudge) == (694, 19200, 1)
+    assert (hacf.udpport, hacf.baud) == (694, 19200)
     assert hacf.realtime is True
-    assert hacf.use_logd is None and hacf.watchdog is None
-    assert hacf.auto_failback == "legacy"
+    assert hacf.watchdog is None
+    assert hacf.auto_failback is AutoFailback.LEGACY
     assert any("legacy" in w and "treated as auto_failback on" in w for w in
                texts(report.warnings))
 
@@ -151,13 +151,7 @@ def test_baud_given_twice() -> None:
 def test_ucast_lines_on_one_iface_are_one_link() -> None:
     hacf, report = parse("node prime calc\nucast eth1 198.18.0.1\nucast eth1 198.18.0.2\n")
     assert report.errors == []
-    assert hacf.links == (
-        Link("eth1", 0, Ucast("eth1", "198.18.0.1", ("198.18.0.1", "198.18.0.2"))),)
-    assert hacf.links[0].medium.peer == "198.18.0.1"
-
-
-def test_ucast_keeps_the_original_two_field_constructor() -> None:
-    assert Ucast("eth1", "198.18.0.2").peers == ("198.18.0.2",)
+    assert hacf.links == (Link("eth1", 0, Ucast("eth1", ("198.18.0.1", "198.18.0.2"))),)
 
 
 @pytest.mark.parametrize("line", ["ucast eth1", "ucast eth1 calc", "ucast eth1 300.1.1.1",
@@ -217,14 +211,14 @@ def test_udp_is_an_alias_of_bcast() -> None:
     assert any("old name of bcast" in w for w in texts(report.warnings))
 
 
-@pytest.mark.parametrize(("line", "expected"), [("auto_failback on", "on"),
-                                                ("auto_failback off", "off"),
-                                                ("auto_failback legacy", "legacy"),
-                                                ("auto_failback yes", "on"),
-                                                ("nice_failback on", "off")])
-def test_auto_failback(line: str, expected: str) -> None:
+@pytest.mark.parametrize(("line", "expected"), [("auto_failback on", AutoFailback.ON),
+                                                ("auto_failback off", AutoFailback.OFF),
+                                                ("auto_failback legacy", AutoFailback.LEGACY),
+                                                ("auto_failback yes", AutoFailback.ON),
+                                                ("nice_failback on", AutoFailback.OFF)])
+def test_auto_failback(line: str, expected: AutoFailback) -> None:
     hacf, report = parse(BASE + line + "\n")
-    assert report.errors == [] and hacf.auto_failback == expected
+    assert report.errors == [] and hacf.auto_failback is expected
 
 
 def test_auto_failback_bad_value() -> None:
@@ -242,10 +236,8 @@ def test_other_directives_parsed_into_the_model() -> None:
     assert hacf.ping == ("198.18.0.254", "198.18.0.253")
     assert [(g.name, g.hosts) for g in hacf.ping_groups] == [
         ("routers", ("198.18.0.1", "198.18.0.9"))]
-    assert hacf.use_logd is False and hacf.realtime is False
-    assert hacf.watchdog == "/dev/watchdog" and hacf.hopfudge == 3
-    assert [(r.user, r.command) for r in hacf.respawn] == [
-        ("hacluster", ("/usr/lib/heartbeat/ipfail", "-v"))]
+    assert hacf.realtime is False
+    assert hacf.watchdog == "/dev/watchdog"
 
 
 def test_respawn_needs_full_pathname() -> None:
@@ -340,3 +332,17 @@ def test_garp_count_and_interval_are_twinbeat_directives() -> None:
                                   "garp_interval 2s"])
 def test_bad_garp_settings_are_errors(line: str) -> None:
     assert any(line.split(maxsplit=1)[0] in e for e in errors(BASE + line + "\n"))
+
+
+def test_directives_nothing_reads_still_parse_and_warn() -> None:
+    """hopfudge, use_logd and respawn are checked and warned about, but not stored."""
+    hacf, report = parse(BASE + "hopfudge 3\nuse_logd yes\n"
+                         "respawn hacluster /usr/lib/heartbeat/ipfail\n")
+    assert report.errors == []
+    assert [w for w in texts(report.warnings) if ":3:" in w or ":4:" in w or ":5:" in w] == [
+        "/etc/ha.d/ha.cf:4: use_logd: twinbeat has no logd; it logs per logfile/debugfile/"
+        "logfacility, or to stderr (the journal) without them",
+        "/etc/ha.d/ha.cf:5: respawn: twinbeat does not start respawn children; "
+        "/usr/lib/heartbeat/ipfail will not run (ping nodes replace ipfail)"]
+    assert not any(hasattr(hacf, name) for name in ("hopfudge", "use_logd", "respawn"))
+    assert errors(BASE + "hopfudge 256\n") == ["/etc/ha.d/ha.cf:3: hopfudge 256: must be 0-255"]
