@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import termios
@@ -229,8 +230,9 @@ def test_down_after_a_crash_stops_untracked_processes() -> None:
         lab.plan.apache_pidfile("calc").unlink()
         cable = lab.harness.pid("cable")
         lab.harness.pids.forget("cable")  # its pid file lost
+        shutil.rmtree(lab.plan.run_dir / "netns")  # and the records of the namespaces
         assert network.pids_in(lab.netns("calc"))
-        lab.down()
+        Lab.make(lab.name).down()  # a fresh object, as `twinbeat lab down` after a crash
         assert not network.exists(lab.netns("calc"))
         assert cable is not None and not procs.alive(cable)  # found in the lan namespace
     finally:
