@@ -69,3 +69,45 @@ def python_ok(harness: Harness, netns: str, code: str) -> subprocess.CompletedPr
         raise AssertionError(f"program in {netns} failed ({result.returncode}):\n"
                              f"{result.stdout}\n{result.stderr}")
     return result
+
+
+def send_udp(harness: Harness, netns: str, datagrams: list[bytes], dest: str,
+             port: int = 694) -> None:
+    """Send raw datagrams from inside `netns`, paced in small bursts: a few hundred at once
+    overflow the receiver's socket buffer and the kernel drops the tail, which would make
+    "every kind was counted" depend on the order of the list. (A program per 100 datagrams
+    keeps each one's text well under the kernel's limit on one argument.)"""
+    for start in range(0, len(datagrams), 100):
+        chunk = [d.hex() for d in datagrams[start : start + 100]]
+        python_ok(harness, netns, (
+            "import socket, time\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)\n"
+            f"for i, d in enumerate({chunk!r}):\n"
+            f"    s.sendto(bytes.fromhex(d), ({dest!r}, {port}))\n"
+            "    if i % 20 == 19:\n"
+            "        time.sleep(0.01)\n"
+        ))
+
+
+def capture_udp(harness: Harness, netns: str, src: str, *, count: int = 1, port: int = 694,
+                iface: str = "eth1") -> list[bytes]:
+    """The payloads of the next `count` UDP datagrams from `src` to `port` seen on `iface` in
+    `netns` (AF_PACKET: a real capture, beside the daemon's own socket, which gets them too)."""
+    code = (
+        "import socket, struct\n"
+        "s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))\n"
+        f"s.bind(({iface!r}, 0))\n"
+        "s.settimeout(10)\n"
+        "frames = []\n"
+        f"while len(frames) < {count}:\n"
+        "    ip, _ = s.recvfrom(65535)\n"
+        "    ihl = (ip[0] & 15) * 4\n"
+        f"    if ip[9] != 17 or socket.inet_ntoa(ip[12:16]) != {src!r}:\n"
+        "        continue\n"
+        "    sport, dport, length = struct.unpack('!HHH', ip[ihl:ihl + 6])\n"
+        f"    if dport == {port}:\n"
+        "        frames.append(ip[ihl + 8:ihl + length].hex())\n"
+        "print(' '.join(frames))\n"
+    )
+    return [bytes.fromhex(h) for h in python_ok(harness, netns, code).stdout.split()]

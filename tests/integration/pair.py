@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from harness_fixtures import python_ok, until
+from harness_fixtures import until
 
 from twinbeat.lab.cable import Cable
 from twinbeat.lab.files import NodeFiles
@@ -162,42 +162,3 @@ class Pair:
             return all((node.group() or {}).get("holder") == holder for node in self.nodes)
 
         await self.until(agreed, f"{holder} alone holds the group and both agree")
-
-
-async def send_udp(harness: Harness, netns: str, datagrams: list[bytes], dest: str,
-                   port: int = 694) -> None:
-    """Send raw datagrams from inside `netns` (a short Python program run there), paced in
-    small bursts: a few hundred at once overflow the receiver's socket buffer and the kernel
-    drops the tail, which would make "every kind was counted" depend on the list's order."""
-    code = (
-        "import socket, time\n"
-        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-        "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)\n"
-        f"for i, d in enumerate({[d.hex() for d in datagrams]!r}):\n"
-        f"    s.sendto(bytes.fromhex(d), ({dest!r}, {port}))\n"
-        "    if i % 20 == 19:\n"
-        "        time.sleep(0.01)\n"
-    )
-    await trio.to_thread.run_sync(python_ok, harness, netns, code)
-
-
-def capture_udp(harness: Harness, netns: str, src: str, port: int = 694,
-                iface: str = IFACE) -> bytes:
-    """The payload of one UDP datagram from `src` to `port` seen on `iface` in `netns`
-    (AF_PACKET: a real capture, beside the daemon's own socket, which gets the same one)."""
-    code = (
-        "import socket, struct\n"
-        "s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))\n"
-        f"s.bind(({iface!r}, 0))\n"
-        "s.settimeout(10)\n"
-        "while True:\n"
-        "    ip, _ = s.recvfrom(65535)\n"
-        "    ihl = (ip[0] & 15) * 4\n"
-        f"    if ip[9] != 17 or socket.inet_ntoa(ip[12:16]) != {src!r}:\n"
-        "        continue\n"
-        "    sport, dport, length = struct.unpack('!HHH', ip[ihl:ihl + 6])\n"
-        f"    if dport == {port}:\n"
-        "        print(ip[ihl + 8:ihl + length].hex())\n"
-        "        break\n"
-    )
-    return bytes.fromhex(python_ok(harness, netns, code).stdout.strip())

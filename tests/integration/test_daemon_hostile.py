@@ -15,7 +15,8 @@ import random
 
 import pytest
 import trio
-from pair import ADDRESSES, Pair, capture_udp, send_udp
+from harness_fixtures import capture_udp, send_udp
+from pair import ADDRESSES, Pair
 
 from twinbeat import wire
 from twinbeat.config import load
@@ -50,8 +51,8 @@ async def test_hostile_frames_are_counted_and_change_nothing(harness, tmp_path):
         assert peer["generation"] == 5
         serial = pair.serial_link["prime"]
 
-        captured = await trio.to_thread.run_sync(capture_udp, harness, pair.ns["prime"],
-                                                 ADDRESSES["calc"])
+        [captured] = await trio.to_thread.run_sync(capture_udp, harness, pair.ns["prime"],
+                                                   ADDRESSES["calc"])
         seen = wire.decode_untrusted(captured, keyring)
         assert seen.sender == "calc" and seen.generation == 5
         before_ok = pair.prime.link("eth1")["frames_ok"]
@@ -70,7 +71,8 @@ async def test_hostile_frames_are_counted_and_change_nothing(harness, tmp_path):
             + [captured] * 5 + [good] * 2                                         # replays
             + [forge(config, keyring, generation=4, sequence=10**6 + s) for s in range(5)]
         )
-        await send_udp(harness, pair.ns["calc"], hostile, ADDRESSES["prime"])
+        await trio.to_thread.run_sync(send_udp, harness, pair.ns["calc"], hostile,
+                                      ADDRESSES["prime"])
 
         # The same kinds of garbage on the serial cable, written into calc's end.
         fd = os.open(pair.serial_link["calc"], os.O_WRONLY | os.O_NOCTTY)

@@ -11,11 +11,11 @@ import os
 import random
 import secrets
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
+from harness_fixtures import capture_udp, send_udp
 from lab_fixtures import logs, running_lab
 
 from twinbeat.lab import plan as lp
@@ -230,31 +230,6 @@ def test_standby_and_takeover_move_the_group(lab: Lab) -> None:
 
 # 6 ---------------------------------------------------------------------------------------
 
-CAPTURE = """
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("eth1", 0)); s.settimeout(5)
-frames = []
-while len(frames) < 5:
-    pkt = s.recv(65535)
-    ip = pkt[14:]
-    ihl = (ip[0] & 15) * 4
-    if ip[9] != 17 or socket.inet_ntoa(ip[12:16]) != "198.18.2.1":
-        continue
-    sport, dport, length = struct.unpack("!HHH", ip[ihl:ihl + 6])
-    if dport == 694:
-        frames.append(ip[ihl + 8:ihl + length].hex())
-print(" ".join(frames))
-"""
-
-SEND = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for hexdata in sys.argv[1:]:
-    s.sendto(bytes.fromhex(hexdata), ("198.18.2.1", 694))
-"""
-
-
 def _bad_counters(snapshot: dict) -> int:
     total = 0
     for link in snapshot["links"]:
@@ -264,10 +239,9 @@ def _bad_counters(snapshot: dict) -> int:
 
 
 def test_hostile_input_on_both_links(lab: Lab) -> None:
-    captured = lab.harness.python(lab.netns("calc"), CAPTURE, timeout=10)
-    assert captured.returncode == 0, captured.stderr
-    valid = [bytes.fromhex(h) for h in captured.stdout.split()]
-    assert valid
+    prime_eth1 = lp.HB_ADDR["prime"]
+    valid = capture_udp(lab.harness, lab.netns("calc"), prime_eth1, count=5)
+    assert len(valid) == 5
     rng = random.Random(6)
     wrong_key = Keyring({1: ("sha256", secrets.token_bytes(32))}, 1)
     forged = encode(
@@ -293,10 +267,7 @@ def test_hostile_input_on_both_links(lab: Lab) -> None:
         before = _bad_counters(lab.status("prime"))
         t = time.monotonic()
         for _ in range(3):
-            chunk = [data.hex() for data in hostile]
-            for i in range(0, len(chunk), 50):
-                sent = lab_send(lab, chunk[i : i + 50])
-                assert sent.returncode == 0, sent.stderr
+            send_udp(lab.harness, lab.netns("calc"), hostile, prime_eth1)
             # The serial link: garbage, truncated and forged frames into calc's end of the
             # cable (prime reads them), COBS-framed and raw.
             fd = os.open(lab.plan.tty("calc"), os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
@@ -323,49 +294,3 @@ def test_hostile_input_on_both_links(lab: Lab) -> None:
         assert _holders(lab) == {"prime"}
     finally:
         poller.close()
-
-
-def lab_send(lab: Lab, hexes: list[str]) -> subprocess.CompletedProcess[str]:
-    return lab.harness.python(lab.netns("calc"), SEND, *hexes, timeout=20)
-
-
-# 7 ---------------------------------------------------------------------------------------
-
-
-def test_apache_fails_to_start_on_calc_rolls_back(lab: Lab) -> None:
-    conf = lab.plan.apache_dir("calc") / "apache2.conf"
-    conf.write_text(conf.read_text() + "\nThisIsNotADirective on\n")
-    lab.power_loss("prime")
-    wait_for(
-        lambda: (s := lab.status("calc")) and _group(s)["state"] == "failed",
-        lab.plan.timers.deadtime_s + 30,
-        "calc's group to be marked failed",
-    )
-    assert not lab.vip_on("calc"), "the VIP was not rolled back"
-    assert lab.apache("calc", "status").stdout.strip() == "stopped"
-    assert lab.node("calc").running()
-
-
-# 8 ---------------------------------------------------------------------------------------
-
-
-def test_restart_after_sigkill_stops_leftovers_before_joining(lab: Lab) -> None:
-    assert lab.node("prime").kill(signal.SIGKILL)
-    assert lab.vip_on("prime")  # a crashed daemon's leftover
-    wait_for(lambda: lab.vip_on("calc"), lab.plan.timers.deadtime_s + BOUND, "calc takeover")
-    lab.node("prime").start(wait=False)
-    cleaned = False
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        on_prime, on_calc = lab.vip_on("prime"), lab.vip_on("calc")
-        if not on_prime:
-            cleaned = True
-        elif cleaned:
-            assert not on_calc, "the VIP on both nodes after prime's leftovers were stopped"
-        if cleaned and lab.converged("prime"):
-            break
-        time.sleep(0.01)
-    assert cleaned, "prime's leftover VIP was never stopped"
-    wait_for(lambda: lab.converged("prime"), 10, "failback after the restart")
-    assert _holders(lab) == {"prime"}
-    assert lab.get() == "prime"
