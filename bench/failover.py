@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable
 
 from twinbeat.lab import plan as lp
-from twinbeat.lab.lab import Lab, LabError
+from twinbeat.lab.errors import LabError, wait_for
+from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import Poller
 
 FAULTS = ("power-loss", "sigkill", "graceful", "failback")
@@ -43,7 +44,7 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 def settle(lab: Lab, timeout: float) -> None:
-    lab.wait_for(lambda: lab.converged("prime"), timeout, "prime to hold the group again")
+    wait_for(lambda: lab.converged("prime"), timeout, "prime to hold the group again")
 
 
 def one_trial(
@@ -54,17 +55,15 @@ def one_trial(
     t0 = time.monotonic()
     if fault == "power-loss":
         lab.power_loss("prime")
-    elif fault == "sigkill":
-        lab.kill_daemon("prime", signal.SIGKILL, wait=0)
-    elif fault == "graceful":
-        lab.kill_daemon("prime", signal.SIGTERM, wait=0)
+    else:
+        lab.node("prime").signal(signal.SIGKILL if fault == "sigkill" else signal.SIGTERM)
     seen = poller.first("calc", t0, patience)
     if seen is None:
         raise LabError(f"{fault}: calc never answered within {patience:.0f} s")
     results[fault] = seen - t0
 
     # Recovery (and, after a power loss, the failback measurement).
-    lab.wait_for(lambda: lab.daemon_pid("prime") is None, 15, "prime's daemon to exit")
+    wait_for(lambda: not lab.node("prime").running(), 15, "prime's daemon to exit")
     t1 = time.monotonic()
     if fault == "power-loss":
         lab.power_on("prime", wait=False)
@@ -75,9 +74,17 @@ def one_trial(
             raise LabError("failback: prime never answered again")
         results["failback"] = back - t1
     else:
-        lab.start_daemon("prime", wait=False)
+        lab.node("prime").start(wait=False)
     settle(lab, patience + 15)
     return results
+
+
+def injected(faults: list[str]) -> list[str]:
+    """The faults to inject: failback is measured on the way back from a power loss."""
+    run = [f for f in faults if f != "failback"]
+    if "failback" in faults and "power-loss" not in run:
+        run.append("power-loss")
+    return run
 
 
 def bench(
@@ -104,11 +111,8 @@ def bench(
         poller = lab.poller(interval=interval)
         if poller.first("prime", 0, 10) is None:
             raise LabError("no answer from prime at the start")
-        run_faults = [f for f in faults if f != "failback"]
-        if "failback" in faults and "power-loss" not in run_faults:
-            run_faults.append("power-loss")
         for trial in range(trials):
-            for fault in run_faults:
+            for fault in injected(faults):
                 for name, value in one_trial(
                     lab, poller, fault, patience, vip_only=group == "vip"
                 ).items():

@@ -50,7 +50,9 @@ from pathlib import Path
 
 from twinbeat.lab import plan as lp
 from twinbeat.lab import procs
-from twinbeat.lab.lab import Lab, LabError
+from twinbeat.lab.errors import LabError, wait_for
+from twinbeat.lab.harness import Harness
+from twinbeat.lab.lab import Lab
 
 LOADS = ("stress-ng", "python", "none")
 BUSY = ("starting", "held")  # a group state that means "this node is taking/has it"
@@ -83,7 +85,8 @@ def descendants(pid: int) -> list[int]:
 @dataclass
 class Load:
     kind: str
-    pids: list[int] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    harness: Harness | None = None
 
     def check(self) -> None:
         if self.kind == "stress-ng" and shutil.which("stress-ng") is None:
@@ -91,27 +94,35 @@ class Load:
                 "stress-ng not found; install it (apt-get install stress-ng) or use --load python"
             )
 
-    def start(self, workers: int, duration: float, log: Path) -> None:
+    def start(self, harness: Harness, workers: int, duration: float, log: Path) -> None:
+        """The load's processes, tracked by the lab's harness (so `lab down` stops them too)."""
+        self.harness = harness
         if self.kind == "none":
             return
         if self.kind == "stress-ng":
             self.check()
-            argv = ["stress-ng", "--cpu", str(workers), "--timeout", f"{math.ceil(duration)}s"]
-            self.pids.append(procs.spawn(argv, log=log).pid)
+            argvs = [["stress-ng", "--cpu", str(workers), "--timeout", f"{math.ceil(duration)}s"]]
         else:
-            argv = [sys.executable, "-c", "while True: pass"]
-            for _ in range(workers):
-                self.pids.append(procs.spawn(argv, log=log).pid)
+            argvs = [[sys.executable, "-c", "while True: pass"]] * workers
+        for n, argv in enumerate(argvs):
+            self.labels.append(f"load-{n}")
+            harness.spawn(self.labels[-1], argv, log=log)
         time.sleep(0.3)
-        if not all(procs.alive(pid) for pid in self.pids):
+        if not all(harness.pid(label) is not None for label in self.labels):
             raise SoakError(f"the {self.kind} load exited at once (see {log})")
 
     def stop(self) -> None:
-        """By PID: the load's processes and (stress-ng) its workers."""
-        pids = [d for pid in self.pids for d in descendants(pid)] + self.pids
-        if pids:
-            procs.terminate(pids, timeout=5.0)
-        self.pids.clear()
+        """By PID, the stop policy: the load's processes and (stress-ng) their workers."""
+        if self.harness is None:
+            return
+        pids = [self.harness.pid(label) for label in self.labels]
+        started = [pid for pid in pids if pid is not None]
+        workers = [d for pid in started for d in descendants(pid)]
+        if workers or started:
+            procs.stop(workers + started)
+        for label in self.labels:
+            self.harness.forget(label)
+        self.labels.clear()
 
 
 # -- what the soak observes ------------------------------------------------------------------
@@ -137,13 +148,13 @@ class Watch:
                 self.last[node] = snapshot
             if node == "calc" and snapshot is not None:
                 busy = any(g.get("state") in BUSY for g in snapshot.get("groups", []))
-                prime_ok = lab.daemon_pid("prime") == self.prime_pid
+                prime_ok = lab.node("prime").pid() == self.prime_pid
                 if not prime_ok:
                     self.prime_died = True
                 elif busy and not self.calc_busy:
                     self.takeovers += 1
                 self.calc_busy = busy
-        if lab.daemon_pid("prime") != self.prime_pid:
+        if lab.node("prime").pid() != self.prime_pid:
             self.prime_died = True
 
 
@@ -151,7 +162,7 @@ def log_offsets(lab: Lab) -> dict[str, int]:
     offsets = {}
     for node in lp.NODES:
         try:
-            offsets[node] = lab.plan.ha_log(node).stat().st_size
+            offsets[node] = lab.plan.files(node).ha_log.stat().st_size
         except FileNotFoundError:
             offsets[node] = 0
     return offsets
@@ -159,7 +170,7 @@ def log_offsets(lab: Lab) -> dict[str, int]:
 
 def log_since(lab: Lab, node: str, offset: int) -> list[str]:
     try:
-        with open(lab.plan.ha_log(node), "rb") as f:
+        with open(lab.plan.files(node).ha_log, "rb") as f:
             f.seek(offset)
             return f.read().decode(errors="replace").splitlines()
     except FileNotFoundError:
@@ -177,6 +188,115 @@ def rejected_total(link: dict) -> int:
 # -- the soak --------------------------------------------------------------------------------
 
 
+def start_cluster(lab: Lab, say: Callable[[str], None]) -> int:
+    """Lab up, both daemons converged with prime holding; prime's daemon PID."""
+    timers = lab.plan.timers
+    say(
+        f"soak: lab {lab.name} up, preset {lab.plan.preset} "
+        f"(keepalive {timers.keepalive}, deadtime {timers.deadtime})"
+    )
+    lab.up(daemons=True)
+    wait_for(
+        lambda: lab.converged("prime"),
+        timers.initdead_s + timers.deadtime_s * 3 + 20,
+        "both nodes to agree that prime holds the group",
+    )
+    prime_pid = lab.node("prime").pid()
+    if prime_pid is None:
+        raise SoakError("prime's daemon is not running")
+    return prime_pid
+
+
+def watch_for(lab: Lab, watch: Watch, duration: float, say: Callable[[str], None]) -> float:
+    """Poll both nodes every POLL_INTERVAL for `duration` s; the time it took."""
+    t0 = time.monotonic()
+    end = t0 + duration
+    next_report = t0 + 60
+    while True:
+        tick = time.monotonic()
+        if tick >= end:
+            break
+        watch.poll(lab)
+        if tick >= next_report:
+            say(f"soak: {tick - t0:.0f} s, takeovers so far {watch.takeovers}")
+            next_report += 60
+        time.sleep(max(0.0, min(POLL_INTERVAL - (time.monotonic() - tick), end - tick)))
+    return time.monotonic() - t0
+
+
+@dataclass
+class LogCounts:
+    dead: dict[tuple[str, tuple[str, str]], int]  # (node, (peer, link)) -> "Link ... dead." lines
+    acquired: int  # "acquiring resource group" in calc's log
+    prime_dead: int  # "node prime: is dead" in calc's log
+
+
+def count_log_lines(lab: Lab, offsets: dict[str, int]) -> LogCounts:
+    lines = {node: log_since(lab, node, offsets[node]) for node in lp.NODES}
+    dead: dict[tuple[str, tuple[str, str]], int] = {}
+    for node in lp.NODES:
+        for match in filter(None, (LINK_DEAD.search(line) for line in lines[node])):
+            key = (node, (match.group(1), match.group(2)))
+            dead[key] = dead.get(key, 0) + 1
+    return LogCounts(
+        dead=dead,
+        acquired=sum(ACQUIRING in line for line in lines["calc"]),
+        prime_dead=sum("node prime: is dead" in line for line in lines["calc"]),
+    )
+
+
+def print_links(watch: Watch, baseline: dict[str, dict], counts: LogCounts) -> None:
+    print(
+        f"{'node':<6} {'link (from peer)':<24} {'frames_ok':>9} {'max_gap':>8} "
+        f"{'margin':>8} {'late':>5} {'rejected':>8} {'replayed':>8} {'dead':>5}"
+    )
+    for node in lp.NODES:
+        before = {link_key(lk): lk for lk in baseline[node].get("links", [])}
+        for link in watch.last.get(node, {}).get("links", []):
+            key = link_key(link)
+            old = before.get(key, {})
+            gap = float(link.get("max_gap") or 0.0)
+            early = "*" if old and gap <= float(old.get("max_gap") or 0.0) else " "
+            name = f"{key[0]}:{key[1]}"
+            if len(name) > 24:
+                name = "…" + name[-23:]
+            print(
+                f"{node:<6} {name:<24} "
+                f"{int(link.get('frames_ok', 0)) - int(old.get('frames_ok', 0)):>9} "
+                f"{gap * 1000:>6.1f}ms{early}"
+                f"{float(link.get('margin') or 0.0) * 1000:>6.1f}ms "
+                f"{int(link.get('late', 0)) - int(old.get('late', 0)):>5} "
+                f"{rejected_total(link) - rejected_total(old):>8} "
+                f"{int(link.get('replayed', 0)) - int(old.get('replayed', 0)):>8} "
+                f"{counts.dead.get((node, key), 0):>5}"
+            )
+    unknown = {
+        (node, key): n
+        for (node, key), n in counts.dead.items()
+        if key not in {link_key(lk) for lk in watch.last.get(node, {}).get("links", [])}
+    }
+    for (node, key), n in sorted(unknown.items()):
+        print(f"{node:<6} {key[0] + ':' + key[1]:<24} (not in status) dead {n}")
+    print(
+        "(frames_ok, late, rejected, replayed: during the soak; max_gap: since the "
+        "daemon started, * = before the clock; margin = deadtime - max_gap)"
+    )
+
+
+def verdict(watch: Watch, counts: LogCounts) -> tuple[int, bool]:
+    """Print the verdict; (exit status, whether to keep the logs)."""
+    false = max(watch.takeovers, counts.acquired)
+    print(
+        f"takeovers by calc while prime alive: {false} (poll {watch.takeovers}, "
+        f"calc's log {counts.acquired}); calc declared prime dead: {counts.prime_dead}"
+    )
+    if watch.prime_died:
+        print("prime's daemon died during the soak: the run proves nothing")
+        return 1, True
+    print("verdict: " + ("FAIL, false failover" if false else "ok, no false failover"))
+    return (1 if false else 0), false > 0 or counts.prime_dead > 0
+
+
 def soak(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     lab = Lab.make(args.name, preset=args.preset)
     timers = lab.plan.timers
@@ -184,56 +304,18 @@ def soak(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     load.check()  # before the lab is built
     keep = True
     try:
-        say(
-            f"soak: lab {lab.name} up, preset {args.preset} "
-            f"(keepalive {timers.keepalive}, deadtime {timers.deadtime})"
-        )
-        lab.up(daemons=True)
-        if lab.daemon_pid("prime") is None or lab.daemon_pid("calc") is None:
-            raise SoakError("the daemons did not start (twinbeat.daemon missing?)")
-        lab.wait_for(
-            lambda: lab.converged("prime"),
-            timers.initdead_s + timers.deadtime_s * 3 + 20,
-            "both nodes to agree that prime holds the group",
-        )
-        prime_pid = lab.daemon_pid("prime")
-        assert prime_pid is not None
+        watch = Watch(prime_pid=start_cluster(lab, say))
         baseline = {node: lab.status(node) or {} for node in lp.NODES}
         offsets = log_offsets(lab)
         say(
             f"soak: converged, prime holds; load {args.load} x{args.cpu}; "
             f"{args.duration:.0f} s from now"
         )
-        load.start(args.cpu, args.duration, lab.plan.run_dir / "load.log")
-
-        watch = Watch(prime_pid=prime_pid)
-        t0 = time.monotonic()
-        end = t0 + args.duration
-        next_report = t0 + 60
-        while True:
-            tick = time.monotonic()
-            if tick >= end:
-                break
-            watch.poll(lab)
-            if tick >= next_report:
-                say(f"soak: {tick - t0:.0f} s, takeovers so far {watch.takeovers}")
-                next_report += 60
-            time.sleep(max(0.0, min(POLL_INTERVAL - (time.monotonic() - tick), end - tick)))
-        elapsed = time.monotonic() - t0
+        load.start(lab.harness, args.cpu, args.duration, lab.plan.run_dir / "load.log")
+        elapsed = watch_for(lab, watch, args.duration, say)
         load.stop()
         watch.poll(lab)  # the final snapshot, after the load
-
-        lines = {node: log_since(lab, node, offsets[node]) for node in lp.NODES}
-        dead: dict[tuple[str, tuple[str, str]], int] = {}
-        for node in lp.NODES:
-            for line in lines[node]:
-                match = LINK_DEAD.search(line)
-                if match:
-                    key = (node, (match.group(1), match.group(2)))
-                    dead[key] = dead.get(key, 0) + 1
-        acquired = sum(ACQUIRING in line for line in lines["calc"])
-        prime_dead = sum("node prime: is dead" in line for line in lines["calc"])
-
+        counts = count_log_lines(lab, offsets)
         print(
             f"soak: preset {args.preset} (keepalive {timers.keepalive}, deadtime "
             f"{timers.deadtime}), load {args.load} x{args.cpu}, {elapsed:.0f} s, "
@@ -241,52 +323,9 @@ def soak(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             + ", ".join(f"{n} {watch.misses[n]}" for n in lp.NODES)
             + ")"
         )
-        print(
-            f"{'node':<6} {'link (from peer)':<24} {'frames_ok':>9} {'max_gap':>8} "
-            f"{'margin':>8} {'late':>5} {'rejected':>8} {'replayed':>8} {'dead':>5}"
-        )
-        for node in lp.NODES:
-            before = {link_key(lk): lk for lk in baseline[node].get("links", [])}
-            for link in watch.last.get(node, {}).get("links", []):
-                key = link_key(link)
-                old = before.get(key, {})
-                gap = float(link.get("max_gap") or 0.0)
-                early = "*" if old and gap <= float(old.get("max_gap") or 0.0) else " "
-                name = f"{key[0]}:{key[1]}"
-                if len(name) > 24:
-                    name = "…" + name[-23:]
-                print(
-                    f"{node:<6} {name:<24} "
-                    f"{int(link.get('frames_ok', 0)) - int(old.get('frames_ok', 0)):>9} "
-                    f"{gap * 1000:>6.1f}ms{early}"
-                    f"{float(link.get('margin') or 0.0) * 1000:>6.1f}ms "
-                    f"{int(link.get('late', 0)) - int(old.get('late', 0)):>5} "
-                    f"{rejected_total(link) - rejected_total(old):>8} "
-                    f"{int(link.get('replayed', 0)) - int(old.get('replayed', 0)):>8} "
-                    f"{dead.get((node, key), 0):>5}"
-                )
-        unknown = {
-            (node, key): n
-            for (node, key), n in dead.items()
-            if key not in {link_key(lk) for lk in watch.last.get(node, {}).get("links", [])}
-        }
-        for (node, key), n in sorted(unknown.items()):
-            print(f"{node:<6} {key[0] + ':' + key[1]:<24} (not in status) dead {n}")
-        print(
-            "(frames_ok, late, rejected, replayed: during the soak; max_gap: since the "
-            "daemon started, * = before the clock; margin = deadtime - max_gap)"
-        )
-        false = max(watch.takeovers, acquired)
-        print(
-            f"takeovers by calc while prime alive: {false} (poll {watch.takeovers}, "
-            f"calc's log {acquired}); calc declared prime dead: {prime_dead}"
-        )
-        if watch.prime_died:
-            print("prime's daemon died during the soak: the run proves nothing")
-            return 1
-        keep = false > 0 or prime_dead > 0
-        print("verdict: " + ("FAIL, false failover" if false else "ok, no false failover"))
-        return 1 if false else 0
+        print_links(watch, baseline, counts)
+        code, keep = verdict(watch, counts)
+        return code
     finally:
         load.stop()
         lab.down(purge=not keep)

@@ -1,4 +1,4 @@
-"""Shared helpers for the lab tests: a lab with a unique name, always torn down.
+"""Fixtures for the lab tests: a `twinbeat.lab.Lab` with a unique name, always torn down.
 
 Set TWINBEAT_LAB_KEEP=1 to keep the run dir (logs) of each lab after its test.
 """
@@ -8,12 +8,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 
 from twinbeat.lab.lab import Lab
-from twinbeat.lab.procs import run_in
 
 
 def unique_name() -> str:
@@ -32,17 +29,6 @@ def running_lab(
         lab.down(purge=not os.environ.get("TWINBEAT_LAB_KEEP"))
 
 
-def python_in(
-    lab: Lab, role: str, code: str, timeout: float = 10.0
-) -> subprocess.CompletedProcess[str]:
-    """Run a small Python program inside one of the lab's namespaces."""
-    return run_in([sys.executable, "-c", code], lab.netns(role), timeout=timeout)
-
-
-def log_tail(lab: Lab, node: str, lines: int = 40) -> str:
-    """The end of a node's daemon log, for assertion messages."""
-    try:
-        text = lab.plan.daemon_log(node).read_text(errors="replace")
-    except FileNotFoundError:
-        return f"({node}: no daemon log)"
-    return f"--- {node} daemon.log\n" + "\n".join(text.splitlines()[-lines:])
+def logs(lab: Lab) -> str:
+    """The end of both daemons' logs, for assertion messages."""
+    return "\n".join(node.log.tail() for node in lab.nodes.values())

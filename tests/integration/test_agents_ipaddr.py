@@ -1,5 +1,6 @@
 """IPaddrAgent in a namespace: the VIP comes and goes, and gratuitous ARP moves a peer's
-neighbour entry to our MAC. Agent code runs inside the namespace (see netns.py)."""
+neighbour entry to our MAC. Agent code runs inside the namespace (see link_peer.py for why);
+the namespaces, the veth and every look at addresses and ARP caches are the lab harness's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import json
 
 import pytest
 import trio
-from netns import Lab, ip
+from harness_fixtures import python_ok
+
+from twinbeat.lab import network
+from twinbeat.lab.harness import Harness
+from twinbeat.lab.network import Address, Port
 
 pytestmark = pytest.mark.root
 
@@ -40,86 +45,84 @@ trio.run(main)
 """
 
 
-def run_agent(lab: Lab, ns: str, steps: list[str], *, prefixlen: int | None = None,
+def run_agent(harness: Harness, ns: str, steps: list[str], *, prefixlen: int | None = None,
               iface: str | None = None, broadcast: str | None = None) -> dict:
     code = AGENT.format(vip=VIP, prefixlen=prefixlen, iface=iface, broadcast=broadcast,
                         steps=steps)
-    return json.loads(lab.run(ns, code).stdout)
+    return json.loads(python_ok(harness, ns, code).stdout)
 
 
-def addresses(ns: str, ifname: str) -> list[dict]:
-    shown = json.loads(ip("-n", ns, "-j", "addr", "show", "dev", ifname).stdout)
-    return [a for a in shown[0]["addr_info"] if a["family"] == "inet"]
+def addresses(ns: str, ifname: str) -> list[Address]:
+    return network.addresses(ns, ifname)
 
 
 def mac_of(ns: str, ifname: str) -> str:
-    return json.loads(ip("-n", ns, "-j", "link", "show", "dev", ifname).stdout)[0]["address"]
+    return network.mac(ns, ifname)
 
 
-def neighbour_mac(ns: str, ifname: str) -> str | None:
-    entries = json.loads(ip("-n", ns, "-j", "neigh", "show", VIP, "dev", ifname).stdout)
-    return entries[0].get("lladdr") if entries else None
+def neighbour_mac(ns: str) -> str | None:
+    return network.neighbour(ns, VIP)
 
 
 @pytest.fixture
-def pair(lab: Lab) -> tuple[str, str, str, str]:
-    a, b = lab.netns("a"), lab.netns("b")
-    if_a, if_b = lab.ifname("x"), lab.ifname("y")
-    lab.veth((a, if_a, "198.18.65.1/24"), (b, if_b, "198.18.65.2/24"))
+def pair(harness: Harness) -> tuple[str, str, str, str]:
+    a, b = harness.add_netns("a"), harness.add_netns("b")
+    if_a, if_b = "veth-x", "veth-y"
+    harness.veth(Port(a, if_a, "198.18.65.1/24"), Port(b, if_b, "198.18.65.2/24"))
     return a, b, if_a, if_b
 
 
-async def test_start_adds_vip_and_garp_updates_peer(lab: Lab, pair) -> None:
+async def test_start_adds_vip_and_garp_updates_peer(harness: Harness, pair) -> None:
     a, b, if_a, if_b = pair
     with trio.fail_after(GUARD):
-        ip("-n", b, "neigh", "replace", VIP, "lladdr", BOGUS_MAC, "dev", if_b, "nud", "stale")
-        assert neighbour_mac(b, if_b) == BOGUS_MAC
-        out = run_agent(lab, a, ["status", "start", "status", "start"])
+        harness.set_neighbour(b, if_b, VIP, BOGUS_MAC)  # stale
+        assert neighbour_mac(b) == BOGUS_MAC
+        out = run_agent(harness, a, ["status", "start", "status", "start"])
         assert out["status"] == [False, True]
         assert out["start"] == [None, None]  # a second start is not an error
-        vip = [x for x in addresses(a, if_a) if x["local"] == VIP]
+        vip = [x for x in addresses(a, if_a) if x.address == VIP]
         assert len(vip) == 1
-        assert vip[0]["prefixlen"] == 24  # from the covering 198.18.65.1/24
-        assert vip[0]["label"] == f"{if_a}:0"
-        assert vip[0]["broadcast"] == "198.18.65.255"
-        assert neighbour_mac(b, if_b) == mac_of(a, if_a)
+        assert vip[0].prefixlen == 24  # from the covering 198.18.65.1/24
+        assert vip[0].label == f"{if_a}:0"
+        assert vip[0].broadcast == "198.18.65.255"
+        assert neighbour_mac(b) == mac_of(a, if_a)
 
 
-async def test_announce_again(lab: Lab, pair) -> None:
+async def test_announce_again(harness: Harness, pair) -> None:
     a, b, _if_a, if_b = pair
     with trio.fail_after(GUARD):
-        out = run_agent(lab, a, ["announce", "start"])
+        out = run_agent(harness, a, ["announce", "start"])
         assert out["announce"][0].startswith("AgentError")  # not held: nothing to announce
-        ip("-n", b, "neigh", "replace", VIP, "lladdr", BOGUS_MAC, "dev", if_b, "nud", "stale")
-        out = run_agent(lab, a, ["announce"])
+        harness.set_neighbour(b, if_b, VIP, BOGUS_MAC)  # stale
+        out = run_agent(harness, a, ["announce"])
         assert out["announce"] == [None]
-        assert neighbour_mac(b, if_b) != BOGUS_MAC
+        assert neighbour_mac(b) != BOGUS_MAC
 
 
-async def test_stop_is_idempotent(lab: Lab, pair) -> None:
+async def test_stop_is_idempotent(harness: Harness, pair) -> None:
     a, _b, if_a, _if_b = pair
     with trio.fail_after(GUARD):
-        out = run_agent(lab, a, ["start", "stop", "status", "stop", "stop"])
+        out = run_agent(harness, a, ["start", "stop", "status", "stop", "stop"])
         assert out["stop"] == [None, None, None]
         assert out["status"] == [False]
-        assert [x["local"] for x in addresses(a, if_a)] == ["198.18.65.1"]
+        assert [x.address for x in addresses(a, if_a)] == ["198.18.65.1"]
 
 
-async def test_explicit_prefix_interface_broadcast(lab: Lab, pair) -> None:
+async def test_explicit_prefix_interface_broadcast(harness: Harness, pair) -> None:
     a, _b, if_a, _if_b = pair
     with trio.fail_after(GUARD):
-        out = run_agent(lab, a, ["start"], prefixlen=25, iface=if_a, broadcast="198.18.65.127")
+        out = run_agent(harness, a, ["start"], prefixlen=25, iface=if_a, broadcast="198.18.65.127")
         assert out["start"] == [None]
-        vip = next(x for x in addresses(a, if_a) if x["local"] == VIP)
-        assert (vip["prefixlen"], vip["broadcast"]) == (25, "198.18.65.127")
+        vip = next(x for x in addresses(a, if_a) if x.address == VIP)
+        assert (vip.prefixlen, vip.broadcast) == (25, "198.18.65.127")
 
 
-async def test_no_covering_network_is_an_error(lab: Lab) -> None:
-    ns = lab.netns("a")
+async def test_no_covering_network_is_an_error(harness: Harness) -> None:
+    ns = harness.add_netns("a")
     with trio.fail_after(GUARD):
-        out = run_agent(lab, ns, ["start", "status"])
+        out = run_agent(harness, ns, ["start", "status"])
         assert out["start"][0].startswith("AgentError")
         assert "no address" in out["start"][0]
         assert out["status"] == [False]
-        out = run_agent(lab, ns, ["start"], prefixlen=24, iface="tbdmissing")
+        out = run_agent(harness, ns, ["start"], prefixlen=24, iface="tbdmissing")
         assert "no such interface" in out["start"][0]

@@ -1,9 +1,10 @@
 """Two real daemons in namespaces: links, liveness, failover, handoff (issue #5's daemon list).
 
-Each test builds its own pair (tests/integration/daemons.py): prime and calc, eth1 (bcast) and a
-socat null-modem cable, one group `dummy` whose "service" is a marker file per node. Timers are
-short (keepalive 100ms, deadtime 1, initdead 2); assertions are about behaviour (who holds the
-group, which log lines appear, counters), never about how long something took. "No takeover"
+Each test builds its own pair (tests/integration/pair.py, on the product harness): prime and
+calc, eth1 (bcast) and a socat null-modem cable, one group `dummy` whose "service" is a marker
+file per node. Timers are short (keepalive 100ms, deadtime 1, initdead 2); assertions are about
+behaviour (who holds the group, which log lines appear, counters), never about how long
+something took. "No takeover"
 is shown by letting the surviving link carry well over a deadtime's worth of heartbeats.
 """
 
@@ -13,7 +14,7 @@ import signal
 
 import pytest
 import trio
-from daemons import Pair
+from pair import Pair
 
 pytestmark = pytest.mark.root
 
@@ -50,9 +51,9 @@ def history(node):
     return [(verb, float(t)) for verb, t in (line.split() for line in text.splitlines())]
 
 
-async def test_two_daemons_see_each_other_on_both_links(lab, tmp_path):
+async def test_two_daemons_see_each_other_on_both_links(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
         for node, peer in ((pair.prime, "calc"), (pair.calc, "prime")):
             names = {"eth1", pair.serial_link[node.name]}
@@ -80,19 +81,19 @@ async def test_two_daemons_see_each_other_on_both_links(lab, tmp_path):
         assert pair.prime.holds() and not pair.calc.holds()
         assert pair.prime.group()["state"] == "held"
         assert pair.calc.group()["state"] == "none"
-        assert "Resource group dummy acquired" in pair.prime.log()
-        assert "Initial resource acquisition complete" in pair.prime.log()
-        assert "acquiring resource group" not in pair.calc.log()
+        assert "Resource group dummy acquired" in pair.prime.log.read()
+        assert "Initial resource acquisition complete" in pair.prime.log.read()
+        assert "acquiring resource group" not in pair.calc.log.read()
 
 
-async def test_udp_link_death_is_reported_without_takeover(lab, tmp_path):
+async def test_udp_link_death_is_reported_without_takeover(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
-        marks = {n.name: n.log_mark() for n in pair.nodes}
+        marks = {n.name: n.log.mark() for n in pair.nodes}
         pair.set_eth1(False)
-        await pair.until(lambda: "Link calc:eth1 dead." in pair.prime.log(marks["prime"])
-                         and "Link prime:eth1 dead." in pair.calc.log(marks["calc"]),
+        await pair.until(lambda: "Link calc:eth1 dead." in pair.prime.log.read(marks["prime"])
+                         and "Link prime:eth1 dead." in pair.calc.log.read(marks["calc"]),
                          "both sides log eth1 dead")
         await carries_on(pair, pair.serial_link)
         for node in pair.nodes:
@@ -104,13 +105,13 @@ async def test_udp_link_death_is_reported_without_takeover(lab, tmp_path):
             assert status["peers"][0]["alive"] is True
             assert status["groups"][0]["holder"] == "prime"
         assert pair.prime.holds() and not pair.calc.holds()
-        assert "is dead" not in pair.calc.log(marks["calc"])
-        assert "acquiring" not in pair.calc.log(marks["calc"])
+        assert "is dead" not in pair.calc.log.read(marks["calc"])
+        assert "acquiring" not in pair.calc.log.read(marks["calc"])
 
-        marks = {n.name: n.log_mark() for n in pair.nodes}
+        marks = {n.name: n.log.mark() for n in pair.nodes}
         pair.set_eth1(True)
-        await pair.until(lambda: "Link calc:eth1 up." in pair.prime.log(marks["prime"])
-                         and "Link prime:eth1 up." in pair.calc.log(marks["calc"]),
+        await pair.until(lambda: "Link calc:eth1 up." in pair.prime.log.read(marks["prime"])
+                         and "Link prime:eth1 up." in pair.calc.log.read(marks["calc"]),
                          "both sides log eth1 up again")
         for node in pair.nodes:
             await pair.until(lambda node=node: (node.status() or {}).get("healthy") is True,
@@ -120,17 +121,17 @@ async def test_udp_link_death_is_reported_without_takeover(lab, tmp_path):
         assert pair.prime.holds() and not pair.calc.holds()
 
 
-async def test_serial_link_death_is_reported_without_takeover_and_recovers(lab, tmp_path):
+async def test_serial_link_death_is_reported_without_takeover_and_recovers(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
         serial = pair.serial_link
-        marks = {n.name: n.log_mark() for n in pair.nodes}
+        marks = {n.name: n.log.mark() for n in pair.nodes}
         assert pair.cable is not None
         pair.cable.pull()
         await pair.until(
-            lambda: f"Link calc:{serial['prime']} dead." in pair.prime.log(marks["prime"])
-            and f"Link prime:{serial['calc']} dead." in pair.calc.log(marks["calc"]),
+            lambda: f"Link calc:{serial['prime']} dead." in pair.prime.log.read(marks["prime"])
+            and f"Link prime:{serial['calc']} dead." in pair.calc.log.read(marks["calc"]),
             "both sides log the serial link dead")
         await carries_on(pair, {"prime": "eth1", "calc": "eth1"})
         for node in pair.nodes:
@@ -140,14 +141,14 @@ async def test_serial_link_death_is_reported_without_takeover_and_recovers(lab, 
             assert links == {"eth1": True, serial[node.name]: False}
             assert status["peers"][0]["alive"] is True
         assert pair.prime.holds() and not pair.calc.holds()
-        assert "acquiring" not in pair.calc.log(marks["calc"])
+        assert "acquiring" not in pair.calc.log.read(marks["calc"])
 
         before = {n.name: frames_ok(n, serial[n.name]) for n in pair.nodes}
-        marks = {n.name: n.log_mark() for n in pair.nodes}
+        marks = {n.name: n.log.mark() for n in pair.nodes}
         pair.cable.plug()  # socat again, at the same paths: the daemons reopen the ptys
         await pair.until(
-            lambda: f"Link calc:{serial['prime']} up." in pair.prime.log(marks["prime"])
-            and f"Link prime:{serial['calc']} up." in pair.calc.log(marks["calc"]),
+            lambda: f"Link calc:{serial['prime']} up." in pair.prime.log.read(marks["prime"])
+            and f"Link prime:{serial['calc']} up." in pair.calc.log.read(marks["calc"]),
             "both sides log the serial link up again")
         await pair.until(lambda: all(frames_ok(n, serial[n.name]) > before[n.name] + 10
                                      for n in pair.nodes), "frames flow on the serial link")
@@ -157,40 +158,40 @@ async def test_serial_link_death_is_reported_without_takeover_and_recovers(lab, 
         assert pair.prime.holds() and not pair.calc.holds()
 
 
-async def test_both_links_cut_means_takeover_and_healing_leaves_one_holder(lab, tmp_path):
+async def test_both_links_cut_means_takeover_and_healing_leaves_one_holder(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
-        mark = pair.calc.log_mark()
+        mark = pair.calc.log.mark()
         assert pair.cable is not None
         pair.set_eth1(False)
         pair.cable.pull()
         await pair.until(pair.calc.holds, "calc takes the group over")
-        calc_log = pair.calc.log(mark)
+        calc_log = pair.calc.log.read(mark)
         assert "node prime: is dead" in calc_log
         assert calc_log.index("node prime: is dead") < calc_log.index(
             "acquiring resource group: dummy")
-        await pair.until(lambda: "Resource group dummy acquired" in pair.calc.log(mark),
+        await pair.until(lambda: "Resource group dummy acquired" in pair.calc.log.read(mark),
                          "calc logs the group acquired")
         # No fencing: the isolated prime keeps its copy (heartbeat does the same).
         assert pair.prime.holds()
-        assert pair.prime.alive() and pair.calc.alive()
+        assert pair.prime.running() and pair.calc.running()
 
         # Healing: the split brain is noticed and exactly one holder remains (prime: failback).
         pair.set_eth1(True)
         pair.cable.plug()
         await pair.settled("prime")
-        assert pair.prime.alive() and pair.calc.alive()
+        assert pair.prime.running() and pair.calc.running()
 
 
-async def test_sigterm_hands_the_group_over_gracefully(lab, tmp_path):
+async def test_sigterm_hands_the_group_over_gracefully(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
-        mark = pair.calc.log_mark()
+        mark = pair.calc.log.mark()
         pair.prime.signal(signal.SIGTERM)
         assert await pair.prime.wait_exit() == 0, pair.tails()
-        prime_log = pair.prime.log()
+        prime_log = pair.prime.log.read()
         assert "SIGTERM received" in prime_log
         assert prime_log.index("releasing resource group: dummy") < prime_log.index(
             "twinbeat shutdown complete")
@@ -200,7 +201,7 @@ async def test_sigterm_hands_the_group_over_gracefully(lab, tmp_path):
         await pair.until(pair.calc.holds, "calc takes the group over")
         await pair.until(lambda: (pair.calc.group() or {}).get("state") == "held",
                          "calc reports the group held")
-        assert "Received shutdown notice from 'prime'" in pair.calc.log(mark)
+        assert "Received shutdown notice from 'prime'" in pair.calc.log.read(mark)
         # Handed over, never held twice: prime's stop finished before calc's start began.
         last_stop = max(t for verb, t in history(pair.prime) if verb == "stop")
         first_start = min(t for verb, t in history(pair.calc) if verb == "start")
@@ -209,17 +210,17 @@ async def test_sigterm_hands_the_group_over_gracefully(lab, tmp_path):
         assert code == 1 and status["healthy"] is False, status  # the peer has left
         await pair.until(lambda: not pair.calc.status()["peers"][0]["alive"],
                          "calc declares the departed prime dead")
-        assert "node prime: is dead" in pair.calc.log(mark)
+        assert "node prime: is dead" in pair.calc.log.read(mark)
 
 
-async def test_sigkill_of_the_holder_means_takeover_after_deadtime(lab, tmp_path):
+async def test_sigkill_of_the_holder_means_takeover_after_deadtime(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
-        mark = pair.calc.log_mark()
-        pair.prime.kill()
+        mark = pair.calc.log.mark()
+        assert pair.prime.kill()
         await pair.until(pair.calc.holds, "calc takes the group over")
-        calc_log = pair.calc.log(mark)
+        calc_log = pair.calc.log.read(mark)
         assert "node prime: is dead" in calc_log
         assert "Received shutdown notice" not in calc_log
         assert pair.prime.holds()  # SIGKILL of the daemon alone leaves the "service" running
@@ -227,9 +228,9 @@ async def test_sigkill_of_the_holder_means_takeover_after_deadtime(lab, tmp_path
                          "calc reports itself the holder")
 
 
-async def test_standby_and_takeover_through_the_cli(lab, tmp_path):
+async def test_standby_and_takeover_through_the_cli(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
         # Each step: (node running the command, command, expected move, holder afterwards);
         # the last two run from the other side: calc takes it, then gives it back.
@@ -240,20 +241,20 @@ async def test_standby_and_takeover_through_the_cli(lab, tmp_path):
             (pair.calc, "standby", "dummy: calc -> prime", "prime"),
         ]
         for node, command, moved, holder in steps:
-            result = node.cli(command, "--timeout", "20")
+            result = node.twinbeat(command, "--timeout", "20")
             assert result.returncode == 0, (result.stderr, pair.tails())
             assert result.stdout.strip() == moved
             await pair.settled(holder)
 
 
-async def test_standby_is_refused_when_the_peer_is_dead(lab, tmp_path):
+async def test_standby_is_refused_when_the_peer_is_dead(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
-        pair.calc.kill()
+        assert pair.calc.kill()
         await pair.until(lambda: not (pair.prime.status() or {"peers": [{"alive": True}]})
                          ["peers"][0]["alive"], "prime sees calc dead")
-        result = pair.prime.cli("standby", "--timeout", "5")
+        result = pair.prime.twinbeat("standby", "--timeout", "5")
         assert result.returncode == 1
         assert "refused" in result.stderr and "dead" in result.stderr, result.stderr
         assert result.stdout == ""
@@ -261,18 +262,18 @@ async def test_standby_is_refused_when_the_peer_is_dead(lab, tmp_path):
         assert (pair.prime.group() or {}).get("holder") == "prime"
 
 
-async def test_restart_after_sigkill_stops_the_leftover_before_joining(lab, tmp_path):
+async def test_restart_after_sigkill_stops_the_leftover_before_joining(harness, tmp_path):
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
+        pair = Pair(harness, tmp_path)
         await pair.start()
-        pair.prime.kill()
+        assert pair.prime.kill()
         await pair.until(pair.calc.holds, "calc takes the group over")
         assert pair.prime.holds()  # the leftover: the "service" of the killed daemon
-        mark = pair.prime.log_mark()
+        mark = pair.prime.log.mark()
         stops_before = sum(1 for verb, _ in history(pair.prime) if verb == "stop")
-        pair.prime.start()
+        pair.prime.start(wait=False)
         await pair.settled("prime")  # auto_failback on: prime gets it back, once
-        log = pair.prime.log(mark)
+        log = pair.prime.log.read(mark)
         found = log.index("Resource group dummy found running at start-up: stopping it")
         released = log.index("Resource group dummy released")
         joined = log.index("twinbeat: links open")
@@ -281,5 +282,5 @@ async def test_restart_after_sigkill_stops_the_leftover_before_joining(lab, tmp_
         calls = [verb for verb, _ in history(pair.prime)]
         assert calls.count("stop") == stops_before + 1
         assert calls[-2:] == ["stop", "start"]  # the leftover stopped, then a clean start
-        assert "Heartbeat restart on node prime" in pair.calc.log()
+        assert "Heartbeat restart on node prime" in pair.calc.log.read()
         assert sum(n.holds() for n in pair.nodes) == 1

@@ -15,7 +15,8 @@ import random
 
 import pytest
 import trio
-from daemons import ADDRESSES, Pair, capture_udp, send_udp
+from harness_fixtures import capture_udp, send_udp
+from pair import ADDRESSES, Pair
 
 from twinbeat import wire
 from twinbeat.config import load
@@ -38,20 +39,20 @@ def other_keyring(index):
     return wire.Keyring({index: ("sha256", os.urandom(32))}, index)
 
 
-async def test_hostile_frames_are_counted_and_change_nothing(lab, tmp_path):
+async def test_hostile_frames_are_counted_and_change_nothing(harness, tmp_path):
     rng = random.Random(694)
     with trio.fail_after(GUARD):
-        pair = Pair(lab, tmp_path)
-        (pair.calc.state_dir / "generation").write_text("4\n")  # calc runs as generation 5
+        pair = Pair(harness, tmp_path)
+        (pair.calc.files.state_dir / "generation").write_text("4\n")  # calc runs as generation 5
         await pair.start()
-        config = load(str(pair.calc.config_dir), node="calc")
+        config = load(str(pair.calc.files.config_dir), node="calc")
         keyring = keyring_from_config(config)
         peer = pair.prime.status()["peers"][0]
         assert peer["generation"] == 5
         serial = pair.serial_link["prime"]
 
-        captured = await trio.to_thread.run_sync(capture_udp, lab, pair.ns["prime"],
-                                                 ADDRESSES["calc"])
+        [captured] = await trio.to_thread.run_sync(capture_udp, harness, pair.ns["prime"],
+                                                   ADDRESSES["calc"])
         seen = wire.decode_untrusted(captured, keyring)
         assert seen.sender == "calc" and seen.generation == 5
         before_ok = pair.prime.link("eth1")["frames_ok"]
@@ -70,7 +71,8 @@ async def test_hostile_frames_are_counted_and_change_nothing(lab, tmp_path):
             + [captured] * 5 + [good] * 2                                         # replays
             + [forge(config, keyring, generation=4, sequence=10**6 + s) for s in range(5)]
         )
-        await send_udp(lab, pair.ns["calc"], hostile, ADDRESSES["prime"])
+        await trio.to_thread.run_sync(send_udp, harness, pair.ns["calc"], hostile,
+                                      ADDRESSES["prime"])
 
         # The same kinds of garbage on the serial cable, written into calc's end.
         fd = os.open(pair.serial_link["calc"], os.O_WRONLY | os.O_NOCTTY)
@@ -101,11 +103,11 @@ async def test_hostile_frames_are_counted_and_change_nothing(lab, tmp_path):
         await pair.until(lambda: pair.prime.link("eth1")["frames_ok"] > start + 20,
                          "calc's real heartbeats still arrive")
         status = pair.prime.status()
-        assert pair.prime.alive() and pair.calc.alive()
+        assert pair.prime.running() and pair.calc.running()
         assert status["healthy"] is True, status
         assert status["peers"][0]["alive"] is True and status["peers"][0]["generation"] == 5
         assert status["groups"][0]["holder"] == "prime"
         assert pair.prime.holds() and not pair.calc.holds()
-        assert "acquiring" not in pair.calc.log()
-        assert "Heartbeat restart" not in pair.prime.log()
-        assert "Traceback" not in pair.prime.log() + pair.calc.log()
+        assert "acquiring" not in pair.calc.log.read()
+        assert "Heartbeat restart" not in pair.prime.log.read()
+        assert "Traceback" not in pair.prime.log.read() + pair.calc.log.read()

@@ -11,18 +11,17 @@ import os
 import random
 import secrets
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
-from lab_fixtures import log_tail, python_in, running_lab
+from harness_fixtures import capture_udp, send_udp
+from lab_fixtures import logs, running_lab
 
 from twinbeat.lab import plan as lp
+from twinbeat.lab.errors import wait_for
 from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import Poller
-from twinbeat.lab.procs import run_in
 from twinbeat.wire import MAX_FRAME, Keyring, cobs_frame, encode
 
 pytestmark = [
@@ -38,13 +37,13 @@ def cluster(preset: str = "lab", holder: str | None = "prime", **options: object
     """A lab with both daemons, settled with `holder` holding the group (None: either)."""
     with running_lab(preset, daemons=True, **options) as lab:
         try:
-            lab.wait_for(
+            wait_for(
                 lambda: any(lab.converged(n) for n in ([holder] if holder else lp.NODES)),
                 30,
                 f"{holder or 'a node'} to hold the group",
             )
         except Exception:
-            print(log_tail(lab, "prime"), log_tail(lab, "calc"), sep="\n")
+            print(logs(lab))
             raise
         yield lab
 
@@ -71,10 +70,6 @@ def _group(snapshot: dict) -> dict:
 
 def _holders(lab: Lab) -> set[str]:
     return {node for node in lp.NODES if lab.vip_on(node)}
-
-
-def _logs(lab: Lab) -> str:
-    return log_tail(lab, "prime") + "\n" + log_tail(lab, "calc")
 
 
 # 1 ---------------------------------------------------------------------------------------
@@ -109,12 +104,12 @@ def test_power_loss_then_failback(lab: Lab) -> None:
         fault = time.monotonic()
         lab.power_loss("prime")
         seen = poller.first("calc", fault, lab.plan.timers.deadtime_s + BOUND)
-        assert seen is not None, _logs(lab)
+        assert seen is not None, logs(lab)
         assert seen - fault >= lab.plan.timers.deadtime_s * 0.5  # no premature takeover
         back = time.monotonic()
         lab.power_on("prime")
-        assert poller.first("prime", back, 20), _logs(lab)
-        lab.wait_for(lambda: lab.converged("prime"), 10, "failback to settle")
+        assert poller.first("prime", back, 20), logs(lab)
+        wait_for(lambda: lab.converged("prime"), 10, "failback to settle")
         assert _holders(lab) == {"prime"}  # the crashed VIP was stopped, calc released its own
         assert lab.apache("calc", "status").stdout.strip() == "stopped"
     finally:
@@ -124,12 +119,12 @@ def test_power_loss_then_failback(lab: Lab) -> None:
 def test_power_loss_stays_on_calc_with_auto_failback_off() -> None:
     with cluster(holder=None, auto_failback="off") as lab:
         if not lab.converged("prime"):  # with auto_failback off either node may start first
-            assert lab.twinbeat("prime", "takeover").returncode == 0
-            lab.wait_for(lambda: lab.converged("prime"), 10, "prime to take the group")
+            assert lab.node("prime").twinbeat("takeover").returncode == 0
+            wait_for(lambda: lab.converged("prime"), 10, "prime to take the group")
         lab.power_loss("prime")
-        lab.wait_for(lambda: lab.vip_on("calc") and lab.get() == "calc", 10, "calc to serve")
+        wait_for(lambda: lab.vip_on("calc") and lab.get() == "calc", 10, "calc to serve")
         lab.power_on("prime")
-        lab.wait_for(lambda: lab.converged("calc"), 15, "prime to rejoin as standby")
+        wait_for(lambda: lab.converged("calc"), 15, "prime to rejoin as standby")
         time.sleep(3 * lab.plan.timers.deadtime_s)
         assert lab.converged("calc")
         assert _holders(lab) == {"calc"}
@@ -145,10 +140,10 @@ def test_graceful_stop_hands_over_well_before_deadtime(howto_lab: Lab) -> None:
     try:
         assert poller.first("prime", 0, 5)
         fault = time.monotonic()
-        lab.kill_daemon("prime", signal.SIGTERM, wait=0)
+        lab.node("prime").signal(signal.SIGTERM)
         seen = poller.first("calc", fault, lab.plan.timers.deadtime_s + BOUND)
-        assert seen is not None, _logs(lab)
-        assert seen - fault < lab.plan.timers.deadtime_s / 3, _logs(lab)
+        assert seen is not None, logs(lab)
+        assert seen - fault < lab.plan.timers.deadtime_s / 3, logs(lab)
         assert not lab.vip_on("prime")
         assert lab.apache("prime", "status").stdout.strip() == "stopped"
     finally:
@@ -164,7 +159,7 @@ def _link(snapshot: dict, name_part: str) -> dict:
 
 def test_one_cable_cut_is_no_takeover(lab: Lab) -> None:
     deadtime = lab.plan.timers.deadtime_s
-    ha_log_size = lab.plan.ha_log("calc").stat().st_size
+    ha_log_size = lab.plan.files("calc").ha_log.stat().st_size
     lab.set_link("prime", "eth1", up=False)
     time.sleep(3 * deadtime)
     for node in lp.NODES:
@@ -175,14 +170,14 @@ def test_one_cable_cut_is_no_takeover(lab: Lab) -> None:
         assert snapshot["peers"][0]["alive"]
         assert _group(snapshot)["holder"] == "prime"
     assert _holders(lab) == {"prime"}
-    with open(lab.plan.ha_log("calc"), "rb") as f:
+    with open(lab.plan.files("calc").ha_log, "rb") as f:
         f.seek(ha_log_size)
         new = f.read().decode(errors="replace").lower()
     assert "eth1" in new and ("dead" in new or "down" in new), new
 
     lab.set_link("prime", "eth1", up=True)
-    lab.wait_for(lambda: lab.converged("prime"), 10, "eth1 to come back")
-    lab.cable_stop()
+    wait_for(lambda: lab.converged("prime"), 10, "eth1 to come back")
+    lab.cable.pull()
     time.sleep(3 * deadtime)
     for node in lp.NODES:
         snapshot = lab.status(node)
@@ -195,19 +190,19 @@ def test_one_cable_cut_is_no_takeover(lab: Lab) -> None:
 def test_both_cut_takeover_then_heal_one_holder_and_garp(lab: Lab) -> None:
     assert lab.get() == "prime"  # the client's ARP cache now has an entry for the VIP
     lab.set_link("prime", "eth1", up=False)
-    lab.cable_stop()
-    lab.wait_for(
+    lab.cable.pull()
+    wait_for(
         lambda: (s := lab.status("calc")) and _group(s)["state"] == "held",
         lab.plan.timers.deadtime_s + BOUND,
         "calc to take over when both links are cut",
     )
-    lab.wait_for(lambda: lab.client_neighbour() == lab.mac("calc"), 5, "calc's GARP")
+    wait_for(lambda: lab.client_neighbour() == lab.mac("calc"), 5, "calc's GARP")
     lab.set_link("prime", "eth1", up=True)
-    lab.cable_start()
-    lab.wait_for(lambda: lab.converged("prime"), 20, "one holder after the links heal")
-    lab.wait_for(lambda: _holders(lab) == {"prime"}, 5, "only prime to keep the VIP")
+    lab.cable.plug()
+    wait_for(lambda: lab.converged("prime"), 20, "one holder after the links heal")
+    wait_for(lambda: _holders(lab) == {"prime"}, 5, "only prime to keep the VIP")
     # The holder re-announced the VIP: the client's ARP cache points at prime's eth0.
-    lab.wait_for(lambda: lab.client_neighbour() == lab.mac("prime"), 5, "a GARP from the holder")
+    wait_for(lambda: lab.client_neighbour() == lab.mac("prime"), 5, "a GARP from the holder")
     assert lab.get() == "prime"
 
 
@@ -218,47 +213,22 @@ def test_standby_and_takeover_move_the_group(lab: Lab) -> None:
     poller = _poll(lab)
     try:
         t = time.monotonic()
-        result = lab.twinbeat("prime", "standby")
+        result = lab.node("prime").twinbeat("standby")
         assert result.returncode == 0, result.stderr
-        assert poller.first("calc", t, 10), _logs(lab)
-        lab.wait_for(lambda: lab.converged("calc"), 10, "calc to hold after standby")
+        assert poller.first("calc", t, 10), logs(lab)
+        wait_for(lambda: lab.converged("calc"), 10, "calc to hold after standby")
         assert _holders(lab) == {"calc"}
         t = time.monotonic()
-        result = lab.twinbeat("prime", "takeover")
+        result = lab.node("prime").twinbeat("takeover")
         assert result.returncode == 0, result.stderr
-        assert poller.first("prime", t, 10), _logs(lab)
-        lab.wait_for(lambda: lab.converged("prime"), 10, "prime to hold after takeover")
+        assert poller.first("prime", t, 10), logs(lab)
+        wait_for(lambda: lab.converged("prime"), 10, "prime to hold after takeover")
         assert _holders(lab) == {"prime"}
     finally:
         poller.close()
 
 
 # 6 ---------------------------------------------------------------------------------------
-
-CAPTURE = """
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("eth1", 0)); s.settimeout(5)
-frames = []
-while len(frames) < 5:
-    pkt = s.recv(65535)
-    ip = pkt[14:]
-    ihl = (ip[0] & 15) * 4
-    if ip[9] != 17 or socket.inet_ntoa(ip[12:16]) != "198.18.2.1":
-        continue
-    sport, dport, length = struct.unpack("!HHH", ip[ihl:ihl + 6])
-    if dport == 694:
-        frames.append(ip[ihl + 8:ihl + length].hex())
-print(" ".join(frames))
-"""
-
-SEND = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for hexdata in sys.argv[1:]:
-    s.sendto(bytes.fromhex(hexdata), ("198.18.2.1", 694))
-"""
-
 
 def _bad_counters(snapshot: dict) -> int:
     total = 0
@@ -269,10 +239,9 @@ def _bad_counters(snapshot: dict) -> int:
 
 
 def test_hostile_input_on_both_links(lab: Lab) -> None:
-    captured = python_in(lab, "calc", CAPTURE)
-    assert captured.returncode == 0, captured.stderr
-    valid = [bytes.fromhex(h) for h in captured.stdout.split()]
-    assert valid
+    prime_eth1 = lp.HB_ADDR["prime"]
+    valid = capture_udp(lab.harness, lab.netns("calc"), prime_eth1, count=5)
+    assert len(valid) == 5
     rng = random.Random(6)
     wrong_key = Keyring({1: ("sha256", secrets.token_bytes(32))}, 1)
     forged = encode(
@@ -298,10 +267,7 @@ def test_hostile_input_on_both_links(lab: Lab) -> None:
         before = _bad_counters(lab.status("prime"))
         t = time.monotonic()
         for _ in range(3):
-            chunk = [data.hex() for data in hostile]
-            for i in range(0, len(chunk), 50):
-                sent = lab_send(lab, chunk[i : i + 50])
-                assert sent.returncode == 0, sent.stderr
+            send_udp(lab.harness, lab.netns("calc"), hostile, prime_eth1)
             # The serial link: garbage, truncated and forged frames into calc's end of the
             # cable (prime reads them), COBS-framed and raw.
             fd = os.open(lab.plan.tty("calc"), os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
@@ -319,58 +285,12 @@ def test_hostile_input_on_both_links(lab: Lab) -> None:
                 os.close(fd)
             time.sleep(lab.plan.timers.deadtime_s)
         for node in lp.NODES:
-            assert lab.daemon_pid(node) is not None, _logs(lab)
+            assert lab.node(node).running(), logs(lab)
         after = lab.status("prime")
         assert after is not None
         assert _bad_counters(after) > before
-        assert lab.converged("prime"), _logs(lab)
+        assert lab.converged("prime"), logs(lab)
         assert poller.bodies_between(t, time.monotonic()) == {"prime"}
         assert _holders(lab) == {"prime"}
     finally:
         poller.close()
-
-
-def lab_send(lab: Lab, hexes: list[str]) -> subprocess.CompletedProcess[str]:
-    return run_in([sys.executable, "-c", SEND, *hexes], lab.netns("calc"), timeout=20)
-
-
-# 7 ---------------------------------------------------------------------------------------
-
-
-def test_apache_fails_to_start_on_calc_rolls_back(lab: Lab) -> None:
-    conf = lab.plan.apache_dir("calc") / "apache2.conf"
-    conf.write_text(conf.read_text() + "\nThisIsNotADirective on\n")
-    lab.power_loss("prime")
-    lab.wait_for(
-        lambda: (s := lab.status("calc")) and _group(s)["state"] == "failed",
-        lab.plan.timers.deadtime_s + 30,
-        "calc's group to be marked failed",
-    )
-    assert not lab.vip_on("calc"), "the VIP was not rolled back"
-    assert lab.apache("calc", "status").stdout.strip() == "stopped"
-    assert lab.daemon_pid("calc") is not None
-
-
-# 8 ---------------------------------------------------------------------------------------
-
-
-def test_restart_after_sigkill_stops_leftovers_before_joining(lab: Lab) -> None:
-    lab.kill_daemon("prime", signal.SIGKILL)
-    assert lab.vip_on("prime")  # a crashed daemon's leftover
-    lab.wait_for(lambda: lab.vip_on("calc"), lab.plan.timers.deadtime_s + BOUND, "calc takeover")
-    lab.start_daemon("prime", wait=False)
-    cleaned = False
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        on_prime, on_calc = lab.vip_on("prime"), lab.vip_on("calc")
-        if not on_prime:
-            cleaned = True
-        elif cleaned:
-            assert not on_calc, "the VIP on both nodes after prime's leftovers were stopped"
-        if cleaned and lab.converged("prime"):
-            break
-        time.sleep(0.01)
-    assert cleaned, "prime's leftover VIP was never stopped"
-    lab.wait_for(lambda: lab.converged("prime"), 10, "failback after the restart")
-    assert _holders(lab) == {"prime"}
-    assert lab.get() == "prime"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import termios
@@ -10,7 +11,7 @@ import time
 import tty
 
 import pytest
-from lab_fixtures import python_in, running_lab, unique_name
+from lab_fixtures import running_lab, unique_name
 from pyroute2 import IPRoute
 
 from twinbeat.lab import network, procs
@@ -29,31 +30,26 @@ def lab():
 def test_namespaces_and_addresses(lab: Lab) -> None:
     for role in lp.ROLES:
         assert network.exists(lab.netns(role))
+    assert lab.harness.namespaces() == sorted(lab.netns(role) for role in lp.ROLES)
     for role, address in lp.LAN_ADDR.items():
-        links = network.links(lab.plan, role)
-        assert links["lo"]["up"]
-        assert links["eth0"]["up"]
-        assert links["eth0"]["addresses"] == [f"{address}/24"]
+        links = network.links(lab.netns(role))
+        assert links["lo"].up
+        assert links["eth0"].up
+        assert [a.cidr for a in links["eth0"].addresses] == [f"{address}/24"]
     for node in lp.NODES:
-        links = network.links(lab.plan, node)
-        assert links["eth1"]["addresses"] == [f"{lp.HB_ADDR[node]}/24"]
+        links = network.links(lab.netns(node))
+        assert [a.cidr for a in links["eth1"].addresses] == [f"{lp.HB_ADDR[node]}/24"]
         assert set(links) == {"lo", "eth0", "eth1"}
-    lan = network.links(lab.plan, "lan")
-    assert lan["br0"]["kind"] == "bridge"
-    bridge_index = lab_index(lab, "br0")
+    lan = network.links(lab.netns("lan"))
+    assert lan["br0"].kind == "bridge"
     for role in lp.LAN_ADDR:
-        assert lan[role]["master"] == bridge_index
-        assert lan[role]["up"]
-
-
-def lab_index(lab: Lab, ifname: str) -> int:
-    with network.ipr(lab.netns("lan")) as route:
-        return route.link_lookup(ifname=ifname)[0]
+        assert lan[role].master == lan["br0"].index
+        assert lan[role].up
 
 
 def test_no_default_route_anywhere(lab: Lab) -> None:
     for role in lp.ROLES:
-        assert network.default_routes(lab.plan, role) == []
+        assert network.default_routes(lab.netns(role)) == []
 
 
 def test_nothing_in_the_root_namespace() -> None:
@@ -71,15 +67,15 @@ def test_lan_and_dedicated_nic_carry_traffic(lab: Lab) -> None:
         "for _ in range(2):\n"
         "    data, addr = s.recvfrom(100); print(addr[0], data.decode())\n"
     )
-    listener = procs.spawn(
-        [sys.executable, "-c", receiver], netns=lab.netns("calc"), stdout=subprocess.PIPE
+    listener = lab.harness.spawn(
+        "listener", [sys.executable, "-c", receiver], netns=lab.netns("calc"),
+        stdout=subprocess.PIPE,
     )
     try:
         time.sleep(0.3)
         for role, target in (("prime", lp.HB_ADDR["calc"]), ("client", lp.LAN_ADDR["calc"])):
-            sent = python_in(
-                lab,
-                role,
+            sent = lab.harness.python(
+                lab.netns(role),
                 "import socket\n"
                 "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
                 f"s.sendto(b'{role}', ('{target}', 7000))\n",
@@ -87,16 +83,13 @@ def test_lan_and_dedicated_nic_carry_traffic(lab: Lab) -> None:
             assert sent.returncode == 0, sent.stderr
         out, _ = listener.communicate(timeout=10)
     finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait()
+        lab.harness.stop("listener")
     assert out.decode().split("\n")[:2] == ["198.18.2.1 prime", "198.18.1.10 client"]
 
 
 def test_client_cannot_reach_outside(lab: Lab) -> None:
-    result = python_in(
-        lab,
-        "client",
+    result = lab.harness.python(
+        lab.netns("client"),
         "import socket\n"
         "s = socket.socket(); s.settimeout(1)\n"
         "try:\n"
@@ -157,9 +150,8 @@ def test_resource_script_ignores_a_stale_pid_file(lab: Lab) -> None:
 
 
 def _set_vip(lab: Lab, node: str, present: bool) -> None:
-    with network.ipr(lab.netns(node)) as route:
-        index = route.link_lookup(ifname="eth0")[0]
-        route.addr("add" if present else "del", index=index, address=lp.VIP, prefixlen=24)
+    change = lab.harness.add_address if present else lab.harness.del_address
+    change(lab.netns(node), "eth0", f"{lp.VIP}/24")
 
 
 def test_poller_sees_the_vip_move(lab: Lab) -> None:
@@ -173,9 +165,7 @@ def test_poller_sees_the_vip_move(lab: Lab) -> None:
         _set_vip(lab, "prime", False)
         _set_vip(lab, "calc", True)
         # No GARP here (that is the daemon's job): forget the client's neighbour entry.
-        with network.ipr(lab.netns("client")) as route:
-            index = route.link_lookup(ifname="eth0")[0]
-            route.neigh("del", dst=lp.VIP, ifindex=index)
+        lab.harness.forget_neighbour(lab.netns("client"), "eth0", lp.VIP)
         seen = poller.first("calc", after=moved, timeout=5)
         assert seen is not None
         assert seen >= moved
@@ -192,11 +182,12 @@ def test_power_loss_kills_everything_in_the_node(lab: Lab) -> None:
     lab.power_loss("prime")
     assert network.pids_in(lab.netns("prime")) == []
     assert apache is not None and not procs.alive(apache)
-    assert lab.pids.get("cable") is None
-    assert not network.links(lab.plan, "prime")["eth0"]["up"]
+    assert not lab.cable.plugged
+    assert not any(end.exists() for end in lab.cable.ends)  # no dangling pty links
+    assert not network.links(lab.netns("prime"))["eth0"].up
     lab.power_on("prime", daemon=False)
-    assert lab.pids.get("cable") is not None
-    assert network.links(lab.plan, "prime")["eth1"]["up"]
+    assert lab.cable.plugged
+    assert network.links(lab.netns("prime"))["eth1"].up
     assert lab.apache("prime", "status").stdout.strip() == "stopped"  # stale pid file
 
 
@@ -213,15 +204,18 @@ def test_down_removes_everything_and_is_idempotent() -> None:
         lab.up(daemons=False)
         assert lab.apache("prime", "start").returncode == 0
         apache = lab.apache_pid("prime")
-        cable = lab.pids.get("cable")
+        cable = lab.harness.pid("cable")
+        assert apache is not None and cable is not None
         lab.down()
         for role in lp.ROLES:
             assert not network.exists(lab.netns(role))
         assert not procs.alive(apache)
         assert not procs.alive(cable)
         assert not lab.plan.tty("prime").exists()
-        assert lab.pids.items() == {}
+        assert lab.harness.pids.items() == {}
+        assert lab.harness.namespaces() == []
         assert lab.down() == []
+        assert Lab.make(lab.name).down() == []  # and from a fresh object, as the CLI does
     finally:
         lab.down(purge=True)
 
@@ -234,10 +228,11 @@ def test_down_after_a_crash_stops_untracked_processes() -> None:
         stray = lab.apache("calc", "start")
         assert stray.returncode == 0
         lab.plan.apache_pidfile("calc").unlink()
-        cable = lab.pids.get("cable")
-        (lab.plan.pid_dir / "cable.pid").unlink()
+        cable = lab.harness.pid("cable")
+        lab.harness.pids.forget("cable")  # its pid file lost
+        shutil.rmtree(lab.plan.run_dir / "netns")  # and the records of the namespaces
         assert network.pids_in(lab.netns("calc"))
-        lab.down()
+        Lab.make(lab.name).down()  # a fresh object, as `twinbeat lab down` after a crash
         assert not network.exists(lab.netns("calc"))
         assert cable is not None and not procs.alive(cable)  # found in the lan namespace
     finally:

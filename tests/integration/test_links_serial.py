@@ -1,13 +1,13 @@
 """SerialLink over a socat pty pair (the null-modem cable), in this process.
 
-socat is started and killed by PID; the pty paths are symlinks in tmp_path, so "the cable
-comes back" is socat restarted at the same paths.
+The cable is the lab's (`twinbeat.lab.cable.Cable` on the test's harness): socat started and
+stopped by PID, its pty links in tmp_path, so "the cable comes back" is socat restarted at the
+same paths.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +16,8 @@ import trio
 
 from twinbeat import wire
 from twinbeat.config.model import Link, Serial
+from twinbeat.lab.cable import Cable
+from twinbeat.lab.harness import Harness
 from twinbeat.links.serial import SerialLink
 
 pytestmark = pytest.mark.skipif(
@@ -25,28 +27,9 @@ pytestmark = pytest.mark.skipif(
 GUARD = 30
 
 
-class Cable:
-    """A socat pty pair at fixed paths; `pull()` kills it, `plug()` starts it again."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.a, self.b = str(tmp / "a"), str(tmp / "b")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def plug(self) -> None:
-        self.proc = subprocess.Popen(
-            ["socat", f"pty,raw,echo=0,link={self.a}", f"pty,raw,echo=0,link={self.b}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def pull(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
 @pytest.fixture
-def cable(tmp_path: Path) -> Iterator[Cable]:
-    cable = Cable(tmp_path)
+def cable(harness: Harness, tmp_path: Path) -> Iterator[Cable]:
+    cable = Cable(harness, (tmp_path / "a", tmp_path / "b"), log=tmp_path / "cable.log")
     cable.plug()
     try:
         yield cable
@@ -60,8 +43,8 @@ async def until(condition: Callable[[], bool]) -> None:
         await trio.sleep(0.02)
 
 
-async def wait_paths(cable: Cable) -> None:
-    await until(lambda: os.path.exists(cable.a) and os.path.exists(cable.b))
+def ends(cable: Cable) -> tuple[str, str]:
+    return str(cable.ends[0]), str(cable.ends[1])
 
 
 def serial_link(path: str, n: int) -> SerialLink:
@@ -76,36 +59,36 @@ async def chatter(link: SerialLink, payload: bytes) -> None:
 
 async def test_frames_both_ways_and_garbage_skipped(cable: Cable) -> None:
     with trio.fail_after(GUARD):
-        await wait_paths(cable)
-        got: dict[str, list[bytes]] = {cable.a: [], cable.b: []}
-        link_a, link_b = serial_link(cable.a, 0), serial_link(cable.b, 1)
+        a, b = ends(cable)
+        got: dict[str, list[bytes]] = {a: [], b: []}
+        link_a, link_b = serial_link(a, 0), serial_link(b, 1)
         async with trio.open_nursery() as nursery:
             for link in (link_a, link_b):
                 await nursery.start(link.run, lambda name, data: got[name].append(data))
             assert link_a.up and link_b.up
             nursery.start_soon(chatter, link_a, b"from-a")
             nursery.start_soon(chatter, link_b, b"from-b")
-            await until(lambda: b"from-a" in got[cable.b] and b"from-b" in got[cable.a])
+            await until(lambda: b"from-a" in got[b] and b"from-b" in got[a])
             # Noise on the line towards b: invalid COBS, ended by a delimiter.
-            fd = os.open(cable.a, os.O_WRONLY | os.O_NOCTTY)
+            fd = os.open(a, os.O_WRONLY | os.O_NOCTTY)
             try:
                 os.write(fd, b"\x05ab\x00\x07\xff\xfe\x00")
             finally:
                 os.close(fd)
             await until(lambda: link_b.deframer is not None
                         and link_b.deframer.stats.dropped_garbage >= 1)
-            count = len(got[cable.b])
-            await until(lambda: len(got[cable.b]) > count + 3)
-            assert set(got[cable.b]) == {b"from-a"}
-            assert set(got[cable.a]) == {b"from-b"}
+            count = len(got[b])
+            await until(lambda: len(got[b]) > count + 3)
+            assert set(got[b]) == {b"from-a"}
+            assert set(got[a]) == {b"from-b"}
             nursery.cancel_scope.cancel()
 
 
 async def test_cable_pulled_then_replugged(cable: Cable) -> None:
     with trio.fail_after(GUARD):
-        await wait_paths(cable)
+        a, b = ends(cable)
         got: list[bytes] = []
-        link_a, link_b = serial_link(cable.a, 0), serial_link(cable.b, 1)
+        link_a, link_b = serial_link(a, 0), serial_link(b, 1)
         async with trio.open_nursery() as nursery:
             await nursery.start(link_a.run, lambda _name, data: None)
             await nursery.start(link_b.run, lambda _name, data: got.append(data))

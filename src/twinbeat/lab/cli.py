@@ -6,7 +6,8 @@ import argparse
 import sys
 import time
 
-from twinbeat.lab.lab import Lab, LabError
+from twinbeat.lab.errors import LabError
+from twinbeat.lab.lab import Lab
 
 
 def _up(lab: Lab) -> int:

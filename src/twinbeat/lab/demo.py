@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 
 from twinbeat.lab import plan as lp
-from twinbeat.lab.lab import Lab, LabError
+from twinbeat.lab.errors import LabError, wait_for
+from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import Poller
 
 WIDTH = 62
@@ -39,6 +40,83 @@ def _outage(poller: Poller, fault: float, recovered: float) -> str:
     return f"(no answer for {(recovered - last.time) * 1000:.0f} ms)"
 
 
+class _Demo:
+    """The steps of the story; each one raises LabError or reports one ✓ line."""
+
+    def __init__(self, lab: Lab, story: Story) -> None:
+        self.lab = lab
+        self.story = story
+        timers = lab.plan.timers
+        self.patience = timers.deadtime_s + timers.initdead_s + 15.0
+        self.poller: Poller | None = None
+
+    def _served(self, body: str, since: float, timeout: float, why: str) -> float:
+        assert self.poller is not None
+        seen = self.poller.first(body, since, timeout)
+        if seen is None:
+            raise LabError(why)
+        return seen
+
+    def start(self) -> None:
+        t = time.monotonic()
+        self.lab.up(daemons=False)
+        self.story.ok(
+            "lab up: namespaces, bridge, eth1 veth, serial cable, configs", time.monotonic() - t
+        )
+        t = time.monotonic()
+        self.lab.start_daemons()
+        self.story.ok("twinbeat run on prime and calc: links open", time.monotonic() - t)
+        wait_for(lambda: self.lab.converged("prime"), self.patience, "prime to hold the group")
+        self.story.ok(
+            "peers alive on eth1 + serial; prime holds VIP + apache2", time.monotonic() - t
+        )
+        self.poller = self.lab.poller()
+        t = time.monotonic()
+        self._served("prime", t, 10.0, 'the client got no "prime" answer from the VIP')
+        self.story.ok(f'client GET http://{lp.VIP}/ → "prime"', time.monotonic() - t)
+
+    def power(self) -> None:
+        assert self.poller is not None
+        fault = time.monotonic()
+        self.lab.power_loss("prime")
+        seen = self._served(
+            "calc", fault, self.patience, "calc did not take over after prime's power loss"
+        )
+        self.story.ok(
+            "prime loses power (daemon, apache2, NICs, cable) → calc serves",
+            seen - fault,
+            _outage(self.poller, fault, seen),
+        )
+        fault = time.monotonic()
+        self.lab.power_on("prime", wait=False)
+        seen = self._served(
+            "prime", fault, self.patience + 15.0, "no failback to prime after it came back"
+        )
+        self.story.ok(
+            "prime powers on, cleans up, rejoins → failback, prime serves",
+            seen - fault,
+            _outage(self.poller, seen - 1e-6, seen),
+        )
+
+    def standby(self) -> None:
+        assert self.poller is not None
+        wait_for(
+            lambda: self.lab.converged("prime"), self.patience, "the cluster to settle on prime"
+        )
+        fault = time.monotonic()
+        result = self.lab.node("prime").twinbeat("standby")
+        if result.returncode != 0:
+            raise LabError(f"twinbeat standby failed: {(result.stderr or result.stdout).strip()}")
+        seen = self._served(
+            "calc", fault, self.patience, "calc did not serve after `twinbeat standby` on prime"
+        )
+        self.story.ok(
+            "twinbeat standby on prime → calc serves",
+            seen - fault,
+            _outage(self.poller, fault, seen),
+        )
+
+
 def run_demo(lab: Lab, write: Callable[[str], None] = print) -> int:
     story = Story(write)
     timers = lab.plan.timers
@@ -49,62 +127,12 @@ def run_demo(lab: Lab, write: Callable[[str], None] = print) -> int:
     if lab.exists():  # never tear down a lab the user built by hand
         story.fail(f"lab {lab.name} is already up (twinbeat lab down --name {lab.name})")
         return 1
-    patience = timers.deadtime_s + timers.initdead_s + 15.0
-    poller: Poller | None = None
+    demo = _Demo(lab, story)
     ok = False
     try:
-        t = time.monotonic()
-        lab.up(daemons=False)
-        story.ok(
-            "lab up: namespaces, bridge, eth1 veth, serial cable, configs", time.monotonic() - t
-        )
-
-        t = time.monotonic()
-        lab.start_daemons()
-        story.ok("twinbeat run on prime and calc: links open", time.monotonic() - t)
-
-        lab.wait_for(lambda: lab.converged("prime"), patience, "prime to hold the group")
-        story.ok("peers alive on eth1 + serial; prime holds VIP + apache2", time.monotonic() - t)
-
-        poller = lab.poller()
-        t = time.monotonic()
-        if poller.first("prime", t, 10.0) is None:
-            raise LabError('the client got no "prime" answer from the VIP')
-        story.ok(f'client GET http://{lp.VIP}/ → "prime"', time.monotonic() - t)
-
-        fault = time.monotonic()
-        lab.power_loss("prime")
-        seen = poller.first("calc", fault, patience)
-        if seen is None:
-            raise LabError("calc did not take over after prime's power loss")
-        story.ok(
-            "prime loses power (daemon, apache2, NICs, cable) → calc serves",
-            seen - fault,
-            _outage(poller, fault, seen),
-        )
-
-        fault = time.monotonic()
-        lab.power_on("prime", wait=False)
-        seen = poller.first("prime", fault, patience + 15.0)
-        if seen is None:
-            raise LabError("no failback to prime after it came back")
-        story.ok(
-            "prime powers on, cleans up, rejoins → failback, prime serves",
-            seen - fault,
-            _outage(poller, seen - 1e-6, seen),
-        )
-
-        lab.wait_for(lambda: lab.converged("prime"), patience, "the cluster to settle on prime")
-        fault = time.monotonic()
-        result = lab.twinbeat("prime", "standby")
-        if result.returncode != 0:
-            raise LabError(f"twinbeat standby failed: {(result.stderr or result.stdout).strip()}")
-        seen = poller.first("calc", fault, patience)
-        if seen is None:
-            raise LabError("calc did not serve after `twinbeat standby` on prime")
-        story.ok(
-            "twinbeat standby on prime → calc serves", seen - fault, _outage(poller, fault, seen)
-        )
+        demo.start()
+        demo.power()
+        demo.standby()
         ok = True
         return 0
     except LabError as exc:
@@ -112,8 +140,8 @@ def run_demo(lab: Lab, write: Callable[[str], None] = print) -> int:
         write(f"    logs: {lab.plan.run_dir}/<node>/daemon.log, ha-log")
         return 1
     finally:
-        if poller is not None:
-            poller.close()
+        if demo.poller is not None:
+            demo.poller.close()
         t = time.monotonic()
         lab.down(purge=ok)
         story.ok("lab down: processes stopped by PID, namespaces removed", time.monotonic() - t)

@@ -1,32 +1,37 @@
-"""`Lab`: build, drive and tear down the two-node lab. The one API for the CLI, demo, tests, bench.
+"""`Lab`: heartbeat's classic two-node setup, built on a `Harness`. For the CLI, demo, tests, bench.
 
-Faults are methods (`power_loss`, `kill_daemon`, `set_link`, `cable_stop`) so that the demo, the
-tests and the benchmark inject them the same way and time them from the same instant.
+The lab is a fixed topology (plan.py) made of the harness's general parts: namespaces and
+veths (`Harness`), the null-modem cable (`Cable`), and one `NodeDaemon` per node. Faults are
+methods (`power_loss`, `set_link`, `cable.pull`, `node(n).kill`) so that the demo, the tests
+and the benchmark inject them the same way and time them from the same instant.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from twinbeat.control.client import DaemonNotRunningError, format_status, request
+from twinbeat.control.client import format_status
 from twinbeat.lab import network, procs, render
 from twinbeat.lab import plan as lp
+from twinbeat.lab.cable import Cable, socat_available
+from twinbeat.lab.errors import LabError
+from twinbeat.lab.harness import Harness
+from twinbeat.lab.network import Port
+from twinbeat.lab.node import NodeDaemon
 from twinbeat.lab.poller import Poller
 
-READY_LINE = "twinbeat: links open"  # docs/internals.md §5
-SOCAT = "socat"
+__all__ = ["Lab", "LabError", "preflight"]
 
-
-class LabError(RuntimeError):
-    """A one-line, user-facing reason the lab cannot do what was asked."""
+STOPPED = {"cable": "the serial cable (socat)", "poller": "the client's poller"} | {
+    f"{node}-daemon": f"{node}'s daemon" for node in lp.NODES
+}
 
 
 def preflight() -> None:
@@ -37,14 +42,23 @@ def preflight() -> None:
         raise LabError(
             "apache2 not found; install Debian's apache2 package (apt-get install apache2)"
         )
-    if shutil.which(SOCAT) is None:
+    if not socat_available():
         raise LabError("socat not found; install it (apt-get install socat)")
 
 
 class Lab:
     def __init__(self, plan: lp.Plan) -> None:
         self.plan = plan
-        self.pids = procs.PidTable(plan.pid_dir)
+        self.harness = Harness(plan.name, plan.run_dir)
+        self.cable = Cable(
+            self.harness,
+            (plan.tty(lp.NODES[0]), plan.tty(lp.NODES[1])),
+            # socat needs no network; in the lab's `lan` namespace a teardown finds it by
+            # namespace like every other lab process, even if its pid file is lost.
+            netns=plan.netns("lan"),
+            log=plan.cable_log,
+        )
+        self.nodes = {n: NodeDaemon(self.harness, plan.files(n), plan.netns(n)) for n in lp.NODES}
 
     @classmethod
     def make(
@@ -62,6 +76,12 @@ class Lab:
     def netns(self, role: str) -> str:
         return self.plan.netns(role)
 
+    def node(self, name: str) -> NodeDaemon:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise LabError(f"unknown lab node {name!r}") from None
+
     def exists(self) -> bool:
         return any(network.exists(self.netns(role)) for role in lp.ROLES)
 
@@ -75,7 +95,7 @@ class Lab:
         auto_failback: str = "on",
         say: Callable[[str], None] = lambda _text: None,
     ) -> None:
-        """Network, cable, configs and (when `daemons` and the daemon exists) both daemons.
+        """Network, cable, configs and (with `daemons`) both daemons, ready.
 
         On any failure after the first namespace exists, everything is torn down again.
         """
@@ -87,16 +107,37 @@ class Lab:
         if why is not None:
             raise LabError(f"run dir unusable for apache2: {why}")
         try:
-            network.build(self.plan)
+            self._build_network()
+            say("namespaces, bridge and veths in place")
             render.write_all(
                 self.plan, apache_in_group=apache_in_group, auto_failback=auto_failback
             )
-            self.cable_start()
+            self.cable.plug()
+            say(f"serial cable: {self.cable.ends[0]} <-> {self.cable.ends[1]}")
             if daemons:
                 self.start_daemons()
+                say("twinbeat run on prime and calc: links open")
         except BaseException:
             self.down()
             raise
+
+    def _build_network(self) -> None:
+        """The layout of docs/lab.md: a bridge in `lan`, eth0 of each role on it, eth1 between
+        the nodes. Every veth is made inside a lab namespace: nothing in the host's."""
+        names = {role: self.harness.add_netns(role) for role in lp.ROLES}
+        lan = names["lan"]
+        self.harness.add_bridge(lan, lp.BRIDGE)
+        for role, address in lp.LAN_ADDR.items():
+            # The bridge port keeps the role's name; the other end is the role's eth0.
+            self.harness.veth(
+                Port(lan, role, master=lp.BRIDGE),
+                Port(names[role], lp.LAN_IFACE, f"{address}/{lp.LAN_PREFIX}"),
+            )
+        prime, calc = lp.NODES
+        self.harness.veth(
+            Port(names[prime], lp.HB_IFACE, f"{lp.HB_ADDR[prime]}/{lp.HB_PREFIX}"),
+            Port(names[calc], lp.HB_IFACE, f"{lp.HB_ADDR[calc]}/{lp.HB_PREFIX}"),
+        )
 
     def down(self, *, purge: bool = False) -> list[str]:
         """Stop everything the lab started and remove its namespaces and ptys.
@@ -104,185 +145,46 @@ class Lab:
         Safe to run twice, after a crash, or on a half-built lab: it works from the pid files
         and from the namespaces' names, not from memory.
         """
-        done: list[str] = []
-        for label in self.pids.labels():
-            if label.startswith("poller"):
-                self.pids.stop(label, timeout=1.0)
-        for node in lp.NODES:  # graceful first: the daemon releases its group
-            if self.pids.stop(f"{node}-daemon", timeout=10.0) is not None:
-                done.append(f"stopped {node}'s daemon")
-        for node in lp.NODES:
+        done = [f"stopped {STOPPED.get(label, label)}" for label in self.harness.stop_processes()]
+        for node in lp.NODES:  # its daemon normally stops it; not after a SIGKILL
             pid = self.apache_pid(node)
             if pid is not None:
-                procs.terminate([pid], timeout=5.0)
+                procs.stop([pid])
                 done.append(f"stopped {node}'s apache2")
-        if self.pids.stop("cable", timeout=2.0) is not None:
-            done.append("stopped the serial cable (socat)")
-        for label in self.pids.labels():
-            self.pids.stop(label, timeout=2.0)
         # Anything still living in a lab namespace was started there by the lab (apache
-        # workers, resource scripts, a daemon whose pid file was lost): stop it by PID.
-        for role in lp.ROLES:
-            leftovers = network.pids_in(self.netns(role))
-            if leftovers:
-                procs.terminate(leftovers, timeout=2.0)
-                done.append(f"stopped {len(leftovers)} leftover process(es) in {self.netns(role)}")
-        removed = network.teardown(self.plan)
-        if removed:
-            done.append(f"removed namespaces {', '.join(removed)}")
-        for node in lp.NODES:
-            tty = self.plan.tty(node)
-            if tty.is_symlink() or tty.exists():
-                tty.unlink()
+        # workers, resource scripts, a process whose pid file was lost): stopped by PID.
+        teardown = self.harness.teardown(also=[self.netns(role) for role in lp.ROLES])
+        done += [
+            f"stopped {n} leftover process(es) in {ns}" for ns, n in teardown.leftovers.items()
+        ]
+        if teardown.removed:
+            done.append(f"removed namespaces {', '.join(teardown.removed)}")
+        self.cable.unlink()
         if purge and self.plan.run_dir.exists():
             shutil.rmtree(self.plan.run_dir)
         return done
 
-    # -- the null-modem cable --------------------------------------------------------------
-
-    def cable_start(self, timeout: float = 5.0) -> int:
-        """A socat pty pair: RUN/prime.tty <-> RUN/calc.tty (`serial` in each ha.cf)."""
-        ttys = [self.plan.tty(node) for node in lp.NODES]
-        for tty in ttys:  # a killed socat leaves its links behind
-            if tty.is_symlink():
-                tty.unlink()
-        argv = [SOCAT, "-d", "-d"] + [f"pty,raw,echo=0,link={tty}" for tty in ttys]
-        # socat needs no network, but running it in the lab's `lan` namespace means `down`
-        # finds it by namespace like every other lab process, even if its pid file is lost.
-        process = procs.spawn(argv, netns=self.netns("lan"), log=self.plan.cable_log)
-        self.pids.record("cable", process.pid)
-        deadline = time.monotonic() + timeout
-        while not all(tty.exists() for tty in ttys):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise LabError(f"socat did not create the ptys (see {self.plan.cable_log})")
-            time.sleep(0.002)
-        return process.pid
-
-    def cable_stop(self, sig: int = signal.SIGKILL) -> None:
-        """Pull the cable: socat dies (SIGKILL by default, like a yanked plug)."""
-        pid = self.pids.signal("cable", sig)
-        if pid is not None:
-            procs.wait_gone([pid], 2.0)
-        self.pids.forget("cable")
-
     # -- daemons ---------------------------------------------------------------------------
-
-    def _log_size(self, node: str) -> int:
-        try:
-            return self.plan.daemon_log(node).stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def daemon_argv(self, node: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "twinbeat",
-            "run",
-            "--config-dir",
-            str(self.plan.config_dir(node)),
-            "--node",
-            node,
-            "--state-dir",
-            str(self.plan.state_dir(node)),
-            "--run-dir",
-            str(self.plan.daemon_run_dir(node)),
-            "--foreground",
-        ]
-
-    def start_daemon(self, node: str, *, wait: bool = True, timeout: float = 15.0) -> int:
-        """`twinbeat run` inside the node's namespace; log in RUN/<node>/daemon.log."""
-        if self.pids.get(f"{node}-daemon") is not None:
-            raise LabError(f"{node}'s daemon is already running")
-        offset = self._log_size(node)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        process = procs.spawn(
-            self.daemon_argv(node),
-            netns=self.netns(node),
-            log=self.plan.daemon_log(node),
-            env=env,
-        )
-        self.pids.record(f"{node}-daemon", process.pid)
-        if wait:
-            self.wait_ready(node, offset, timeout)
-        return process.pid
 
     def start_daemons(self, timeout: float = 15.0) -> None:
         """Both daemons at once, then wait until each says its links are open."""
-        offsets = {node: self._log_size(node) for node in lp.NODES}
-        for node in lp.NODES:
-            self.start_daemon(node, wait=False)
-        for node in lp.NODES:
-            self.wait_ready(node, offsets[node], timeout)
+        marks = {name: node.log.mark() for name, node in self.nodes.items()}
+        for node in self.nodes.values():
+            node.start(wait=False)
+        for name, node in self.nodes.items():
+            node.wait_ready(marks[name], timeout)
 
-    def wait_ready(self, node: str, offset: int = 0, timeout: float = 15.0) -> None:
-        """Until the daemon's log says `twinbeat: links open` (after byte `offset`)."""
-        log = self.plan.daemon_log(node)
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(FileNotFoundError), open(log, "rb") as f:
-                f.seek(offset)
-                if READY_LINE.encode() in f.read():
-                    return
-            if self.pids.get(f"{node}-daemon") is None:
-                raise LabError(f"{node}'s daemon exited during start-up (see {log})")
-            if time.monotonic() > deadline:
-                raise LabError(f"{node}'s daemon not ready after {timeout:.0f} s (see {log})")
-            time.sleep(0.01)
-
-    def daemon_pid(self, node: str) -> int | None:
-        return self.pids.get(f"{node}-daemon")
-
-    def kill_daemon(self, node: str, sig: int = signal.SIGKILL, *, wait: float = 10.0) -> None:
-        """Signal the daemon; wait (up to `wait` s) until it is gone, and forget it."""
-        pid = self.pids.signal(f"{node}-daemon", sig)
-        if pid is not None and wait > 0:
-            procs.wait_gone([pid], wait)
-        self.pids.forget(f"{node}-daemon")
-
-    def twinbeat(
-        self,
-        node: str,
-        *args: str,
-        timeout: float = 60.0,
-    ) -> subprocess.CompletedProcess[str]:
-        """`twinbeat ARGS --run-dir RUN/<node>/run`, run inside the node's namespace."""
-        argv = [
-            sys.executable,
-            "-m",
-            "twinbeat",
-            *args,
-            "--run-dir",
-            str(self.plan.daemon_run_dir(node)),
-        ]
-        return procs.run_in(argv, self.netns(node), timeout=timeout)
-
-    def status(self, node: str) -> dict | None:
+    def status(self, node: str) -> dict[str, Any] | None:
         """The node's `twinbeat status --json`, or None when its daemon does not answer."""
-        try:
-            reply = request(str(self.plan.daemon_run_dir(node)), {"cmd": "status"}, timeout=10)
-        except (DaemonNotRunningError, OSError, ValueError):
-            return None
-        return reply.get("status")
+        return self.node(node).status()
 
     def holder(self, node: str) -> str | None:
         """Who holds the (only) group, as `node` sees it."""
         snapshot = self.status(node)
         if not snapshot or not snapshot.get("groups"):
             return None
-        return snapshot["groups"][0].get("holder")
-
-    def wait_for(
-        self, predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02
-    ) -> object:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise LabError(f"timed out after {timeout:.1f} s waiting for {what}")
-            time.sleep(interval)
+        holder = snapshot["groups"][0].get("holder")
+        return None if holder is None else str(holder)
 
     def converged(self, holder: str) -> bool:
         """Both daemons see each other on every link and agree that `holder` holds the group."""
@@ -305,7 +207,7 @@ class Lab:
 
     def apache(self, node: str, action: str) -> subprocess.CompletedProcess[str]:
         """The node's resource script (start|stop|status), run in the node's namespace."""
-        return procs.run_in([str(self.plan.resource_script(node)), action], self.netns(node))
+        return self.harness.run([str(self.plan.resource_script(node)), action], self.netns(node))
 
     def apache_pid(self, node: str) -> int | None:
         try:
@@ -319,26 +221,20 @@ class Lab:
 
     def vip_on(self, node: str) -> bool:
         """Whether the VIP is configured on the node's eth0 (whoever put it there)."""
-        addresses = network.links(self.plan, node)[lp.LAN_IFACE]["addresses"]
-        return f"{lp.VIP}/{lp.LAN_PREFIX}" in addresses  # type: ignore[operator]
+        cidrs = [a.cidr for a in network.addresses(self.netns(node), lp.LAN_IFACE)]
+        return f"{lp.VIP}/{lp.LAN_PREFIX}" in cidrs
 
     def mac(self, role: str, ifname: str = lp.LAN_IFACE) -> str:
-        with network.ipr(self.netns(role)) as route:
-            link = route.get_links(route.link_lookup(ifname=ifname)[0])[0]
-            return link.get("IFLA_ADDRESS")
+        return network.mac(self.netns(role), ifname)
 
     def client_neighbour(self, address: str = lp.VIP) -> str | None:
         """The MAC the client's ARP cache has for `address` (GARPs update it)."""
-        with network.ipr(self.netns("client")) as route:
-            for entry in route.get_neighbours(family=2):
-                if entry.get("NDA_DST") == address:
-                    return entry.get("NDA_LLADDR")
-        return None
+        return network.neighbour(self.netns("client"), address)
 
     # -- faults ----------------------------------------------------------------------------
 
     def set_link(self, node: str, ifname: str, up: bool) -> None:
-        network.set_link(self.plan, node, ifname, up)
+        self.harness.set_link(self.netns(node), ifname, up)
 
     def power_loss(self, node: str) -> None:
         """The node loses power: its NICs go dark, the cable goes dead, every process dies.
@@ -348,37 +244,35 @@ class Lab:
         """
         # The daemon dies first: a power loss stops every heartbeat at once, and each netlink
         # step below takes milliseconds that would otherwise count as failover time.
-        self.pids.signal(f"{node}-daemon", signal.SIGKILL)
+        daemon = self.node(node)
+        daemon.signal(signal.SIGKILL)
         for ifname in (lp.LAN_IFACE, lp.HB_IFACE):
             self.set_link(node, ifname, up=False)
-        self.cable_stop()
+        self.cable.pull()
         victims = network.pids_in(self.netns(node))
         for pid in victims:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            procs.send(pid, signal.SIGKILL)
         procs.wait_gone(victims, 5.0)
-        self.pids.forget(f"{node}-daemon")
+        self.harness.forget(daemon.label)
 
     def power_on(self, node: str, *, daemon: bool = True, wait: bool = True) -> None:
         """Power back: NICs up, a new cable at the same paths, the daemon started again."""
         for ifname in (lp.LAN_IFACE, lp.HB_IFACE):
             self.set_link(node, ifname, up=True)
-        if self.pids.get("cable") is None:
-            self.cable_start()
+        if not self.cable.plugged:
+            self.cable.plug()
         if daemon:
-            self.start_daemon(node, wait=wait)
+            self.node(node).start(wait=wait)
 
     # -- the client ------------------------------------------------------------------------
 
     def poller(self, interval: float = 0.005, label: str = "poller") -> Poller:
         """Start the client's HTTP poller on the VIP (stopped by `Poller.close` or `down`)."""
-        process = procs.spawn(
-            [sys.executable, "-m", "twinbeat.lab.poller", lp.VIP, "--interval", str(interval)],
-            netns=self.netns("client"),
-            stdout=subprocess.PIPE,
+        argv = [sys.executable, "-m", "twinbeat.lab.poller", lp.VIP, "--interval", str(interval)]
+        process = self.harness.spawn(
+            label, argv, netns=self.netns("client"), stdout=subprocess.PIPE
         )
-        self.pids.record(label, process.pid)
-        return Poller(process)
+        return Poller(process, stop=lambda: self.harness.stop(label))
 
     def get(self, address: str = lp.VIP, timeout: float = 2.0) -> str | None:
         """One HTTP GET from the client namespace: the body (stripped), or None."""
@@ -390,9 +284,7 @@ class Lab:
             "except Exception as e:\n"
             "    sys.exit(1)\n"
         )
-        result = procs.run_in(
-            [sys.executable, "-c", script], self.netns("client"), timeout=timeout + 5
-        )
+        result = self.harness.python(self.netns("client"), script, timeout=timeout + 5)
         return result.stdout.strip() if result.returncode == 0 else None
 
     # -- status ----------------------------------------------------------------------------
@@ -402,11 +294,10 @@ class Lab:
         lines = [f"lab {self.name} (run dir {self.plan.run_dir}, preset {self.plan.preset})"]
         present = [self.netns(r) for r in lp.ROLES if network.exists(self.netns(r))]
         lines.append(f"  namespaces: {', '.join(present) if present else 'none'}")
-        tracked = self.pids.items()
         for node in lp.NODES:
             apache = self.apache_pid(node)
             lines.append(f"  apache2 on {node}: " + (f"pid {apache}" if apache else "not running"))
-        for label, pid in tracked.items():
+        for label, pid in self.harness.pids.items().items():
             lines.append(f"  {label}: " + (f"pid {pid}" if pid else "not running (stale pid file)"))
         for node in lp.NODES:
             lines.append(f"--- {node}: twinbeat status")

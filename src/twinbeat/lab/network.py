@@ -1,13 +1,13 @@
-"""The lab's network, through pyroute2 only: namespaces, the LAN bridge, veths, addresses.
+"""Network namespaces, veths, bridges, addresses and neighbours, through pyroute2 only.
 
-Layout (all inside namespaces the lab creates; nothing in the host's root namespace):
+Plain functions on namespace *names*; they never create anything in the host's own namespace
+(a veth is made inside one namespace with its peer placed straight into the other), never add
+a route (so no namespace gets a default route), and refuse any address outside 198.18.0.0/15
+(RFC 2544 benchmarking space: never routed, never the host's). Who may call the mutating ones
+on which namespace is `Harness`'s business: it only passes names it created.
 
-    <name>-prime   eth0 198.18.1.1/24 ──┐            eth1 198.18.2.1/24 ── veth ──┐
-    <name>-calc    eth0 198.18.1.2/24 ──┼─ br0 in <name>-lan                      │
-    <name>-client  eth0 198.18.1.10/24 ─┘            eth1 198.18.2.2/24 ──────────┘
-
-No namespace gets a default route: only the connected /24 routes the kernel adds.
 Also here: `enter()` (setns for a child process) and `pids_in()` (who lives in a namespace).
+The product never runs the `ip` command (DESIGN.md §8).
 """
 
 from __future__ import annotations
@@ -15,16 +15,23 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import ipaddress
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from pyroute2 import IPRoute, netns
+from pyroute2.netlink.rtnl.ndmsg import states as nud_states
 
-from twinbeat.lab import plan as lp
+from twinbeat.lab.errors import LabError
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
+LAB_NETWORK = ipaddress.ip_network("198.18.0.0/15")
+AF_INET, AF_INET6 = 2, 10
+IFF_UP = 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _setns = _libc.setns
@@ -32,8 +39,48 @@ _setns.argtypes = (ctypes.c_int, ctypes.c_int)
 _setns.restype = ctypes.c_int
 
 
-class LabNetworkError(RuntimeError):
-    """The lab network could not be built or inspected."""
+class Port(NamedTuple):
+    """One end of a veth: the namespace, the interface name there, and optionally its address
+    ("A.B.C.D/N") and the bridge (in the same namespace) it is a port of."""
+
+    netns: str
+    ifname: str
+    address: str | None = None
+    master: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    address: str
+    prefixlen: int
+    label: str | None
+    broadcast: str | None
+
+    @property
+    def cidr(self) -> str:
+        return f"{self.address}/{self.prefixlen}"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    name: str
+    index: int
+    up: bool
+    kind: str | None  # "veth", "bridge", ... (None for lo)
+    master: int | None  # the bridge's index, for a bridge port
+    mac: str | None
+    addresses: tuple[Address, ...]
+
+
+def lab_address(cidr: str) -> tuple[str, int]:
+    """("A.B.C.D", N) from "A.B.C.D/N", or LabError when it is not inside 198.18.0.0/15."""
+    try:
+        interface = ipaddress.ip_interface(cidr)
+    except ValueError:
+        raise LabError(f"bad address {cidr!r} (want A.B.C.D/N)") from None
+    if "/" not in cidr or interface.ip not in LAB_NETWORK:
+        raise LabError(f"address {cidr} refused: the lab uses 198.18.0.0/15 only")
+    return str(interface.ip), interface.network.prefixlen
 
 
 def exists(name: str) -> bool:
@@ -41,124 +88,169 @@ def exists(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def ipr(name: str) -> Iterator[IPRoute]:
+def ipr(name: str) -> Iterator[Any]:
     """An IPRoute inside an existing namespace (flags=0: never create one by accident)."""
     if not exists(name):
-        raise LabNetworkError(f"network namespace {name} does not exist")
+        raise LabError(f"network namespace {name} does not exist")
     with IPRoute(netns=name, flags=0) as route:
         yield route
 
 
-def _index(route: IPRoute, ifname: str) -> int:
+def _index(route: Any, ifname: str) -> int:
     found = route.link_lookup(ifname=ifname)
     if not found:
-        raise LabNetworkError(f"no interface {ifname}")
-    return found[0]
+        raise LabError(f"no interface {ifname}")
+    return int(found[0])
 
 
-def build(lab: lp.Plan) -> None:
-    """Create the namespaces, bridge, veths and addresses. Fails if any namespace exists."""
-    for role in lp.ROLES:
-        if exists(lab.netns(role)):
-            raise LabNetworkError(
-                f"namespace {lab.netns(role)} already exists "
-                f"(run `twinbeat lab down --name {lab.name}` first)"
-            )
-    for role in lp.ROLES:
-        netns.create(lab.netns(role))
-    for role in lp.ROLES:
-        with ipr(lab.netns(role)) as route:
-            route.link("set", index=_index(route, "lo"), state="up")
-
-    lan = lab.netns("lan")
-    with ipr(lan) as route:
-        route.link("add", ifname=lp.BRIDGE, kind="bridge")
-        bridge = _index(route, lp.BRIDGE)
-        for role, _address in lp.LAN_ADDR.items():
-            # The bridge port keeps the role's name in the lan namespace; the other end is
-            # created directly in the node's namespace as eth0.
-            route.link(
-                "add",
-                ifname=role,
-                kind="veth",
-                peer={"ifname": lp.LAN_IFACE, "net_ns_fd": lab.netns(role)},
-            )
-            port = _index(route, role)
-            route.link("set", index=port, master=bridge)
-            route.link("set", index=port, state="up")
-        route.link("set", index=bridge, state="up")
-    for role, address in lp.LAN_ADDR.items():
-        _configure(lab.netns(role), lp.LAN_IFACE, address, lp.LAN_PREFIX)
-
-    prime, calc = lp.NODES
-    with ipr(lab.netns(prime)) as route:
-        route.link(
-            "add",
-            ifname=lp.HB_IFACE,
-            kind="veth",
-            peer={"ifname": lp.HB_IFACE, "net_ns_fd": lab.netns(calc)},
-        )
-    for node in lp.NODES:
-        _configure(lab.netns(node), lp.HB_IFACE, lp.HB_ADDR[node], lp.HB_PREFIX)
+# -- namespaces -----------------------------------------------------------------------------
 
 
-def _configure(name: str, ifname: str, address: str, prefixlen: int) -> None:
+def create(name: str) -> None:
+    """A new namespace with `lo` up; LabError if one of that name exists already."""
+    if exists(name):
+        raise LabError(f"network namespace {name} already exists")
+    netns.create(name)
     with ipr(name) as route:
-        index = _index(route, ifname)
-        route.addr("add", index=index, address=address, prefixlen=prefixlen)
-        route.link("set", index=index, state="up")
+        route.link("set", index=_index(route, "lo"), state="up")
 
 
-def set_link(lab: lp.Plan, role: str, ifname: str, up: bool) -> None:
-    """Cable pulled (`up=False`) or plugged back in, seen from inside `role`'s namespace."""
-    with ipr(lab.netns(role)) as route:
+def remove(name: str) -> bool:
+    """Remove a namespace (its veths and addresses go with it); False if it was not there."""
+    if not exists(name):
+        return False
+    netns.remove(name)
+    return True
+
+
+# -- links and addresses --------------------------------------------------------------------
+
+
+def add_bridge(name: str, bridge: str) -> None:
+    with ipr(name) as route:
+        route.link("add", ifname=bridge, kind="bridge")
+        route.link("set", index=_index(route, bridge), state="up")
+
+
+def veth(a: Port, b: Port) -> None:
+    """A cable: created inside a's namespace with its peer placed into b's; both ends up."""
+    for port in (a, b):  # refuse before creating anything
+        if port.address is not None:
+            lab_address(port.address)
+    with ipr(a.netns) as route:
+        peer: dict[str, object] = {"ifname": b.ifname}
+        if b.netns != a.netns:
+            peer["net_ns_fd"] = b.netns
+        route.link("add", ifname=a.ifname, kind="veth", peer=peer)
+    for port in (a, b):
+        with ipr(port.netns) as route:
+            index = _index(route, port.ifname)
+            if port.master is not None:
+                route.link("set", index=index, master=_index(route, port.master))
+            if port.address is not None:
+                address, prefixlen = lab_address(port.address)
+                route.addr("add", index=index, address=address, prefixlen=prefixlen)
+            route.link("set", index=index, state="up")
+
+
+def set_link(name: str, ifname: str, up: bool) -> None:
+    """Carrier off (`up=False`, a pulled cable: the peer end loses carrier too) or on."""
+    with ipr(name) as route:
         route.link("set", index=_index(route, ifname), state="up" if up else "down")
 
 
-def links(lab: lp.Plan, role: str) -> dict[str, dict[str, object]]:
-    """Interfaces of one namespace: name -> {up, addresses, kind}."""
-    result: dict[str, dict[str, object]] = {}
-    with ipr(lab.netns(role)) as route:
-        names = {}
-        for link in route.get_links():
-            name = link.get("ifname")
-            names[link["index"]] = name
-            info = link.get(("IFLA_LINKINFO", "IFLA_INFO_KIND")) if hasattr(link, "get") else None
-            result[name] = {
-                "up": bool(link["flags"] & 1),
-                "addresses": [],
-                "kind": info,
-                "master": link.get("IFLA_MASTER"),
-            }
-        for addr in route.get_addr(family=2):
-            name = names.get(addr["index"])
-            if name in result:
-                result[name]["addresses"].append(  # type: ignore[union-attr]
-                    f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}"
-                )
+def add_address(name: str, ifname: str, cidr: str) -> None:
+    address, prefixlen = lab_address(cidr)
+    with ipr(name) as route:
+        route.addr("add", index=_index(route, ifname), address=address, prefixlen=prefixlen)
+
+
+def del_address(name: str, ifname: str, cidr: str) -> None:
+    address, prefixlen = lab_address(cidr)
+    with ipr(name) as route:
+        route.addr("del", index=_index(route, ifname), address=address, prefixlen=prefixlen)
+
+
+def _address(msg: Any) -> Address:
+    return Address(
+        address=str(msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")),
+        prefixlen=int(msg["prefixlen"]),
+        label=msg.get("IFA_LABEL"),
+        broadcast=msg.get("IFA_BROADCAST"),
+    )
+
+
+def links(name: str) -> dict[str, LinkInfo]:
+    """The interfaces of one namespace with their IPv4 addresses, by name."""
+    with ipr(name) as route:
+        raw = list(route.get_links())
+        by_index: dict[int, list[Address]] = {}
+        for msg in route.get_addr(family=AF_INET):
+            by_index.setdefault(int(msg["index"]), []).append(_address(msg))
+    result: dict[str, LinkInfo] = {}
+    for link in raw:
+        index = int(link["index"])
+        master = link.get("IFLA_MASTER")
+        result[str(link.get("ifname"))] = LinkInfo(
+            name=str(link.get("ifname")),
+            index=index,
+            up=bool(link["flags"] & IFF_UP),
+            kind=link.get(("IFLA_LINKINFO", "IFLA_INFO_KIND")),
+            master=None if master is None else int(master),
+            mac=link.get("IFLA_ADDRESS"),
+            addresses=tuple(by_index.get(index, ())),
+        )
     return result
 
 
-def default_routes(lab: lp.Plan, role: str) -> list[object]:
-    """IPv4 and IPv6 default routes in `role`'s namespace (the lab must never have one)."""
+def addresses(name: str, ifname: str) -> list[Address]:
+    """IPv4 addresses on one interface (label and broadcast included)."""
+    try:
+        return list(links(name)[ifname].addresses)
+    except KeyError:
+        raise LabError(f"no interface {ifname} in {name}") from None
+
+
+def mac(name: str, ifname: str) -> str:
+    with ipr(name) as route:
+        return str(route.get_links(_index(route, ifname))[0].get("IFLA_ADDRESS"))
+
+
+def default_routes(name: str) -> list[object]:
+    """IPv4 and IPv6 default routes in the main table (a lab namespace must have none)."""
     found: list[object] = []
-    with ipr(lab.netns(role)) as route:
-        for family in (2, 10):
-            for entry in route.get_routes(family=family, table=254):
-                if entry["dst_len"] == 0:
-                    found.append(entry)
+    with ipr(name) as route:
+        for family in (AF_INET, AF_INET6):
+            found.extend(e for e in route.get_routes(family=family, table=254) if e["dst_len"] == 0)
     return found
 
 
-def teardown(lab: lp.Plan) -> list[str]:
-    """Remove every lab namespace that exists (their veths and addresses go with them)."""
-    removed = []
-    for role in reversed(lp.ROLES):
-        name = lab.netns(role)
-        if exists(name):
-            netns.remove(name)
-            removed.append(name)
-    return removed
+def neighbour(name: str, address: str) -> str | None:
+    """The MAC this namespace's ARP cache has for `address` (gratuitous ARP updates it)."""
+    with ipr(name) as route:
+        for entry in route.get_neighbours(family=AF_INET):
+            if entry.get("NDA_DST") == address:
+                lladdr = entry.get("NDA_LLADDR")
+                return None if lladdr is None else str(lladdr)
+    return None
+
+
+def set_neighbour(name: str, ifname: str, address: str, lladdr: str, state: str = "stale") -> None:
+    """Put an ARP entry in place (e.g. a stale one for a GARP to correct)."""
+    lab_address(f"{address}/32")
+    with ipr(name) as route:
+        route.neigh(
+            "replace",
+            dst=address,
+            lladdr=lladdr,
+            ifindex=_index(route, ifname),
+            state=nud_states[state],
+        )
+
+
+def forget_neighbour(name: str, ifname: str, address: str) -> None:
+    with ipr(name) as route, contextlib.suppress(Exception):  # not cached: nothing to forget
+        route.neigh("del", dst=address, ifindex=_index(route, ifname))
 
 
 # -- processes and namespaces ----------------------------------------------------------------
@@ -169,7 +261,7 @@ def open_ns(name: str) -> int:
     try:
         return os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise LabNetworkError(f"network namespace {name} does not exist") from None
+        raise LabError(f"network namespace {name} does not exist") from None
 
 
 def enter(fd: int) -> None:
@@ -177,7 +269,7 @@ def enter(fd: int) -> None:
 
     `ip netns exec` is not used: the product does its own namespace work (DESIGN.md §8). Only
     the network namespace changes; /sys and /etc/netns are not remounted, which nothing here
-    needs.
+    needs (the daemon and its agents ask netlink, not /sys).
     """
     if _setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from twinbeat.lab.files import NodeFiles
+
 NODES = ("prime", "calc")
 ROLES = (*NODES, "client", "lan")
 
@@ -101,39 +103,23 @@ class Plan:
         return f"{self.name}-{role}"
 
     # -- paths -------------------------------------------------------------------------
-    def node_dir(self, node: str) -> Path:
-        return self.run_dir / node
-
-    def config_dir(self, node: str) -> Path:
-        return self.node_dir(node) / "ha.d"
-
-    def state_dir(self, node: str) -> Path:
-        return self.node_dir(node) / "state"
-
-    def daemon_run_dir(self, node: str) -> Path:
-        return self.node_dir(node) / "run"
-
-    def daemon_log(self, node: str) -> Path:
-        return self.node_dir(node) / "daemon.log"
-
-    def ha_log(self, node: str) -> Path:
-        return self.node_dir(node) / "ha-log"
+    def files(self, node: str) -> NodeFiles:
+        """RUN/<node>/: ha.d, state, run, daemon.log, ha-log (see `node.NodeFiles`)."""
+        if node not in NODES:
+            raise ValueError(f"unknown lab node {node!r}")
+        return NodeFiles(node, self.run_dir / node)
 
     def apache_dir(self, node: str) -> Path:
-        return self.node_dir(node) / "apache2"
+        return self.files(node).home / "apache2"
 
     def apache_pidfile(self, node: str) -> Path:
         return self.apache_dir(node) / "apache2.pid"
 
     def resource_script(self, node: str) -> Path:
-        return self.config_dir(node) / "resource.d" / "apache2"
+        return self.files(node).resource_dir / "apache2"
 
     def tty(self, node: str) -> Path:
         return self.run_dir / f"{node}.tty"
-
-    @property
-    def pid_dir(self) -> Path:
-        return self.run_dir / "pids"
 
     @property
     def cable_log(self) -> Path:

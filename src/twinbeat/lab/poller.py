@@ -24,78 +24,95 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_IN_FLIGHT = 64
 REQUEST_TIMEOUT = 1.0
 
 
-def _poll_forever(address: str, port: int, interval: float) -> None:
-    request = f"GET / HTTP/1.0\r\nHost: {address}\r\nUser-Agent: twinbeat-lab\r\n\r\n".encode()
-    sel = selectors.DefaultSelector()
-    pending: dict[socket.socket, list] = {}  # sock -> [deadline, sent, received bytes]
-    failing = False
-    next_start = time.monotonic()
-    out = sys.stdout
+@dataclass(slots=True)
+class _Request:
+    deadline: float
+    sent: bool = False
+    received: bytes = b""
 
-    def report(ok_body: str | None) -> None:
-        nonlocal failing
-        now = time.monotonic()
-        if ok_body is not None:
-            failing = False
-            out.write(f"{now:.6f} {ok_body}\n")
-            out.flush()
-        elif not failing:
-            failing = True
-            out.write(f"{now:.6f} !\n")
-            out.flush()
 
-    def finish(sock: socket.socket, ok_body: str | None) -> None:
-        sel.unregister(sock)
-        del pending[sock]
+class _Client:
+    """The child's loop: a new GET every `interval`, up to MAX_IN_FLIGHT at once."""
+
+    def __init__(self, address: str, port: int, interval: float) -> None:
+        self.target = (address, port)
+        self.request = (
+            f"GET / HTTP/1.0\r\nHost: {address}\r\nUser-Agent: twinbeat-lab\r\n\r\n".encode()
+        )
+        self.interval = interval
+        self.sel = selectors.DefaultSelector()
+        self.pending: dict[socket.socket, _Request] = {}
+        self.failing = False
+        self.next_start = time.monotonic()
+
+    def report(self, body: str | None) -> None:
+        """One line per answer; one `!` line at the start of each run of failures."""
+        if body is None and self.failing:
+            return
+        self.failing = body is None
+        sys.stdout.write(f"{time.monotonic():.6f} {'!' if body is None else body}\n")
+        sys.stdout.flush()
+
+    def finish(self, sock: socket.socket, body: str | None) -> None:
+        self.sel.unregister(sock)
+        del self.pending[sock]
         sock.close()
-        report(ok_body)
+        self.report(body)
 
-    while True:
-        now = time.monotonic()
-        if now >= next_start:
-            next_start = max(next_start + interval, now)
-            if len(pending) < MAX_IN_FLIGHT:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sock.setblocking(False)
-                err = sock.connect_ex((address, port))
-                if err in (0, errno.EINPROGRESS):
-                    pending[sock] = [now + REQUEST_TIMEOUT, False, b""]
-                    sel.register(sock, selectors.EVENT_WRITE)
-                else:
-                    sock.close()
-                    report(None)
-        timeout = max(0.0, min([next_start] + [p[0] for p in pending.values()]) - now)
-        for key, _mask in sel.select(timeout):
-            sock = key.fileobj  # type: ignore[assignment]
-            state = pending[sock]
-            try:
-                if not state[1]:
-                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                        finish(sock, None)
-                        continue
-                    sock.send(request)
-                    state[1] = True
-                    sel.modify(sock, selectors.EVENT_READ)
-                    continue
-                chunk = sock.recv(65536)
-            except OSError:
-                finish(sock, None)
-                continue
-            if chunk:
-                state[2] += chunk
-                continue
-            head, _, body = state[2].partition(b"\r\n\r\n")
-            ok = head.startswith(b"HTTP/1.") and head[9:12] == b"200"
-            finish(sock, body.decode(errors="replace").strip() if ok else None)
-        now = time.monotonic()
-        for sock in [s for s, p in pending.items() if p[0] <= now]:
-            finish(sock, None)
+    def start_one(self, now: float) -> None:
+        self.next_start = max(self.next_start + self.interval, now)
+        if len(self.pending) >= MAX_IN_FLIGHT:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        if sock.connect_ex(self.target) in (0, errno.EINPROGRESS):
+            self.pending[sock] = _Request(now + REQUEST_TIMEOUT)
+            self.sel.register(sock, selectors.EVENT_WRITE)
+        else:
+            sock.close()
+            self.report(None)
+
+    def ready(self, sock: socket.socket) -> None:
+        """The socket is writable (connected: send) or readable (answer: read)."""
+        state = self.pending[sock]
+        try:
+            if not state.sent:
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    self.finish(sock, None)
+                    return
+                sock.send(self.request)
+                state.sent = True
+                self.sel.modify(sock, selectors.EVENT_READ)
+                return
+            chunk = sock.recv(65536)
+        except OSError:
+            self.finish(sock, None)
+            return
+        if chunk:
+            state.received += chunk
+            return
+        head, _, body = state.received.partition(b"\r\n\r\n")
+        ok = head.startswith(b"HTTP/1.") and head[9:12] == b"200"
+        self.finish(sock, body.decode(errors="replace").strip() if ok else None)
+
+    def run(self) -> None:
+        while True:
+            now = time.monotonic()
+            if now >= self.next_start:
+                self.start_one(now)
+            wake = min([self.next_start] + [r.deadline for r in self.pending.values()])
+            for key, _mask in self.sel.select(max(0.0, wake - now)):
+                self.ready(key.fileobj)  # type: ignore[arg-type]
+            now = time.monotonic()
+            for sock in [s for s, r in self.pending.items() if r.deadline <= now]:
+                self.finish(sock, None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.005, help="seconds between GETs")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        _poll_forever(args.address, args.port, args.interval)
+        _Client(args.address, args.port, args.interval).run()
     return 0
 
 
@@ -116,10 +133,16 @@ class Answer:
 
 
 class Poller:
-    """The parent's side of a running poller child (see the module docstring)."""
+    """The parent's side of a running poller child (see the module docstring).
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    `stop` ends the child: the harness's stop policy when the lab started it (`Lab.poller`).
+    """
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], stop: Callable[[], object] | None = None
+    ) -> None:
         self.process = process
+        self._stop = stop
         self.answers: list[Answer] = []
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, name="lab-poller", daemon=True)
@@ -165,13 +188,11 @@ class Poller:
             return {a.body for a in self.answers if start <= a.time <= end and a.body}
 
     def close(self) -> None:
-        if self.process.poll() is None:
+        if self._stop is not None:
+            self._stop()
+        elif self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(2)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(2)
+        self.process.wait(5)
         self._thread.join(2)
         if self.process.stdout is not None:
             self.process.stdout.close()

@@ -1,7 +1,17 @@
-"""Processes the lab starts: spawned (optionally inside a namespace), recorded and stopped by PID.
+"""Processes: spawned (optionally inside a namespace), recorded by PID, stopped by the one policy.
 
-A pid file holds `PID STARTTIME` (field 22 of /proc/PID/stat), so a PID that the kernel has
-since given to another process is never signalled. Nothing here stops anything by name.
+**The stop policy** (`stop`), used for every process the lab or a harness stops — daemons,
+socat, pollers, helpers, leftovers found in a namespace: SIGTERM; wait until it is gone, up to
+its grace period; then SIGKILL and wait again. Always by PID, never by name. SIGTERM first
+because a SIGTERM is what lets a process clean up: the daemon releases its resource groups
+and says goodbye to its peer, socat removes its pty symlinks. The grace period bounds how long
+a stuck process can hold up a teardown; SIGKILL cannot be refused. The grace is chosen when a
+process is spawned (`GRACE`, or `DAEMON_GRACE` for `twinbeat run`, which stops apache2 on the
+way out) and recorded with the PID, so a teardown from another process uses the same one.
+Fault injection (`Harness.signal`, `NodeDaemon.kill`) is not stopping and sends what it is told.
+
+A pid file holds `PID STARTTIME GRACE` (STARTTIME: field 22 of /proc/PID/stat), so a PID that
+the kernel has since given to another process is never signalled.
 """
 
 from __future__ import annotations
@@ -11,10 +21,14 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from twinbeat.lab import network
+
+GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+DAEMON_GRACE = 10.0  # `twinbeat run` releases its groups (apache2 stop) before it exits
+KILL_WAIT = 2.0  # how long a SIGKILLed process may take to disappear
 
 
 def start_time(pid: int) -> int | None:
@@ -44,20 +58,34 @@ def wait_gone(pids: Sequence[int], timeout: float) -> bool:
         time.sleep(0.005)
 
 
-def terminate(pids: Sequence[int], timeout: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL whatever is still there after `timeout` seconds."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    if not wait_gone(pids, timeout):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        wait_gone(pids, 2.0)
+def send(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def stop_all(targets: Iterable[tuple[int, float]]) -> list[int]:
+    """The stop policy for many processes at once: (pid, grace) pairs, all SIGTERMed together,
+    each SIGKILLed when its own grace has run out. Returns the PIDs that needed SIGKILL."""
+    started = time.monotonic()
+    pending = sorted(targets, key=lambda target: target[1])
+    for pid, _grace in pending:
+        send(pid, signal.SIGTERM)
+    killed: list[int] = []
+    for pid, grace in pending:
+        if not wait_gone([pid], started + grace - time.monotonic()):
+            send(pid, signal.SIGKILL)
+            killed.append(pid)
+    wait_gone(killed, KILL_WAIT)
+    return killed
+
+
+def stop(pids: Sequence[int], grace: float = GRACE) -> list[int]:
+    """SIGTERM, up to `grace` seconds to go, then SIGKILL (see the module docstring)."""
+    return stop_all((pid, grace) for pid in pids)
 
 
 class PidTable:
-    """The lab's record of what it started: one `<label>.pid` file per process."""
+    """A record of what was started: one `<label>.pid` file per process."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -65,22 +93,28 @@ class PidTable:
     def _path(self, label: str) -> Path:
         return self.directory / f"{label}.pid"
 
-    def record(self, label: str, pid: int) -> None:
+    def record(self, label: str, pid: int, grace: float = GRACE) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         started = start_time(pid)
-        self._path(label).write_text(f"{pid} {started if started is not None else 0}\n")
+        self._path(label).write_text(f"{pid} {started if started is not None else 0} {grace}\n")
+
+    def _read(self, label: str) -> tuple[int, int, float] | None:
+        try:
+            fields = self._path(label).read_text().split()
+            return int(fields[0]), int(fields[1]), float(fields[2]) if len(fields) > 2 else GRACE
+        except (OSError, ValueError, IndexError):
+            return None
 
     def get(self, label: str) -> int | None:
         """The PID if that very process is still running, else None."""
-        try:
-            pid_text, started_text = self._path(label).read_text().split()
-        except (OSError, ValueError):
+        entry = self._read(label)
+        if entry is None or start_time(entry[0]) != entry[1]:
             return None
-        pid = int(pid_text)
-        started = start_time(pid)
-        if started is None or started != int(started_text):
-            return None
-        return pid
+        return entry[0]
+
+    def grace(self, label: str) -> float:
+        entry = self._read(label)
+        return GRACE if entry is None else entry[2]
 
     def labels(self) -> list[str]:
         if not self.directory.is_dir():
@@ -92,21 +126,6 @@ class PidTable:
 
     def forget(self, label: str) -> None:
         self._path(label).unlink(missing_ok=True)
-
-    def signal(self, label: str, sig: int) -> int | None:
-        pid = self.get(label)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        return pid
-
-    def stop(self, label: str, timeout: float = 5.0) -> int | None:
-        """Stop one recorded process (SIGTERM, then SIGKILL) and forget it."""
-        pid = self.get(label)
-        if pid is not None:
-            terminate([pid], timeout)
-        self.forget(label)
-        return pid
 
 
 def spawn(
@@ -141,19 +160,31 @@ def spawn(
 
 
 def run_in(
-    argv: Sequence[str], netns: str, timeout: float = 30.0
+    argv: Sequence[str], netns: str | None, timeout: float = 30.0
 ) -> subprocess.CompletedProcess[str]:
-    """Run a short command inside a namespace and capture its output."""
-    fd = network.open_ns(netns)
+    """Run a short command (optionally inside a namespace) and capture its output.
+
+    On timeout the command is stopped by the stop policy and TimeoutExpired is raised.
+    """
+    fd = network.open_ns(netns) if netns is not None else None
     try:
-        return subprocess.run(
+        process = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            preexec_fn=lambda: network.enter(fd),
-            check=False,
+            preexec_fn=(lambda: network.enter(fd)) if fd is not None else None,  # noqa: PLW1509
         )
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
+    with process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop([process.pid])
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a grandchild may hold a pipe
+                process.communicate(timeout=KILL_WAIT)
+            raise
+    return subprocess.CompletedProcess(list(argv), process.returncode, out, err)
