@@ -84,20 +84,8 @@ def encode(key: RefKey, key_index: int, *, sender: str, fingerprint: int, genera
 
 def decode(data: bytes, keys: dict[int, RefKey]) -> RefFrame:
     """Check in the documented order; raise RefError(reason) on the first failure."""
+    key = _head_key(data, keys)
     n = len(data)
-    if n > MAX_FRAME:
-        raise RefError("oversize")
-    if n < MIN_FRAME:
-        raise RefError("length")
-    if data[0:2] != b"TB":
-        raise RefError("magic")
-    if data[2] != 1:
-        raise RefError("version")
-    if data[3] != 1:
-        raise RefError("field")
-    key = keys.get(data[4])
-    if key is None:
-        raise RefError("key")
     name_len = data[5]
     if not 1 <= name_len <= 64:
         raise RefError("field")
@@ -118,6 +106,25 @@ def decode(data: bytes, keys: dict[int, RefKey]) -> RefFrame:
         raise RefError("mac")
     return RefFrame(name.decode("ascii"), *fields[:9], data[body_len - count : body_len],
                     data[4])
+
+
+def _head_key(data: bytes, keys: dict[int, RefKey]) -> RefKey:
+    """The checks on the fixed head, in order; the key its index names."""
+    n = len(data)
+    if n > MAX_FRAME:
+        raise RefError("oversize")
+    if n < MIN_FRAME:
+        raise RefError("length")
+    if data[0:2] != b"TB":
+        raise RefError("magic")
+    if data[2] != 1:
+        raise RefError("version")
+    if data[3] != 1:
+        raise RefError("field")
+    key = keys.get(data[4])
+    if key is None:
+        raise RefError("key")
+    return key
 
 
 def cobs_encode(data: bytes) -> bytes:
