@@ -49,7 +49,7 @@ from twinbeat.core import (
     TakeoverRequested,
     Tick,
 )
-from twinbeat.core.node import BACKOFF_CAP
+from twinbeat.core.groups import BACKOFF_CAP
 
 KEEPALIVE = 1.0
 DEADTIME = 5.0
@@ -130,7 +130,7 @@ class Simulation:
 
     def _params(self, sn: SimNode) -> Params:
         return Params(
-            node=sn.name, peers=tuple(n for n in self.names if n != sn.name), links=LINKS,
+            node=sn.name, peer=next(n for n in self.names if n != sn.name), links=LINKS,
             keepalive=KEEPALIVE, deadtime=DEADTIME, warntime=WARNTIME, initdead=INITDEAD,
             auto_failback=self.auto_failback, groups=self.groups, fingerprint=0x7B1E,
             generation=sn.generation, ping_configured=self.ping_configured,
@@ -210,7 +210,7 @@ class Simulation:
             if dst == src:
                 continue
             for link in LINKS:
-                echo = next(e for e in hb.echoes if e.link == link and e.peer == dst)
+                echo = next(e for e in hb.echoes if e.link == link)
                 frame = FrameReceived(
                     link=link, peer=src, generation=gen, sequence=hb.sequence,
                     timestamp_ms=hb.timestamp_ms, echo_ms=echo.echo_ms,

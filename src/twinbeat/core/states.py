@@ -1,10 +1,12 @@
 """Every state the core can be in, the wire values of those states, and all transition rules.
 
 Owns: `Phase` (this node's lifecycle), `GroupLocal` (this node's relation to one resource
-group), the wire encodings (node state, node flags, per-group byte: docs/protocol.md), and
-the two transition tables. `node.py` changes a state only through `phase_step` and
-`group_step`; anything not in a table is a bug (or, for caller input, `CoreMisuse`).
-Must not import anything doing I/O.
+group), the wire encodings (node state, node flags, per-group byte: docs/protocol.md), the
+triggers (`PhaseTrigger`, `GroupTrigger`) and the two transition tables keyed by
+(state, trigger). Like h11's `_state.py` (Rule 1), every state change of both machines is
+listed here: node.py changes the phase only through `phase_step`, groups.py a group's state
+only through `group_step`; a pair that is not in a table raises `CoreMisuse` and changes
+nothing. Must import nothing but errors.py (and nothing doing I/O).
 
 Theory of operation
 ===================
@@ -116,25 +118,39 @@ PHASE_WIRE = {
     Phase.GONE: WireNodeState.GONE,
 }
 
-PHASE_TRANSITIONS: dict[tuple[Phase, str], Phase] = {
-    (Phase.BOOT, "started"): Phase.PROBING,
-    (Phase.PROBING, "leftovers"): Phase.CLEANING,
-    (Phase.CLEANING, "cleaned"): Phase.JOINING,
-    (Phase.JOINING, "comms_up"): Phase.ACTIVE,
-    (Phase.BOOT, "shutdown"): Phase.LEAVING,
-    (Phase.PROBING, "shutdown"): Phase.LEAVING,
-    (Phase.CLEANING, "shutdown"): Phase.LEAVING,
-    (Phase.JOINING, "shutdown"): Phase.LEAVING,
-    (Phase.ACTIVE, "shutdown"): Phase.LEAVING,
-    (Phase.LEAVING, "released"): Phase.GONE,
+
+
+class PhaseTrigger(enum.Enum):
+    """What moves the phase: an event fed in, or a condition found while settling."""
+
+    STARTED = "started"  # event Started
+    LEFTOVERS = "leftovers"  # event LeftoversFound
+    CLEANED = "cleaned"  # settling: every leftover stopped
+    COMMS_UP = "comms_up"  # settling: the peer heard, or declared dead (initdead)
+    SHUTDOWN = "shutdown"  # event ShutdownRequested
+    RELEASED = "released"  # settling: nothing held, starting or stopping any more
+
+
+PHASE_TRANSITIONS: dict[tuple[Phase, PhaseTrigger], Phase] = {
+    (Phase.BOOT, PhaseTrigger.STARTED): Phase.PROBING,
+    (Phase.PROBING, PhaseTrigger.LEFTOVERS): Phase.CLEANING,
+    (Phase.CLEANING, PhaseTrigger.CLEANED): Phase.JOINING,
+    (Phase.JOINING, PhaseTrigger.COMMS_UP): Phase.ACTIVE,
+    (Phase.BOOT, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.PROBING, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.CLEANING, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.JOINING, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.ACTIVE, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.LEAVING, PhaseTrigger.RELEASED): Phase.GONE,
 }
 
 
-def phase_step(phase: Phase, trigger: str) -> Phase:
+def phase_step(phase: Phase, trigger: PhaseTrigger) -> Phase:
+    """The phase `trigger` leads to from `phase`; `CoreMisuse` if the table has no such rule."""
     try:
         return PHASE_TRANSITIONS[(phase, trigger)]
     except KeyError:
-        raise CoreMisuse(f"{trigger!r} is illegal in phase {phase.value}") from None
+        raise CoreMisuse(f"{trigger.value!r} is illegal in phase {phase.value}") from None
 
 
 # Phases in which this node sends heartbeats (from the moment it knows its leftovers).
@@ -163,27 +179,62 @@ GROUP_WIRE = {
     GroupLocal.CRITICAL: WireGroupState.CRITICAL,
 }
 
-GROUP_TRANSITIONS: dict[tuple[GroupLocal, str], GroupLocal] = {
-    (GroupLocal.NONE, "claim"): GroupLocal.CLAIMING,
-    (GroupLocal.NONE, "leftover"): GroupLocal.STOPPING,  # found running at start-up
-    (GroupLocal.CLAIMING, "withdraw"): GroupLocal.NONE,
-    (GroupLocal.CLAIMING, "acked"): GroupLocal.STARTING,  # -> StartGroup
-    (GroupLocal.STARTING, "started"): GroupLocal.HELD,
-    (GroupLocal.STARTING, "start_failed"): GroupLocal.FAILED,
-    (GroupLocal.STARTING, "rollback_failed"): GroupLocal.CRITICAL,
-    (GroupLocal.HELD, "release"): GroupLocal.STOPPING,  # -> StopGroup
-    (GroupLocal.CRITICAL, "release"): GroupLocal.STOPPING,  # retried at shutdown only
-    (GroupLocal.STOPPING, "stopped"): GroupLocal.NONE,
-    (GroupLocal.STOPPING, "stop_failed"): GroupLocal.CRITICAL,
-    (GroupLocal.FAILED, "retry"): GroupLocal.NONE,  # backoff over
+
+
+class GroupTrigger(enum.Enum):
+    """What moves a group's local state: an agent's result fed in, or a rule while settling."""
+
+    CLAIM = "claim"  # settling: ownership picks this node and no peer is busy with it
+    LEFTOVER = "leftover"  # event LeftoversFound: running at start-up
+    WITHDRAW = "withdraw"  # settling: no longer picked, a peer holds it, or leaving
+    ACKED = "acked"  # settling: the peer has seen the claim and is idle (the claim rule)
+    STARTED = "started"  # event GroupStarted
+    START_FAILED = "start_failed"  # event GroupStartFailed, rolled back
+    ROLLBACK_FAILED = "rollback_failed"  # event GroupStartFailed(rolled_back=False)
+    RELEASE = "release"  # settling: picked elsewhere, or shutdown
+    STOPPED = "stopped"  # event GroupStopped
+    STOP_FAILED = "stop_failed"  # event GroupStopFailed
+    RETRY = "retry"  # timer: failed-start backoff over
+
+
+GROUP_TRANSITIONS: dict[tuple[GroupLocal, GroupTrigger], GroupLocal] = {
+    (GroupLocal.NONE, GroupTrigger.CLAIM): GroupLocal.CLAIMING,
+    (GroupLocal.NONE, GroupTrigger.LEFTOVER): GroupLocal.STOPPING,  # found running at start-up
+    (GroupLocal.CLAIMING, GroupTrigger.WITHDRAW): GroupLocal.NONE,
+    (GroupLocal.CLAIMING, GroupTrigger.ACKED): GroupLocal.STARTING,  # -> StartGroup
+    (GroupLocal.STARTING, GroupTrigger.STARTED): GroupLocal.HELD,
+    (GroupLocal.STARTING, GroupTrigger.START_FAILED): GroupLocal.FAILED,
+    (GroupLocal.STARTING, GroupTrigger.ROLLBACK_FAILED): GroupLocal.CRITICAL,
+    (GroupLocal.HELD, GroupTrigger.RELEASE): GroupLocal.STOPPING,  # -> StopGroup
+    (GroupLocal.CRITICAL, GroupTrigger.RELEASE): GroupLocal.STOPPING,  # retried at shutdown only
+    (GroupLocal.STOPPING, GroupTrigger.STOPPED): GroupLocal.NONE,
+    (GroupLocal.STOPPING, GroupTrigger.STOP_FAILED): GroupLocal.CRITICAL,
+    (GroupLocal.FAILED, GroupTrigger.RETRY): GroupLocal.NONE,  # backoff over
 }
 
 
-def group_step(state: GroupLocal, trigger: str) -> GroupLocal:
+def group_step(state: GroupLocal, trigger: GroupTrigger) -> GroupLocal:
+    """The state `trigger` leads to from `state`; `CoreMisuse` if the table has no such rule."""
     try:
         return GROUP_TRANSITIONS[(state, trigger)]
     except KeyError:
-        raise CoreMisuse(f"{trigger!r} is illegal for a group in state {state.value}") from None
+        raise CoreMisuse(
+            f"{trigger.value!r} is illegal for a group in state {state.value}"
+        ) from None
+
+
+def group_step_allowed(state: GroupLocal, trigger: GroupTrigger) -> bool:
+    return (state, trigger) in GROUP_TRANSITIONS
+
+
+# ----------------------------------------------------------------- wire timestamps
+
+U32 = 0xFFFFFFFF
+
+
+def wire_ms(now: float) -> int:
+    """A core time as the wire's u32 millisecond timestamp (it wraps every ~49.7 days)."""
+    return int(now * 1000) & U32
 
 
 def ts_after(a: int, b: int) -> bool:

@@ -59,9 +59,11 @@ PING_INTERVAL_MIN = 0.2
 
 def params_from_config(config: Config, generation: int) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use."""
+    if len(config.peers) > 1:
+        raise ValueError(f"twinbeat runs two nodes; ha.cf names {len(config.nodes)}")
     return Params(
         node=config.node,
-        peers=tuple(config.peers),
+        peer=config.peers[0] if config.peers else None,
         links=tuple(link.name for link in config.links),
         keepalive=config.keepalive,
         deadtime=config.deadtime,
@@ -239,10 +241,8 @@ class Daemon:
             frame = decode_untrusted(data, self.keyring)
         except WireError as exc:
             return ev.FrameRejected(link=link_name, reason=exc.reason, peer=None)
-        if frame.sender == self.params.node:
-            return None  # our own broadcast looped back
-        if frame.sender not in self.params.peers:
-            return ev.FrameRejected(link=link_name, reason="sender", peer=None)
+        # The sender's name is the core's to judge (its own frames looping back are ignored
+        # there, unknown senders counted as "unknown-peer").
         if frame.link_id != self.link_ids[link_name]:
             # Authentic, but sent on another link: a cross-link replay or a cabling mix-up.
             return ev.FrameRejected(link=link_name, reason="link", peer=frame.sender)

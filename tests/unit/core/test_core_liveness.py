@@ -31,7 +31,7 @@ from twinbeat.core import (
     StatusChanged,
     Tick,
 )
-from twinbeat.core.node import GRACE
+from twinbeat.core.liveness import GRACE
 
 
 def test_start_up_sends_nothing_until_leftovers_are_known_then_joins() -> None:
@@ -45,7 +45,7 @@ def test_start_up_sends_nothing_until_leftovers_are_known_then_joins() -> None:
     assert acts == [
         SendHeartbeat(
             sequence=1, node_state=1, node_flags=0, groups=bytes([0, 0]),
-            echoes=(LinkEcho(ETH, 0, 0, "prime"), LinkEcho(TTY, 0, 0, "prime")),
+            echoes=(LinkEcho(ETH, 0, 0), LinkEcho(TTY, 0, 0)),
             timestamp_ms=1,  # 0 is reserved for "no echo"
         ),
         StatusChanged("joining; holding 0/2 groups; prime unheard (0/2 links)"),
@@ -211,8 +211,8 @@ def test_rtt_from_echoes_and_echoes_sent_back() -> None:
     node, peer, _ = joined()
     acts = node.feed(Tick(), 3.0)  # heartbeat at ts 3000
     hb = last_hb(acts)
-    assert hb.echoes[0] == LinkEcho(ETH, 1000, 2000, "prime")  # prime's ts, 2 s ago
-    assert hb.echoes[1] == LinkEcho(TTY, 0, 0, "prime")  # nothing heard on ttyS0
+    assert hb.echoes[0] == LinkEcho(ETH, 1000, 2000)  # prime's ts, 2 s ago
+    assert hb.echoes[1] == LinkEcho(TTY, 0, 0)  # nothing heard on ttyS0
     f = peer.frame(3.5, echo=3000)
     node.feed(replace(f, echo_delay_ms=100), 3.5)
     assert node.snapshot().peers[0].links[0].rtt == 0.4

@@ -96,7 +96,7 @@ def test_feeding_after_gone() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"peers": ("calc",)},
+        {"peer": "calc"},
         {"links": ()},
         {"keepalive": 20.0},
         {"groups": (GroupSpec("x", "nobody"),)},
