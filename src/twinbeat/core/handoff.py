@@ -92,7 +92,8 @@ class HandoffPlan:
     refusal: str | None = None
 
     def complete(self, snapshot: Snapshot) -> bool:
-        """Every planned group is now held by the target (vacuously true when refused)."""
+        """Every planned group is now held by the target, as the snapshot's `holder` says (a
+        node starting the group counts); vacuously true for a refused plan."""
         holders = {g.key: g.holder for g in snapshot.groups}
         return all(holders.get(key) == self.target for key in self.keys)
 

@@ -97,6 +97,8 @@ def test_feeding_after_gone() -> None:
     "bad",
     [
         {"peer": "calc"},
+        {"peer": ""},
+        {"peer": None},  # group A's primary is prime, then not a node
         {"links": ()},
         {"keepalive": 20.0},
         {"groups": (GroupSpec("x", "nobody"),)},
