@@ -39,8 +39,6 @@ from twinbeat.core import (
     LeftoversFound,
     Node,
     PingReachability,
-    ShutdownComplete,
-    ShutdownRequested,
     StandbyRequested,
     Started,
     StartGroup,
@@ -324,31 +322,6 @@ def test_split_brain_heals_the_primary_keeps_the_group() -> None:
     assert f"Split brain on {B} healed: re-announcing" in logs(acts)
 
 
-def test_shutdown_releases_in_reverse_start_order_then_gone() -> None:
-    node, t = holding()  # started A then B
-    acts = node.feed(ShutdownRequested(), t + 1)
-    assert orders(acts) == [StopGroup(B), StopGroup(A)]
-    assert last_hb(acts).node_state == LEAVING
-    acts = node.feed(GroupStopped(B), t + 2)
-    assert ShutdownComplete() not in acts
-    acts = node.feed(GroupStopped(A), t + 3)
-    hb = last_hb(acts)
-    assert (hb.node_state, hb.groups) == (GONE, bytes([NONE, NONE]))
-    assert acts[-2:] == [ShutdownComplete(), acts[-1]]  # then the final status line
-    assert node.snapshot().state == "gone"
-    assert node.next_deadline() is None
-    assert node.feed(ShutdownRequested(), t + 4) == []
-
-
-def test_second_shutdown_request_is_harmless() -> None:
-    node, t = holding()
-    first = node.feed(ShutdownRequested(), t + 1)
-    assert orders(first) == [StopGroup(B), StopGroup(A)]
-    again = node.feed(ShutdownRequested(), t + 1.5)
-    assert orders(again) == []
-    assert logs(again) == ["Shutdown already in progress"]
-
-
 def test_peer_leaving_without_groups_is_taken_over_at_once() -> None:
     node, peer, _echo = joined(params(auto_failback=False), peer_groups=bytes([HELD, HELD]))
     acts = node.feed(peer.frame(2.0, state=LEAVING, groups=bytes([STOPPING, HELD])), 2.0)
@@ -358,23 +331,6 @@ def test_peer_leaving_without_groups_is_taken_over_at_once() -> None:
     assert orders(acts) == [StartGroup(A)]
     acts = node.feed(peer.frame(4.0, state=GONE, groups=bytes([NONE, NONE])), 4.0)
     assert orders(acts) == [StartGroup(B)]
-
-
-def test_leftovers_are_stopped_before_joining() -> None:
-    node = Node(params(), 0.0)
-    node.feed(Started(), 0.0)
-    acts = node.feed(LeftoversFound((B,)), 0.1)
-    assert orders(acts) == [StopGroup(B)]
-    hb = last_hb(acts)
-    assert (hb.node_state, hb.groups) == (JOINING, bytes([NONE, STOPPING]))
-    peer = Peer()
-    acts = node.feed(peer.frame(1.0, echo=hb.timestamp_ms), 1.0)
-    assert orders(acts) == []
-    assert node.snapshot().state == "cleaning"
-    acts = node.feed(GroupStopped(B), 2.0)
-    assert node.snapshot().state == "active"
-    assert group_state(node, B) == "claiming"
-    assert last_hb(acts).groups == bytes([NONE, STARTING])
 
 
 def test_only_active_nodes_count_as_candidates() -> None:
