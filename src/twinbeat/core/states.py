@@ -14,16 +14,17 @@ Every heartbeat carries the sender's *whole* state: its phase (node state), flag
 and for each haresources group a byte saying whether it does not hold it, is starting it,
 holds it, is stopping it, failed to start it, or failed to stop it (critical), plus the
 YIELD (standby) and WANT (takeover) flags. There is no request/acknowledge message: a lost
-frame loses nothing because the next one repeats everything. Each node derives, from its
-latest view of every live node, which node *should* hold each group (ownership.py) and moves
-its own group states towards that, never faster than the rules below allow.
+frame loses nothing because the next one repeats everything. Each node derives, from its own
+state and its latest view of the peer (while the peer is alive), which node *should* hold
+each group (ownership.py) and moves its own group states towards that (groups.py), never
+faster than the rules below allow.
 
 Safety ("never two holders while any link works") rests on a claim step. A node that wants
 to start a group first advertises STARTING without starting anything (local state CLAIMING)
-and issues StartGroup only when every live peer has sent a frame that (a) echoes a timestamp
+and issues StartGroup only when the live peer has sent a frame that (a) echoes a timestamp
 of ours newer than our last pre-claim frame — so the peer had seen our claim when it sent
 it — and (b) shows the peer neither claiming, starting, holding nor stopping the group. A
-node never begins a claim while it sees a peer claiming/holding/stopping the group, and when
+node never begins a claim while it sees the peer claiming/holding/stopping the group, and when
 two claims meet, the one that is not preferred withdraws. Two nodes cannot both get past
 the claim step: if A started, B's acking frame was sent after B saw A's claim and showed B
 idle, so B's own claim began later, after A's frame showing A idle — which A cannot have sent
@@ -32,7 +33,7 @@ step is the peer being declared dead (all links silent beyond deadtime: link quo
 having left (LEAVING/GONE, which never start anything).
 
 Phases:  BOOT -Started-> PROBING -LeftoversFound-> CLEANING -leftovers stopped-> JOINING
-         -comms up (every peer heard, or dead after initdead)-> ACTIVE; any phase
+         -comms up (the peer heard, or dead after initdead)-> ACTIVE; any phase
          -ShutdownRequested-> LEAVING -nothing held-> GONE.
 On the wire BOOT..JOINING are all JOINING (1); only ACTIVE nodes acquire groups.
 """
@@ -119,7 +120,6 @@ PHASE_WIRE = {
 }
 
 
-
 class PhaseTrigger(enum.Enum):
     """What moves the phase: an event fed in, or a condition found while settling."""
 
@@ -161,7 +161,7 @@ SENDING_PHASES = frozenset({Phase.CLEANING, Phase.JOINING, Phase.ACTIVE, Phase.L
 
 class GroupLocal(enum.Enum):
     NONE = "none"
-    CLAIMING = "claiming"  # advertised as STARTING; waiting for every live peer's ack
+    CLAIMING = "claiming"  # advertised as STARTING; waiting for the live peer's ack
     STARTING = "starting"  # StartGroup issued
     HELD = "held"
     STOPPING = "stopping"  # StopGroup issued
@@ -180,13 +180,12 @@ GROUP_WIRE = {
 }
 
 
-
 class GroupTrigger(enum.Enum):
     """What moves a group's local state: an agent's result fed in, or a rule while settling."""
 
-    CLAIM = "claim"  # settling: ownership picks this node and no peer is busy with it
+    CLAIM = "claim"  # settling: ownership picks this node and the peer is not busy with it
     LEFTOVER = "leftover"  # event LeftoversFound: running at start-up
-    WITHDRAW = "withdraw"  # settling: no longer picked, a peer holds it, or leaving
+    WITHDRAW = "withdraw"  # settling: no longer picked, the peer holds it, or leaving
     ACKED = "acked"  # settling: the peer has seen the claim and is idle (the claim rule)
     STARTED = "started"  # event GroupStarted
     START_FAILED = "start_failed"  # event GroupStartFailed, rolled back
@@ -239,5 +238,5 @@ def wire_ms(now: float) -> int:
 
 def ts_after(a: int, b: int) -> bool:
     """Serial-number order on u32 millisecond timestamps: is `a` later than `b`?"""
-    d = (a - b) & 0xFFFFFFFF
+    d = (a - b) & U32
     return 0 < d < 0x80000000
