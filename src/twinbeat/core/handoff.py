@@ -3,11 +3,10 @@
 Owns: the request rules — a valid `which` and the groups it selects, when a request is
 refused (heartbeat's `hb_standby` refuses with nobody to take the groups), applying it (the
 groups' YIELD/WANT flags, through `Group.stand_by`/`Group.pull`) — and `HandoffPlan`, a pure,
-typed plan of what a request moves.
-The daemon asks for the plan before feeding the request, answers at once if it is refused,
-and otherwise waits until `plan.complete(snapshot)`; it decides nothing itself. Who holds a group is
-groups.py's answer. Must not import anything doing
-I/O.
+typed plan of what a request moves. The daemon asks for the plan before feeding the
+request, answers at once if it is refused, and otherwise waits until
+`plan.complete(snapshot)`; it decides nothing itself. Who holds a group is groups.py's
+answer. Must not import anything doing I/O.
 """
 
 from __future__ import annotations

@@ -1,22 +1,37 @@
 """When this node sends a heartbeat, and what the frame's sequence and timestamp are.
 
 Owns: `Heartbeats`: the sequence counter, the timestamps this incarnation has sent (a valid
-echo lies between the first and the latest: membership.py's `SentRange`), the time the next
-keepalive is due, the state last advertised, and whether an answer is owed at once.
+echo lies between the first and the latest: `SentRange`), the time the next keepalive is
+due, the state last advertised, and whether an answer is owed at once.
 Heartbeats go out every keepalive (ha.cf `keepalive`), at once when the advertised state
 changes, and at once when membership.py says an answer is owed (the peer came alive, changed
 state, claims a group: the claim waits for our echo). After the node is gone, one final
-frame (GONE) and then `ShutdownComplete`. Must not import anything doing I/O.
+frame (GONE) and then `ShutdownComplete`. Must not import another core module's state, nor
+anything doing I/O.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .events import Action, LinkEcho, SendHeartbeat, ShutdownComplete
-from .membership import SentRange
-from .states import SENDING_PHASES, U32, Phase, wire_ms
+from .states import SENDING_PHASES, U32, Phase, ts_after, wire_ms
 
 # What a frame advertises: node state, node flags, one byte per group.
 Advertised = tuple[int, int, bytes]
+
+
+@dataclass(frozen=True)
+class SentRange:
+    """The first and latest timestamp this incarnation has sent: a valid echo lies within."""
+
+    first: int | None
+    last: int | None
+
+    def contains(self, echo: int) -> bool:
+        if self.first is None or self.last is None:
+            return False
+        return not ts_after(self.first, echo) and not ts_after(echo, self.last)
 
 
 class Heartbeats:

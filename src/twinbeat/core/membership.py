@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from .errors import CoreMisuse
 from .events import Action, FrameReceived, FrameRejected, LinkEcho, Log
+from .heartbeat import SentRange
 from .liveness import LinkTracker, RejectCounts, grace
 from .ownership import GroupView
 from .params import Params
@@ -64,19 +65,6 @@ class LivePeer:
     def group(self, index: int) -> WireGroupState | None:
         """The peer's state for group `index`, or None when its group bytes are unknown."""
         return self.groups[index].state if self.groups else None
-
-
-@dataclass(frozen=True)
-class SentRange:
-    """The first and latest timestamp this incarnation has sent: a valid echo lies within."""
-
-    first: int | None
-    last: int | None
-
-    def contains(self, echo: int) -> bool:
-        if self.first is None or self.last is None:
-            return False
-        return not ts_after(self.first, echo) and not ts_after(echo, self.last)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ from .states import (
     PhaseTrigger,
     phase_step,
 )
-from .status import snapshot, status_line
+from .status import build_snapshot, status_line
 
 # A group's advertised byte changes at most this often in one settle (see `settle_bound`).
 GROUP_CHANGES_PER_SETTLE = 3
@@ -90,8 +90,10 @@ def settle_bound(n_groups: int) -> int:
     forward (at most len(Phase) - 1 moves), and each group's advertised byte changes at most
     GROUP_CHANGES_PER_SETTLE times — YIELD for a peer's takeover request (once: it is only
     set while clear), CLAIM, then WITHDRAW or RELEASE (ACKED keeps the wire value STARTING;
-    STARTING and STOPPING are left only by an agent's result, FAILED by a timer). Hence at
-    most len(Phase) - 1 + 3·groups changing passes plus the one that sees no change.
+    STARTING and STOPPING are left only by an agent's result, FAILED by a timer; a withdrawn
+    claim is not claimed again under the same views, since what makes it withdraw — another
+    desired holder, a busy peer, the ping guard, a config mismatch — also forbids the claim).
+    Hence at most len(Phase) - 1 + 3·groups changing passes plus the one that sees no change.
     """
     return len(Phase) + GROUP_CHANGES_PER_SETTLE * n_groups
 
@@ -139,7 +141,7 @@ class Node:
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self) -> Snapshot:
-        return snapshot(self._phase, self._now, self._ping_ok, self._membership, self._groups)
+        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership, self._groups)
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""

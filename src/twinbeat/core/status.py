@@ -71,7 +71,7 @@ def peer_snapshot(p: PeerTracker, now: float, deadtime: float) -> PeerSnapshot:
     )
 
 
-def snapshot(
+def build_snapshot(
     phase: Phase, now: float, ping_ok: bool, membership: Membership, groups: Groups
 ) -> Snapshot:
     p = membership.params
