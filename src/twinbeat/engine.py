@@ -60,7 +60,7 @@ def params_from_config(config: Config, generation: int) -> Params:
     hacf = config.hacf
     return Params(
         node=config.node,
-        peers=() if config.peer is None else (config.peer,),
+        peer=config.peer,
         links=tuple(link.name for link in hacf.links),
         keepalive=hacf.keepalive,
         deadtime=hacf.deadtime,

@@ -95,7 +95,7 @@ async def test_hostile_frames_are_counted_and_change_nothing(harness, tmp_path):
             return (eth1["replayed"] >= 12 and eth1["rejected"].get("link", 0) >= 3
                     and tty["replayed"] >= 1
                     and all(loose.get("eth1", {}).get(r, 0) >= 1
-                            for r in ("mac", "length", "key", "sender"))
+                            for r in ("mac", "length", "key", "unknown-peer"))
                     and loose.get(serial, {}).get("mac", 0) >= 1)
 
         await pair.until(counted, "prime counts every kind of hostile frame")

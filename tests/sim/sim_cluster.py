@@ -390,27 +390,31 @@ class Simulation:
         return self.trace
 
     def _dispatch(self, kind: str, payload: Any) -> None:
-        match kind:
-            case "frame":
-                self._receive(*payload)
-            case "tick":
-                name, token = payload
-                if token == self.nodes[name].tick_token:
-                    self._feed(name, Tick())
-            case "agent":
-                self._deliver_agent(*payload)
-            case "boot":
-                if self.nodes[payload].engine is None:
-                    self._boot(payload)
-            case "restore":
-                self.net.set_cut(*NAMES, payload, False)
-            case "fault":
-                self._fault()
-            case "replay":
-                if self.now < self.heal_at:
-                    self._replay()
-            case "heal":
-                self._heal()
+        self._handlers[kind](self, payload)
+
+    def _tick(self, payload: tuple[str, int]) -> None:
+        name, token = payload
+        if token == self.nodes[name].tick_token:
+            self._feed(name, Tick())
+
+    def _boot_if_down(self, name: str) -> None:
+        if self.nodes[name].engine is None:
+            self._boot(name)
+
+    def _replay_if_faulty(self, _payload: None) -> None:
+        if self.now < self.heal_at:
+            self._replay()
+
+    _handlers: ClassVar[dict[str, Callable[[Simulation, Any], None]]] = {
+        "frame": lambda s, p: s._receive(*p),
+        "tick": _tick,
+        "agent": lambda s, p: s._deliver_agent(*p),
+        "boot": _boot_if_down,
+        "restore": lambda s, ln: s.net.set_cut(*NAMES, ln, False),
+        "fault": lambda s, _p: s._fault(),
+        "replay": _replay_if_faulty,
+        "heal": lambda s, _p: s._heal(),
+    }
 
 
 def _other(name: str) -> str:

@@ -10,8 +10,7 @@ import dataclasses
 import pytest
 from sim_cluster import PropertyViolationError, Simulation
 
-from twinbeat.core import node as node_module
-from twinbeat.core.node import Node
+from twinbeat.core import groups as groups_module
 from twinbeat.core.ownership import desired_holder
 
 DEFAULT_RUNS = 300
@@ -49,13 +48,13 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
     Waiting for a joining primary (ownership.py) closes the commonest race by itself, so it is
     switched off too: what is checked is that the simulator sees the race the ack closes.
     """
-    monkeypatch.setattr(Node, "_acked", lambda self, g, live: True)
+    monkeypatch.setattr(groups_module, "claim_acked", lambda peer, index, claim_prev_ts: True)
 
     def ignoring_joining(primary, views, auto_failback):
         views = [dataclasses.replace(v, joining=False) for v in views]
         return desired_holder(primary, views, auto_failback)
 
-    monkeypatch.setattr(node_module, "desired_holder", ignoring_joining)
+    monkeypatch.setattr(groups_module, "desired_holder", ignoring_joining)
     # The race the ack closes needs two claims within one heartbeat: a few hundred seeds in.
     for seed in range(1000):
         try:

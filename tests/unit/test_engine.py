@@ -120,7 +120,7 @@ def test_each_link_echoes_the_timestamp_the_peer_sent_on_that_link() -> None:
         node_flags=0, groups=b"\x00",
     )
     e.received("/dev/ttyS0", peer_frame, 100.2)
-    (tx,) = transmits(e.feed(Tick(), 101.0))
+    (tx,) = transmits(e.feed(Tick(), 102.0))
     echoes = {link: decode_untrusted(p, KEYRING).echo_ms for link, p in tx.payloads}
     assert echoes == {"eth1": 0, "/dev/ttyS0": 777}
 

@@ -30,6 +30,7 @@ from .events import (
     TakeoverRequested,
     Tick,
 )
+from .handoff import HandoffPlan
 from .node import Node
 from .params import GroupSpec, Params
 from .snapshot import (
@@ -53,7 +54,8 @@ __all__ = [
     "GROUP_FLAG_WANT", "GROUP_FLAG_YIELD", "NODE_FLAG_PING_CONFIGURED", "NODE_FLAG_PING_OK",
     "Action", "Announce", "CoreMisuse", "Event", "FrameReceived", "FrameRejected",
     "GroupSnapshot", "GroupSpec", "GroupStartFailed", "GroupStarted", "GroupStopFailed",
-    "GroupStopped", "LeftoversFound", "LinkCounters", "LinkEcho", "LinkSnapshot", "Log", "Node",
+    "GroupStopped", "HandoffPlan", "LeftoversFound", "LinkCounters", "LinkEcho", "LinkSnapshot",
+    "Log", "Node",
     "Params", "PeerLinkSnapshot", "PeerSnapshot", "PingReachability", "SendHeartbeat",
     "ShutdownComplete", "ShutdownRequested", "Snapshot", "StandbyRequested", "StartGroup",
     "Started", "StatusChanged", "StopGroup", "TakeoverRequested", "Tick", "WireGroupState",

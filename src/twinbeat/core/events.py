@@ -31,7 +31,11 @@ class Tick:
 
 @dataclass(frozen=True)
 class FrameReceived:
-    """A frame that passed the MAC check, from `peer`, on `link`."""
+    """A frame that passed the MAC check, sent by `peer`, on `link`.
+
+    Every authenticated frame is fed, whatever its sender: the core ignores its own (a
+    broadcast looping back) and counts an unknown sender as rejected ("unknown-peer").
+    """
 
     link: str
     peer: str
@@ -48,7 +52,11 @@ class FrameReceived:
 
 @dataclass(frozen=True)
 class FrameRejected:
-    """A frame the wire refused (bad MAC, length, ...); counted per link (and peer if known)."""
+    """A frame the wire refused (bad MAC, length, ...); counted per link (and peer if known).
+
+    `peer` is the sender when the frame was authentic (e.g. reason "link": sent on another
+    link); frames attributed to this node itself are ignored, like FrameReceived's.
+    """
 
     link: str
     reason: str
@@ -133,19 +141,18 @@ Event = (
 class LinkEcho:
     """What to echo on `link`: the peer's last timestamp_ms received there and the ms since.
 
-    `peer` names the peer the echo is for. With one peer (the normal two-node cluster) there
-    is exactly one LinkEcho per link; with more peers there is one per (link, peer).
+    0, 0 when nothing has been heard on the link (or there is no peer). The wire carries one
+    echo per frame, and a twinbeat cluster is two nodes: one LinkEcho per link.
     """
 
     link: str
     echo_ms: int
     echo_delay_ms: int
-    peer: str = ""
 
 
 @dataclass(frozen=True)
 class SendHeartbeat:
-    """Send this node's full state on every link."""
+    """Send this node's full state on every link; `echoes` has exactly one entry per link."""
 
     sequence: int
     node_state: int

@@ -1,8 +1,9 @@
 """Who should hold a resource group, given a view of every live node.
 
 Owns: the deterministic choice of a group's desired holder (`desired_holder`) and the node
-rank used to break ties (`rank`). Pure functions over `NodeView`s; node.py decides *when* to
-act on the answer (claims, acks, stop-then-start). Must not import anything doing I/O.
+rank used to break ties (`rank`). Pure functions over `NodeView`s (and the `GroupView` they
+carry); groups.py decides *when* to act on the answer (claims, acks, stop-then-start).
+Must not import anything doing I/O, nor any module holding state.
 
 Rules (docs/core.md §Ownership):
 - A node is *eligible* for a group when it is ACTIVE, runs the same configuration, and its
@@ -27,10 +28,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .liveness import GroupView
 from .states import WireGroupState
 
 HOLDING = frozenset({WireGroupState.STARTING, WireGroupState.HELD})
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A node's state for one group, as advertised (this node's own, or from the peer's latest
+    applied frame)."""
+
+    state: WireGroupState = WireGroupState.NONE
+    yield_: bool = False
+    want: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,11 @@ def desired_holder(primary: str, views: Sequence[NodeView], auto_failback: bool)
         v.group.state in HOLDING for v in views
     ):
         return None
+    return _among_reachable(primary, reach, auto_failback)
+
+
+def _among_reachable(primary: str, reach: Sequence[NodeView], auto_failback: bool) -> str | None:
+    """The rules once somebody may acquire: WANT, then standby, failback, holder, rank."""
     wants = [v for v in reach if v.group.want]
     if wants:
         return best(primary, wants)
@@ -81,6 +96,4 @@ def desired_holder(primary: str, views: Sequence[NodeView], auto_failback: bool)
     if auto_failback and any(v.name == primary for v in pool):
         return primary
     holders = [v for v in pool if v.group.state in HOLDING]
-    if holders:
-        return best(primary, holders)
-    return best(primary, pool)
+    return best(primary, holders or pool)

@@ -22,10 +22,15 @@ class GroupSpec:
 
 @dataclass(frozen=True)
 class Params:
-    """Everything the core is told about the cluster (ha.cf + haresources + generation)."""
+    """Everything the core is told about the cluster (ha.cf + haresources + generation).
+
+    `peer` is the other node of the pair, or None when ha.cf names only this node (heartbeat
+    accepts that: the node then holds every group alone). Two nodes is the product: the wire
+    carries one echo per frame, so the core models exactly one peer.
+    """
 
     node: str
-    peers: tuple[str, ...]
+    peer: str | None
     links: tuple[str, ...]
     keepalive: float
     deadtime: float
@@ -39,8 +44,8 @@ class Params:
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""
-        if self.node in self.peers or len(set(self.peers)) != len(self.peers):
-            raise CoreMisuse("peers must be distinct and must not include the local node")
+        if self.peer is not None and self.peer in ("", self.node):
+            raise CoreMisuse("the peer must be named and must not be the local node")
         if not self.links or len(set(self.links)) != len(self.links):
             raise CoreMisuse("links must be non-empty and distinct")
         if not 0 < self.keepalive < self.deadtime:
@@ -50,7 +55,7 @@ class Params:
         keys = [g.key for g in self.groups]
         if len(set(keys)) != len(keys):
             raise CoreMisuse("group keys must be unique")
-        nodes = {self.node, *self.peers}
+        nodes = {self.node} if self.peer is None else {self.node, self.peer}
         for g in self.groups:
             if g.primary not in nodes:
                 raise CoreMisuse(f"group {g.key}: primary {g.primary} is not a node")

@@ -1,10 +1,12 @@
 """Every state the core can be in, the wire values of those states, and all transition rules.
 
 Owns: `Phase` (this node's lifecycle), `GroupLocal` (this node's relation to one resource
-group), the wire encodings (node state, node flags, per-group byte: docs/protocol.md), and
-the two transition tables. `node.py` changes a state only through `phase_step` and
-`group_step`; anything not in a table is a bug (or, for caller input, `CoreMisuse`).
-Must not import anything doing I/O.
+group), the wire encodings (node state, node flags, per-group byte: docs/protocol.md), the
+triggers (`PhaseTrigger`, `GroupTrigger`) and the two transition tables keyed by
+(state, trigger). Like h11's `_state.py` (Rule 1), every state change of both machines is
+listed here: node.py changes the phase only through `phase_step`, groups.py a group's state
+only through `group_step`; a pair that is not in a table raises `CoreMisuse` and changes
+nothing. Must import nothing but errors.py (and nothing doing I/O).
 
 Theory of operation
 ===================
@@ -12,16 +14,17 @@ Every heartbeat carries the sender's *whole* state: its phase (node state), flag
 and for each haresources group a byte saying whether it does not hold it, is starting it,
 holds it, is stopping it, failed to start it, or failed to stop it (critical), plus the
 YIELD (standby) and WANT (takeover) flags. There is no request/acknowledge message: a lost
-frame loses nothing because the next one repeats everything. Each node derives, from its
-latest view of every live node, which node *should* hold each group (ownership.py) and moves
-its own group states towards that, never faster than the rules below allow.
+frame loses nothing because the next one repeats everything. Each node derives, from its own
+state and its latest view of the peer (while the peer is alive), which node *should* hold
+each group (ownership.py) and moves its own group states towards that (groups.py), never
+faster than the rules below allow.
 
 Safety ("never two holders while any link works") rests on a claim step. A node that wants
 to start a group first advertises STARTING without starting anything (local state CLAIMING)
-and issues StartGroup only when every live peer has sent a frame that (a) echoes a timestamp
+and issues StartGroup only when the live peer has sent a frame that (a) echoes a timestamp
 of ours newer than our last pre-claim frame — so the peer had seen our claim when it sent
 it — and (b) shows the peer neither claiming, starting, holding nor stopping the group. A
-node never begins a claim while it sees a peer claiming/holding/stopping the group, and when
+node never begins a claim while it sees the peer claiming/holding/stopping the group, and when
 two claims meet, the one that is not preferred withdraws. Two nodes cannot both get past
 the claim step: if A started, B's acking frame was sent after B saw A's claim and showed B
 idle, so B's own claim began later, after A's frame showing A idle — which A cannot have sent
@@ -30,7 +33,7 @@ step is the peer being declared dead (all links silent beyond deadtime: link quo
 having left (LEAVING/GONE, which never start anything).
 
 Phases:  BOOT -Started-> PROBING -LeftoversFound-> CLEANING -leftovers stopped-> JOINING
-         -comms up (every peer heard, or dead after initdead)-> ACTIVE; any phase
+         -comms up (the peer heard, or dead after initdead)-> ACTIVE; any phase
          -ShutdownRequested-> LEAVING -nothing held-> GONE.
 On the wire BOOT..JOINING are all JOINING (1); only ACTIVE nodes acquire groups.
 """
@@ -116,25 +119,38 @@ PHASE_WIRE = {
     Phase.GONE: WireNodeState.GONE,
 }
 
-PHASE_TRANSITIONS: dict[tuple[Phase, str], Phase] = {
-    (Phase.BOOT, "started"): Phase.PROBING,
-    (Phase.PROBING, "leftovers"): Phase.CLEANING,
-    (Phase.CLEANING, "cleaned"): Phase.JOINING,
-    (Phase.JOINING, "comms_up"): Phase.ACTIVE,
-    (Phase.BOOT, "shutdown"): Phase.LEAVING,
-    (Phase.PROBING, "shutdown"): Phase.LEAVING,
-    (Phase.CLEANING, "shutdown"): Phase.LEAVING,
-    (Phase.JOINING, "shutdown"): Phase.LEAVING,
-    (Phase.ACTIVE, "shutdown"): Phase.LEAVING,
-    (Phase.LEAVING, "released"): Phase.GONE,
+
+class PhaseTrigger(enum.Enum):
+    """What moves the phase: an event fed in, or a condition found while settling."""
+
+    STARTED = "started"  # event Started
+    LEFTOVERS = "leftovers"  # event LeftoversFound
+    CLEANED = "cleaned"  # settling: every leftover stopped
+    COMMS_UP = "comms_up"  # settling: the peer heard, or declared dead (initdead)
+    SHUTDOWN = "shutdown"  # event ShutdownRequested
+    RELEASED = "released"  # settling: nothing held, starting or stopping any more
+
+
+PHASE_TRANSITIONS: dict[tuple[Phase, PhaseTrigger], Phase] = {
+    (Phase.BOOT, PhaseTrigger.STARTED): Phase.PROBING,
+    (Phase.PROBING, PhaseTrigger.LEFTOVERS): Phase.CLEANING,
+    (Phase.CLEANING, PhaseTrigger.CLEANED): Phase.JOINING,
+    (Phase.JOINING, PhaseTrigger.COMMS_UP): Phase.ACTIVE,
+    (Phase.BOOT, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.PROBING, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.CLEANING, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.JOINING, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.ACTIVE, PhaseTrigger.SHUTDOWN): Phase.LEAVING,
+    (Phase.LEAVING, PhaseTrigger.RELEASED): Phase.GONE,
 }
 
 
-def phase_step(phase: Phase, trigger: str) -> Phase:
+def phase_step(phase: Phase, trigger: PhaseTrigger) -> Phase:
+    """The phase `trigger` leads to from `phase`; `CoreMisuse` if the table has no such rule."""
     try:
         return PHASE_TRANSITIONS[(phase, trigger)]
     except KeyError:
-        raise CoreMisuse(f"{trigger!r} is illegal in phase {phase.value}") from None
+        raise CoreMisuse(f"{trigger.value!r} is illegal in phase {phase.value}") from None
 
 
 # Phases in which this node sends heartbeats (from the moment it knows its leftovers).
@@ -145,7 +161,7 @@ SENDING_PHASES = frozenset({Phase.CLEANING, Phase.JOINING, Phase.ACTIVE, Phase.L
 
 class GroupLocal(enum.Enum):
     NONE = "none"
-    CLAIMING = "claiming"  # advertised as STARTING; waiting for every live peer's ack
+    CLAIMING = "claiming"  # advertised as STARTING; waiting for the live peer's ack
     STARTING = "starting"  # StartGroup issued
     HELD = "held"
     STOPPING = "stopping"  # StopGroup issued
@@ -163,30 +179,64 @@ GROUP_WIRE = {
     GroupLocal.CRITICAL: WireGroupState.CRITICAL,
 }
 
-GROUP_TRANSITIONS: dict[tuple[GroupLocal, str], GroupLocal] = {
-    (GroupLocal.NONE, "claim"): GroupLocal.CLAIMING,
-    (GroupLocal.NONE, "leftover"): GroupLocal.STOPPING,  # found running at start-up
-    (GroupLocal.CLAIMING, "withdraw"): GroupLocal.NONE,
-    (GroupLocal.CLAIMING, "acked"): GroupLocal.STARTING,  # -> StartGroup
-    (GroupLocal.STARTING, "started"): GroupLocal.HELD,
-    (GroupLocal.STARTING, "start_failed"): GroupLocal.FAILED,
-    (GroupLocal.STARTING, "rollback_failed"): GroupLocal.CRITICAL,
-    (GroupLocal.HELD, "release"): GroupLocal.STOPPING,  # -> StopGroup
-    (GroupLocal.CRITICAL, "release"): GroupLocal.STOPPING,  # retried at shutdown only
-    (GroupLocal.STOPPING, "stopped"): GroupLocal.NONE,
-    (GroupLocal.STOPPING, "stop_failed"): GroupLocal.CRITICAL,
-    (GroupLocal.FAILED, "retry"): GroupLocal.NONE,  # backoff over
+
+class GroupTrigger(enum.Enum):
+    """What moves a group's local state: an agent's result fed in, or a rule while settling."""
+
+    CLAIM = "claim"  # settling: ownership picks this node and the peer is not busy with it
+    LEFTOVER = "leftover"  # event LeftoversFound: running at start-up
+    WITHDRAW = "withdraw"  # settling: no longer picked, the peer holds it, or leaving
+    ACKED = "acked"  # settling: the peer has seen the claim and is idle (the claim rule)
+    STARTED = "started"  # event GroupStarted
+    START_FAILED = "start_failed"  # event GroupStartFailed, rolled back
+    ROLLBACK_FAILED = "rollback_failed"  # event GroupStartFailed(rolled_back=False)
+    RELEASE = "release"  # settling: picked elsewhere, or shutdown
+    STOPPED = "stopped"  # event GroupStopped
+    STOP_FAILED = "stop_failed"  # event GroupStopFailed
+    RETRY = "retry"  # timer: failed-start backoff over
+
+
+GROUP_TRANSITIONS: dict[tuple[GroupLocal, GroupTrigger], GroupLocal] = {
+    (GroupLocal.NONE, GroupTrigger.CLAIM): GroupLocal.CLAIMING,
+    (GroupLocal.NONE, GroupTrigger.LEFTOVER): GroupLocal.STOPPING,  # found running at start-up
+    (GroupLocal.CLAIMING, GroupTrigger.WITHDRAW): GroupLocal.NONE,
+    (GroupLocal.CLAIMING, GroupTrigger.ACKED): GroupLocal.STARTING,  # -> StartGroup
+    (GroupLocal.STARTING, GroupTrigger.STARTED): GroupLocal.HELD,
+    (GroupLocal.STARTING, GroupTrigger.START_FAILED): GroupLocal.FAILED,
+    (GroupLocal.STARTING, GroupTrigger.ROLLBACK_FAILED): GroupLocal.CRITICAL,
+    (GroupLocal.HELD, GroupTrigger.RELEASE): GroupLocal.STOPPING,  # -> StopGroup
+    (GroupLocal.CRITICAL, GroupTrigger.RELEASE): GroupLocal.STOPPING,  # retried at shutdown only
+    (GroupLocal.STOPPING, GroupTrigger.STOPPED): GroupLocal.NONE,
+    (GroupLocal.STOPPING, GroupTrigger.STOP_FAILED): GroupLocal.CRITICAL,
+    (GroupLocal.FAILED, GroupTrigger.RETRY): GroupLocal.NONE,  # backoff over
 }
 
 
-def group_step(state: GroupLocal, trigger: str) -> GroupLocal:
+def group_step(state: GroupLocal, trigger: GroupTrigger) -> GroupLocal:
+    """The state `trigger` leads to from `state`; `CoreMisuse` if the table has no such rule."""
     try:
         return GROUP_TRANSITIONS[(state, trigger)]
     except KeyError:
-        raise CoreMisuse(f"{trigger!r} is illegal for a group in state {state.value}") from None
+        raise CoreMisuse(
+            f"{trigger.value!r} is illegal for a group in state {state.value}"
+        ) from None
+
+
+def group_step_allowed(state: GroupLocal, trigger: GroupTrigger) -> bool:
+    return (state, trigger) in GROUP_TRANSITIONS
+
+
+# ----------------------------------------------------------------- wire timestamps
+
+U32 = 0xFFFFFFFF
+
+
+def wire_ms(now: float) -> int:
+    """A core time as the wire's u32 millisecond timestamp (it wraps every ~49.7 days)."""
+    return int(now * 1000) & U32
 
 
 def ts_after(a: int, b: int) -> bool:
     """Serial-number order on u32 millisecond timestamps: is `a` later than `b`?"""
-    d = (a - b) & 0xFFFFFFFF
+    d = (a - b) & U32
     return 0 < d < 0x80000000

@@ -31,7 +31,7 @@ B = "IPaddr::198.18.1.200/24/eth0"  # primary calc
 FP = 0x5EED1234
 
 PARAMS = Params(
-    node="calc", peers=("prime",), links=(ETH, TTY), keepalive=2.0, deadtime=10.0,
+    node="calc", peer="prime", links=(ETH, TTY), keepalive=2.0, deadtime=10.0,
     warntime=5.0, initdead=20.0, auto_failback=True,
     groups=(GroupSpec(A, "prime"), GroupSpec(B, "calc")), fingerprint=FP, generation=7,
 )

@@ -96,7 +96,9 @@ def test_feeding_after_gone() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"peers": ("calc",)},
+        {"peer": "calc"},
+        {"peer": ""},
+        {"peer": None},  # group A's primary is prime, then not a node
         {"links": ()},
         {"keepalive": 20.0},
         {"groups": (GroupSpec("x", "nobody"),)},

@@ -1,6 +1,6 @@
-"""Core ownership: claims, auto_failback, standby/takeover, failures, ping guard, mismatch,
-split brain, shutdown and leftovers. The local node is calc; prime is the peer; A's primary
-is prime, B's is calc."""
+"""Core groups (groups.py, reports.py, the request rules of handoff.py): claims and the ack
+rule, auto_failback, standby/takeover, failures, ping guard, mismatch, split brain, shutdown
+and leftovers. The local node is calc; prime is the peer; A's primary is prime, B's is calc."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from core_helpers import (
     NONE,
     STARTING,
     STOPPING,
-    TTY,
     WANT,
     YIELD,
     A,
@@ -40,8 +39,6 @@ from twinbeat.core import (
     LeftoversFound,
     Node,
     PingReachability,
-    ShutdownComplete,
-    ShutdownRequested,
     StandbyRequested,
     Started,
     StartGroup,
@@ -49,6 +46,10 @@ from twinbeat.core import (
     TakeoverRequested,
     Tick,
 )
+from twinbeat.core.groups import claim_acked
+from twinbeat.core.membership import LivePeer
+from twinbeat.core.ownership import GroupView
+from twinbeat.core.states import WireGroupState, WireNodeState
 
 
 def test_claim_is_advertised_and_started_only_once_the_peer_echoes_it() -> None:
@@ -321,42 +322,6 @@ def test_split_brain_heals_the_primary_keeps_the_group() -> None:
     assert f"Split brain on {B} healed: re-announcing" in logs(acts)
 
 
-def test_return_after_partition_is_logged() -> None:
-    node, peer, echo = joined(peer_groups=bytes([HELD, NONE]))
-    node.feed(peer.frame(1.0, link=TTY, groups=bytes([HELD, NONE]), sequence=1), 1.0)
-    node.feed(peer.frame(2.0, groups=bytes([HELD, NONE]), echo=echo), 2.0)
-    node.feed(Tick(), 12.05)
-    acts = node.feed(Tick(), 12.05)
-    assert node.snapshot().peers[0].alive is False
-    acts = node.feed(peer.frame(13.0, groups=bytes([HELD, NONE])), 13.0)
-    assert "Cluster node prime returning after partition." in logs(acts)
-
-
-def test_shutdown_releases_in_reverse_start_order_then_gone() -> None:
-    node, t = holding()  # started A then B
-    acts = node.feed(ShutdownRequested(), t + 1)
-    assert orders(acts) == [StopGroup(B), StopGroup(A)]
-    assert last_hb(acts).node_state == LEAVING
-    acts = node.feed(GroupStopped(B), t + 2)
-    assert ShutdownComplete() not in acts
-    acts = node.feed(GroupStopped(A), t + 3)
-    hb = last_hb(acts)
-    assert (hb.node_state, hb.groups) == (GONE, bytes([NONE, NONE]))
-    assert acts[-2:] == [ShutdownComplete(), acts[-1]]  # then the final status line
-    assert node.snapshot().state == "gone"
-    assert node.next_deadline() is None
-    assert node.feed(ShutdownRequested(), t + 4) == []
-
-
-def test_second_shutdown_request_is_harmless() -> None:
-    node, t = holding()
-    first = node.feed(ShutdownRequested(), t + 1)
-    assert orders(first) == [StopGroup(B), StopGroup(A)]
-    again = node.feed(ShutdownRequested(), t + 1.5)
-    assert orders(again) == []
-    assert logs(again) == ["Shutdown already in progress"]
-
-
 def test_peer_leaving_without_groups_is_taken_over_at_once() -> None:
     node, peer, _echo = joined(params(auto_failback=False), peer_groups=bytes([HELD, HELD]))
     acts = node.feed(peer.frame(2.0, state=LEAVING, groups=bytes([STOPPING, HELD])), 2.0)
@@ -366,23 +331,6 @@ def test_peer_leaving_without_groups_is_taken_over_at_once() -> None:
     assert orders(acts) == [StartGroup(A)]
     acts = node.feed(peer.frame(4.0, state=GONE, groups=bytes([NONE, NONE])), 4.0)
     assert orders(acts) == [StartGroup(B)]
-
-
-def test_leftovers_are_stopped_before_joining() -> None:
-    node = Node(params(), 0.0)
-    node.feed(Started(), 0.0)
-    acts = node.feed(LeftoversFound((B,)), 0.1)
-    assert orders(acts) == [StopGroup(B)]
-    hb = last_hb(acts)
-    assert (hb.node_state, hb.groups) == (JOINING, bytes([NONE, STOPPING]))
-    peer = Peer()
-    acts = node.feed(peer.frame(1.0, echo=hb.timestamp_ms), 1.0)
-    assert orders(acts) == []
-    assert node.snapshot().state == "cleaning"
-    acts = node.feed(GroupStopped(B), 2.0)
-    assert node.snapshot().state == "active"
-    assert group_state(node, B) == "claiming"
-    assert last_hb(acts).groups == bytes([NONE, STARTING])
 
 
 def test_only_active_nodes_count_as_candidates() -> None:
@@ -396,3 +344,24 @@ def test_only_active_nodes_count_as_candidates() -> None:
     assert group_state(node, A) == "none"
     # A joining peer that is not A's primary does not hold anything up: calc keeps B.
     assert group_state(node, B) in ("claiming", "starting", "held")
+
+
+def live(*, state: WireNodeState = WireNodeState.ACTIVE,
+         group: WireGroupState = WireGroupState.NONE, echo_max: int | None = 5000) -> LivePeer:
+    return LivePeer(name="prime", config_match=True, node_state=state, node_flags=0,
+                    groups=(GroupView(), GroupView(group)), echo_max=echo_max)
+
+
+def test_the_ack_rule() -> None:
+    """`groups.claim_acked`: the seam the simulator's mutation check replaces."""
+    assert claim_acked(None, 1, 4000)  # the peer is dead (link quorum): nobody to ask
+    assert claim_acked(live(), 1, 4000)  # echoed past our pre-claim heartbeat, idle
+    assert claim_acked(live(), 1, None)  # claimed before our first heartbeat
+    assert not claim_acked(live(echo_max=4000), 1, 4000)  # has not seen the claim yet
+    assert not claim_acked(live(echo_max=None), 1, 4000)
+    for busy in (WireGroupState.STARTING, WireGroupState.HELD, WireGroupState.STOPPING,
+                 WireGroupState.CRITICAL):
+        assert not claim_acked(live(group=busy), 1, 4000)
+    no_groups = LivePeer("prime", False, WireNodeState.ACTIVE, 0, (), 5000)
+    assert not claim_acked(no_groups, 1, 4000)  # its group bytes are unknown (mismatch)
+    assert claim_acked(live(state=WireNodeState.LEAVING, echo_max=None), 1, 4000)

@@ -1,13 +1,15 @@
-"""Core liveness: start-up, heartbeats, links, link quorum, sequences, generations, counters."""
+"""Core membership (membership.py, liveness.py): frame acceptance, links, the link quorum,
+sequences, generations, RTT, counters; the peer-less (single-node) configuration."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from core_helpers import (
     ACTIVE,
     ETH,
+    HELD,
+    NONE,
     PARAMS,
     TTY,
     A,
@@ -17,10 +19,12 @@ from core_helpers import (
     last_hb,
     logs,
     orders,
+    params,
 )
 
 from twinbeat.core import (
     FrameRejected,
+    GroupSpec,
     GroupStarted,
     LeftoversFound,
     LinkEcho,
@@ -31,39 +35,7 @@ from twinbeat.core import (
     StatusChanged,
     Tick,
 )
-from twinbeat.core.node import GRACE
-
-
-def test_start_up_sends_nothing_until_leftovers_are_known_then_joins() -> None:
-    node = Node(PARAMS, 0.0)
-    assert node.next_deadline() is None
-    assert node.feed(Started(), 0.0) == [
-        StatusChanged("probing; holding 0/2 groups; prime unheard (0/2 links)")
-    ]
-    assert node.snapshot().state == "probing"
-    acts = node.feed(LeftoversFound(()), 0.0)
-    assert acts == [
-        SendHeartbeat(
-            sequence=1, node_state=1, node_flags=0, groups=bytes([0, 0]),
-            echoes=(LinkEcho(ETH, 0, 0, "prime"), LinkEcho(TTY, 0, 0, "prime")),
-            timestamp_ms=1,  # 0 is reserved for "no echo"
-        ),
-        StatusChanged("joining; holding 0/2 groups; prime unheard (0/2 links)"),
-    ]
-    assert node.snapshot().state == "joining"
-    assert node.next_deadline() == 2.0
-
-
-def test_heartbeat_every_keepalive_with_increasing_sequence() -> None:
-    node = Node(PARAMS, 0.0)
-    node.feed(Started(), 0.0)
-    node.feed(LeftoversFound(()), 0.0)
-    assert node.feed(Tick(), 1.9) == []
-    hb = last_hb(node.feed(Tick(), 2.0))
-    assert (hb.sequence, hb.timestamp_ms, hb.node_state) == (2, 2000, 1)
-    hb = last_hb(node.feed(Tick(), 4.25))
-    assert (hb.sequence, hb.timestamp_ms) == (3, 4250)
-    assert node.next_deadline() == 6.25
+from twinbeat.core.liveness import GRACE
 
 
 def test_no_acquisition_before_initdead_then_peer_dead_and_takeover() -> None:
@@ -211,8 +183,8 @@ def test_rtt_from_echoes_and_echoes_sent_back() -> None:
     node, peer, _ = joined()
     acts = node.feed(Tick(), 3.0)  # heartbeat at ts 3000
     hb = last_hb(acts)
-    assert hb.echoes[0] == LinkEcho(ETH, 1000, 2000, "prime")  # prime's ts, 2 s ago
-    assert hb.echoes[1] == LinkEcho(TTY, 0, 0, "prime")  # nothing heard on ttyS0
+    assert hb.echoes[0] == LinkEcho(ETH, 1000, 2000)  # prime's ts, 2 s ago
+    assert hb.echoes[1] == LinkEcho(TTY, 0, 0)  # nothing heard on ttyS0
     f = peer.frame(3.5, echo=3000)
     node.feed(replace(f, echo_delay_ms=100), 3.5)
     assert node.snapshot().peers[0].links[0].rtt == 0.4
@@ -238,17 +210,6 @@ def test_unknown_sender_is_counted_not_applied() -> None:
     assert node.snapshot().links[0].rejected == {"unknown-peer": 1}
 
 
-def test_snapshot_is_plain_json_data() -> None:
-    node, _peer, _ = joined()
-    data = json.loads(json.dumps(asdict(node.snapshot())))
-    assert data["node"] == "calc"
-    assert data["state"] == "active"
-    assert data["generation"] == 7
-    assert data["peers"][0]["links"][0]["counters"]["frames_ok"] == 1
-    assert [g["key"] for g in data["groups"]] == [A, B]
-    assert data["groups"][1]["local_state"] == "claiming"
-
-
 def test_peer_status_change_is_logged_like_heartbeat() -> None:
     node = Node(PARAMS, 0.0)
     node.feed(Started(), 0.0)
@@ -259,3 +220,68 @@ def test_peer_status_change_is_logged_like_heartbeat() -> None:
         "Status update for node prime: status active",
         "Comms up: local status now active",
     ]
+
+
+def test_return_after_partition_is_logged() -> None:
+    node, peer, echo = joined(peer_groups=bytes([HELD, NONE]))
+    node.feed(peer.frame(1.0, link=TTY, groups=bytes([HELD, NONE]), sequence=1), 1.0)
+    node.feed(peer.frame(2.0, groups=bytes([HELD, NONE]), echo=echo), 2.0)
+    node.feed(Tick(), 12.05)
+    acts = node.feed(Tick(), 12.05)
+    assert node.snapshot().peers[0].alive is False
+    acts = node.feed(peer.frame(13.0, groups=bytes([HELD, NONE])), 13.0)
+    assert "Cluster node prime returning after partition." in logs(acts)
+
+
+def test_own_frames_are_ignored_and_not_counted() -> None:
+    """Our own broadcast looping back is normal: not applied, not counted anywhere."""
+    node, _peer, _ = joined()
+    before = node.snapshot()
+    me = Peer(name="calc", generation=7)
+    assert node.feed(me.frame(2.0, groups=bytes([HELD, HELD])), 2.0) == []
+    assert node.feed(FrameRejected(ETH, "link", "calc"), 2.1) == []
+    after = node.snapshot()
+    assert [lk.rejected for lk in after.links] == [{}, {}]
+    assert [(lk.up, lk.counters) for lk in after.peers[0].links] == [
+        (lk.up, lk.counters) for lk in before.peers[0].links]
+    assert [g.holder for g in after.groups] == [None, None]
+
+
+def test_rejections_are_counted_on_the_peer_link_or_unattributed() -> None:
+    node, _peer, _ = joined()
+    node.feed(FrameRejected(ETH, "link", "prime"), 1.5)  # authentic, sent on another link
+    node.feed(FrameRejected(ETH, "link", "mallory"), 1.6)
+    node.feed(Peer(name="mallory").frame(1.7), 1.7)
+    node.feed(Peer(name="mallory").frame(1.8, link=TTY), 1.8)
+    snap = node.snapshot()
+    assert snap.peers[0].links[0].counters.rejected == {"link": 1}
+    assert snap.links[0].rejected == {"link": 1, "unknown-peer": 1}
+    assert snap.links[1].rejected == {"unknown-peer": 1}
+    assert snap.peers[0].links[1].counters.frames_ok == 0
+
+
+def test_without_a_peer_the_node_joins_at_once_and_holds_every_group() -> None:
+    """A single-node ha.cf (heartbeat accepts it): no peer, no link deadlines, no acks."""
+    p = params(peer=None, groups=(GroupSpec(B, "calc"),))
+    node = Node(p, 0.0)
+    node.feed(Started(), 0.0)
+    acts = node.feed(LeftoversFound(()), 0.0)
+    assert "Comms up: local status now active" in logs(acts)
+    assert orders(acts) == [StartGroup(B)]
+    assert last_hb(acts).echoes == (LinkEcho(ETH, 0, 0), LinkEcho(TTY, 0, 0))
+    acts = node.feed(GroupStarted(B), 0.5)
+    assert logs(acts) == [f"Resource group {B} acquired", "Initial resource acquisition complete"]
+    assert acts[-1] == StatusChanged("active; holding 1/1 groups")
+    assert node.next_deadline() == 2.5  # keepalive after the heartbeat at 0.5: no link timers
+    acts = node.feed(Peer().frame(1.0, groups=bytes([HELD])), 1.0)
+    assert acts == []
+    snap = node.snapshot()
+    assert (snap.peers, snap.links[0].rejected) == ((), {"unknown-peer": 1})
+    assert snap.groups[0].holder == "calc"
+
+
+def test_every_heartbeat_carries_one_echo_per_link() -> None:
+    node, peer, echo = joined()
+    node.feed(peer.frame(1.5, link=TTY, echo=echo), 1.5)
+    hb = last_hb(node.feed(Tick(), 3.0))
+    assert hb.echoes == (LinkEcho(ETH, 1000, 2000), LinkEcho(TTY, 1500, 1500))

@@ -1,0 +1,397 @@
+"""This node's resource groups: claim, ack, start, release, withdraw, standby and takeover.
+
+Owns: one `Group` record per haresources line (local state, standby/takeover flags, claim
+timestamp, failed-start backoff, split-brain flag, leftovers, start order). Every change of
+a group's local state goes through `states.group_step`.
+
+The rules (theory: states.py's docstring, docs/core.md):
+- **claim**: a group picked for this node by `ownership.desired_holder`, which the peer shows
+  neither claiming, starting, holding nor stopping, is advertised STARTING (CLAIMING) first;
+- **ack** (`claim_acked`, the safety argument): StartGroup only once the peer has echoed a
+  timestamp newer than our last pre-claim heartbeat and shows itself idle for the group (or
+  is leaving, or dead: the link quorum said so);
+- **withdraw** a claim no longer picked, or met by the peer holding; **release** a held group
+  picked elsewhere (stop before the peer starts: stop-then-start on every handoff);
+- failed starts back off (2·deadtime·2^(n-1), at most 8·deadtime); failed stops and failed
+  rollbacks are CRITICAL and stay claimed;
+- **split brain** (both held it after both links were cut): the higher-ranked holder keeps it
+  and re-announces once the other's stop completed.
+
+The peer is seen only through membership.py's frozen `LivePeer` (None while it is dead); what
+it held arrives from node.py (`peer_held`). Standby/takeover requests: handoff.py, through
+`Group.stand_by`/`Group.pull`. Must not import membership's state, node.py, or anything doing
+I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import CoreMisuse
+from .events import (
+    Action,
+    Announce,
+    GroupStarted,
+    GroupStartFailed,
+    GroupStopFailed,
+    GroupStopped,
+    Log,
+    StartGroup,
+    StopGroup,
+)
+from .membership import LivePeer
+from .ownership import GroupView, NodeView, desired_holder, rank
+from .params import GroupSpec, Params
+from .states import (
+    BUSY,
+    GROUP_WIRE,
+    NODE_FLAG_PING_CONFIGURED,
+    NODE_FLAG_PING_OK,
+    GroupLocal,
+    GroupTrigger,
+    WireGroupState,
+    WireNodeState,
+    encode_group,
+    group_step,
+    group_step_allowed,
+    ts_after,
+)
+
+# Failed start: wait BACKOFF_BASE * deadtime * 2**(failures-1) (capped) before retrying here.
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 8.0
+
+GroupResult = GroupStarted | GroupStartFailed | GroupStopped | GroupStopFailed
+# An agent's result, keyed by type, as a trigger (a start not rolled back: ROLLBACK_FAILED).
+RESULT_TRIGGERS: dict[type[GroupResult], GroupTrigger] = {
+    GroupStarted: GroupTrigger.STARTED,
+    GroupStartFailed: GroupTrigger.START_FAILED,
+    GroupStopped: GroupTrigger.STOPPED,
+    GroupStopFailed: GroupTrigger.STOP_FAILED,
+}
+NOT_ELIGIBLE = (WireGroupState.FAILED, WireGroupState.CRITICAL)
+SETTLED = (WireGroupState.HELD, WireGroupState.STOPPING, WireGroupState.CRITICAL)
+# A peer's frame showing it leaving: it never starts anything, so it needs not ack claims.
+DEPARTING = (WireNodeState.LEAVING, WireNodeState.GONE)
+NOT_RELEASED = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.HELD)
+
+
+@dataclass
+class Group:
+    """One haresources line as this node sees it; written by `Groups` and its own methods."""
+
+    spec: GroupSpec
+    index: int
+    state: GroupLocal = GroupLocal.NONE
+    yield_: bool = False  # standing by for this group (wire YIELD)
+    want: bool = False  # takeover requested here (wire WANT)
+    changed_at: float = 0.0
+    claim_prev_ts: int | None = None  # our last timestamp sent before the claim
+    failures: int = 0
+    retry_at: float | None = None
+    took_over_from: str | None = None
+    last_peer_holder: str | None = None
+    start_order: int = 0
+    leftover: bool = False
+    shutdown_retried: bool = False
+    split_brain: bool = False  # the peer held it too, and has not finished stopping it
+
+    def stand_by(self) -> None:
+        """YIELD the group to the peer (`twinbeat standby`, or the peer's takeover request)."""
+        self.yield_, self.want = True, False
+
+    def pull(self) -> None:
+        """WANT the group here unless it is held here already (`twinbeat takeover`)."""
+        self.yield_ = False
+        self.want = self.state is not GroupLocal.HELD
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the groups see while settling (and planning handoffs); fixed for one settle."""
+
+    now: float
+    active: bool  # this node's phase is ACTIVE
+    ping_ok: bool
+    last_ts: int | None  # our latest heartbeat's timestamp
+    peer: LivePeer | None  # None: dead, never heard, or no peer configured
+
+
+def claim_acked(peer: LivePeer | None, index: int, claim_prev_ts: int | None) -> bool:
+    """The claim rule: the peer has seen our claim and shows itself idle for the group.
+
+    With the peer dead there is nobody to ask (the link quorum decided). A leaving peer never
+    starts anything. Otherwise its echo must be newer than our last pre-claim heartbeat, so
+    that the frame showing it idle was sent after it had our claim.
+    """
+    if peer is None:
+        return True
+    state = peer.group(index)
+    if state is None or state in BUSY:
+        return False
+    if peer.node_state in DEPARTING:
+        return True
+    if peer.echo_max is None:
+        return False
+    return claim_prev_ts is None or ts_after(peer.echo_max, claim_prev_ts)
+
+
+class Groups:
+    """This node's resource groups. See the module docstring."""
+
+    def __init__(self, params: Params, now: float) -> None:
+        self._p = params
+        self.records = tuple(
+            Group(spec=g, index=i, changed_at=now) for i, g in enumerate(params.groups)
+        )
+        self._by_key = {g.spec.key: g for g in self.records}
+        self._start_counter = 0
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def node(self) -> str:
+        return self._p.node
+
+    def get(self, key: str) -> Group:
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise CoreMisuse(f"unknown group {key!r}") from None
+
+    def check_keys(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.get(key)
+
+    def has_leftovers(self) -> bool:
+        return any(g.leftover for g in self.records)
+
+    def deadline(self) -> float | None:
+        """When a failed start's backoff ends."""
+        return min((g.retry_at for g in self.records if g.retry_at is not None), default=None)
+
+    def advertised(self) -> bytes:
+        """One byte per group for our heartbeat: state nibble + YIELD/WANT."""
+        return bytes(encode_group(GROUP_WIRE[g.state], g.yield_, g.want) for g in self.records)
+
+    def holder(self, g: Group, peer: LivePeer | None) -> str | None:
+        """Who holds the group as far as this node can tell (HELD first, then busy states)."""
+        theirs = peer.group(g.index) if peer is not None else None
+        if g.state is GroupLocal.HELD:
+            return self._p.node
+        if peer is not None and theirs is WireGroupState.HELD:
+            return peer.name
+        if g.state in (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.CRITICAL):
+            return self._p.node
+        if peer is not None and theirs in BUSY - {WireGroupState.HELD}:
+            return peer.name
+        return None
+
+    def desired(self, g: Group, s: Situation) -> str | None:
+        """Who should hold the group now (ownership.desired_holder)."""
+        return self._desired(g, self.views(g, s))
+
+    def _desired(self, g: Group, views: list[NodeView]) -> str | None:
+        return desired_holder(g.spec.primary, views, self._p.auto_failback)
+
+    def views(self, g: Group, s: Situation) -> list[NodeView]:
+        """This node's view of the group, then the peer's (if alive and comparable)."""
+        views = [
+            NodeView(
+                name=self._p.node,
+                active=s.active,
+                ping_configured=self._p.ping_configured,
+                ping_ok=s.ping_ok,
+                group=GroupView(GROUP_WIRE[g.state], g.yield_, g.want),
+            )
+        ]
+        p = s.peer
+        if p is not None and p.config_match and p.node_state is not None and p.groups:
+            views.append(
+                NodeView(
+                    name=p.name,
+                    active=p.node_state is WireNodeState.ACTIVE,
+                    joining=p.node_state is WireNodeState.JOINING,
+                    ping_configured=bool(p.node_flags & NODE_FLAG_PING_CONFIGURED),
+                    ping_ok=bool(p.node_flags & NODE_FLAG_PING_OK),
+                    group=p.groups[g.index],
+                )
+            )
+        return views
+
+    # ------------------------------------------------------------------ events
+
+    def check_result(self, ev: GroupResult) -> None:
+        """`CoreMisuse` unless the agent's result fits the group's state."""
+        g = self.get(ev.key)
+        if not group_step_allowed(g.state, _result_trigger(ev)):
+            doing = "starting" if isinstance(ev, GroupStarted | GroupStartFailed) else "stopping"
+            raise CoreMisuse(f"{type(ev).__name__} for {ev.key}, which is not {doing}")
+
+    def leftovers(self, keys: Sequence[str], now: float, out: list[Action]) -> None:
+        """Groups found running at start-up: stop them (last line first) before joining."""
+        found = set(keys)
+        for g in reversed(self.records):
+            if g.spec.key in found:
+                out.append(Log("warning", f"Resource group {g.spec.key} found running at "
+                                          "start-up: stopping it before joining"))
+                self._set(g, GroupTrigger.LEFTOVER, now)
+                g.leftover = True
+                out.append(StopGroup(g.spec.key))
+
+    def on_result(self, ev: GroupResult, now: float, out: list[Action]) -> None:
+        """An agent finished starting or stopping a group."""
+        g = self._by_key[ev.key]
+        self._set(g, _result_trigger(ev), now)
+        match ev:
+            case GroupStarted(key=k):
+                g.failures = 0
+                g.yield_ = g.want = False
+                self._start_counter += 1
+                g.start_order = self._start_counter
+                src = f" (took over from {g.took_over_from})" if g.took_over_from else ""
+                out.append(Log("info", f"Resource group {k} acquired{src}"))
+                g.took_over_from = None
+            case GroupStartFailed(key=k, reason=reason, rolled_back=False):
+                g.want = False
+                out.append(Log("critical", f"Resource group {k} failed to start and could not "
+                                           f"be rolled back ({reason}): it stays claimed by "
+                                           "this node; manual intervention required!"))
+            case GroupStartFailed(key=k, reason=reason):
+                g.failures += 1
+                g.want = False
+                factor = min(BACKOFF_BASE * 2 ** (g.failures - 1), BACKOFF_CAP)
+                g.retry_at = now + factor * self._p.deadtime
+                wait = factor * self._p.deadtime
+                out.append(Log("error", f"Resource group {k} failed to start ({reason}): giving "
+                                        f"it up to the peer; not retrying here for {wait:g}s"))
+            case GroupStopped(key=k):
+                g.leftover = False
+                out.append(Log("info", f"Resource group {k} released"))
+            case GroupStopFailed(key=k, reason=reason):
+                g.leftover = False
+                out.append(Log("critical", f"Resource group {k} failed to stop ({reason}): it "
+                                           "stays claimed by this node; manual intervention "
+                                           "required!"))
+
+    def advance(self, now: float, out: list[Action]) -> None:
+        """A failed start's backoff is over: this node may try the group again."""
+        for g in self.records:
+            if g.retry_at is not None and now >= g.retry_at:
+                g.retry_at = None
+                if g.state is GroupLocal.FAILED:
+                    self._set(g, GroupTrigger.RETRY, now)
+                    out.append(Log("info", f"Resource group {g.spec.key}: start may be retried"))
+
+    # ------------------------------------------------------------------ what befell the peer
+
+    def peer_held(self, peer: str, indices: Sequence[int]) -> None:
+        """For "took over from": the peer held these (it died busy with them, or a frame
+        showed it holding or stopping them)."""
+        for i in indices:
+            self.records[i].last_peer_holder = peer
+
+    # ------------------------------------------------------------------ settling
+
+    def step(self, s: Situation, out: list[Action]) -> None:
+        """One settling pass (phase ACTIVE): move every group towards its desired holder."""
+        for g in self.records:
+            self._step_group(g, s, out)
+
+    def step_leaving(self, now: float, out: list[Action]) -> bool:
+        """One settling pass while leaving; True once nothing is held, starting or stopping.
+
+        Every held group is released at once, last started first; a critical group's stop
+        is retried once."""
+        for g in self.records:
+            if g.state is GroupLocal.CLAIMING:
+                self._set(g, GroupTrigger.WITHDRAW, now)
+        releasable = [
+            g for g in self.records
+            if g.state is GroupLocal.HELD
+            or (g.state is GroupLocal.CRITICAL and not g.shutdown_retried)
+        ]
+        for g in sorted(releasable, key=lambda g: g.start_order, reverse=True):
+            if g.state is GroupLocal.CRITICAL:
+                g.shutdown_retried = True
+            self._release(g, now, out)
+        return not any(g.state in NOT_RELEASED for g in self.records)
+
+    def _set(self, g: Group, trigger: GroupTrigger, now: float) -> None:
+        state = group_step(g.state, trigger)
+        if state is not g.state:
+            g.state = state
+            g.changed_at = now
+
+    def _release(self, g: Group, now: float, out: list[Action]) -> None:
+        self._set(g, GroupTrigger.RELEASE, now)
+        out.append(Log("info", f"releasing resource group: {g.spec.key}"))
+        out.append(StopGroup(g.spec.key))
+
+    def _step_group(self, g: Group, s: Situation, out: list[Action]) -> None:
+        me = self._p.node
+        # No acquiring on a mismatched peer's account, nor while isolated (ping guard).
+        blocked = (s.peer is not None and not s.peer.config_match) or (
+            self._p.ping_configured and not s.ping_ok
+        )
+        want = self._desired(g, self._answer_takeover(g, s, out))
+        theirs = s.peer.group(g.index) if s.peer is not None else None
+        if g.state is GroupLocal.NONE and want == me and theirs not in BUSY and not blocked:
+            self._set(g, GroupTrigger.CLAIM, s.now)
+            g.claim_prev_ts = s.last_ts
+            if g.took_over_from is None:
+                g.took_over_from = g.last_peer_holder
+        if g.state is GroupLocal.CLAIMING:
+            if want != me or blocked or theirs in SETTLED:
+                self._set(g, GroupTrigger.WITHDRAW, s.now)
+                g.took_over_from = None
+            elif claim_acked(s.peer, g.index, g.claim_prev_ts):
+                self._set(g, GroupTrigger.ACKED, s.now)
+                out.append(Log("info", f"acquiring resource group: {g.spec.key}"))
+                out.append(StartGroup(g.spec.key))
+        elif g.state is GroupLocal.HELD:
+            self._step_held(g, want, theirs, s, out)
+
+    def _answer_takeover(self, g: Group, s: Situation, out: list[Action]) -> list[NodeView]:
+        """A takeover request (WANT) from a peer that may acquire: stand by for that group
+        (heartbeat's `hb_takeover` runs `hb_standby` on the other side). Returns the views
+        after that."""
+        views = self.views(g, s)
+        if len(views) < 2 or g.yield_:
+            return views
+        me, v = self._p.node, views[1]
+        if (
+            v.group.want and v.active and not v.isolated
+            and v.group.state not in NOT_ELIGIBLE
+            and (not g.want or rank(g.spec.primary, v.name) < rank(g.spec.primary, me))
+        ):
+            g.stand_by()
+            out.append(Log("info", f"Node {v.name} requested takeover of {g.spec.key}: "
+                                   "standing by for it"))
+            return self.views(g, s)
+        return views
+
+    def _step_held(self, g: Group, want: str | None, theirs: WireGroupState | None,
+                   s: Situation, out: list[Action]) -> None:
+        """Held here: release it when picked elsewhere; detect and heal a split brain."""
+        me = self._p.node
+        if s.peer is not None and theirs is WireGroupState.HELD and not g.split_brain:
+            keeper = want if want is not None else me
+            out.append(Log("warning", f"Resource group {g.spec.key} is held by {s.peer.name} "
+                                      f"too (split brain): {keeper} keeps it"))
+            g.split_brain = True
+        if want is not None and want != me:
+            g.split_brain = False
+            self._release(g, s.now, out)
+        elif g.split_brain and theirs not in BUSY:
+            # The other holder finished stopping (its address is gone): re-announce ours.
+            g.split_brain = False
+            out.append(Log("info", f"Split brain on {g.spec.key} healed: re-announcing"))
+            out.append(Announce(g.spec.key))
+
+
+def _result_trigger(ev: GroupResult) -> GroupTrigger:
+    if isinstance(ev, GroupStartFailed) and not ev.rolled_back:
+        return GroupTrigger.ROLLBACK_FAILED
+    return RESULT_TRIGGERS[type(ev)]

@@ -1,0 +1,118 @@
+"""Builds the status snapshot and the one-line sd_notify status from the core's state.
+
+Owns no state: pure functions that *read* membership.py's records (the peer, its links, the
+unattributed counts) and groups.py's, and return snapshot.py's plain dataclasses or a
+string. Kept out of node.py so that the facade only composes, and out of the owners so
+that what an operator sees is decided in one place. Must not write any field it reads, nor
+import anything doing I/O.
+"""
+
+from __future__ import annotations
+
+from .groups import Groups
+from .liveness import LinkTracker
+from .membership import Membership, PeerTracker
+from .snapshot import (
+    GroupSnapshot,
+    LinkCounters,
+    LinkSnapshot,
+    PeerLinkSnapshot,
+    PeerSnapshot,
+    Snapshot,
+)
+from .states import (
+    NODE_FLAG_PING_CONFIGURED,
+    NODE_FLAG_PING_OK,
+    WIRE_NODE_STATE_NAMES,
+    GroupLocal,
+    Phase,
+)
+
+
+def _age(now: float, then: float | None) -> float | None:
+    return None if then is None else now - then
+
+
+def link_snapshot(lt: LinkTracker, now: float, deadtime: float) -> PeerLinkSnapshot:
+    return PeerLinkSnapshot(
+        name=lt.link,
+        up=lt.up,
+        last_heard_age=_age(now, lt.last_heard),
+        rtt=lt.rtt,
+        max_gap=lt.max_gap,
+        deadtime_margin=deadtime - lt.max_gap,
+        counters=LinkCounters(
+            frames_ok=lt.frames_ok,
+            duplicates=lt.duplicates,
+            stale=lt.stale,
+            replayed=lt.replayed,
+            late=lt.late,
+            rejected=dict(lt.rejected.by_reason),
+        ),
+    )
+
+
+def peer_snapshot(p: PeerTracker, now: float, deadtime: float) -> PeerSnapshot:
+    state = "unknown" if p.node_state is None else WIRE_NODE_STATE_NAMES[p.node_state]
+    if not p.alive and p.declared_dead:
+        state = "dead"
+    ping_ok = None
+    if p.node_flags & NODE_FLAG_PING_CONFIGURED:
+        ping_ok = bool(p.node_flags & NODE_FLAG_PING_OK)
+    return PeerSnapshot(
+        name=p.name,
+        alive=p.alive,
+        generation=p.generation,
+        state=state,
+        last_heard_age=_age(now, p.last_heard),
+        config_match=p.config_match,
+        ping_ok=ping_ok,
+        links=tuple(link_snapshot(lt, now, deadtime) for lt in p.links.values()),
+    )
+
+
+def build_snapshot(
+    phase: Phase, now: float, ping_ok: bool, membership: Membership, groups: Groups
+) -> Snapshot:
+    p = membership.params
+    peer = membership.peer
+    live = membership.live_peer()
+    return Snapshot(
+        node=p.node,
+        state=phase.value,
+        generation=p.generation,
+        now=now,
+        ping_ok=ping_ok if p.ping_configured else None,
+        peers=() if peer is None else (peer_snapshot(peer, now, p.deadtime),),
+        links=tuple(
+            LinkSnapshot(name=ln, rejected=dict(counts.by_reason))
+            for ln, counts in membership.unattributed.items()
+        ),
+        groups=tuple(
+            GroupSnapshot(
+                key=g.spec.key,
+                primary=g.spec.primary,
+                holder=groups.holder(g, live),
+                local_state=g.state.value,
+                standby=g.yield_,
+                takeover=g.want,
+                last_change=g.changed_at,
+            )
+            for g in groups.records
+        ),
+    )
+
+
+def status_line(phase: Phase, membership: Membership, groups: Groups) -> str:
+    """For sd_notify STATUS=: phase, groups held, the peer's liveness, critical groups."""
+    held = [g for g in groups.records if g.state is GroupLocal.HELD]
+    parts = [f"{phase.value}; holding {len(held)}/{len(groups.records)} groups"]
+    p = membership.peer
+    if p is not None:
+        up = sum(1 for lt in p.links.values() if lt.up)
+        word = "alive" if p.alive else "dead" if p.declared_dead else "unheard"
+        parts.append(f"{p.name} {word} ({up}/{len(p.links)} links)")
+    crit = [g.spec.key for g in groups.records if g.state is GroupLocal.CRITICAL]
+    if crit:
+        parts.append(f"CRITICAL: {', '.join(crit)}")
+    return "; ".join(parts)
