@@ -29,15 +29,18 @@ from twinbeat.core import (
     FrameReceived,
     FrameRejected,
     GroupSpec,
+    HandoffPlan,
     Log,
     Node,
     Params,
     SendHeartbeat,
     ShutdownComplete,
     Snapshot,
+    StandbyRequested,
     StartGroup,
     StatusChanged,
     StopGroup,
+    TakeoverRequested,
 )
 from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
 
@@ -170,3 +173,6 @@ class Engine:
 
     def snapshot(self) -> Snapshot:
         return self.node.snapshot()
+
+    def handoff_plan(self, request: StandbyRequested | TakeoverRequested) -> HandoffPlan:
+        return self.node.handoff_plan(request)

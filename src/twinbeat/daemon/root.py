@@ -51,7 +51,6 @@ EVENT_QUEUE = 1024
 # Upper bound for one group start or stop, on top of each agent's own timeouts.
 GROUP_OP_TIMEOUT = 300.0
 LEFTOVER_PROBE_TIMEOUT = 60.0
-HANDOFF_POLL = 0.02
 # Ping nodes are probed every keepalive, but not more often than this.
 PING_INTERVAL_MIN = 0.2
 
@@ -73,6 +72,7 @@ class Daemon:
         self.runners: dict[str, GroupRunner] = {}
         self.events_in, self.events_out = trio.open_memory_channel[ev.Event](EVENT_QUEUE)
         self.engine: Engine | None = None
+        self._core_changed = trio.Event()
         self.watchdog: WatchdogDevice | None = None
         self.frames_dropped = 0
         self.done = False
@@ -210,6 +210,9 @@ class Daemon:
         assert self.engine is not None
         for output in self.engine.feed(event, trio.current_time()):
             self._execute(output)
+        # Wake whoever waits for the core's state to change (handoffs), then re-arm.
+        self._core_changed.set()
+        self._core_changed = trio.Event()
 
     # -- actions out ----------------------------------------------------------------------------
 
@@ -281,36 +284,27 @@ class Daemon:
         return view
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
-        """Run `standby`/`takeover` and wait until the affected groups have moved."""
-        before = self.status()
-        me = self.config.node
-        peers_alive = [p["name"] for p in before["peers"] if p.get("alive")]
-        if not peers_alive:
-            return {"ok": False, "error": f"{cmd} refused: the peer is dead"}
-        target = peers_alive[0] if cmd == "standby" else me
-        source = me if cmd == "standby" else peers_alive[0]
+        """Run `standby`/`takeover` and wait until the core says the affected groups moved.
 
-        def wanted(group: dict[str, Any]) -> bool:
-            local = group["primary"] == me
-            return which == "all" or (which == "local") == local
-
-        affected = [g["key"] for g in before["groups"] if wanted(g) and g.get("holder") == source]
-        event = ev.StandbyRequested(which) if cmd == "standby" else ev.TakeoverRequested(which)
-        await self.events_in.send(event)
+        The core plans the request (which groups, from where to where, or why it is refused);
+        this only feeds it and re-reads the snapshot each time the core has processed events.
+        """
+        assert self.engine is not None
+        request = ev.StandbyRequested(which) if cmd == "standby" else ev.TakeoverRequested(which)
+        plan = self.engine.handoff_plan(request)
+        if plan.refusal is not None:
+            log.warning("%s request [%s] refused: %s", cmd.capitalize(), which, plan.refusal)
+            return {"ok": False, "error": f"{cmd} refused: {plan.refusal}"}
+        await self.events_in.send(request)
         with trio.move_on_after(timeout):
-            while True:
-                now = {g["key"]: g for g in self.status()["groups"]}
-                if all(now[key].get("holder") == target for key in affected):
-                    moved = [{"key": key, "from": source, "to": target} for key in affected]
-                    return {"ok": True, "moved": moved}
-                await trio.sleep(HANDOFF_POLL)
-        stuck = [
-            f"{g['key']} held by {g.get('holder') or 'nobody'}"
-            for g in self.status()["groups"]
-            if g["key"] in affected and g.get("holder") != target
-        ]
+            while not plan.complete(self.engine.snapshot()):
+                await self._core_changed.wait()
+            moved = [{"key": key, "from": plan.source, "to": plan.target} for key in plan.keys]
+            return {"ok": True, "moved": moved}
+        holders = {g.key: g.holder for g in self.engine.snapshot().groups}
+        stuck = [f"{key} held by {holders.get(key) or 'nobody'}" for key in plan.keys
+                 if holders.get(key) != plan.target]
         return {"ok": False, "error": f"{cmd} timed out after {timeout:g}s: {'; '.join(stuck)}"}
-
 
 def main(args: argparse.Namespace) -> int:
     """Load and check the config, then run until a signal's graceful shutdown completes."""
