@@ -12,7 +12,7 @@ and docs/internals.md §1 for the model contract.
 from __future__ import annotations
 
 from twinbeat.config.agents import find_agent
-from twinbeat.config.loader import load, local_node_name
+from twinbeat.config.loader import load, load_for_command, local_node_name
 from twinbeat.config.messages import ConfigErrors, ConfigMessage
 from twinbeat.config.model import (
     AuthKey,
@@ -56,5 +56,6 @@ __all__ = [
     "UdpMedium",
     "find_agent",
     "load",
+    "load_for_command",
     "local_node_name",
 ]

@@ -13,6 +13,7 @@ journal under systemd) instead of heartbeat's error "No log entry found in ha.cf
 from __future__ import annotations
 
 import os
+import sys
 
 from twinbeat.config.authkeys import check_mode, parse_authkeys
 from twinbeat.config.fingerprint import fingerprint
@@ -81,3 +82,17 @@ def load(config_dir: str, node: str | None = None) -> Config:
         fingerprint=fingerprint(hacf.nodes, groups),
         warnings=tuple(report.warnings),
     )
+
+
+def load_for_command(config_dir: str, node: str | None = None) -> Config | None:
+    """`load` for a command that must not act on a bad configuration (`run`, `cleanup`).
+
+    Every error goes to stderr as `path:line: text`, and the answer is None; nothing else
+    happens, so the caller can refuse with its own one-line reason.
+    """
+    try:
+        return load(config_dir, node=node)
+    except ConfigErrors as exc:
+        for message in exc.messages:
+            print(message, file=sys.stderr)
+        return None

@@ -22,7 +22,7 @@ from typing import Any
 
 import trio
 
-from twinbeat.config import Bcast, Config, ConfigErrors, Mcast, Serial, Ucast, load
+from twinbeat.config import Bcast, Config, Mcast, Serial, Ucast, load_for_command
 from twinbeat.control.server import (
     ControlServer,
     ControlSocketError,
@@ -306,13 +306,11 @@ class Daemon:
                  if holders.get(key) != plan.target]
         return {"ok": False, "error": f"{cmd} timed out after {timeout:g}s: {'; '.join(stuck)}"}
 
+
 def main(args: argparse.Namespace) -> int:
     """Load and check the config, then run until a signal's graceful shutdown completes."""
-    try:
-        config = load(args.config_dir, node=args.node)
-    except ConfigErrors as exc:
-        for message in exc.messages:
-            print(message, file=sys.stderr)
+    config = load_for_command(args.config_dir, node=args.node)
+    if config is None:
         print("twinbeat: not started: configuration error", file=sys.stderr)
         return 1
     for message in config.warnings:

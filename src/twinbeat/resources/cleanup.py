@@ -16,7 +16,7 @@ import sys
 
 import trio
 
-from twinbeat.config import Config, ConfigErrors, load
+from twinbeat.config import Config, load_for_command
 from twinbeat.control.client import DaemonNotRunningError, request
 from twinbeat.resources import AgentError
 from twinbeat.resources.group import GroupRunner, make_agent
@@ -57,11 +57,8 @@ def daemon_is_running(run_dir: str) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        config = load(args.config_dir, node=args.node)
-    except ConfigErrors as exc:
-        for message in exc.messages:
-            print(message, file=sys.stderr)
+    config = load_for_command(args.config_dir, node=args.node)
+    if config is None:
         return 1
     if daemon_is_running(args.run_dir):
         print("twinbeat cleanup: twinbeat is running; stop it first "
