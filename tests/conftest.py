@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from twinbeat.lab.harness import Harness
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,3 +33,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    """A `twinbeat.lab.harness.Harness` of the test's own, torn down after it.
+
+    Every test that needs namespaces, veths, a serial cable or a process inside a namespace
+    gets them from the product's harness (docs/lab.md, "For tests and benchmarks"): a unique
+    name prefix per test, addresses from 198.18.0.0/15 only, no default route, every process
+    tracked by PID and stopped by the one stop policy, every namespace removed — in the
+    fixture's finalizer, so even when the test fails.
+    """
+    with Harness.unique(tmp_path / "harness", stem="tbt") as harness:
+        yield harness

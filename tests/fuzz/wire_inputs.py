@@ -1,5 +1,5 @@
 """Seeded generator of hostile inputs for decode_untrusted (used by bench/fuzz_wire.py and
-tests/unit/wire/test_wire_hostile.py).
+tests/hostile/test_wire_frames.py).
 
 Pure random bytes almost never get past the magic, so most inputs start from a valid frame
 and damage it the ways links do: bit flips, truncation, extension, spliced length bytes,

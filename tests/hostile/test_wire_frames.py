@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from twinbeat import wire
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fuzz"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
 from wire_inputs import KEYS, WRONG_KEYS, hostile_inputs
 
 HMAC_ONLY = wire.Keyring({i: k for i, k in KEYS.items() if k[0] != "crc"}, 1)
