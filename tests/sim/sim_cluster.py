@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sim_network import LINKS, FakeNetwork
+from sim_network import LINKS, MAX_CONSECUTIVE_LOSS, MAX_DELAY, FakeNetwork
 
 from twinbeat.core import (
     GroupSpec,
@@ -110,7 +110,7 @@ class Simulation:
             GroupSpec(key=f"198.18.1.{100 + i}", primary=NAMES[i % 2])
             for i in range(r.randint(1, 3))
         )
-        self.net = FakeNetwork(r, NAMES)
+        self.net = FakeNetwork(r, NAMES, warmup=(MAX_CONSECUTIVE_LOSS + 1) * KEEPALIVE + MAX_DELAY)
         self.nodes = {
             n: SimNode(n, offset=r.uniform(0, 1000), drift=r.uniform(-MAX_DRIFT, MAX_DRIFT))
             for n in NAMES
@@ -289,7 +289,7 @@ class Simulation:
     def _cut(self, links: tuple[str, ...], dur: float) -> None:
         a, b = NAMES
         for ln in links:
-            self.net.set_cut(a, b, ln, True)
+            self.net.set_cut(a, b, ln, True, self.now)
             self._push(min(self.now + dur, self.heal_at), "restore", ln)
 
     def _crash_for(self, a: str, dur: float) -> None:
@@ -321,7 +321,7 @@ class Simulation:
 
     def _heal(self) -> None:
         self.trace.append(f"{self.now:.6f} HEAL")
-        self.net.heal()
+        self.net.heal(self.now)
         for name, sn in self.nodes.items():
             was_isolated = not sn.ping
             sn.ping = True
@@ -344,7 +344,7 @@ class Simulation:
 
     def _check_safety(self) -> None:
         a, b = NAMES
-        if not self.net.working(a, b) or not self._running(a) or not self._running(b):
+        if not self.net.working(a, b, self.now) or not self._running(a) or not self._running(b):
             self.last_cut = self.now
             return
         if self.now <= self.last_cut + self.exempt_window:
@@ -410,7 +410,7 @@ class Simulation:
         "tick": _tick,
         "agent": lambda s, p: s._deliver_agent(*p),
         "boot": _boot_if_down,
-        "restore": lambda s, ln: s.net.set_cut(*NAMES, ln, False),
+        "restore": lambda s, ln: s.net.set_cut(*NAMES, ln, False, s.now),
         "fault": lambda s, _p: s._fault(),
         "replay": _replay_if_faulty,
         "heal": lambda s, _p: s._heal(),

@@ -9,12 +9,14 @@ Two media, as in the classic two-cable setup:
 - "/dev/ttyS0" (serial): FIFO (a byte stream never reorders), small delay, rarer loss
   (a COBS frame hit by noise), no duplication; the cable can be pulled.
 
-"Working" (the premise of the safety property, docs/core.md §Simulator): a directed link is
-*working* while it is not cut and its loss is bounded — the network never drops more than
-`MAX_CONSECUTIVE_LOSS` frames in a row on it, and never delays one by more than
-`max_delay`. A working link therefore delivers a heartbeat at least every
-(MAX_CONSECUTIVE_LOSS + 1) * keepalive + max_delay, which the cluster keeps below deadtime.
-A cut link delivers nothing.
+"Working" (the premise of the safety property, docs/core.md §Simulator): the network never
+drops more than `MAX_CONSECUTIVE_LOSS` frames in a row on an uncut link, and never delays one
+by more than `MAX_DELAY`, so an uncut link delivers a heartbeat at least every
+`warmup` = (MAX_CONSECUTIVE_LOSS + 1) * keepalive + MAX_DELAY, which the cluster keeps below
+deadtime. A cut link delivers nothing, and a link just restored has not proven anything yet:
+it is *working* only once it has been uncut, both ways, for `warmup`. (Counting it as working
+from the instant it is restored let one link's last frame and the other's first one lie more
+than deadtime apart while "some link worked" all along: seed 534 of the 10,000.)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ UDP = "eth1"
 SERIAL = "/dev/ttyS0"
 LINKS = (UDP, SERIAL)
 MAX_CONSECUTIVE_LOSS = 2
+MAX_DELAY = 0.3  # the slowest UDP model below
 
 
 @dataclass
@@ -38,12 +41,14 @@ class LinkModel:
     cut: bool = False
     consecutive_lost: int = 0
     last_arrival: float = 0.0
+    restored_at: float = 0.0  # when it was last uncut (links start uncut)
 
 
 @dataclass
 class FakeNetwork:
     rng: random.Random
     nodes: tuple[str, ...]
+    warmup: float
     models: dict[tuple[str, str, str], LinkModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -57,30 +62,43 @@ class FakeNetwork:
         r = self.rng
         if link == UDP:
             return LinkModel(loss=r.choice((0.0, 0.05, 0.3)), dup=r.choice((0.0, 0.1)),
-                             min_delay=0.0005, max_delay=r.choice((0.002, 0.3)), fifo=False)
+                             min_delay=0.0005, max_delay=r.choice((0.002, MAX_DELAY)),
+                             fifo=False)
         return LinkModel(loss=r.choice((0.0, 0.02, 0.1)), dup=0.0, min_delay=0.03,
                          max_delay=0.06, fifo=True)
 
-    def set_cut(self, a: str, b: str, link: str, cut: bool) -> None:
-        """Cut or restore a link between a and b, both directions (a partition, a pulled cable)."""
+    def set_cut(self, a: str, b: str, link: str, cut: bool, now: float) -> None:
+        """Cut or restore a link between a and b, both directions (a partition, a pulled cable).
+
+        Restoring a link that is not cut changes nothing: overlapping faults end one by one.
+        """
         for src, dst in ((a, b), (b, a)):
             m = self.models[(src, dst, link)]
+            if m.cut and not cut:
+                m.restored_at = now
+                m.consecutive_lost = 0
             m.cut = cut
-            m.consecutive_lost = 0
 
-    def heal(self) -> None:
+    def heal(self, now: float) -> None:
         """End of the fault phase: every link restored, lossless, short delays."""
         for m in self.models.values():
-            m.cut = False
+            if m.cut:
+                m.cut = False
+                m.restored_at = now
+                m.consecutive_lost = 0
             m.loss = 0.0
             m.dup = 0.0
-            m.consecutive_lost = 0
 
-    def working(self, a: str, b: str) -> bool:
-        """Is at least one link between a and b working in both directions?"""
+    def working(self, a: str, b: str, now: float) -> bool:
+        """Is at least one link between a and b uncut both ways, for `warmup` already?"""
+        models = self.models
         return any(
-            not self.models[(a, b, ln)].cut and not self.models[(b, a, ln)].cut for ln in LINKS
+            self._proven(models[(a, b, ln)], now) and self._proven(models[(b, a, ln)], now)
+            for ln in LINKS
         )
+
+    def _proven(self, m: LinkModel, now: float) -> bool:
+        return not m.cut and now - m.restored_at >= self.warmup
 
     def transmit(self, src: str, dst: str, link: str, now: float) -> list[float]:
         """Arrival times (possibly none, possibly two) of one frame sent at `now`."""
