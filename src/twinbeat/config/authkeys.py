@@ -112,9 +112,6 @@ def _key_line(reading: _Reading, tokens: list[str], number: int) -> None:
     if secret is not None and len(secret) < SHORT_KEY:
         reading.warn(number, f"key {index}: shorter than {SHORT_KEY} characters; "
                              "`twinbeat keygen` makes a strong one")
-    if method == "crc":
-        reading.warn(number, f"key {index}: crc authenticates nothing; use it only "
-                             "on a physically secure network")
     reading.keys[index] = AuthKey(index, method, secret)
     reading.key_lines[index] = number
 
@@ -151,4 +148,28 @@ def _result(reading: _Reading) -> AuthKeys | None:
             reading.error(active[1], f"auth {active[0]}: key {active[0]} not found in "
                                      "this file")
         return None
+    _judge_slots(reading, active[0])
     return AuthKeys(active[0], reading.keys) if reading.ok else None
+
+
+def _judge_slots(reading: _Reading, active: int) -> None:
+    """Every slot verifies received frames (docs/protocol.md §Keys), so none may be weaker.
+
+    With a keyed active slot, a crc slot would let anyone forge frames by naming its index:
+    refused. The other slots are legitimate (a key change in progress) but live: say so.
+    """
+    active_method = reading.keys[active].method
+    for index, key in sorted(reading.keys.items()):
+        line = reading.key_lines[index]
+        if key.method == "crc" and active_method != "crc":
+            reading.error(line, f"key {index}: crc is weaker than the active key {active} "
+                                f"({active_method}); every key in authkeys verifies received "
+                                f"frames, so anyone could forge frames as key {index} "
+                                "(remove it)")
+            continue
+        if key.method == "crc":
+            reading.warn(line, f"key {index}: crc authenticates nothing; use it only "
+                               "on a physically secure network")
+        if index != active:
+            reading.warn(line, f"key {index}: also verifies received frames (kept for a key "
+                               f"change?); remove it once both nodes sign with auth {active}")
