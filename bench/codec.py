@@ -85,7 +85,7 @@ def bench_frames(runs: int, frames: int) -> None:
     print(f"{'method':8} {'op':15} {'C facade':>20} {'reference':>20} {'ref/C med':>9}")
     for method, key in KEYS.items():
         ring = wire.Keyring({1: (method, key)}, 1)
-        ref_keys = ref.make_keys({1: (method, key)})
+        ref_keys = ref.make_keys({1: (method, key)}, 1)
         data = sample_frame(ring)
         rows = [
             ("sign+encode", c_encode_loop(ring), ref_encode_loop(ref_keys[1])),

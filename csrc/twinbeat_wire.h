@@ -128,7 +128,10 @@ int tb_encode(tb_key *key, uint8_t key_index, const uint8_t *name, size_t name_l
               const uint8_t *groups, size_t group_count, uint8_t *out, size_t out_cap);
 
 /* Check and parse one frame from an untrusted peer. keys has TB_MAX_KEYS entries indexed by
- * the frame's key index; NULL means that slot is not configured. Returns TB_OK or a
+ * the frame's key index; NULL means that slot is not configured. Every non-NULL slot
+ * verifies, so the caller must not pass a slot weaker than the one it signs with
+ * (docs/protocol.md §Keys: twinbeat.wire.Keyring refuses a crc slot beside a keyed active
+ * slot, where anyone could forge a frame by naming the crc slot). Returns TB_OK or a
  * TB_ERR_* rejection; out is only written on TB_OK. out may be NULL: the Python facade
  * only needs the verdict and reads the (now checked) fields with one struct.unpack. */
 int tb_decode(const uint8_t *buf, size_t len, tb_key *const *keys, tb_frame *out);

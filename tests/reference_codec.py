@@ -59,7 +59,13 @@ class RefKey:
         return h.digest()[: self.mac_len]
 
 
-def make_keys(keys: dict[int, tuple[str, bytes | None]]) -> dict[int, RefKey]:
+def make_keys(keys: dict[int, tuple[str, bytes | None]], active: int) -> dict[int, RefKey]:
+    """The receiver's slots. Every slot verifies, so (docs/protocol.md §Keys) a crc slot
+    beside a keyed active slot is refused with ValueError, as the real Keyring does."""
+    if active not in keys:
+        raise ValueError("active key not configured")
+    if keys[active][0] != "crc" and any(method == "crc" for method, _ in keys.values()):
+        raise ValueError("crc slot beside a keyed active slot")
     return {index: RefKey(method, key) for index, (method, key) in keys.items()}
 
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 
 from twinbeat import wire
 
-#: Every slot configured with a different method, as a receiver that knows them all.
+#: Every slot configured with a different method. A receiver that knows them all must sign
+#: with crc (slot 0): a crc slot beside a keyed active slot is refused (docs/protocol.md §Keys).
 KEYS: dict[int, tuple[str, bytes | None]] = {
     0: ("crc", None),
     1: ("sha256", b"fuzz-key-sha256"),
@@ -70,14 +71,13 @@ def hostile_inputs(seed: int, count: int) -> Iterator[tuple[bytes, bytes]]:
     """Yield (original valid frame, hostile bytes derived from it), ``count`` times."""
     rng = random.Random(seed)
     rings = {i: wire.Keyring({i: KEYS[i]}, i) for i in KEYS}
-    wrong = wire.Keyring(WRONG_KEYS, 1)
+    wrong = {i: wire.Keyring(WRONG_KEYS, i) for i in WRONG_KEYS}
     frame = b""
     for n in range(count):
         if n % 16 == 0:  # a fresh valid frame now and then; signing is the slow part
             index = rng.choice(list(KEYS))
             frame = wire.encode(rings[index], **random_fields(rng))
         if n % 97 == 0:
-            wrong.active = rng.choice(list(WRONG_KEYS))
-            yield frame, wire.encode(wrong, **random_fields(rng))
+            yield frame, wire.encode(wrong[rng.choice(list(WRONG_KEYS))], **random_fields(rng))
         else:
             yield frame, rng.choice(MUTATORS)(rng, frame)

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
 from wire_inputs import KEYS, WRONG_KEYS, hostile_inputs
 
 HMAC_ONLY = wire.Keyring({i: k for i, k in KEYS.items() if k[0] != "crc"}, 1)
-ALL = wire.Keyring(KEYS, 1)
+ALL = wire.Keyring(KEYS, 0)  # knows every slot, so it signs with crc (protocol.md §Keys)
 
 
 def verdict(data: bytes, ring: wire.Keyring) -> wire.Frame | None:

@@ -92,3 +92,38 @@ async def test_nobody_answering_is_unreachable(harness):
         with trio.move_on_after(1.5):
             await reports.next()
         assert reports.values == [False]
+
+
+# -- IPv6 ping nodes (issue #11, item 11): pinged over ICMPv6, not counted as silent ----------
+
+
+async def test_an_ipv6_ping_node_is_pinged_over_icmpv6(harness):
+    """`ping ::1` passed `check` but was resolved as IPv4 only: isolated forever."""
+    with trio.fail_after(GUARD):
+        prime, _calc, _eth = pair(harness)
+        reports = Reports(harness, prime, [["::1"]])
+        assert await reports.next() is True
+
+
+def link_local(harness: Harness, ns: str, eth: str) -> str:
+    out = harness.run(["ip", "-6", "-o", "addr", "show", "dev", eth, "scope", "link"], ns)
+    return out.stdout.split()[3].split("/")[0]
+
+
+async def test_an_ipv6_link_local_ping_node_follows_the_cable(harness):
+    """A link-local address needs its interface (fe80::...%eth0): the scope must survive
+    resolution and the matching of replies."""
+    with trio.fail_after(GUARD):
+        prime, calc, eth = pair(harness)
+        while True:  # the kernel gives the veth its link-local address shortly after up
+            try:
+                target = f"{link_local(harness, calc, eth)}%{eth}"
+                break
+            except IndexError:
+                await trio.sleep(0.1)
+        reports = Reports(harness, prime, [[NOBODY], [target]])
+        await reports.until(True)
+        harness.set_link(prime, eth, up=False)
+        await reports.until(False)
+        harness.set_link(prime, eth, up=True)
+        await reports.until(True)

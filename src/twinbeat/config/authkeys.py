@@ -9,7 +9,10 @@ because a key may contain `#`.
 
 Unlike heartbeat, `auth N` may come after the key line it names.
 
-The file is refused when group or others may read or write it. No message built here
+The file (`read_authkeys`) is refused unless it is a regular file owned by root that
+group and others may neither read nor write, checked with fstat on the descriptor it is
+read from. Every slot verifies received frames, so a crc slot beside a keyed active slot
+is refused (`_judge_slots`, docs/protocol.md §Keys). No message built here
 contains a key or any token that could be one: the method slot of a malformed line may
 hold a key, so unknown methods are not echoed either.
 """
@@ -29,20 +32,78 @@ METHODS = ("md5", "sha1", "sha256", "crc")
 KEYED = frozenset({"md5", "sha1", "sha256"})
 MAX_INDEX = 15  # heartbeat MAXAUTH - 1
 SHORT_KEY = 16  # bytes; below this a key is easy to guess
+MAX_FILE = 64 * 1024  # bytes; a real authkeys is a few lines
 
 
-def check_mode(path: str, report: Report) -> None:
-    """Refuse an authkeys file that group or others may read or write (600 recommended)."""
+def read_authkeys(path: str, report: Report) -> bytes | None:
+    """The file's bytes, judged by the descriptor they are read from (issue #11, item 10).
+
+    One open, then `fstat` on that descriptor: what is checked is what is read, so the file
+    cannot be swapped between a check and the read. O_NONBLOCK keeps a FIFO from blocking
+    the open until a writer comes. Symlinks are followed, as heartbeat's fopen() does; the
+    checks apply to the file at the end of them, which is what holds the keys. None (with
+    the reasons in `report`) when the file is unusable; a regular file with a bad owner or
+    mode is still returned so that its other problems are reported in the same run.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        st = os.stat(path)
-    except OSError:
-        return  # reading it reports the problem
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        report.error(path, 0, "no such file")
+        return None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        report.error(path, 0, f"cannot open keyfile: {getattr(exc, 'strerror', None) or exc}")
+        return None
+    try:
+        if not _judge_file(os.fstat(fd), path, report):
+            return None
+        return _read_bounded(fd, path, report)
+    except OSError as exc:
+        report.error(path, 0, f"cannot read: {exc.strerror or exc}")
+        return None
+    finally:
+        os.close(fd)
+
+
+def _judge_file(st: os.stat_result, path: str, report: Report) -> bool:
+    """Report a non-regular file, an owner other than root, group/other bits; False for
+    a file that must not even be read (not regular: a FIFO, a device, a directory)."""
     if not stat.S_ISREG(st.st_mode):
-        return
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a plain file")
+        report.error(path, 0, f"not a regular file ({kind}); authkeys must be a plain file")
+        return False
+    if st.st_uid != 0:
+        # Whoever owns the file may rewrite the keys, whatever its mode.
+        report.error(path, 0, f"owned by uid {st.st_uid}, not root; only root may own the "
+                              "keys (chown root authkeys)")
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
+        # heartbeat: "Bad permissions on keyfile [...], 600 recommended." (it checks only
+        # the read bits; a group- or world-writable key file is as bad).
         report.error(path, 0, f"bad permissions {mode:04o} (group/other may read or write "
                               "it); 600 recommended")
+    return True
+
+
+def _read_bounded(fd: int, path: str, report: Report) -> bytes | None:
+    """At most MAX_FILE bytes: a real authkeys is a few lines, never a megabyte."""
+    data = b""
+    while len(data) <= MAX_FILE:
+        chunk = os.read(fd, MAX_FILE + 1 - len(data))
+        if not chunk:
+            return data
+        data += chunk
+    report.error(path, 0, f"larger than {MAX_FILE} bytes; not an authkeys file")
+    return None
+
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 @dataclass(slots=True)
@@ -112,9 +173,6 @@ def _key_line(reading: _Reading, tokens: list[str], number: int) -> None:
     if secret is not None and len(secret) < SHORT_KEY:
         reading.warn(number, f"key {index}: shorter than {SHORT_KEY} characters; "
                              "`twinbeat keygen` makes a strong one")
-    if method == "crc":
-        reading.warn(number, f"key {index}: crc authenticates nothing; use it only "
-                             "on a physically secure network")
     reading.keys[index] = AuthKey(index, method, secret)
     reading.key_lines[index] = number
 
@@ -151,4 +209,28 @@ def _result(reading: _Reading) -> AuthKeys | None:
             reading.error(active[1], f"auth {active[0]}: key {active[0]} not found in "
                                      "this file")
         return None
+    _judge_slots(reading, active[0])
     return AuthKeys(active[0], reading.keys) if reading.ok else None
+
+
+def _judge_slots(reading: _Reading, active: int) -> None:
+    """Every slot verifies received frames (docs/protocol.md §Keys), so none may be weaker.
+
+    With a keyed active slot, a crc slot would let anyone forge frames by naming its index:
+    refused. The other slots are legitimate (a key change in progress) but live: say so.
+    """
+    active_method = reading.keys[active].method
+    for index, key in sorted(reading.keys.items()):
+        line = reading.key_lines[index]
+        if key.method == "crc" and active_method != "crc":
+            reading.error(line, f"key {index}: crc is weaker than the active key {active} "
+                                f"({active_method}); every key in authkeys verifies received "
+                                f"frames, so anyone could forge frames as key {index} "
+                                "(remove it)")
+            continue
+        if key.method == "crc":
+            reading.warn(line, f"key {index}: crc authenticates nothing; use it only "
+                               "on a physically secure network")
+        if index != active:
+            reading.warn(line, f"key {index}: also verifies received frames (kept for a key "
+                               f"change?); remove it once both nodes sign with auth {active}")

@@ -19,6 +19,7 @@ Stricter than heartbeat, because the wire cannot carry more (limits.py): node na
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -62,7 +63,6 @@ IGNORED: dict[str, str] = {
     "max_rexmit_delay": "twinbeat frames carry whole state; nothing is retransmitted",
     "mcast6": "IPv6 media are not supported",
     "ucast6": "IPv6 media are not supported",
-    "ping6": "IPv6 ping nodes are not supported",
     "memreserve": "not needed",
     "msgfmt": "twinbeat has its own binary frame format",
     "normalpoll": "not needed",
@@ -119,14 +119,21 @@ def d_nice_failback(state: HaCfState, args: list[str], line: int) -> None:
     state.put(s.AUTO_FAILBACK, replacement, line)
 
 
-def d_ping(state: HaCfState, args: list[str], line: int) -> None:
+def d_ping(state: HaCfState, args: list[str], line: int, name: str = "ping") -> None:
+    # `ping6` (heartbeat's ICMPv6 plugin) is the same directive: hosts of either family are
+    # pinged over ICMP or ICMPv6 (links/pinger.py, docs/ping.md).
     if not args:
-        state.error(line, "ping: needs at least one host")
+        state.error(line, f"{name}: needs at least one host")
     for host in args:
-        if host.isprintable():
+        problem = ping_host_problem(host)
+        if problem is None:
             state.ping.append(host)
         else:
-            state.error(line, f"ping {shown(host)}: bad host")
+            state.error(line, f"{name} {shown(host)}: {problem}")
+
+
+def d_ping6(state: HaCfState, args: list[str], line: int) -> None:
+    d_ping(state, args, line, "ping6")
 
 
 def d_ping_group(state: HaCfState, args: list[str], line: int) -> None:
@@ -137,7 +144,35 @@ def d_ping_group(state: HaCfState, args: list[str], line: int) -> None:
     if any(g.name == name for g in state.ping_groups):
         state.error(line, f"ping_group {shown(name)}: defined twice")
         return
-    state.ping_groups.append(PingGroup(name, tuple(hosts)))
+    problems = [(host, ping_host_problem(host)) for host in hosts]
+    for host, problem in problems:
+        if problem is not None:
+            state.error(line, f"ping_group {shown(host)}: {problem}")
+    if all(problem is None for _, problem in problems):
+        state.ping_groups.append(PingGroup(name, tuple(hosts)))
+
+
+def ping_host_problem(host: str) -> str | None:
+    """Why `host` cannot be a ping host, or None. A token that looks like an address must be
+    one: a typo such as 198.18.1.300 would otherwise be looked up as a name at run time, fail
+    for ever and count as a dead ping node. A link-local IPv6 address exists once per
+    interface, so it needs one (`fe80::1%eth0`)."""
+    if not host.isprintable():
+        return "bad host"
+    if ":" in host:
+        try:
+            address = ipaddress.IPv6Address(host)
+        except ValueError:
+            return "bad IPv6 address"
+        if address.is_link_local and not address.scope_id:
+            return f"a link-local IPv6 address needs its interface ({host}%eth0)"
+        return None
+    if all(ch.isdigit() or ch == "." for ch in host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return "bad IPv4 address"
+    return None
 
 
 def d_use_logd(state: HaCfState, args: list[str], line: int) -> None:
@@ -195,6 +230,7 @@ DIRECTIVES: dict[str, Handler] = {
     "auto_failback": _setting(s.AUTO_FAILBACK),
     "nice_failback": d_nice_failback,
     "ping": d_ping,
+    "ping6": d_ping6,
     "ping_group": d_ping_group,
     "logfile": _setting(s.LOGFILE),
     "debugfile": _setting(s.DEBUGFILE),

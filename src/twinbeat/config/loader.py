@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from twinbeat.config.authkeys import check_mode, parse_authkeys
+from twinbeat.config.authkeys import parse_authkeys, read_authkeys
 from twinbeat.config.fingerprint import fingerprint
 from twinbeat.config.hacf import parse_hacf
 from twinbeat.config.haresources import parse_haresources
@@ -54,8 +54,7 @@ def load(config_dir: str, node: str | None = None) -> Config:
                                   "stderr (the journal under systemd)")
 
     auth_path = os.path.join(config_dir, AUTHKEYS)
-    check_mode(auth_path, report)
-    data = read_file(auth_path, report)
+    data = read_authkeys(auth_path, report)
     authkeys = None
     if data is not None:
         authkeys = parse_authkeys(decode_lines(data, auth_path, report), auth_path, report)

@@ -73,14 +73,13 @@ def encode(
             not fit its field, more than 64 groups). That is the caller's bug, not the peer's.
     """
     name = sender.encode("ascii")  # UnicodeEncodeError is a ValueError
-    active = keyring.active
     try:
         session = keyring._tls.session
     except AttributeError:
         session = keyring.session()
     try:
         n = _tb_encode(
-            session.ptrs[active], active, name, len(name), fingerprint, generation,
+            session.sign, keyring._active, name, len(name), fingerprint, generation,
             sequence, timestamp_ms, echo_ms, echo_delay_ms, link_id, node_state,
             node_flags, groups, len(groups), session.out, MAX_FRAME,
         )

@@ -21,11 +21,15 @@ METHODS: dict[str, int] = {
 
 
 class _Session:
-    """One thread's prepared C keys and output buffer for one Keyring."""
+    """One thread's prepared C keys and output buffer for one Keyring.
 
-    __slots__ = ("keys", "out", "out_bytes", "ptrs", "used")
+    ``sign`` is the active slot's C key, looked up once here so that ``encode`` does not
+    index the table per frame.
+    """
 
-    def __init__(self, spec: dict[int, tuple[str, bytes]]) -> None:
+    __slots__ = ("keys", "out", "out_bytes", "ptrs", "sign", "used")
+
+    def __init__(self, spec: dict[int, tuple[str, bytes]], active: int) -> None:
         self.used: list[int] = []
         self.keys: Any = ffi.new("tb_key[]", lib.TB_MAX_KEYS)
         self.ptrs: Any = ffi.new("tb_key *[]", lib.TB_MAX_KEYS)  # NULL = slot not configured
@@ -38,6 +42,7 @@ class _Session:
                 raise ValueError(f"key {index}: {method} key refused (error {rc})")
             self.used.append(index)
             self.ptrs[index] = slot
+        self.sign: Any = self.ptrs[active]
         self.out: Any = ffi.new("uint8_t[]", lib.TB_MAX_FRAME)
         # The same memory seen as char*, so ffi.unpack returns bytes in one step.
         self.out_bytes: Any = ffi.cast("char *", self.out)
@@ -52,10 +57,15 @@ class _Session:
 class Keyring:
     """All configured keys; frames are signed with ``active`` and verified with any slot.
 
+    Every slot verifies, so that a key can be changed one node at a time (docs/protocol.md
+    §Keys). That is only safe while no slot is weaker than the active one: a crc slot
+    beside a keyed active slot would let anyone forge frames by naming its index, so it is
+    refused here as well as by the authkeys parser. Immutable, so the rule cannot be
+    bypassed later by switching ``active``: build a new Keyring instead.
     Built once per authkeys file; validation errors raise ValueError here, not later.
     """
 
-    __slots__ = ("_spec", "_tls", "active", "methods")
+    __slots__ = ("_active", "_spec", "_tls", "methods")
 
     def __init__(self, keys: dict[int, tuple[str, bytes | None]], active: int) -> None:
         if active not in keys:
@@ -64,20 +74,37 @@ class Keyring:
         for index, (method, secret) in sorted(keys.items()):
             self._spec[index] = (method, _checked(index, method, secret))
         self.methods: dict[int, str] = {i: m for i, (m, _) in self._spec.items()}
-        self.active: int = active
+        _refuse_weaker_slots(self.methods, active)
+        self._active = active
         self._tls = threading.local()
         self.session()  # prepare now, so OpenSSL refusing a method surfaces here
+
+    @property
+    def active(self) -> int:
+        """The slot that signs outgoing frames (authkeys `auth N`)."""
+        return self._active
 
     def session(self) -> _Session:
         """This thread's C keys (made on first use in each thread)."""
         try:
             return self._tls.session  # type: ignore[no-any-return]
         except AttributeError:
-            session = self._tls.session = _Session(self._spec)
+            session = self._tls.session = _Session(self._spec, self._active)
             return session
 
     def __repr__(self) -> str:  # never show key bytes
-        return f"Keyring(active={self.active}, methods={self.methods})"
+        return f"Keyring(active={self._active}, methods={self.methods})"
+
+
+def _refuse_weaker_slots(methods: dict[int, str], active: int) -> None:
+    """ValueError if a crc slot sits beside a keyed active slot (see Keyring)."""
+    if methods[active] == "crc":
+        return  # the node's own frames are forgeable anyway; no slot is weaker than crc
+    for index, method in methods.items():
+        if method == "crc":
+            raise ValueError(
+                f"key {index}: crc beside the keyed active key {active} ({methods[active]})"
+                " would let anyone forge frames; every slot verifies, so none may be weaker")
 
 
 def _checked(index: object, method: object, secret: object) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from config_helpers import HOWTO_KEY, lines_of, texts
 
-from twinbeat.config.authkeys import check_mode, parse_authkeys
+from twinbeat.config.authkeys import parse_authkeys, read_authkeys
 from twinbeat.config.messages import Report
 from twinbeat.config.model import AuthKey, AuthKeys
 
@@ -27,13 +27,43 @@ def test_howto_md5_key() -> None:
 
 
 def test_all_methods_and_several_keys() -> None:
-    keys, report = parse("# comment\n\nauth 3\n1 crc\n2 sha1 HI-there-0123456789\n"
+    # heartbeat's own example file, uncommented: crc signs, so the other slots weaken nothing.
+    keys, report = parse("# comment\n\nauth 1\n1 crc\n2 sha1 HI-there-0123456789\n"
                          "3 sha256 0123456789abcdef0123\n4 MD5 some-long-enough-key\n")
     assert report.errors == []
-    assert keys is not None and keys.active == 3
+    assert keys is not None and keys.active == 1
     assert {k.index: k.method for k in keys.keys.values()} == {
         1: "crc", 2: "sha1", 3: "sha256", 4: "md5"}
     assert keys.keys[1].key is None
+
+
+@pytest.mark.parametrize("method", ["md5", "sha1", "sha256"])
+@pytest.mark.parametrize("crc_first", [True, False])
+def test_crc_slot_beside_a_keyed_active_slot_is_refused(method: str, crc_first: bool) -> None:
+    """Every slot verifies: a crc slot would let anyone forge frames by naming it (#11.9)."""
+    key_line, crc_line = f"1 {method} 0123456789abcdef0123", "2 crc"
+    body = f"{crc_line}\n{key_line}\n" if crc_first else f"{key_line}\n{crc_line}\n"
+    keys, report = parse("auth 1\n" + body)
+    assert keys is None
+    line = 2 if crc_first else 3
+    assert texts(report.errors) == [
+        f"{PATH}:{line}: key 2: crc is weaker than the active key 1 ({method}); every key in "
+        "authkeys verifies received frames, so anyone could forge frames as key 2 "
+        "(remove it)"]
+
+
+def test_keyed_slots_of_other_methods_are_accepted_with_a_warning() -> None:
+    """md5 -> sha256 is the usual key change; it must work one node at a time."""
+    keys, report = parse("auth 2\n1 md5 0123456789abcdef0123\n2 sha256 0123456789abcdef0123\n")
+    assert report.errors == [] and keys is not None and keys.active == 2
+    assert texts(report.warnings) == [
+        f"{PATH}:2: key 1: also verifies received frames (kept for a key change?); remove it "
+        "once both nodes sign with auth 2"]
+
+
+def test_one_key_gives_no_slot_warning() -> None:
+    _, report = parse(f"auth 1\n1 md5 {HOWTO_KEY}\n")
+    assert report.warnings == []
 
 
 def test_auth_may_follow_the_key_lines() -> None:
@@ -128,7 +158,7 @@ def test_mode_with_group_or_other_bits_is_refused(tmp_path: Path, mode: int) -> 
     path.write_text("auth 1\n1 sha256 0123456789abcdef0123\n")
     os.chmod(path, mode)
     report = Report()
-    check_mode(str(path), report)
+    assert read_authkeys(str(path), report) is not None  # read anyway: all problems at once
     assert texts(report.errors) == [
         f"{path}: bad permissions {mode:04o} (group/other may read or write it); "
         "600 recommended"]
@@ -140,5 +170,5 @@ def test_owner_only_mode_is_accepted(tmp_path: Path, mode: int) -> None:
     path.write_text("auth 1\n")
     os.chmod(path, mode)
     report = Report()
-    check_mode(str(path), report)
+    assert read_authkeys(str(path), report) == b"auth 1\n"
     assert report.errors == []

@@ -54,15 +54,6 @@ def test_missing_config_dir(tmp_path: Path, capsys) -> None:
     assert f"{tmp_path}/none: no such directory" in capsys.readouterr().err
 
 
-def test_binary_garbage_gives_errors_not_a_traceback(write_dir, capsys) -> None:
-    d = write_dir(hacf=b"\x00\xff\xfe\x1b[2J" * 50 + b"\nnode \xc3\x28\n",
-                  authkeys=os.urandom(300), haresources=b"\x89PNG\r\n\x1a\n\x00\x00")
-    assert main(["check", "--config-dir", d, "--node", "prime"]) == 1
-    err = capsys.readouterr().err
-    assert "not UTF-8 text" in err
-    assert "\x1b" not in err and "\x00" not in err
-
-
 def test_warns_when_a_script_resource_is_nowhere(write_dir, capsys) -> None:
     d = write_dir(haresources="prime 198.18.1.100 no-such-service-xyz\n")
     assert main(["check", "--config-dir", d, "--node", "prime"]) == 0

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import struct
 
+import trio
+
 from twinbeat.links.pinger import (
+    ICMP6_ECHO_REPLY,
+    ICMP6_ECHO_REQUEST,
     ICMP_ECHO_REPLY,
     ICMP_ECHO_REQUEST,
     Pinger,
+    Target,
+    address_key,
+    echo6_request,
     echo_request,
+    icmp6_filter_passing_echo_replies,
     icmp_checksum,
+    parse_echo6_reply,
     parse_echo_reply,
+    pick_target,
 )
 
 
@@ -111,3 +123,87 @@ def test_reachability_is_any_ping_node_heard_within_deadping_and_reported_on_cha
 def test_pinger_ident_fits_sixteen_bits():
     pinger = Pinger([("198.18.100.2",)], 0.2, 1.0, lambda _r: None)
     assert 0 <= pinger.ident <= 0xFFFF
+
+
+# -- IPv6 (issue #11, item 11) -----------------------------------------------------------------
+
+
+def test_echo6_request_layout_leaves_the_checksum_to_the_kernel():
+    packet = echo6_request(0x1234, 0xBEEF)
+    assert packet == struct.pack("!BBHHH", ICMP6_ECHO_REQUEST, 0, 0, 0x1234, 0xBEEF) + b"twinbeat"
+
+
+def test_parse_echo6_reply_has_no_ip_header():
+    reply6 = struct.pack("!BBHHH", ICMP6_ECHO_REPLY, 0, 0x1111, 0x4242, 7) + b"twinbeat"
+    assert parse_echo6_reply(reply6, 0x4242)
+    assert parse_echo6_reply(reply6[:8], 0x4242)
+    assert not parse_echo6_reply(reply6, 0x4243)  # someone else's ping
+    assert not parse_echo6_reply(echo6_request(0x4242, 7), 0x4242)  # our own request (lo)
+    assert not parse_echo6_reply(bytes([1]) + reply6[1:], 0x4242)  # destination unreachable
+    assert not parse_echo6_reply(reply6[:7], 0x4242)
+    assert not parse_echo6_reply(b"", 0x4242)
+
+
+def info(family: int, sockaddr: tuple) -> tuple:
+    return (family, socket.SOCK_RAW, 0, "", sockaddr)
+
+
+V4 = info(socket.AF_INET, ("198.18.1.254", 0))
+V6 = info(socket.AF_INET6, ("2001:db8::1", 0, 0, 0))
+
+
+def test_a_name_with_both_families_is_pinged_over_ipv4():
+    """What the pinger always did, so an existing ha.cf behaves as before."""
+    for infos in ([V4, V6], [V6, V4]):
+        target = pick_target(infos)
+        assert target is not None and target.family == socket.AF_INET
+        assert target.sockaddr == ("198.18.1.254", 0)
+
+
+def test_a_name_with_only_an_ipv6_address_is_pinged_over_ipv6():
+    """Before: resolved as IPv4 only, never answered, and the node isolated itself for ever."""
+    target = pick_target([V6])
+    assert target == Target(socket.AF_INET6, ("2001:db8::1", 0, 0, 0),
+                            (socket.AF_INET6, ipaddress.ip_address("2001:db8::1"), 0))
+
+
+def test_no_usable_address():
+    assert pick_target([]) is None
+    assert pick_target([info(socket.AF_UNIX, ("/x",))]) is None
+
+
+def test_address_keys_match_replies_to_hosts():
+    v6 = socket.AF_INET6
+    # The same address written differently is the same host; the scope is kept only where it
+    # means something (link-local), and whether Python printed it into the text does not matter.
+    assert address_key(v6, ("2001:DB8::0:1", 0, 0, 0)) == address_key(v6, ("2001:db8::1", 0, 0, 0))
+    assert address_key(v6, ("2001:db8::1", 0, 0, 3)) == address_key(v6, ("2001:db8::1", 0, 0, 0))
+    assert address_key(v6, ("fe80::1%eth0", 0, 0, 2)) == address_key(v6, ("fe80::1", 0, 0, 2))
+    assert address_key(v6, ("fe80::1", 0, 0, 2)) != address_key(v6, ("fe80::1", 0, 0, 3))
+    mapped = ("::ffff:198.18.1.1", 0, 0, 0)
+    assert address_key(socket.AF_INET, ("198.18.1.1", 0)) != address_key(v6, mapped)
+
+
+def test_icmp6_filter_passes_echo_replies_only():
+    words = struct.unpack("=8I", icmp6_filter_passing_echo_replies())
+
+    def blocked(kind: int) -> bool:
+        return bool(words[kind >> 5] & (1 << (kind & 31)))
+
+    assert not blocked(ICMP6_ECHO_REPLY)
+    assert all(blocked(kind) for kind in range(256) if kind != ICMP6_ECHO_REPLY)
+
+
+async def test_a_name_is_resolved_once_to_its_ipv6_address(monkeypatch):
+    calls: list[str] = []
+
+    async def resolve(host, port, **_kwargs):
+        calls.append(host)
+        return [V6]
+
+    monkeypatch.setattr(trio.socket, "getaddrinfo", resolve)
+    pinger = Pinger([("pingnode.example",)], 0.2, 1.0, lambda _r: None)
+    first = await pinger._target("pingnode.example")
+    assert first is not None and first.family == socket.AF_INET6
+    assert await pinger._target("pingnode.example") == first
+    assert calls == ["pingnode.example"]

@@ -22,7 +22,12 @@ FIELDS = dict(
 
 @pytest.fixture
 def ring() -> wire.Keyring:
-    return wire.Keyring({1: ("sha256", b"secret"), 2: ("crc", None)}, 1)
+    return wire.Keyring({1: ("sha256", b"secret")}, 1)
+
+
+#: Signs with crc (slot 2) and also knows slot 1: the rejection tests edit frames and re-sign
+#: them with a plain CRC-32. A crc active slot may sit beside keyed ones (§Keys), not under.
+CRC_RING = wire.Keyring({1: ("sha256", b"secret"), 2: ("crc", None)}, 2)
 
 
 def test_import_smoke() -> None:
@@ -72,11 +77,28 @@ def test_decode_accepts_bytearray_and_memoryview(ring: wire.Keyring) -> None:
         ({1: ("sha1", b"")}, 1),  # empty HMAC key
         ({1: ("md5", None)}, 1),
         ({1: ("crc", b"key")}, 1),  # crc takes no key
+        ({1: ("sha256", b"k"), 2: ("crc", None)}, 1),  # crc is weaker than the active key
+        ({0: ("crc", None), 1: ("md5", b"k"), 2: ("sha1", b"k")}, 2),
     ],
 )
 def test_keyring_rejects_bad_configuration(keys: dict, active: int) -> None:
     with pytest.raises(ValueError):
         wire.Keyring(keys, active)
+
+
+def test_crc_may_be_active_beside_keyed_slots() -> None:
+    """A node that signs with crc protects nothing; keyed slots beside it weaken nothing."""
+    ring = wire.Keyring({0: ("crc", None), 1: ("md5", b"k"), 2: ("sha256", b"k")}, 0)
+    assert ring.active == 0
+
+
+def test_keyring_is_immutable() -> None:
+    """Switching the active slot later could put a crc slot beside a keyed active one."""
+    ring = wire.Keyring({1: ("sha256", b"k"), 2: ("sha1", b"k")}, 1)
+    with pytest.raises(AttributeError):
+        ring.active = 2  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        ring.extra = 1  # type: ignore[attr-defined]
 
 
 def test_keyring_repr_hides_key_bytes() -> None:
@@ -121,9 +143,8 @@ def _resign(data: bytes) -> bytes:
     return body + zlib.crc32(body).to_bytes(4, "big")
 
 
-def _crc_frame(ring: wire.Keyring, **change: object) -> bytes:
-    ring.active = 2
-    return wire.encode(ring, **{**FIELDS, **change})
+def _crc_frame(**change: object) -> bytes:
+    return wire.encode(CRC_RING, **{**FIELDS, **change})
 
 
 @pytest.mark.parametrize(
@@ -146,10 +167,10 @@ def _crc_frame(ring: wire.Keyring, **change: object) -> bytes:
         (lambda d: d[:20] + bytes([d[20] ^ 0x80]) + d[21:], "mac"),
     ],
 )
-def test_each_rejection_reason(ring: wire.Keyring, mutate, reason: str) -> None:
-    data = mutate(_crc_frame(ring, groups=b""))
+def test_each_rejection_reason(mutate, reason: str) -> None:
+    data = mutate(_crc_frame(groups=b""))
     with pytest.raises(wire.WireError) as info:
-        wire.decode_untrusted(data, ring)
+        wire.decode_untrusted(data, CRC_RING)
     assert info.value.reason == reason
 
 

@@ -1,16 +1,26 @@
-"""Property: any bytes as any of the three files give a Config or ConfigErrors, nothing else."""
+"""Hostile configuration files: any bytes as any of the three files give a Config or
+ConfigErrors (one-line messages, no control characters), never a traceback.
+
+(Moved here from tests/unit/config so that docs/security.md's index of hostile-input tests
+is one directory; the parser-level cases stay beside the parsers' other tests.)
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from pathlib import Path
 
-from config_helpers import HOWTO_AUTHKEYS, HOWTO_HACF, HOWTO_HARESOURCES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from twinbeat.cli import main
 from twinbeat.config import Config, ConfigErrors, load
 from twinbeat.config.check import summary
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "config"))
+from config_helpers import HOWTO_AUTHKEYS, HOWTO_HACF, HOWTO_HARESOURCES
 
 # Bytes biased towards the files' own vocabulary, so that the parsers get past the first
 # token often; plus plain random bytes.
@@ -45,3 +55,18 @@ def test_any_bytes_give_a_model_or_config_errors(name: str, data: bytes, mode: i
         assert isinstance(config, Config)
         assert mode == 0o600
         summary(config)  # printing a valid model never fails either
+
+
+def test_binary_garbage_through_check_gives_errors_not_a_traceback(tmp_path: Path,
+                                                                     capsys) -> None:
+    d = tmp_path / "ha.d"
+    d.mkdir()
+    (d / "ha.cf").write_bytes(b"\x00\xff\xfe\x1b[2J" * 50 + b"\nnode \xc3\x28\n")
+    (d / "authkeys").write_bytes(os.urandom(300))
+    os.chmod(d / "authkeys", 0o600)
+    (d / "haresources").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert main(["check", "--config-dir", str(d), "--node", "prime"]) == 1
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" in err
+    assert "\x1b" not in err and "\x00" not in err
+    assert "Traceback" not in err
