@@ -116,3 +116,17 @@ def test_unreadable_counter_file_is_refused(tmp_path):
 def test_hand_written_counter_without_newline_is_accepted(tmp_path):
     (tmp_path / "generation").write_text("41")
     assert bump_generation(tmp_path) == 42
+
+
+def test_symlinked_counter_stays_a_symlink(tmp_path):
+    # The counter kept on another file system: the link is followed, not replaced.
+    elsewhere = tmp_path / "persist"
+    elsewhere.mkdir()
+    (elsewhere / "generation").write_text("7\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "generation").symlink_to(elsewhere / "generation")
+    assert bump_generation(state) == 8
+    assert (state / "generation").is_symlink()
+    assert (elsewhere / "generation").read_text() == "8\n"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["generation"]
