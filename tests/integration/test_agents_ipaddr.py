@@ -22,7 +22,8 @@ GUARD = 60
 
 AGENT = """
 import json, logging, sys, trio
-logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(message)s")
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
+logging.getLogger("twinbeat").setLevel(logging.DEBUG)
 from twinbeat.config.model import IPaddrResource
 from twinbeat.resources import AgentError
 from twinbeat.resources.ipaddr import IPaddrAgent
