@@ -5,10 +5,12 @@ test tree). It is started with the daemon's run dir as its working directory and
 `./control.sock`, so no parent directory has to be searchable by nobody.
 
 `python3 control_attacker.py SEED SECONDS` then, for SECONDS, from one seeded generator:
-- hogs: more idle connections than a non-root user may hold, each a slowloris that sends a
-  byte of a request now and then and never finishes it; cut ones reconnect;
-- fuzzers: random bytes, deep nesting, huge lines, invalid UTF-8, odd numbers, half-closed
-  connections, and well-formed `standby`/`takeover` requests (which nobody may not send).
+- fuzzers, all the time: random bytes, deep nesting, huge lines, invalid UTF-8, odd numbers,
+  half-closed connections, and well-formed `standby`/`takeover` requests (which nobody may
+  not send);
+- hogs, from 40% of the time on (before that the fuzzers have the user's connections to
+  themselves): more idle connections than a non-root user may hold, each a slowloris that
+  sends a byte of a request now and then and never finishes it; cut ones reconnect.
 It prints one JSON object counting what came back ("ok", "busy", "denied", "bad", "closed", ...).
 """
 
@@ -110,9 +112,10 @@ def hostile_line(rng: random.Random) -> tuple[bytes, bool]:
     return (line if half_close else line + b"\n"), half_close
 
 
-def hog(seed: int, until: float, counts: Counts) -> None:
+def hog(seed: int, start: float, until: float, counts: Counts) -> None:
     """Hold a connection open, dribbling a request that never ends; reconnect when cut."""
     rng = random.Random(seed)
+    time.sleep(max(0.0, start - time.monotonic()))
     while time.monotonic() < until:
         try:
             sock = connect()
@@ -145,9 +148,10 @@ def fuzz(seed: int, until: float, counts: Counts) -> None:
 
 def main() -> None:
     seed, seconds = int(sys.argv[1]), float(sys.argv[2])
-    until = time.monotonic() + seconds
+    now = time.monotonic()
+    until, hogs_from = now + seconds, now + 0.4 * seconds
     counts = Counts()
-    threads = [threading.Thread(target=hog, args=(seed * 1000 + n, until, counts))
+    threads = [threading.Thread(target=hog, args=(seed * 1000 + n, hogs_from, until, counts))
                for n in range(HOGS)]
     threads += [threading.Thread(target=fuzz, args=(seed * 1000 + HOGS + n, until, counts))
                 for n in range(FUZZERS)]

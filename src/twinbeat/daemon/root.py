@@ -1,7 +1,8 @@
 """`twinbeat run`: the composition root.
 
 One trio nursery owns everything for the daemon's lifetime: the links (UDP, serial), the control
-socket, the signal handler, the watchdog pings and the resource operations. A single task feeds
+socket (supervised by `ControlServer.run`: nothing a local client does reaches the core), the
+signal handler, the watchdog pings and the resource operations. A single task feeds
 the sans-IO core (core/) from one event channel, sleeps until the core's next deadline, and
 carries out the actions it returns. Nothing here decides anything: policy lives in the core,
 I/O in the drivers, and this module only wires them together.
@@ -118,8 +119,9 @@ class Daemon:
                 await nursery.start(link.run, self._deliver)
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
             notify.notify("READY=1")
-            server = ControlServer(self.status, self.handoff)
-            nursery.start_soon(server.serve, listener)
+            # Supervised: whatever a client does to it, or however it fails, stays in there.
+            nursery.start_soon(ControlServer(self.status, self.handoff).run, listener,
+                               self.run_dir)
             if self.config.hacf.ping_nodes:
                 await nursery.start(self._pinger().run)
             interval = notify.watchdog_interval()
