@@ -237,9 +237,13 @@ class ControlServer:
         self.stats.connections_refused += 1
         self._busy_log.log(logging.WARNING, "control socket: refused a connection from uid %d: "
                            "too many connections open", uid)
-        with socket.socket(fileno=stream.socket.detach()) as sock, \
-                contextlib.suppress(OSError):
-            sock.send(BUSY, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        fd = stream.socket.detach()  # trio's sockets are non-blocking: this write never waits
+        try:
+            os.write(fd, BUSY)
+        except OSError:
+            pass  # the client is gone, or its buffer is full: closing says enough
+        finally:
+            os.close(fd)
 
     # -- one connection -------------------------------------------------------------------------
 
