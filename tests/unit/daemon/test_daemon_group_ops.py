@@ -75,3 +75,22 @@ async def test_unexpected_agent_errors_become_failed_start_and_stop(daemon, exc)
     assert KEY in started.reason and type(exc).__name__ in started.reason
     assert isinstance(stopped, ev.GroupStopFailed) and stopped.key == KEY
     assert KEY in stopped.reason
+
+
+async def test_a_bug_in_the_runner_itself_keeps_the_group_claimed(daemon, monkeypatch):
+    install(daemon, AttributeError("unused"))
+    runner = daemon.runners[KEY]
+
+    async def broken() -> None:
+        raise RuntimeError("runner bug")
+
+    monkeypatch.setattr(runner, "start", broken)
+    monkeypatch.setattr(runner, "stop", broken)
+    with trio.fail_after(10):
+        await daemon._group_op(KEY, True)
+        await daemon._group_op(KEY, False)
+    started, stopped = daemon.events_out.receive_nowait(), daemon.events_out.receive_nowait()
+    # Nothing could roll it back: the outcome is unknown, so the peer must not start it.
+    assert started == ev.GroupStartFailed(KEY, "internal error: RuntimeError: runner bug",
+                                          rolled_back=False)
+    assert stopped == ev.GroupStopFailed(KEY, "internal error: RuntimeError: runner bug")
