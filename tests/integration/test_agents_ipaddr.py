@@ -21,7 +21,9 @@ BOGUS_MAC = "02:00:00:00:00:01"
 GUARD = 60
 
 AGENT = """
-import json, trio
+import json, logging, sys, trio
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
+logging.getLogger("twinbeat").setLevel(logging.DEBUG)
 from twinbeat.config.model import IPaddrResource
 from twinbeat.resources import AgentError
 from twinbeat.resources.ipaddr import IPaddrAgent
@@ -47,9 +49,18 @@ trio.run(main)
 
 def run_agent(harness: Harness, ns: str, steps: list[str], *, prefixlen: int | None = None,
               iface: str | None = None, broadcast: str | None = None) -> dict:
+    return run_agent_logged(harness, ns, steps, prefixlen=prefixlen, iface=iface,
+                            broadcast=broadcast)[0]
+
+
+def run_agent_logged(harness: Harness, ns: str, steps: list[str], *,
+                     prefixlen: int | None = None, iface: str | None = None,
+                     broadcast: str | None = None) -> tuple[dict, str]:
+    """The agent's results per step, and its log ("LEVEL message" lines)."""
     code = AGENT.format(vip=VIP, prefixlen=prefixlen, iface=iface, broadcast=broadcast,
                         steps=steps)
-    return json.loads(python_ok(harness, ns, code).stdout)
+    result = python_ok(harness, ns, code)
+    return json.loads(result.stdout), result.stderr
 
 
 def addresses(ns: str, ifname: str) -> list[Address]:
@@ -126,3 +137,35 @@ async def test_no_covering_network_is_an_error(harness: Harness) -> None:
         assert out["status"] == [False]
         out = run_agent(harness, ns, ["start"], prefixlen=24, iface="tbdmissing")
         assert "no such interface" in out["start"][0]
+
+
+def assert_started_without_garp(out: dict, log: str, ns: str, ifname: str) -> None:
+    assert out["start"] == [None], out
+    assert out["status"] == [True, False], out
+    assert out["stop"] == [None], out
+    assert "INFO" in log and "no gratuitous ARP" in log, log
+    assert "ERROR" not in log and "Traceback" not in log, log
+    assert [x.address for x in addresses(ns, ifname)].count(VIP) == 0  # stopped again
+
+
+async def test_vip_on_an_interface_with_arp_off_starts_without_garp(harness: Harness,
+                                                                     pair) -> None:
+    a, b, if_a, if_b = pair
+    with trio.fail_after(GUARD):
+        harness.run(["ip", "link", "set", "dev", if_a, "arp", "off"], a, 10).check_returncode()
+        harness.set_neighbour(b, if_b, VIP, BOGUS_MAC)  # stale: a GARP would replace it
+        out, log = run_agent_logged(harness, a, ["start", "status", "stop", "status"])
+        assert neighbour_mac(b) == BOGUS_MAC  # nothing was announced
+        assert_started_without_garp(out, log, a, if_a)
+
+
+async def test_vip_on_a_tun_device_starts_without_garp(harness: Harness) -> None:
+    ns = harness.add_netns("t")
+    tun = "tbtun0"  # no link-layer address at all: the MAC lookup returned None
+    with trio.fail_after(GUARD):
+        for argv in (["ip", "tuntap", "add", "dev", tun, "mode", "tun"],
+                     ["ip", "link", "set", "dev", tun, "up"]):
+            harness.run(argv, ns, 10).check_returncode()
+        harness.add_address(ns, tun, "198.18.65.1/24")
+        out, log = run_agent_logged(harness, ns, ["start", "status", "stop", "status"])
+        assert_started_without_garp(out, log, ns, tun)

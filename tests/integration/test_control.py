@@ -46,7 +46,9 @@ async def test_status_and_standby_as_root(tmp_path, nursery):
     await serve(tmp_path, nursery, recorder)
     with trio.fail_after(10):
         reply = await trio.to_thread.run_sync(request, str(tmp_path), {"cmd": "status"}, 5.0)
+        control = reply["status"].pop("control")  # the server's own counters
         assert reply == {"ok": True, "status": STATUS}
+        assert control["connections"] == 1 and control["connections_refused"] == 0
         if os.geteuid() != 0:
             pytest.skip("standby as root needs root")
         reply = await trio.to_thread.run_sync(
@@ -140,3 +142,12 @@ def test_human_status_shows_links_and_groups():
     assert "calc:eth1" in text and "up" in text
     assert "IPaddr::198.18.1.100/24/eth0" in text
     assert "healthy" in text
+
+
+def test_human_status_shows_what_the_control_socket_refused():
+    quiet = format_status({**STATUS, "control": {"connections": 5, "bad_requests": 0}})
+    assert "control socket" not in quiet
+    text = format_status({**STATUS, "control": {"connections": 9, "connections_refused": 40,
+                                                "state_changes_refused": 3}})
+    assert ("control socket: 40 connections refused (busy), "
+            "3 state changes refused (not root)") in text

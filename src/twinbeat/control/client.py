@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sys
+import time
 from typing import Any
 
 from twinbeat.control.server import SOCKET_NAME
@@ -18,23 +19,46 @@ from twinbeat.control.server import SOCKET_NAME
 EXIT_HEALTHY = 0
 EXIT_DEGRADED = 1
 EXIT_NOT_RUNNING = 2
+CONNECT_RETRY = 0.01  # seconds between connects while the daemon's accept queue is full
 
 
 class DaemonNotRunningError(Exception):
     pass
 
 
+def _connect(path: str, timeout: float) -> socket.socket:
+    """A connection to the daemon, waiting up to `timeout` for room in its accept queue.
+
+    A Unix socket whose listen backlog is full refuses a connect with EAGAIN instead of
+    waiting (a local user flooding the control socket can keep it full); the daemon drains
+    it continuously, so trying again shortly gets in.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            return sock
+        except BlockingIOError:
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{path}: the daemon's control socket is too busy") from None
+            time.sleep(CONNECT_RETRY)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            sock.close()
+            reason = f"twinbeat is not running ({path}: {exc.strerror})"
+            raise DaemonNotRunningError(reason) from None
+        except BaseException:
+            sock.close()
+            raise
+
+
 def request(run_dir: str, message: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Send one request and return the daemon's reply."""
     path = os.path.join(run_dir, SOCKET_NAME)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    sock = _connect(path, timeout)
     try:
-        try:
-            sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            reason = f"twinbeat is not running ({path}: {exc.strerror})"
-            raise DaemonNotRunningError(reason) from None
         sock.sendall(json.dumps(message).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
@@ -99,6 +123,9 @@ def format_status(status: dict[str, Any]) -> str:
         for name, reasons in sorted(unattributed.items()):
             counts = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
             lines.append(f"rejected on {name} (sender unknown): {counts}")
+    refused = _control_refusals(status.get("control") or {})
+    if refused:
+        lines += ["", f"control socket: {refused}"]
     groups = status.get("groups", [])
     if groups:
         lines.append("")
@@ -108,6 +135,15 @@ def format_status(status: dict[str, Any]) -> str:
         ]
         lines.extend(_table(group_rows))
     return "\n".join(lines)
+
+
+def _control_refusals(control: dict[str, int]) -> str:
+    """What the control socket refused or survived, when anything (a hostile local user)."""
+    words = (("connections_refused", "connections refused (busy)"),
+             ("bad_requests", "bad requests"),
+             ("state_changes_refused", "state changes refused (not root)"),
+             ("errors", "errors"), ("restarts", "restarts"))
+    return ", ".join(f"{control[key]} {text}" for key, text in words if control.get(key))
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -127,6 +163,9 @@ def status_main(args: argparse.Namespace) -> int:
         return EXIT_NOT_RUNNING
     except (OSError, ValueError) as exc:
         print(f"twinbeat status: {exc}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    if not reply.get("ok"):  # e.g. the control socket is busy
+        print(f"twinbeat status: {reply.get('error', 'failed')}", file=sys.stderr)
         return EXIT_NOT_RUNNING
     status = reply.get("status", {})
     if args.json:

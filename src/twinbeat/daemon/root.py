@@ -1,7 +1,8 @@
 """`twinbeat run`: the composition root.
 
 One trio nursery owns everything for the daemon's lifetime: the links (UDP, serial), the control
-socket, the signal handler, the watchdog pings and the resource operations. A single task feeds
+socket (supervised by `ControlServer.run`: nothing a local client does reaches the core), the
+signal handler, the watchdog pings and the resource operations. A single task feeds
 the sans-IO core (core/) from one event channel, sleeps until the core's next deadline, and
 carries out the actions it returns. Nothing here decides anything: policy lives in the core,
 I/O in the drivers, and this module only wires them together.
@@ -118,8 +119,9 @@ class Daemon:
                 await nursery.start(link.run, self._deliver)
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
             notify.notify("READY=1")
-            server = ControlServer(self.status, self.handoff)
-            nursery.start_soon(server.serve, listener)
+            # Supervised: whatever a client does to it, or however it fails, stays in there.
+            nursery.start_soon(ControlServer(self.status, self.handoff).run, listener,
+                               self.run_dir)
             if self.config.hacf.ping_nodes:
                 await nursery.start(self._pinger().run)
             interval = notify.watchdog_interval()
@@ -187,7 +189,7 @@ class Daemon:
                 with trio.fail_after(LEFTOVER_PROBE_TIMEOUT):
                     if await runner.running():
                         found.append(key)
-            except (AgentError, trio.TooSlowError) as exc:
+            except Exception as exc:  # AgentError, TooSlowError, or a bug: the state is unknown
                 # Unknown state counts as running: stopping an idle resource is harmless,
                 # starting a second copy of a running one is not.
                 log.warning("status of %s unknown at start-up (%s); treating it as running",
@@ -241,6 +243,14 @@ class Daemon:
                 raise TypeError(f"unknown output {output!r}")
 
     async def _group_op(self, key: str, start: bool) -> None:
+        """Start or stop one group and feed the core the outcome, whatever happens.
+
+        The runner turns every agent failure into AgentError (and rolls a failed start back),
+        so this only maps outcomes to events. An outcome that is not known (a timeout, or a
+        bug in the runner itself) claims the group like a start that was not rolled back or a
+        failed stop, rather than let the peer start a second copy; no exception leaves this
+        task, because one would end the daemon with its groups held.
+        """
         runner = self.runners[key]
         event: ev.Event
         try:
@@ -248,18 +258,14 @@ class Daemon:
                 await (runner.start() if start else runner.stop())
         except RollbackFailedError as exc:
             event = ev.GroupStartFailed(key, str(exc), rolled_back=False)
-        except trio.TooSlowError:
-            # Cut off mid-operation: what runs is unknown, so claim the group (a start that was
-            # not rolled back, or a failed stop) rather than let the peer start a second copy.
-            reason = f"timed out after {GROUP_OP_TIMEOUT:g}s"
-            event = (
-                ev.GroupStartFailed(key, reason, rolled_back=False)
-                if start
-                else ev.GroupStopFailed(key, reason)
-            )
         except AgentError as exc:
             reason = str(exc)
             event = ev.GroupStartFailed(key, reason) if start else ev.GroupStopFailed(key, reason)
+        except trio.TooSlowError:
+            event = _outcome_unknown(key, start, f"timed out after {GROUP_OP_TIMEOUT:g}s")
+        except Exception as exc:
+            log.debug("group %s: %s raised", key, "start" if start else "stop", exc_info=True)
+            event = _outcome_unknown(key, start, f"internal error: {type(exc).__name__}: {exc}")
         else:
             event = ev.GroupStarted(key) if start else ev.GroupStopped(key)
         await self.events_in.send(event)
@@ -267,7 +273,7 @@ class Daemon:
     async def _announce(self, key: str) -> None:
         try:
             await self.runners[key].announce()
-        except AgentError as exc:
+        except Exception as exc:  # AgentError, or a bug in the runner: a GARP is not worth dying
             log.warning("re-announcing %s failed: %s", key, exc)
 
     # -- control socket -------------------------------------------------------------------------
@@ -305,6 +311,13 @@ class Daemon:
         stuck = [f"{key} held by {holders.get(key) or 'nobody'}" for key in plan.keys
                  if holders.get(key) != plan.target]
         return {"ok": False, "error": f"{cmd} timed out after {timeout:g}s: {'; '.join(stuck)}"}
+
+
+def _outcome_unknown(key: str, start: bool, reason: str) -> ev.Event:
+    """A start or stop cut off mid-way: what runs is unknown, so the group stays claimed."""
+    if start:
+        return ev.GroupStartFailed(key, reason, rolled_back=False)
+    return ev.GroupStopFailed(key, reason)
 
 
 def main(args: argparse.Namespace) -> int:

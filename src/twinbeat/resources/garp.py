@@ -9,8 +9,10 @@ Debian's `arping` is not iputils', which is one reason not to shell out.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
+from typing import Any
 
 ETH_P_ARP = 0x0806
 BROADCAST_MAC = b"\xff" * 6
@@ -18,11 +20,33 @@ ZERO_MAC = b"\x00" * 6
 ARP_REQUEST = 1
 ARP_REPLY = 2
 ETH_MIN_FRAME = 60  # without FCS; real NICs pad, veth does not: pad ourselves
+ARPHRD_ETHER = 1  # <linux/if_arp.h>: the link types whose frames garp_frame builds
+IFF_NOARP = 0x80  # <linux/if.h>: `ip link set DEV arp off`
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}", re.IGNORECASE)
 
 
 def mac_bytes(mac: str) -> bytes:
-    """'02:00:00:00:00:01' -> 6 bytes."""
-    return bytes(int(part, 16) for part in mac.split(":"))
+    """'02:00:00:00:00:01' -> 6 bytes; ValueError for anything else."""
+    if not _MAC.fullmatch(mac):
+        raise ValueError(f"not an Ethernet address: {mac!r}")
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def arp_address(link: Any) -> tuple[str | None, str]:
+    """(the MAC to announce from, "") for an interface that does ARP; else (None, why not).
+
+    `link` is the interface's netlink message (pyroute2 `get_links`). Gratuitous ARP only
+    means something on an Ethernet-type link with ARP on: tun devices have no link-layer
+    address at all (pyroute2 gives None), IP tunnels have a 4-byte one, loopback an all-zero
+    one, and a NOARP interface has neighbours that never ask.
+    """
+    mac = link.get("address")
+    if link.get("ifi_type") != ARPHRD_ETHER or not isinstance(mac, str) or \
+            not _MAC.fullmatch(mac) or mac == "00:00:00:00:00:00":
+        return None, "no Ethernet address"
+    if link.get("flags", 0) & IFF_NOARP:
+        return None, "ARP is off (NOARP)"
+    return mac, ""
 
 
 def garp_frame(mac: bytes, address: str, op: int) -> bytes:

@@ -5,12 +5,20 @@ if a start fails, the resources already started are stopped in reverse and the g
 reported failed ("Giving up resources due to failure of X"); a stop tries every resource even
 after one fails, because leaving an address up is worse than a noisy log. What the core does
 with the result (events, standby after failure) is the daemon's business, not this module's.
+
+Agents raise `AgentError`, but an agent can break that promise (a bug, an interface without a
+MAC, EMFILE from the system). This runner is where such an exception becomes an `AgentError`
+naming the resource (`_guarded`): it is the one place that knows which resource failed and can
+still roll back what the group had started, so a surprise is handled exactly like any other
+failure. Only `Exception`s are converted: trio's Cancelled (a timeout or shutdown) and other
+BaseExceptions pass through untouched.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import trio
 
@@ -20,6 +28,8 @@ from twinbeat.resources.ipaddr import IPaddrAgent
 from twinbeat.resources.script import ScriptAgent
 
 log = logging.getLogger("twinbeat.resources")
+
+T = TypeVar("T")
 
 
 class Agent(Protocol):
@@ -76,7 +86,7 @@ class GroupRunner:
         started: list[Agent] = []
         for agent in self.agents:
             try:
-                await agent.start()
+                await self._guarded(agent, "start", agent.start)
             except AgentError as exc:
                 log.critical("group %s: giving up resources due to failure of %s: %s",
                              self.key, agent.text, exc)
@@ -108,7 +118,7 @@ class GroupRunner:
         """
         for attempt in range(1, STOP_ATTEMPTS + 1):
             try:
-                await agent.stop()
+                await self._guarded(agent, "stop", agent.stop)
                 return None
             except AgentError as exc:
                 error = exc
@@ -117,7 +127,7 @@ class GroupRunner:
             if attempt < STOP_ATTEMPTS:
                 await trio.sleep(self.stop_retry_delay)
         try:
-            still_running = await agent.status()
+            still_running = await self._guarded(agent, "status", agent.status)
         except AgentError:
             still_running = True  # unknown: assume the worst, the peer must not start it
         if not still_running:
@@ -135,7 +145,7 @@ class GroupRunner:
         """
         for agent in self.agents:
             try:
-                if await agent.status():
+                if await self._guarded(agent, "status", agent.status):
                     return True
             except AgentError as exc:
                 log.warning("group %s: status of %s failed: %s", self.key, agent.text, exc)
@@ -147,8 +157,24 @@ class GroupRunner:
         failed: list[str] = []
         for agent in self.agents:
             try:
-                await agent.announce()
+                await self._guarded(agent, "announce", agent.announce)
             except AgentError as exc:
                 failed.append(f"{agent.text}: {exc}")
         if failed:
             raise AgentError(f"announce of group {self.key} failed: " + "; ".join(failed))
+
+    async def _guarded(self, agent: Agent, op: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one agent call; any other Exception it raises becomes an AgentError.
+
+        The message names the resource and the exception's type, for the one log line the
+        caller writes; the traceback goes to debug (it is a bug report, not an operator's
+        problem to read at error level).
+        """
+        try:
+            return await call()
+        except AgentError:
+            raise
+        except Exception as exc:
+            log.debug("group %s: %s of %s raised", self.key, op, agent.text, exc_info=True)
+            raise AgentError(f"{agent.text}: {op} failed unexpectedly: "
+                             f"{type(exc).__name__}: {exc}") from exc

@@ -15,8 +15,14 @@ Choices, following heartbeat's IPaddr script (reference §6.1-6.2):
   burst of `garp_count` runs in the background `garp_interval` apart (heartbeat: 10 at 500 ms),
   and a second burst follows `garp_repeat_after` seconds later (keepalived's habit: switches
   that missed the first burst while relearning get another). `announce()` repeats this.
+- No gratuitous ARP where there is no ARP: an interface flagged NOARP (`ip link set arp off`),
+  or one without an Ethernet address (tun, ipip, loopback), still gets the address, and the
+  skipped announcement is logged at info (nothing is wrong: there are no neighbour caches to
+  update). heartbeat's send_arp failed loudly there; keepalived skips such interfaces too.
 - Removal is idempotent: an address already gone (EADDRNOTAVAIL) or a vanished interface
   (ENODEV) counts as stopped. Heartbeat requires stop to succeed on a stopped resource.
+- Netlink errors and system errors (EMFILE from `IPRoute()`) are AgentErrors naming the
+  resource; the group runner turns anything else into one too.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from twinbeat.config.model import IPaddrResource
 from twinbeat.resources.errors import AgentError
-from twinbeat.resources.garp import GarpSender
+from twinbeat.resources.garp import GarpSender, arp_address
 
 log = logging.getLogger("twinbeat.resources")
 
@@ -88,10 +94,10 @@ class IPaddrAgent:
                         raise AgentError(f"{self.text}: cannot add {self.address}/{prefixlen} "
                                          f"on {ifname}: {exc.args[-1]}") from exc
                     log.info("%s: %s already on %s", self.text, self.address, ifname)
-                mac = ipr.get_links(index)[0].get("address")
-        except NetlinkError as exc:
-            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
-        self._start_announcing(ifname, mac, raise_errors=False)
+                link = ipr.get_links(index)[0]
+        except (NetlinkError, OSError) as exc:
+            raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
+        self._start_announcing(ifname, link, raise_errors=False)
 
     async def stop(self) -> None:
         """Stop announcing and remove the address wherever it is; already gone is fine."""
@@ -107,16 +113,16 @@ class IPaddrAgent:
                         if exc.code not in (errno.EADDRNOTAVAIL, errno.ENODEV):
                             raise AgentError(f"{self.text}: cannot remove {self.address}: "
                                              f"{exc.args[-1]}") from exc
-        except NetlinkError as exc:
-            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
+        except (NetlinkError, OSError) as exc:
+            raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
 
     async def status(self) -> bool:
         """True when the address is configured on any interface here."""
         try:
             with IPRoute() as ipr:
                 return bool(self._held(ipr))
-        except NetlinkError as exc:
-            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
+        except (NetlinkError, OSError) as exc:
+            raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
 
     async def announce(self) -> None:
         """Re-send the gratuitous ARP bursts (core action `Announce`)."""
@@ -125,12 +131,10 @@ class IPaddrAgent:
                 held = self._held(ipr)
                 if not held:
                     raise AgentError(f"{self.text}: cannot announce {self.address}: not held")
-                index = held[0]["index"]
-                link = ipr.get_links(index)[0]
-                ifname, mac = link.get("ifname"), link.get("address")
-        except NetlinkError as exc:
-            raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
-        self._start_announcing(ifname, mac, raise_errors=True)
+                link = ipr.get_links(held[0]["index"])[0]
+        except (NetlinkError, OSError) as exc:
+            raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
+        self._start_announcing(link.get("ifname"), link, raise_errors=True)
 
     # -- where the address goes --------------------------------------------------------
 
@@ -183,9 +187,15 @@ class IPaddrAgent:
 
     # -- gratuitous ARP ----------------------------------------------------------------
 
-    def _start_announcing(self, ifname: str, mac: str, *, raise_errors: bool) -> None:
-        """Send the first GARP now, the rest of both bursts in the background."""
+    def _start_announcing(self, ifname: str, link: Any, *, raise_errors: bool) -> None:
+        """Send the first GARP now, the rest of both bursts in the background (`link` is
+        the interface's netlink message); nothing on an interface that does no ARP."""
         self._stop_announcing()
+        mac, why_not = arp_address(link)
+        if mac is None:
+            log.info("%s: %s on %s: %s, so no gratuitous ARP", self.text, self.address,
+                     ifname, why_not)
+            return
         try:
             self._garp = GarpSender(ifname, mac, self.address)
             self._garp.send()
@@ -209,8 +219,8 @@ class IPaddrAgent:
                 await self._burst(sender, self.garp_count - 1)
                 await trio.sleep(self.garp_repeat_after)
                 await self._burst(sender, self.garp_count)
-            except OSError as exc:
-                log.warning("%s: gratuitous ARP stopped: %s", self.text, exc.strerror)
+            except Exception as exc:  # in the daemon's nursery: a GARP is not worth dying for
+                log.warning("%s: gratuitous ARP stopped: %s", self.text, _why(exc))
 
     async def _burst(self, sender: GarpSender, count: int) -> None:
         for _ in range(count):
@@ -224,3 +234,10 @@ class IPaddrAgent:
         if self._garp is not None:
             self._garp.close()
             self._garp = None
+
+
+def _why(exc: Exception) -> str:
+    """The readable part of a netlink or system error, for a one-line message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc.args[-1]) if exc.args else type(exc).__name__

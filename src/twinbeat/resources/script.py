@@ -124,26 +124,37 @@ class ScriptAgent:
         return [program.path, *self.args, action]
 
     async def _call(self, program: Program, action: str) -> tuple[int, str]:
-        """Run one action; return (exit code, stdout). Timeout or exec failure: AgentError."""
+        """Run one action; return (exit code, stdout). Timeout or exec failure: AgentError.
+
+        So is a system error around it (EMFILE or ENOSPC making the output files): the
+        resource cannot be driven, which is a failure of this call, not of the daemon.
+        """
         argv = self._argv(program, action)
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:
-                with trio.fail_after(self.timeout):
-                    result = await trio.run_process(
-                        argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=False,
-                        start_new_session=True, deliver_cancel=_kill_session)
-            except trio.TooSlowError:
-                raise AgentError(f"{self.text}: {action} timed out after "
-                                 f"{self.timeout:g} s") from None
-            except OSError as exc:
-                raise AgentError(f"{self.text}: cannot run {argv[0]}: {exc.strerror}") from exc
-            stdout = _read(out)
-            stderr = _read(err)
-        log.debug("%s: %s -> %d", self.text, " ".join(argv), result.returncode)
+        try:
+            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                code = await self._run(argv, action, out, err)
+                stdout = _read(out)
+                stderr = _read(err)
+        except OSError as exc:
+            raise AgentError(f"{self.text}: {action}: {exc.strerror or exc}") from exc
+        log.debug("%s: %s -> %d", self.text, " ".join(argv), code)
         for stream, text in (("stdout", stdout), ("stderr", stderr)):
             for line in text.splitlines():
                 log.info("%s %s %s: %s", self.text, action, stream, line)
-        return result.returncode, stdout
+        return code, stdout
+
+    async def _run(self, argv: list[str], action: str, out: IO[bytes], err: IO[bytes]) -> int:
+        try:
+            with trio.fail_after(self.timeout):
+                result = await trio.run_process(
+                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=False,
+                    start_new_session=True, deliver_cancel=_kill_session)
+        except trio.TooSlowError:
+            raise AgentError(f"{self.text}: {action} timed out after "
+                             f"{self.timeout:g} s") from None
+        except OSError as exc:
+            raise AgentError(f"{self.text}: cannot run {argv[0]}: {exc.strerror}") from exc
+        return result.returncode
 
 
 async def _kill_session(process: trio.Process) -> None:

@@ -1,6 +1,8 @@
 """The generation counter: +1 per start, durable, and refusing garbage instead of guessing."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
 
@@ -35,3 +37,96 @@ def test_unwritable_state_dir_is_a_one_line_error(tmp_path):
         bump_generation(blocker / "state")
     assert "\n" not in str(info.value)
     assert not os.path.exists(blocker / "state")
+
+
+CORRUPT = {
+    "non-utf8": b"\xff\xfe\x80\n",
+    "empty": b"",
+    "blank": b" \n\n",
+    "negative": b"-3\n",
+    "non-numeric": b"seven\n",
+    "underscore": b"5_000\n",   # int() would take these three; a counter file never holds them
+    "plus-sign": b"+5\n",
+    "non-ascii-digits": "\u0663\n".encode(),
+    "nul": b"5\x00\n",
+    "two-lines": b"5\n6\n",
+    "huge-number": b"9" * 5000 + b"\n",
+    "huge-file": b"1" + b" " * (1 << 20) + b"\n",
+}
+
+
+def snapshot(directory):
+    return {p.name: (p.read_bytes() if p.is_file() else None) for p in directory.iterdir()}
+
+
+@pytest.mark.parametrize("content", CORRUPT.values(), ids=CORRUPT.keys())
+def test_corrupt_counter_file_is_a_one_line_refusal_and_nothing_is_written(tmp_path, content):
+    path = tmp_path / "generation"
+    path.write_bytes(content)
+    before = snapshot(tmp_path)
+    with pytest.raises(GenerationError) as info:
+        bump_generation(tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message and len(message) < 200
+    assert snapshot(tmp_path) == before  # no bump, no temporary file left behind
+
+
+def bump_within(state_dir, seconds):
+    """bump_generation, failing the test if it blocks (a FIFO would hang a plain open+read)."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(bump_generation, state_dir)
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        # Unblock the stuck reader so the test run can finish, then fail.
+        os.close(os.open(state_dir / "generation", os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"bump_generation blocked for more than {seconds} s")
+    finally:
+        pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink-loop", "dangling-symlink"])
+def test_counter_path_that_is_not_a_readable_file_is_refused(tmp_path, kind):
+    path = tmp_path / "generation"
+    match kind:
+        case "directory":
+            path.mkdir()
+        case "fifo":
+            os.mkfifo(path)  # opening it for reading would block forever
+        case "symlink-loop":
+            path.symlink_to(path)
+        case "dangling-symlink":
+            path.symlink_to(tmp_path / "elsewhere" / "generation")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(GenerationError) as info:
+        bump_within(tmp_path, 10.0)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 file anyway")
+def test_unreadable_counter_file_is_refused(tmp_path):
+    path = tmp_path / "generation"
+    path.write_text("5\n")
+    path.chmod(0)
+    with pytest.raises(GenerationError, match="Permission denied"):
+        bump_generation(tmp_path)
+
+
+def test_hand_written_counter_without_newline_is_accepted(tmp_path):
+    (tmp_path / "generation").write_text("41")
+    assert bump_generation(tmp_path) == 42
+
+
+def test_symlinked_counter_stays_a_symlink(tmp_path):
+    # The counter kept on another file system: the link is followed, not replaced.
+    elsewhere = tmp_path / "persist"
+    elsewhere.mkdir()
+    (elsewhere / "generation").write_text("7\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "generation").symlink_to(elsewhere / "generation")
+    assert bump_generation(state) == 8
+    assert (state / "generation").is_symlink()
+    assert (elsewhere / "generation").read_text() == "8\n"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["generation"]

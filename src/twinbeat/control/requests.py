@@ -1,0 +1,120 @@
+"""Control requests: one line of bytes from any local user -> a typed request.
+
+The format is one flat JSON object per line (docs/internals.md §4):
+`{"cmd": "status"}` or `{"cmd": "standby"|"takeover", "which": "local"|"foreign"|"all",
+"timeout": seconds}`. The socket is mode 0666 and this runs before SO_PEERCRED decides
+anything, so `parse_request_untrusted` is a parser of hostile input in the sense of
+DESIGN.md §2: it returns a request or raises `BadRequestError`, nothing else, whatever the
+bytes (a fuzz test holds it to that).
+
+Limits, and why:
+- `MAX_REQUEST` bytes per line: the longest real request is under 100 bytes; 4 KiB leaves
+  room for growth and keeps every later step (the scan, json, the error reply) cheap.
+- `MAX_NESTING` levels of `[`/`{`, counted by a linear scan *before* json sees the line.
+  Python's json decoder recurses once per level and raises RecursionError, not ValueError,
+  at about a thousand: `b"[" * 2000` ended the daemon (issue #11). A request is one level;
+  four leave room for a future list of objects without any recursion worth the name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_REQUEST = 4096
+MAX_NESTING = 4
+WHICH = ("local", "foreign", "all")
+HANDOFF_COMMANDS = ("standby", "takeover")
+DEFAULT_HANDOFF_TIMEOUT = 60.0
+MAX_HANDOFF_TIMEOUT = 3600.0
+
+_STRUCTURE = re.compile(rb'[][{}"]')
+_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)  # after the opening quote
+
+
+class BadRequestError(ValueError):
+    """The line is not a request this daemon serves; `str(exc)` is the reason for the reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """`{"cmd": "status"}`: anyone may ask."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRequest:
+    """`standby` or `takeover` (root only): which groups, and how long to wait for them."""
+
+    cmd: str
+    which: str
+    timeout: float
+
+
+Request = StatusRequest | HandoffRequest
+
+
+def parse_request_untrusted(line: bytes) -> Request:
+    """The request on `line` (without its newline); BadRequestError for anything else."""
+    if len(line) > MAX_REQUEST:
+        raise BadRequestError(f"request too long (over {MAX_REQUEST} bytes)")
+    if nesting_exceeds(line, MAX_NESTING):
+        raise BadRequestError(f"request nested deeper than {MAX_NESTING} levels")
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # RecursionError: unreachable after the scan
+        raise BadRequestError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequestError("request is not a JSON object")
+    return _request_from(value)
+
+
+def nesting_exceeds(line: bytes, limit: int) -> bool:
+    """True if `[`/`{` outside JSON strings nest deeper than `limit` anywhere in `line`.
+
+    Linear and recursion-free: it jumps from one bracket or quote to the next, and over each
+    string in one anchored match. It need not validate (json does that next), only never
+    under-count a nesting json would follow.
+    """
+    if line.count(b"[") + line.count(b"{") <= limit:
+        return False  # every real request: nothing to scan
+    depth = 0
+    position = 0
+    while (found := _STRUCTURE.search(line, position)) is not None:
+        position = found.end()
+        token = found.group()
+        if token == b'"':
+            rest = _STRING_REST.match(line, position)
+            position = rest.end() if rest else len(line)  # unterminated: json will refuse it
+        elif token in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _request_from(value: dict[str, Any]) -> Request:
+    cmd = value.get("cmd")
+    if cmd == "status":
+        return StatusRequest()
+    if not (isinstance(cmd, str) and cmd in HANDOFF_COMMANDS):
+        raise BadRequestError(f"unknown command {_shown(cmd)}")
+    which = value.get("which", "all")
+    if not (isinstance(which, str) and which in WHICH):
+        raise BadRequestError(f"{cmd}: which must be one of {', '.join(WHICH)}")
+    timeout = value.get("timeout", DEFAULT_HANDOFF_TIMEOUT)
+    # bool is an int to Python, NaN fails every comparison, and a huge int is refused by the
+    # range check before float() could overflow on it.
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) \
+            or not 0 < timeout <= MAX_HANDOFF_TIMEOUT:
+        raise BadRequestError(f"{cmd}: timeout must be 0 < seconds <= {MAX_HANDOFF_TIMEOUT:g}")
+    return HandoffRequest(cmd, which, float(timeout))
+
+
+def _shown(value: object) -> str:
+    """A client's value for an error reply: its repr, cut short (the reply is not an echo)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,95 @@
+"""parse_request_untrusted: any bytes give a request or BadRequestError, nothing else.
+
+The control socket is open to every local user and this parser runs before SO_PEERCRED
+decides anything, so it is held to the rule of every `*_untrusted` parser (DESIGN.md §2):
+random bytes, random JSON of any depth and shape, and near-misses of real requests.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twinbeat.control.requests import (
+    MAX_NESTING,
+    MAX_REQUEST,
+    BadRequestError,
+    HandoffRequest,
+    StatusRequest,
+    nesting_exceeds,
+    parse_request_untrusted,
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=30,
+)
+near_misses = st.fixed_dictionaries(
+    {"cmd": st.sampled_from(["status", "standby", "takeover", "STATUS", ""]) | json_values},
+    optional={"which": st.sampled_from(["local", "foreign", "all", "none"]) | json_values,
+              "timeout": st.floats() | st.integers() | json_values},
+)
+
+
+def parses_or_refuses(line: bytes) -> None:
+    try:
+        request = parse_request_untrusted(line)
+    except BadRequestError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(request, StatusRequest | HandoffRequest)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=MAX_REQUEST + 10))
+def test_random_bytes(line):
+    parses_or_refuses(line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values | near_misses)
+def test_random_json(value):
+    parses_or_refuses(json.dumps(value).encode())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([b"[", b"{", b'{"":', b"]", b"}", b'"', b"\\", b",", b"1"]),
+                max_size=3000))
+def test_bracket_soup(parts):
+    parses_or_refuses(b"".join(parts))
+
+
+@pytest.mark.parametrize("depth", [1000, 2000, 4000])
+@pytest.mark.parametrize("opener", [b"[", b'{"":', b'{"cmd": "status", "x": ['])
+def test_deep_nesting_is_refused_before_json_recurses(depth, opener):
+    with pytest.raises(BadRequestError, match=r"nested deeper|too long"):
+        parse_request_untrusted(opener * depth)
+
+
+def test_nesting_counts_brackets_outside_strings_only():
+    assert not nesting_exceeds(b'{"cmd": "[[[[[[[[[[{{{{{{"}', MAX_NESTING)
+    assert not nesting_exceeds(b'{"a": "\\"[[[[[[[["}', MAX_NESTING)
+    assert nesting_exceeds(b'{"a": "\\\\", "b": [[[[[]]]]]}', MAX_NESTING)
+    assert not nesting_exceeds(b"[[[[]]]][[[[]]]][[[[]]]]", MAX_NESTING)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    (b'{"cmd": "status"}', StatusRequest()),
+    (b'{"cmd": "standby"}', HandoffRequest("standby", "all", 60.0)),
+    (b'{"cmd": "takeover", "which": "foreign", "timeout": 5}',
+     HandoffRequest("takeover", "foreign", 5.0)),
+])
+def test_real_requests_parse(line, expected):
+    assert parse_request_untrusted(line) == expected
+
+
+@pytest.mark.parametrize("timeout", [b"true", b"NaN", b"Infinity", b"-1", b"0", b"3601",
+                                     b"1" + b"0" * 400, b'"60"', b"null"])
+def test_odd_timeouts_are_refused(timeout):
+    with pytest.raises(BadRequestError, match="timeout must be"):
+        parse_request_untrusted(b'{"cmd": "standby", "timeout": ' + timeout + b"}")
