@@ -207,9 +207,13 @@ class UdpLink:
     def _drain(self, sock: socket.socket, deliver: Deliver) -> None:
         # Bounded, so a flood on the port (hostile or not) cannot keep this task from yielding
         # to the core loop, which must go on sending heartbeats; the next wait_readable yields.
+        # `deliver` refuses junk there and then (engine.py): under a flood this loop is the
+        # daemon's whole cost, a recv and one codec call per datagram.
         for _ in range(DRAIN_BATCH):
             try:
-                data = sock.recv(MAX_RECEIVE * 4)
+                # One byte over the limit tells an oversize datagram (the kernel truncates the
+                # rest); a bigger buffer is allocated per datagram and costs under a flood.
+                data = sock.recv(MAX_RECEIVE + 1)
             except BlockingIOError:
                 return
             except OSError as exc:  # e.g. ENETDOWN reported on the socket: reopen soon
