@@ -20,23 +20,36 @@ the peer was declared dead while the serial cable was intact (issue #11). Now:
   robin, one per link per turn, starting at a different link each time: every link is served
   at the same rate whatever another one receives.
 
-Each frame carries the time it was delivered, so the core judges a link by when its frame
-arrived, not by when the core got to it. Must not import the core's internals or do I/O; the
-only trio here is the wake-up of the waiting core task.
+`serve` is the core task itself. It sleeps until something is queued or the core's next
+deadline, feeds what is queued in batches bounded by count and time, and after each batch feeds
+`Tick` if a deadline has passed, so heartbeats go out on time whatever the backlog. Each frame
+is fed at the time it was delivered, so the core judges a link by when its frame arrived, not
+by when the core got to it. (The delivery time is when the driver read it: a frame that waited
+in the kernel while this process was not running counts from when it was read.)
+
+Must not import the core's internals or do I/O; trio is only for the core task's waiting.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import trio
 
-from twinbeat.core import Event, FrameReceived
+from twinbeat.core import Event, FrameReceived, Tick
 
 # Authentic frames per link the core may fall behind by (at the fastest keepalive, 10 ms,
 # 0.64 s of heartbeats) before the oldest are dropped.
 LINK_DEPTH = 64
+# The core task feeds at most this many events, or for at most this long, per wake-up before it
+# fires the core's timers and lets the links run again: a heartbeat is never late by more than
+# one batch (a core feed takes a fraction of a millisecond).
+CORE_BATCH = 64
+CORE_BATCH_TIME = 0.002
+
+Feed = Callable[[Event, "float | None"], None]  # feed one event at a time (None: now)
 
 # (event, the time it was delivered; None: feed it at the time it is taken)
 Entry = tuple[Event, float | None]
@@ -102,3 +115,30 @@ class Inbox:
                 batch.append(queue.popleft())
             queues = [q for q in queues if q]
         return batch
+
+    # -- the core task ---------------------------------------------------------------------
+
+    async def serve(
+        self, next_deadline: Callable[[], float | None], feed: Feed, stopped: Callable[[], bool]
+    ) -> None:
+        """Feed the queued events and the core's timers until `stopped()` (module docstring)."""
+        while not stopped():
+            deadline = next_deadline()
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                await self.wait()
+            self._feed_batch(next_deadline, feed, stopped)
+
+    def _feed_batch(
+        self, next_deadline: Callable[[], float | None], feed: Feed, stopped: Callable[[], bool]
+    ) -> None:
+        """Up to CORE_BATCH events (for up to CORE_BATCH_TIME), then `Tick` if one is due."""
+        stop = trio.current_time() + CORE_BATCH_TIME
+        for event, at in self.take(CORE_BATCH):
+            if stopped():
+                return  # ShutdownComplete: the core takes nothing more
+            feed(event, at)
+            if trio.current_time() >= stop:
+                break  # the rest stays queued: the timers and the links go first
+        deadline = next_deadline()
+        if not stopped() and deadline is not None and trio.current_time() >= deadline:
+            feed(Tick(), None)

@@ -9,10 +9,10 @@ drivers, and this module only wires them together.
 
 The links' receive callback (`_deliver`) turns bytes into a core event through the engine, which
 counts and drops what the wire refuses there and then: junk never reaches a queue. The core task
-feeds everything queued in batches bounded by count and time, and fires the core's timers
-between batches, so a burst of frames cannot hold a heartbeat back. Heartbeats are sent
-synchronously from the core task (a non-blocking send per link), and resource operations run as
-their own tasks, so a slow or stuck agent never delays a heartbeat.
+(`Inbox.serve`) feeds everything queued in batches bounded by count and time, and fires the
+core's timers between batches, so a burst of frames cannot hold a heartbeat back. Heartbeats
+are sent synchronously from the core task (a non-blocking send per link), and resource
+operations run as their own tasks, so a slow or stuck agent never delays a heartbeat.
 """
 
 from __future__ import annotations
@@ -50,11 +50,6 @@ from twinbeat.resources.group import GroupRunner, make_agent
 
 log = logging.getLogger("twinbeat")
 
-# The core task feeds at most this many events, or for at most this long, per wake-up before it
-# fires its timers and lets the links run again: a heartbeat is never late by more than one
-# batch (and a core feed takes well under a millisecond).
-CORE_BATCH = 64
-CORE_BATCH_TIME = 0.002
 # Upper bound for one group start or stop, on top of each agent's own timeouts.
 GROUP_OP_TIMEOUT = 300.0
 LEFTOVER_PROBE_TIMEOUT = 60.0
@@ -138,32 +133,9 @@ class Daemon:
             self.watchdog.close()
 
     async def _core_loop(self) -> None:
-        """Sleep until input or the core's deadline; then feed what is queued and the timers."""
+        """The one core task: feeds the inbox's events and the core's timers (inbox.serve)."""
         assert self.engine is not None
-        while not self.done:
-            deadline = self.engine.next_deadline()
-            with trio.move_on_at(math.inf if deadline is None else deadline) as timer:
-                await self.events_in.wait()
-            if timer.cancelled_caught:
-                # A timer is due (maybe a link's deadtime). Let the links hand over what has
-                # already arrived first: after a stall of this process, frames may sit unread
-                # in the socket while their link's deadline passes.
-                await trio.lowlevel.checkpoint()
-            self._feed_batch()
-
-    def _feed_batch(self) -> None:
-        """Feed up to CORE_BATCH queued events (for up to CORE_BATCH_TIME), then what is due."""
-        assert self.engine is not None
-        stop = trio.current_time() + CORE_BATCH_TIME
-        for event, at in self.events_in.take(CORE_BATCH):
-            if self.done:
-                return  # ShutdownComplete: the core takes nothing more
-            self._feed(event, at)
-            if trio.current_time() >= stop:
-                break  # the rest stays queued: the timers below and the links go first
-        deadline = self.engine.next_deadline()
-        if not self.done and deadline is not None and trio.current_time() >= deadline:
-            self._feed(ev.Tick())
+        await self.events_in.serve(self.engine.next_deadline, self._feed, lambda: self.done)
 
     def _pinger(self) -> Pinger:
         def report(reachable: bool) -> None:
@@ -232,7 +204,8 @@ class Daemon:
             self.events_in.put_frame(link_name, event, trio.current_time())
 
     def _feed(self, event: ev.Event, at: float | None = None) -> None:
-        """Feed one event at `at` (a frame's arrival) or now; the core's time never goes back."""
+        """Feed one event at `at` (when a frame arrived) or now; the core's time never goes
+        back, so a frame that waited behind a later event is fed at that event's time."""
         assert self.engine is not None
         now = trio.current_time() if at is None else at
         self._fed_at = max(self._fed_at, now)
