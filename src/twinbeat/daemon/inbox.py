@@ -131,14 +131,19 @@ class Inbox:
     def _feed_batch(
         self, next_deadline: Callable[[], float | None], feed: Feed, stopped: Callable[[], bool]
     ) -> None:
-        """Up to CORE_BATCH events (for up to CORE_BATCH_TIME), then `Tick` if one is due."""
+        """Up to CORE_BATCH events (for up to CORE_BATCH_TIME), then `Tick` if one is due.
+
+        One `take(1)` per event, so that what the time bound leaves stays queued; `take`'s
+        rotating start keeps that round robin.
+        """
         stop = trio.current_time() + CORE_BATCH_TIME
-        for event, at in self.take(CORE_BATCH):
-            if stopped():
-                return  # ShutdownComplete: the core takes nothing more
-            feed(event, at)
-            if trio.current_time() >= stop:
-                break  # the rest stays queued: the timers and the links go first
+        for _ in range(CORE_BATCH):
+            if stopped() or trio.current_time() >= stop:
+                break  # ShutdownComplete, or the timers and the links go first
+            entries = self.take(1)
+            if not entries:
+                break
+            feed(*entries[0])
         deadline = next_deadline()
         if not stopped() and deadline is not None and trio.current_time() >= deadline:
             feed(Tick(), None)

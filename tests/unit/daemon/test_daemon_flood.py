@@ -15,6 +15,7 @@ and the peer was declared dead with its serial cable intact.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -155,7 +156,7 @@ def link(status: dict, name: str) -> dict:
 
 
 def worst_send_gap(fake: FakeLink) -> float:
-    return max(b - a for a, b in zip(fake.sent, fake.sent[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(fake.sent))
 
 
 async def test_junk_flood_on_udp_loses_no_authentic_frame_on_either_link(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import trio
 
 from twinbeat.core import FrameReceived, GroupStarted, PingReachability, Tick
@@ -70,3 +72,32 @@ async def test_wait_returns_when_anything_is_queued() -> None:
         await inbox.send(Tick())
     assert len(woke) == 1
     await inbox.wait()  # already queued: returns at once
+
+
+async def test_serve_feeds_all_in_time_bounded_batches_with_the_timers_between(mock_clock):
+    """A core slower than its batch budget (1 ms per event, 2 ms per batch): nothing taken
+    is lost when a batch stops early, the links alternate, and a due tick goes in between."""
+    inbox = Inbox(["eth1", "tty"])
+    for n in range(10):
+        inbox.put_frame("eth1", frame("eth1", n), at=0.0)
+        inbox.put_frame("tty", frame("tty", n), at=0.0)
+    fed: list[object] = []
+    due = [0.0015]  # the next heartbeat
+
+    def feed(event: object, at: float | None) -> None:
+        fed.append(event)
+        if isinstance(event, Tick):
+            due[0] = trio.current_time() + 0.01
+        mock_clock.jump(0.001)
+
+    def frames() -> list[FrameReceived]:
+        return [e for e in fed if isinstance(e, FrameReceived)]
+
+    with trio.fail_after(1):
+        await inbox.serve(lambda: due[0], feed, lambda: len(frames()) == 20)
+    assert sorted((f.link, f.sequence) for f in frames()) == sorted(
+        (link, n) for link in ("eth1", "tty") for n in range(10))
+    links = [f.link for f in frames()]
+    assert all(a != b for a, b in itertools.pairwise(links))  # round robin
+    assert fed[2] == Tick()  # after the first 2 ms batch, before any more frames
+    assert fed.count(Tick()) == 2  # every 10 ms of feeding
