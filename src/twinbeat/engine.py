@@ -4,35 +4,45 @@ Owns the glue around `core.Node` that both the daemon (daemon/root.py) and the s
 (tests/sim) run, so the simulator tests exactly what production runs (TigerBeetle's rule: the
 replica runs unchanged against simulated time and network; two copies of the glue drift):
 
-- **In**: (link name, bytes as received) → one core event. Verifying and parsing the frame is
-  the wire's (`decode_untrusted`); turning its result into `FrameReceived` or `FrameRejected`
+- **In**: (link name, bytes as received) → a core event, or nothing. Verifying and parsing the
+  frame is the wire's (`decode_untrusted`); turning an authentic frame into `FrameReceived`
   is here, together with the one check that needs the wire's link ids: an authentic frame
   signed for another link (a cross-link replay, or a cabling mix-up) is refused as `link`.
-  Who the sender may be (ourselves, the peer, a stranger) is membership policy: the core's.
+  **What is refused never becomes an event**: it is counted here, per link and reason
+  (`Rejections`), and `frame_event` returns None. A flood of junk then costs one codec call
+  per datagram in the receiving driver and never reaches the daemon's queues or the core,
+  where it used to crowd out the real heartbeats (issue #11). The counts join the core's
+  own (`unknown-peer`) in `snapshot()`, so the status reads as one set of counters.
+  Who the sender of an authentic frame may be (ourselves, the peer, a stranger) is
+  membership policy: the core's.
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
   `Announce`), `Log`, `StatusChanged` and `ShutdownComplete` pass through unchanged.
 
-Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches no
-mutable state, so a link driver may call it from its receive callback before queueing.
+Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
+rejection counters and nothing else (not the core), so a link driver may call it from its
+receive callback, before anything is queued for the core; like the rest of the engine it must
+be called from the one thread that owns it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from twinbeat.config import Config
 from twinbeat.core import (
     Announce,
+    CoreMisuse,
     Event,
     FrameReceived,
-    FrameRejected,
     GroupSpec,
     HandoffPlan,
+    LinkSnapshot,
     Log,
     Node,
     Params,
+    PeerSnapshot,
     SendHeartbeat,
     ShutdownComplete,
     Snapshot,
@@ -56,6 +66,51 @@ class Transmit:
 
 
 Output = Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
+
+
+class Rejections:
+    """Frames refused before the core, per link and reason (`twinbeat status`'s `rejected`).
+
+    `unattributed[link]`: the wire refused the bytes (no sender can be trusted: "mac",
+    "length", "key", ...), or a stranger's authentic frame came on another link than it was
+    signed for. `peer[link]`: the peer's own authentic frame on the wrong link ("link": a
+    cross-link replay or swapped cables). Our own frames looping back are not counted, as the
+    core does not count them either.
+    """
+
+    def __init__(self, links: tuple[str, ...]) -> None:
+        self.unattributed: dict[str, dict[str, int]] = {ln: {} for ln in links}
+        self.peer: dict[str, dict[str, int]] = {ln: {} for ln in links}
+
+    @staticmethod
+    def count(counts: dict[str, int], reason: str) -> None:
+        counts[reason] = counts.get(reason, 0) + 1
+
+    def merged_into(self, snapshot: Snapshot) -> Snapshot:
+        """`snapshot` with these counts added to the core's own (e.g. "unknown-peer")."""
+        return replace(
+            snapshot,
+            links=tuple(self._link(ls) for ls in snapshot.links),
+            peers=tuple(self._peer(ps) for ps in snapshot.peers),
+        )
+
+    def _link(self, ls: LinkSnapshot) -> LinkSnapshot:
+        return replace(ls, rejected=_added(ls.rejected, self.unattributed.get(ls.name, {})))
+
+    def _peer(self, ps: PeerSnapshot) -> PeerSnapshot:
+        links = tuple(
+            replace(pl, counters=replace(
+                pl.counters, rejected=_added(pl.counters.rejected, self.peer.get(pl.name, {}))))
+            for pl in ps.links
+        )
+        return replace(ps, links=links)
+
+
+def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    total = dict(a)
+    for reason, n in b.items():
+        total[reason] = total.get(reason, 0) + n
+    return total
 
 
 def params_from_config(config: Config, generation: int) -> Params:
@@ -95,6 +150,7 @@ class Engine:
         self.keyring = keyring
         self.link_ids = dict(link_ids)
         self.node = Node(params, now)
+        self.rejections = Rejections(params.links)
 
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float) -> Engine:
@@ -107,14 +163,23 @@ class Engine:
 
     # -- in ---------------------------------------------------------------------------------
 
-    def frame_event(self, link: str, data: bytes) -> FrameReceived | FrameRejected:
-        """The core event for bytes received on `link` (any sender: the core judges it)."""
+    def frame_event(self, link: str, data: bytes) -> FrameReceived | None:
+        """The core event for bytes received on `link`, or None when refused (and counted).
+
+        Any authentic frame becomes an event whatever its sender: the core judges senders.
+        Raises CoreMisuse for a link the configuration does not have (a caller's bug).
+        """
+        link_id = self.link_ids.get(link)
+        if link_id is None:
+            raise CoreMisuse(f"unknown link {link!r}")
         try:
             frame = decode_untrusted(data, self.keyring)
         except WireError as exc:
-            return FrameRejected(link=link, reason=exc.reason, peer=None)
-        if frame.link_id != self.link_ids[link]:
-            return FrameRejected(link=link, reason=CROSS_LINK, peer=frame.sender)
+            Rejections.count(self.rejections.unattributed[link], exc.reason)
+            return None
+        if frame.link_id != link_id:
+            self._count_cross_link(link, frame.sender)
+            return None
         return FrameReceived(
             link=link,
             peer=frame.sender,
@@ -129,9 +194,20 @@ class Engine:
             groups=frame.groups,
         )
 
+    def _count_cross_link(self, link: str, sender: str) -> None:
+        """An authentic frame signed for another link: on the peer's link counters if it is
+        the peer's, ignored if it is ours (our broadcast looping back), else unattributed."""
+        if sender == self.params.node:
+            return
+        if sender == self.params.peer:
+            Rejections.count(self.rejections.peer[link], CROSS_LINK)
+        else:
+            Rejections.count(self.rejections.unattributed[link], CROSS_LINK)
+
     def received(self, link: str, data: bytes, now: float) -> list[Output]:
         """`frame_event` then `feed`: for callers that need no queue in between."""
-        return self.feed(self.frame_event(link, data), now)
+        event = self.frame_event(link, data)
+        return [] if event is None else self.feed(event, now)
 
     def feed(self, event: Event, now: float) -> list[Output]:
         """Feed one event to the core; its actions, with heartbeats signed per link."""
@@ -172,7 +248,8 @@ class Engine:
         return self.node.next_deadline()
 
     def snapshot(self) -> Snapshot:
-        return self.node.snapshot()
+        """The core's snapshot with the rejections counted here added in."""
+        return self.rejections.merged_into(self.node.snapshot())
 
     def handoff_plan(self, request: StandbyRequested | TakeoverRequested) -> HandoffPlan:
         return self.node.handoff_plan(request)

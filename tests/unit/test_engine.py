@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from twinbeat.core import (
+    CoreMisuse,
     FrameReceived,
-    FrameRejected,
     GroupSpec,
     LeftoversFound,
     Log,
@@ -69,15 +69,50 @@ def test_a_peer_frame_becomes_frame_received_with_every_field() -> None:
         (frame(keyring=Keyring({1: ("sha256", b"x" * 32)}, 1)), "mac"),
     ],
 )
-def test_what_the_wire_refuses_becomes_frame_rejected_with_its_reason(
+def test_what_the_wire_refuses_is_counted_here_and_never_becomes_an_event(
     data: bytes, reason: str
 ) -> None:
-    assert engine().frame_event("eth1", data) == FrameRejected("eth1", reason, None)
+    e = engine()
+    assert e.frame_event("eth1", data) is None
+    assert e.received("eth1", data, 100.0) == []
+    assert e.rejections.unattributed == {"eth1": {reason: 2}, "/dev/ttyS0": {}}
+    (link,) = (ln for ln in e.snapshot().links if ln.name == "eth1")
+    assert link.rejected == {reason: 2}
+
+
+def rejected(e: Engine) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """(unattributed, the peer's) rejection counts per link, as the snapshot shows them."""
+    snap = e.snapshot()
+    (peer,) = snap.peers
+    return ({ln.name: ln.rejected for ln in snap.links},
+            {pl.name: pl.counters.rejected for pl in peer.links})
 
 
 def test_an_authentic_frame_signed_for_another_link_is_refused_as_cross_link() -> None:
-    event = engine().frame_event("/dev/ttyS0", frame(link_id=0))
-    assert event == FrameRejected("/dev/ttyS0", CROSS_LINK, "calc")
+    """Counted on the peer's link when the peer sent it, unattributed for a stranger, and
+    not at all for our own broadcast looping back (the core does not count those either)."""
+    e = engine()
+    assert e.frame_event("/dev/ttyS0", frame(link_id=0)) is None
+    assert e.frame_event("/dev/ttyS0", frame(link_id=0, sender="mallory")) is None
+    assert e.frame_event("eth1", frame(link_id=0x80, sender="prime")) is None
+    assert rejected(e) == (
+        {"eth1": {}, "/dev/ttyS0": {CROSS_LINK: 1}},
+        {"eth1": {}, "/dev/ttyS0": {CROSS_LINK: 1}},
+    )
+
+
+def test_the_engines_counts_add_to_the_cores_unknown_peer_counts() -> None:
+    e = engine()
+    e.feed(Started(), 100.0)
+    e.received("eth1", frame(sender="mallory"), 100.1)  # authentic: the core counts it
+    e.received("eth1", b"junk", 100.2)  # the wire refuses it: counted here
+    e.received("eth1", frame(link_id=0x80, sender="mallory"), 100.3)
+    assert rejected(e)[0]["eth1"] == {"unknown-peer": 1, "length": 1, CROSS_LINK: 1}
+
+
+def test_bytes_on_a_link_the_engine_does_not_have_are_a_callers_bug() -> None:
+    with pytest.raises(CoreMisuse, match="unknown link"):
+        engine().frame_event("eth9", frame())
 
 
 def test_frames_from_ourselves_and_strangers_are_left_to_the_core() -> None:

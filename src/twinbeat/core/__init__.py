@@ -10,7 +10,6 @@ from .events import (
     Announce,
     Event,
     FrameReceived,
-    FrameRejected,
     GroupStarted,
     GroupStartFailed,
     GroupStopFailed,
@@ -52,7 +51,7 @@ from .states import (
 
 __all__ = [
     "GROUP_FLAG_WANT", "GROUP_FLAG_YIELD", "NODE_FLAG_PING_CONFIGURED", "NODE_FLAG_PING_OK",
-    "Action", "Announce", "CoreMisuse", "Event", "FrameReceived", "FrameRejected",
+    "Action", "Announce", "CoreMisuse", "Event", "FrameReceived",
     "GroupSnapshot", "GroupSpec", "GroupStartFailed", "GroupStarted", "GroupStopFailed",
     "GroupStopped", "HandoffPlan", "LeftoversFound", "LinkCounters", "LinkEcho", "LinkSnapshot",
     "Log", "Node",

@@ -35,6 +35,7 @@ class FrameReceived:
 
     Every authenticated frame is fed, whatever its sender: the core ignores its own (a
     broadcast looping back) and counts an unknown sender as rejected ("unknown-peer").
+    Frames the wire refuses never get here: the engine counts them (engine.py).
     """
 
     link: str
@@ -48,19 +49,6 @@ class FrameReceived:
     node_state: int
     node_flags: int
     groups: bytes
-
-
-@dataclass(frozen=True)
-class FrameRejected:
-    """A frame the wire refused (bad MAC, length, ...); counted per link (and peer if known).
-
-    `peer` is the sender when the frame was authentic (e.g. reason "link": sent on another
-    link); frames attributed to this node itself are ignored, like FrameReceived's.
-    """
-
-    link: str
-    reason: str
-    peer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +111,6 @@ Event = (
     | LeftoversFound
     | Tick
     | FrameReceived
-    | FrameRejected
     | GroupStarted
     | GroupStartFailed
     | GroupStopped

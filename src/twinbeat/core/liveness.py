@@ -53,7 +53,6 @@ class LinkTracker:
     stale: int = 0
     replayed: int = 0
     late: int = 0
-    rejected: RejectCounts = field(default_factory=RejectCounts)
     max_gap: float = 0.0
     rtt: float | None = None
     echo_ts: int = 0  # the peer's latest timestamp_ms received here (0 = none yet)

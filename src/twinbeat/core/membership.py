@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import CoreMisuse
-from .events import Action, FrameReceived, FrameRejected, LinkEcho, Log
+from .events import Action, FrameReceived, LinkEcho, Log
 from .heartbeat import SentRange
 from .liveness import LinkTracker, RejectCounts, grace
 from .ownership import GroupView
@@ -211,15 +211,6 @@ class Membership:
         return [died, AnswerOwed()]
 
     # ------------------------------------------------------------------ frames
-
-    def on_rejected(self, ev: FrameRejected) -> None:
-        """Count a refused frame on the peer's link when it is attributed to the peer."""
-        if ev.peer == self.params.node:
-            return  # our own frame, looped back on another link
-        if self.peer is not None and ev.peer == self.peer.name:
-            self.peer.links[ev.link].rejected.count(ev.reason)
-        else:
-            self.unattributed[ev.link].count(ev.reason)
 
     def on_frame(
         self, ev: FrameReceived, now: float, sent: SentRange, out: list[Action]

@@ -29,7 +29,6 @@ from .events import (
     Action,
     Event,
     FrameReceived,
-    FrameRejected,
     GroupStarted,
     GroupStartFailed,
     GroupStopFailed,
@@ -161,7 +160,7 @@ class Node:
             case LeftoversFound(keys=keys):
                 phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.check_keys(keys)
-            case FrameReceived(link=link) | FrameRejected(link=link):
+            case FrameReceived(link=link):
                 self._membership.check_link(link)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.check_result(ev)
@@ -186,8 +185,6 @@ class Node:
                 self._groups.leftovers(keys, now, out)
             case FrameReceived():
                 self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(), out))
-            case FrameRejected():
-                self._membership.on_rejected(ev)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():

@@ -17,7 +17,7 @@ class LinkCounters:
     stale: int  # older than the state already applied (reordered)
     replayed: int  # older generation, or sequence already seen on this link
     late: int  # gaps over warntime on this link
-    rejected: dict[str, int]  # FrameRejected by reason ("mac", "length", ...)
+    rejected: dict[str, int]  # by reason; the core refuses none: engine.py adds its "link"
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class PeerSnapshot:
 
 @dataclass(frozen=True)
 class LinkSnapshot:
-    """Frames on a link that could not be attributed to a known peer."""
+    """Frames on a link that could not be attributed to a known peer: the core's own
+    ("unknown-peer"), plus what the wire refused, which engine.py counts and adds."""
 
     name: str
     rejected: dict[str, int]

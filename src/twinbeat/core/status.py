@@ -47,7 +47,7 @@ def link_snapshot(lt: LinkTracker, now: float, deadtime: float) -> PeerLinkSnaps
             stale=lt.stale,
             replayed=lt.replayed,
             late=lt.late,
-            rejected=dict(lt.rejected.by_reason),
+            rejected={},  # frames the wire refused: counted and added by engine.py
         ),
     )
 

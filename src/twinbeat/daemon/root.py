@@ -2,19 +2,23 @@
 
 One trio nursery owns everything for the daemon's lifetime: the links (UDP, serial), the control
 socket (supervised by `ControlServer.run`: nothing a local client does reaches the core), the
-signal handler, the watchdog pings and the resource operations. A single task feeds
-the sans-IO core (core/) from one event channel, sleeps until the core's next deadline, and
-carries out the actions it returns. Nothing here decides anything: policy lives in the core,
-I/O in the drivers, and this module only wires them together.
+signal handler, the watchdog pings and the resource operations. A single task feeds the sans-IO
+core (core/) from the inbox (daemon/inbox.py: one bounded queue per link, one never-dropped
+queue for everything else), sleeps until the core's next deadline, and carries out the actions
+it returns. Nothing here decides anything: policy lives in the core, I/O in the drivers, and
+this module only wires them together.
 
-Heartbeats are sent synchronously from the core task (a non-blocking send per link), and resource
+The links' receive callback (`_deliver`) turns bytes into a core event through the engine, which
+counts and drops what the wire refuses there and then: junk never reaches a queue. The core task
+(`Inbox.serve`) feeds everything queued in batches bounded by count and time, and fires the
+core's timers between batches, so a burst of frames cannot hold a heartbeat back. Heartbeats
+are sent synchronously from the core task (a non-blocking send per link), and resource
 operations run as their own tasks, so a slow or stuck agent never delays a heartbeat.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import math
 import signal
@@ -34,6 +38,7 @@ from twinbeat.control.statusview import status_view
 from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.generation import GenerationError, bump_generation
+from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
 from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
 from twinbeat.engine import Engine, Transmit
@@ -46,9 +51,6 @@ from twinbeat.resources.group import GroupRunner, make_agent
 
 log = logging.getLogger("twinbeat")
 
-# Frames are dropped (and counted) when the core falls this far behind; resource results and
-# commands are never dropped (they use a blocking send).
-EVENT_QUEUE = 1024
 # Upper bound for one group start or stop, on top of each agent's own timeouts.
 GROUP_OP_TIMEOUT = 300.0
 LEFTOVER_PROBE_TIMEOUT = 60.0
@@ -71,11 +73,11 @@ class Daemon:
                 case Bcast() | Ucast() | Mcast():
                     self.links[link.name] = UdpLink(link, config.hacf.udpport)
         self.runners: dict[str, GroupRunner] = {}
-        self.events_in, self.events_out = trio.open_memory_channel[ev.Event](EVENT_QUEUE)
+        self.events_in = Inbox(self.links)
         self.engine: Engine | None = None
+        self._fed_at = -math.inf  # the core's time only moves forward
         self._core_changed = trio.Event()
         self.watchdog: WatchdogDevice | None = None
-        self.frames_dropped = 0
         self.done = False
         self.exit_code = 0
         self._nursery: trio.Nursery | None = None
@@ -133,20 +135,13 @@ class Daemon:
             self.watchdog.close()
 
     async def _core_loop(self) -> None:
+        """The one core task: feeds the inbox's events and the core's timers (inbox.serve)."""
         assert self.engine is not None
-        while not self.done:
-            deadline = self.engine.next_deadline()
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                event = await self.events_out.receive()
-                self._feed(event)
-                continue
-            self._feed(ev.Tick())
+        await self.events_in.serve(self.engine.next_deadline, self._feed, lambda: self.done)
 
     def _pinger(self) -> Pinger:
         def report(reachable: bool) -> None:
-            # A lost report is corrected by the next change; never block the pinger.
-            with contextlib.suppress(trio.WouldBlock):
-                self.events_in.send_nowait(ev.PingReachability(reachable))
+            self.events_in.send_nowait(ev.PingReachability(reachable))  # never blocks nor drops
 
         hacf = self.config.hacf
         interval = max(hacf.keepalive, PING_INTERVAL_MIN)
@@ -200,17 +195,23 @@ class Daemon:
     # -- events in ------------------------------------------------------------------------------
 
     def _deliver(self, link_name: str, data: bytes) -> None:
-        """Called by a link for every datagram or serial frame; must not block."""
+        """Called by a link for every datagram or serial frame; must not block.
+
+        What the wire refuses is counted by the engine and goes no further; an authentic frame
+        is queued on its link's own queue with the time it arrived.
+        """
         assert self.engine is not None
         event = self.engine.frame_event(link_name, data)
-        try:
-            self.events_in.send_nowait(event)
-        except trio.WouldBlock:
-            self.frames_dropped += 1
+        if event is not None:
+            self.events_in.put_frame(link_name, event, trio.current_time())
 
-    def _feed(self, event: ev.Event) -> None:
+    def _feed(self, event: ev.Event, at: float | None = None) -> None:
+        """Feed one event at `at` (when a frame arrived) or now; the core's time never goes
+        back, so a frame that waited behind a later event is fed at that event's time."""
         assert self.engine is not None
-        for output in self.engine.feed(event, trio.current_time()):
+        now = trio.current_time() if at is None else at
+        self._fed_at = max(self._fed_at, now)
+        for output in self.engine.feed(event, self._fed_at):
             self._execute(output)
         # Wake whoever waits for the core's state to change (handoffs), then re-arm.
         self._core_changed.set()
@@ -283,10 +284,12 @@ class Daemon:
         view = status_view(self.engine.snapshot())
         # The drivers' own counters: what the core never sees (send failures, line noise
         # between serial frames, reopens of a vanished interface or pty).
+        dropped = self.events_in.dropped
         view["drivers"] = {
-            name: {"open": link.up, **link.counters()} for name, link in self.links.items()
+            name: {"open": link.up, **link.counters(), "queue_full_dropped": dropped[name]}
+            for name, link in self.links.items()
         }
-        view["frames_dropped_queue_full"] = self.frames_dropped
+        view["frames_dropped_queue_full"] = sum(dropped.values())
         return view
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:

@@ -116,6 +116,11 @@ class Harness:
         self._own(a.netns, b.netns)
         network.veth(a, b)
 
+    def macvlan(self, lower: Port, host: Port) -> None:
+        """A further host on a veth cable (see `network.macvlan`); both namespaces ours."""
+        self._own(lower.netns, host.netns)
+        network.macvlan(lower, host)
+
     def add_bridge(self, netns: str, bridge: str) -> None:
         self._own(netns)
         network.add_bridge(netns, bridge)

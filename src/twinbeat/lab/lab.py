@@ -153,7 +153,8 @@ class Lab:
                 done.append(f"stopped {node}'s apache2")
         # Anything still living in a lab namespace was started there by the lab (apache
         # workers, resource scripts, a process whose pid file was lost): stopped by PID.
-        teardown = self.harness.teardown(also=[self.netns(role) for role in lp.ROLES])
+        roles = (*lp.ROLES, lp.FLOOD_ROLE)
+        teardown = self.harness.teardown(also=[self.netns(role) for role in roles])
         done += [
             f"stopped {n} leftover process(es) in {ns}" for ns, n in teardown.leftovers.items()
         ]
@@ -202,6 +203,20 @@ class Lab:
             if node == holder and groups[0].get("state") != "held":
                 return False
         return True
+
+    def flood_host(self, target: str) -> str:
+        """`<name>-flood`: one more host on the heartbeat cable, able to reach `target`.
+
+        A macvlan of the *other* node's eth1 (a macvlan cannot reach its own parent), with
+        FLOOD_ADDR; what it sends crosses the cable into `target`'s eth1 like the peer's own
+        frames. Removed with the lab. Returns the namespace's name.
+        """
+        netns = self.harness.add_netns(lp.FLOOD_ROLE)
+        self.harness.macvlan(
+            Port(self.netns(lp.peer_of(target)), lp.HB_IFACE),
+            Port(netns, lp.FLOOD_IFACE, f"{lp.FLOOD_ADDR}/{lp.HB_PREFIX}"),
+        )
+        return netns
 
     # -- apache2 ---------------------------------------------------------------------------
 

@@ -153,6 +153,26 @@ def veth(a: Port, b: Port) -> None:
             route.link("set", index=index, state="up")
 
 
+def macvlan(lower: Port, host: Port) -> None:
+    """One more host on `lower`'s cable: a macvlan of it, moved into `host.netns` as
+    `host.ifname` with `host.address`, and up. Its frames leave through `lower` (a veth end)
+    to whatever is at the cable's other end; in bridge mode it cannot reach `lower`'s own
+    namespace (a macvlan never talks to its parent)."""
+    if host.address is None:
+        raise LabError(f"macvlan {host.ifname}: an address is needed")
+    address, prefixlen = lab_address(host.address)
+    made = "tbmacvlan"  # a name free in lower's namespace (host.ifname may be taken there)
+    with ipr(lower.netns) as route:
+        route.link("add", ifname=made, kind="macvlan",
+                   link=_index(route, lower.ifname), macvlan_mode="bridge")
+        route.link("set", index=_index(route, made), net_ns_fd=host.netns)
+    with ipr(host.netns) as route:
+        index = _index(route, made)
+        route.link("set", index=index, ifname=host.ifname)
+        route.addr("add", index=index, address=address, prefixlen=prefixlen)
+        route.link("set", index=index, state="up")
+
+
 def set_link(name: str, ifname: str, up: bool) -> None:
     """Carrier off (`up=False`, a pulled cable: the peer end loses carrier too) or on."""
     with ipr(name) as route:

@@ -21,6 +21,12 @@ VIP = "198.18.1.100"
 HB_PREFIX = 24
 HB_ADDR = {"prime": "198.18.2.1", "calc": "198.18.2.2"}
 
+# bench/flood.py's junk sender: a further host on the heartbeat cable, made on demand only
+# (`Lab.flood_host`), in `<name>-flood`.
+FLOOD_ROLE = "flood"
+FLOOD_ADDR = "198.18.2.66"
+FLOOD_IFACE = "eth1"
+
 LAN_IFACE = "eth0"  # each node's (and the client's) LAN interface, inside its namespace
 HB_IFACE = "eth1"  # the dedicated heartbeat NIC: a veth pair between prime and calc
 BRIDGE = "br0"  # inside the `<name>-lan` namespace; its ports are named after the roles
@@ -98,7 +104,7 @@ class Plan:
         return PRESETS[self.preset]
 
     def netns(self, role: str) -> str:
-        if role not in ROLES:
+        if role not in (*ROLES, FLOOD_ROLE):
             raise ValueError(f"unknown lab role {role!r}")
         return f"{self.name}-{role}"
 

@@ -23,7 +23,6 @@ from core_helpers import (
 )
 
 from twinbeat.core import (
-    FrameRejected,
     GroupSpec,
     GroupStarted,
     LeftoversFound,
@@ -193,16 +192,6 @@ def test_rtt_from_echoes_and_echoes_sent_back() -> None:
     assert node.snapshot().peers[0].links[0].rtt == 0.4
 
 
-def test_frame_rejected_counts_per_link_and_peer() -> None:
-    node, _peer, _ = joined()
-    assert node.feed(FrameRejected(ETH, "mac", "prime"), 1.5) == []
-    node.feed(FrameRejected(ETH, "mac", "prime"), 1.6)
-    node.feed(FrameRejected(TTY, "length", None), 1.7)
-    snap = node.snapshot()
-    assert snap.peers[0].links[0].counters.rejected == {"mac": 2}
-    assert snap.links[1].rejected == {"length": 1}
-
-
 def test_unknown_sender_is_counted_not_applied() -> None:
     node, _peer, _ = joined()
     stranger = Peer(name="mallory")
@@ -239,7 +228,6 @@ def test_own_frames_are_ignored_and_not_counted() -> None:
     before = node.snapshot()
     me = Peer(name="calc", generation=7)
     assert node.feed(me.frame(2.0, groups=bytes([HELD, HELD])), 2.0) == []
-    assert node.feed(FrameRejected(ETH, "link", "calc"), 2.1) == []
     after = node.snapshot()
     assert [lk.rejected for lk in after.links] == [{}, {}]
     assert [(lk.up, lk.counters) for lk in after.peers[0].links] == [
@@ -247,15 +235,14 @@ def test_own_frames_are_ignored_and_not_counted() -> None:
     assert [g.holder for g in after.groups] == [None, None]
 
 
-def test_rejections_are_counted_on_the_peer_link_or_unattributed() -> None:
+def test_unknown_senders_are_counted_unattributed_on_their_link() -> None:
+    """(Frames the wire refuses never reach the core: tests/unit/test_engine.py.)"""
     node, _peer, _ = joined()
-    node.feed(FrameRejected(ETH, "link", "prime"), 1.5)  # authentic, sent on another link
-    node.feed(FrameRejected(ETH, "link", "mallory"), 1.6)
     node.feed(Peer(name="mallory").frame(1.7), 1.7)
     node.feed(Peer(name="mallory").frame(1.8, link=TTY), 1.8)
     snap = node.snapshot()
-    assert snap.peers[0].links[0].counters.rejected == {"link": 1}
-    assert snap.links[0].rejected == {"link": 1, "unknown-peer": 1}
+    assert snap.peers[0].links[0].counters.rejected == {}
+    assert snap.links[0].rejected == {"unknown-peer": 1}
     assert snap.links[1].rejected == {"unknown-peer": 1}
     assert snap.peers[0].links[1].counters.frames_ok == 0
 

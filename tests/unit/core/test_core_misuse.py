@@ -10,7 +10,6 @@ from core_helpers import A, B, Peer, holding, joined, params
 from twinbeat.core import (
     CoreMisuse,
     FrameReceived,
-    FrameRejected,
     GroupSpec,
     GroupStarted,
     GroupStartFailed,
@@ -37,7 +36,6 @@ from twinbeat.core import (
         GroupStarted("IPaddr::10.9.9.9"),  # unknown key
         Started(),  # twice
         LeftoversFound(()),  # after joining
-        FrameRejected("eth9", "mac", None),  # unknown link
         StandbyRequested("everything"),
         TakeoverRequested(""),
         PingReachability(True),  # no ping configured

@@ -80,7 +80,7 @@ async def test_standby_waits_until_the_core_says_the_group_moved(daemon, autojum
         reply = await daemon.handoff("standby", "all", timeout=60.0)
     assert reply == {"ok": True, "moved": [{"key": KEY, "from": "prime", "to": "calc"}]}
     assert trio.current_time() - started == pytest.approx(0.8, abs=0.05)
-    assert daemon.events_out.receive_nowait() == ev.StandbyRequested("all")
+    assert daemon.events_in.take(10) == [(ev.StandbyRequested("all"), None)]
 
 
 async def test_standby_that_never_completes_times_out_naming_the_group(daemon, autojump_clock):
@@ -96,8 +96,7 @@ async def test_a_request_the_core_refuses_is_answered_at_once(daemon, autojump_c
     use_engine(daemon, HandoffPlan((), "prime", "calc", "the peer is dead"), holder="prime")
     reply = await daemon.handoff("standby", "all", timeout=60.0)
     assert reply == {"ok": False, "error": "standby refused: the peer is dead"}
-    with pytest.raises(trio.WouldBlock):
-        daemon.events_out.receive_nowait()  # nothing was asked of the core
+    assert daemon.events_in.take(10) == []  # nothing was asked of the core
 
 
 async def test_takeover_that_moves_nothing_completes_at_once(daemon, autojump_clock):
