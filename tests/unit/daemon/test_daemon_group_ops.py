@@ -65,9 +65,8 @@ async def test_unexpected_agent_errors_become_failed_start_and_stop(daemon, exc)
     install(daemon, exc)
     with trio.fail_after(10):
         await daemon._group_op(KEY, True)
-        started = daemon.events_out.receive_nowait()
         await daemon._group_op(KEY, False)
-        stopped = daemon.events_out.receive_nowait()
+        (started, _), (stopped, _) = daemon.events_in.take(10)
         await daemon._announce(KEY)  # logged, not raised
         assert await daemon._probe_leftovers() == (KEY,)  # unknown counts as running
     assert isinstance(started, ev.GroupStartFailed) and started.key == KEY
@@ -89,7 +88,7 @@ async def test_a_bug_in_the_runner_itself_keeps_the_group_claimed(daemon, monkey
     with trio.fail_after(10):
         await daemon._group_op(KEY, True)
         await daemon._group_op(KEY, False)
-    started, stopped = daemon.events_out.receive_nowait(), daemon.events_out.receive_nowait()
+    (started, _), (stopped, _) = daemon.events_in.take(10)
     # Nothing could roll it back: the outcome is unknown, so the peer must not start it.
     assert started == ev.GroupStartFailed(KEY, "internal error: RuntimeError: runner bug",
                                           rolled_back=False)
