@@ -58,8 +58,8 @@ class Peer:
               groups: bytes = bytes([NONE, NONE]), echo: int = 0, flags: int = 0,
               fingerprint: int = FP, sequence: int | None = None,
               generation: int | None = None) -> FrameReceived:
-        if sequence is None:
-            self.sequence += 1
+        if sequence is None:  # like the sender: u32, wrapping past 0 (never sent)
+            self.sequence = (self.sequence + 1) & 0xFFFFFFFF or 1
             sequence = self.sequence
         return FrameReceived(
             link=link, peer=self.name, generation=generation or self.generation,
