@@ -26,6 +26,7 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -41,8 +42,10 @@ from twinbeat.core import (
     GroupStopFailed,
     GroupStopped,
     LeftoversFound,
+    Log,
     Params,
     PingReachability,
+    RecordPeerGeneration,
     ShutdownComplete,
     ShutdownRequested,
     StandbyRequested,
@@ -70,6 +73,7 @@ MAX_DRIFT = 0.005  # clocks run up to 0.5 % fast or slow
 FAULT_PHASE = 90.0
 CAPTURE_MAX = 200  # frames the adversary keeps for replaying
 WRAP_MS = 2**32  # the wire's u32 millisecond timestamps wrap here (49.7 days)
+U32 = 2**32 - 1  # ... and its sequence numbers after this one
 # A node whose peer is down may still see it alive this long after it went down: deadtime
 # plus grace after the last frame it sent (up to 0.3 s in flight), plus the echo window
 # (2 deadtime) for a frame that was sent but held back (the adversary's undelivered
@@ -92,6 +96,8 @@ class SimNode:
     tick_token: int = 0
     down_since: float = 0.0  # when the daemon last went down (crash or exit)
     booted_at: float = 0.0  # when the running daemon started
+    peer_generation: int | None = None  # the state dir's record (RecordPeerGeneration)
+    generations: list[int] = field(default_factory=list)  # of every incarnation, in order
 
     def local(self, t: float) -> float:
         return self.offset + t * (1.0 + self.drift)
@@ -146,17 +152,26 @@ class Simulation:
         heapq.heappush(self._heap, (max(t, self.now), self._counter, kind, payload))
 
     def _params(self, sn: SimNode) -> Params:
+        r = self.rng
+        # Like the daemon: a random timestamp origin per run (or none, so that the clock
+        # offsets near 2^31 and 2^32 ms show through), and in some runs a first sequence
+        # number just below 2^32, so that the sender wraps during the run.
+        origin = r.getrandbits(32) if r.random() < 0.5 else 0
+        first_sequence = 1 if r.random() < 0.5 else U32 - r.randrange(0, 300)
         return Params(
             node=sn.name, peer=_other(sn.name), links=LINKS, keepalive=KEEPALIVE,
             deadtime=DEADTIME, warntime=WARNTIME, initdead=INITDEAD,
             auto_failback=self.auto_failback, groups=self.groups, fingerprint=FINGERPRINT,
             generation=sn.generation, ping_configured=self.ping_configured,
+            peer_generation=sn.peer_generation, timestamp_origin=origin,
+            first_sequence=first_sequence,
         )
 
     def _boot(self, name: str) -> None:
         sn = self.nodes[name]
         sn.engine = Engine(self._params(sn), KEYRING, LINK_IDS, sn.local(self.now))
         sn.booted_at = self.now
+        sn.generations.append(sn.generation)
         self.incarnation[name] += 1
         self._replays_at_boot(name)
         self._feed(name, Started())
@@ -209,7 +224,11 @@ class Simulation:
             self._send(name, output)
             return
         self.trace.append(f"{self.now:.6f} {name} {output!r}")
-        if isinstance(output, StartGroup):
+        if isinstance(output, RecordPeerGeneration):
+            self.nodes[name].peer_generation = output.generation  # the state dir survives
+        elif isinstance(output, Log):
+            self._check_restart_report(name, output.message)
+        elif isinstance(output, StartGroup):
             self._start_group(name, output.key)
         elif isinstance(output, StopGroup):
             fail = self.now < self.heal_at and self.rng.random() < self.fail_stop
@@ -329,6 +348,8 @@ class Simulation:
         self._crash(a)
         lost = self.rng.random() < 0.5
         sn.generation = 1 if lost else max(1, sn.generation - self.rng.randint(2, 4))
+        if lost:
+            sn.peer_generation = None  # the whole state dir is gone
         self.trace.append(f"{self.now:.6f} {a} ROLLBACK to generation {sn.generation}")
         self._push(min(self.now + dur, self.heal_at), "boot", a)
 
@@ -405,6 +426,20 @@ class Simulation:
         if self.now > peer.down_since + GHOST_BOUND:
             self._violation(f"{name} still sees {peer.name} alive {GHOST_BOUND:.1f}s after it "
                             f"went down at {peer.down_since:.3f}")
+
+    def _check_restart_report(self, name: str, message: str) -> None:
+        """A node says its peer's sequence numbers started again, or its generation went
+        backwards, only when that peer really came back with the same or a lower generation
+        (a spurious one means the sequence or generation arithmetic is wrong)."""
+        peer = self.nodes[_other(name)]
+        gens = peer.generations
+        if "sequence numbers of generation" in message and gens.count(gens[-1]) < 2:
+            self._violation(f"{name} reports a sequence restart of {peer.name}, whose "
+                            f"generations were {gens}: {message}")
+        went_back = any(b < a for a, b in itertools.pairwise(gens))
+        if "generation went backwards" in message and not went_back:
+            self._violation(f"{name} reports a generation going backwards for {peer.name}, "
+                            f"whose generations were {gens}: {message}")
 
     def _check_liveness(self) -> None:
         for g in self.groups:

@@ -29,7 +29,7 @@ def errors(text: str) -> list[str]:
 
 @pytest.mark.parametrize("token", ["1us", "500us", "9ms", "0.005", "9999usec"])
 def test_a_keepalive_below_the_floor_is_an_error_at_its_line(token: str) -> None:
-    assert errors(BASE + f"keepalive {token}\ndeadtime 40ms\ninitdead 1\n") == [
+    assert errors(BASE + f"keepalive {token}\ndeadtime 10\n") == [
         f"/etc/ha.d/ha.cf:3: keepalive {token}: {FLOOR_PROBLEM}"
     ]
 

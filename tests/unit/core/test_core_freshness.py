@@ -81,22 +81,24 @@ def test_replayed_frames_after_our_restart_do_not_fake_a_live_peer() -> None:
 def test_frames_recorded_while_we_could_not_hear_them_do_not_revive_a_dead_peer() -> None:
     """Within one run: prime's frames recorded by someone else while calc's cable was cut
     (calc never received them) are replayed after prime died. They are authentic and their
-    sequence numbers are new to calc, but they echo nothing recent: prime stays dead."""
+    sequence numbers are new to calc, but the calc timestamp they echo (from before the cut)
+    is older than the echo window (2 deadtime): prime stays dead."""
     node, peer, echo = joined(peer_groups=bytes([HELD, NONE]))
+    node.feed(peer.frame(2.0, link=TTY, groups=bytes([HELD, NONE]), echo=echo), 2.0)
     node.feed(peer.frame(2.0, groups=bytes([HELD, NONE]), echo=echo), 2.0)
     # calc's cable is cut from 2.0: prime keeps sending (and echoing calc's last frame).
     recorded = [peer.frame(2.0 + 2 * i, groups=bytes([HELD, NONE]), echo=echo)
                 for i in range(1, 8)]
-    acts = node.feed(Tick(), 12.0 + GRACE)  # eth0 dead; ttyS0 was never heard:
-    acts += node.feed(Tick(), PARAMS.initdead + GRACE)  # dead at initdead
+    acts = node.feed(Tick(), 12.0 + GRACE)
     assert "node prime: is dead" in logs(acts)
     assert StartGroup(A) in orders(acts)
-    t = PARAMS.initdead + 1.0
+    t = 1.0 + 2 * PARAMS.deadtime + PARAMS.keepalive  # the echo (calc's ts at 1.0) is too old
     for frame in recorded:  # replayed one by one after prime is gone for good
-        t += 3.0
-        node.feed(frame, t)
+        acts = node.feed(frame, t)
         assert node.snapshot().peers[0].alive is False
+        t += 3.0
     assert node.snapshot().groups[0].holder == "calc"
+    assert node.snapshot().peers[0].links[0].counters.unechoed == len(recorded)
 
 
 def test_both_nodes_restarting_together_find_each_other_without_initdead() -> None:
@@ -193,9 +195,10 @@ def test_a_restart_with_the_same_generation_is_recognised_by_its_echo() -> None:
         acts = node.feed(Tick(), t)
         echo = ts_of(acts, echo)
         node.feed(peer.frame(t, groups=bytes([HELD, NONE]), echo=echo), t)
-    peer.sequence = 0  # the new incarnation starts counting again
-    acts = node.feed(peer.frame(t + 0.5, state=JOINING, groups=bytes([NONE, NONE]), echo=echo),
-                     t + 0.5)
+    peer.sequence = 0  # the new incarnation starts counting again, having heard calc's last
+    echo = ts_of(node.feed(Tick(), t + 2.0), echo)
+    acts = node.feed(peer.frame(t + 2.1, state=JOINING, groups=bytes([NONE, NONE]), echo=echo),
+                     t + 2.1)
     assert any("sequence numbers" in m and "accepting it: it echoes our frames" in m
                for m in logs(acts)), logs(acts)
     snap = node.snapshot()
@@ -262,3 +265,16 @@ def test_a_claim_is_acked_after_thirty_days_of_uptime() -> None:
     assert orders(acts) == [StartGroup(B)]
     node.feed(GroupStarted(B), t + 4)
     assert node.snapshot().groups[1].holder == "calc"
+
+
+def test_the_echo_delay_saturates_when_the_peer_has_been_silent_for_long() -> None:
+    """The wire's echo delay is a u16 (docs/protocol.md): 66 s after the peer's last frame
+    the core used to ask for 66000 ms, which the codec refuses — the daemon died of it."""
+    node, _peer, _ = joined()
+    delays = []
+    t = 1.0
+    while t < 80.0:
+        t += 2.0
+        delays += [e.echo_delay_ms for a in node.feed(Tick(), t)
+                   if isinstance(a, SendHeartbeat) for e in a.echoes]
+    assert max(delays) == 0xFFFF
