@@ -42,8 +42,8 @@ from .states import ts_after
 class Judgement(enum.Enum):
     """What an authenticated frame of the peer is, and so what it may do."""
 
-    REPLAYED = "replayed"  # seen before, too old, or of an older generation: counted
-    UNECHOED = "unechoed"  # of another incarnation, but proves nothing: counted
+    REPLAYED = "replayed"  # seen before, too old, of an older generation or incarnation
+    UNECHOED = "unechoed"  # of a newer generation (a restart?), but proves nothing yet
     ECHO_ONLY = "echo-only"  # of the incarnation followed, not fresh: counted, echoed back
     STALE = "stale"  # reordered, older than what was applied: counted
     ADOPT = "adopt"  # fresh news from another incarnation: follow that one from now on
@@ -65,7 +65,7 @@ JUDGEMENTS: dict[SeqVerdict, tuple[Judgement, Judgement]] = {
     # Far behind, or contradicting the incarnation's own frames: a replay of an older
     # incarnation, unless it is fresh news — then the peer restarted, same generation.
     SeqVerdict.FAR: (Judgement.REPLAYED, Judgement.ADOPT),
-    SeqVerdict.FOREIGN: (Judgement.UNECHOED, Judgement.ADOPT),
+    SeqVerdict.FOREIGN: (Judgement.REPLAYED, Judgement.ADOPT),
 }
 
 
