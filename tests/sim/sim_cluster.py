@@ -16,8 +16,13 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
   `exempt_window` seconds; leftovers and critical groups are exempt. A node never issues
   StartGroup while it holds leftovers, or while its ping nodes are unreachable.
 - Hostile network: during the fault phase an adversary replays frames it captured earlier,
-  on the link they crossed or on the other one, across the peer's restarts. Nothing it sends
-  may change who holds what (the safety check covers it).
+  on the link they crossed or on the other one, across the peer's restarts, and at a node
+  that has just restarted. Nothing it sends may change who holds what (the safety check
+  covers it), nor make a dead peer look alive (no ghost: checked after every frame).
+- Restarts and rollbacks: daemons come back with a new generation, or a lower one (state
+  dir lost or restored), with a random timestamp origin and sometimes a first sequence near
+  2^32; clocks start anywhere in 0..50 days or just before 2^31/2^32 ms. A node reports a
+  peer's sequence restart or generation going backwards only when it really happened.
 - Liveness: after `heal_at` every fault is repaired and every daemon running; by
   `heal_at + bound` each group (without a critical stop) has exactly one holder and no core
   is mid-transition.

@@ -7,6 +7,9 @@ Each test is a regression test: it failed on the core before the fix it names.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from core_helpers import (
     ACTIVE,
     ETH,
@@ -33,13 +36,16 @@ from twinbeat.core import (
     LeftoversFound,
     Node,
     Params,
+    RecordPeerGeneration,
     SendHeartbeat,
     Started,
     StartGroup,
     TakeoverRequested,
     Tick,
 )
+from twinbeat.core.heartbeat import Heartbeats, SentRange
 from twinbeat.core.liveness import GRACE
+from twinbeat.core.states import ts_after
 
 U32 = 0xFFFFFFFF
 DAY = 86400.0
@@ -243,15 +249,14 @@ def test_a_replay_from_before_the_wrap_is_still_a_replay() -> None:
 # ------------------------------------------------------------------ item 8: weeks of uptime
 
 
-def test_a_claim_is_acked_after_thirty_days_of_uptime() -> None:
-    """calc has been up 30 days with prime alive throughout; prime gives group B up (its
-    primary is calc) and calc claims it. prime's echo of the claim must be accepted: the
-    echo is checked against what calc sent recently, not against its whole lifetime."""
+def claim_after(days: float) -> tuple[list[Action], Node, float]:
+    """calc, up for `days` with prime alive throughout, claims group B (its own) when prime
+    gives it up; returns what prime's echo of the claim makes calc do."""
     p = params(keepalive=30_000.0, deadtime=DAY, warntime=DAY / 2, initdead=DAY,
                auto_failback=False)
     node, peer, echo = joined(p, peer_groups=bytes([NONE, HELD]))
     t = 1.0
-    while t < 30 * DAY:
+    while t < days * DAY:
         t += 20_000.0
         acts = node.feed(Tick(), t)
         echo = ts_of(acts, echo)
@@ -262,9 +267,40 @@ def test_a_claim_is_acked_after_thirty_days_of_uptime() -> None:
     echo = ts_of(acts, echo)
     assert node.snapshot().groups[1].local_state == "claiming"
     acts = node.feed(peer.frame(t + 3, groups=bytes([NONE, NONE | 0x10]), echo=echo), t + 3)
+    return acts, node, t + 3
+
+
+@pytest.mark.parametrize("days", [1, 30, 45, 60])
+def test_a_claim_is_acked_after_weeks_of_uptime(days: float) -> None:
+    """Item 8: prime's echo of the claim must be accepted: echoes are checked against what
+    calc sent recently, not against its whole lifetime (2^31 ms is 24.8 days)."""
+    acts, node, t = claim_after(days)
     assert orders(acts) == [StartGroup(B)]
-    node.feed(GroupStarted(B), t + 4)
+    node.feed(GroupStarted(B), t + 1)
     assert node.snapshot().groups[1].holder == "calc"
+
+
+def test_the_uptime_test_catches_an_echo_range_over_the_whole_lifetime(monkeypatch) -> None:
+    """Mutation check: with the valid echoes spanning everything sent since the start (the
+    bug), the test above fails after 30 days (prime's fresh echoes are refused: calc never
+    gets its claim acked — or, since only fresh frames count, even declares prime dead)."""
+
+    def lifetime(self: Heartbeats, now: float, ts: int) -> None:
+        if self._first is None:
+            self._first = (now, ts)
+        self._span_ms = (ts - self._first[1]) & U32
+        self._last_ts = ts
+
+    def serial_range(self: SentRange, echo: int) -> bool:
+        first = (self.last - self.span_ms) & U32 if self.last is not None else 0
+        return self.last is not None and echo != 0 and not ts_after(first, echo) \
+            and not ts_after(echo, self.last)
+
+    monkeypatch.setattr(Heartbeats, "_note_sent", lifetime)
+    monkeypatch.setattr(SentRange, "contains", serial_range)
+    test_a_claim_is_acked_after_weeks_of_uptime(1)
+    with pytest.raises(AssertionError):
+        test_a_claim_is_acked_after_weeks_of_uptime(30)
 
 
 def test_the_echo_delay_saturates_when_the_peer_has_been_silent_for_long() -> None:
@@ -278,3 +314,114 @@ def test_the_echo_delay_saturates_when_the_peer_has_been_silent_for_long() -> No
         delays += [e.echo_delay_ms for a in node.feed(Tick(), t)
                    if isinstance(a, SendHeartbeat) for e in a.echoes]
     assert max(delays) == 0xFFFF
+
+
+# ------------------------------------------------------------------ the rule, step by step
+
+
+def records(acts: list[Action]) -> list[RecordPeerGeneration]:
+    return [a for a in acts if isinstance(a, RecordPeerGeneration)]
+
+
+def test_the_peer_generation_is_recorded_once_per_generation_followed() -> None:
+    node = Node(PARAMS, 0.0)  # nothing on disk
+    node.feed(Started(), 0.0)
+    node.feed(LeftoversFound(()), 0.0)
+    peer = Peer(heard=1)
+    assert records(node.feed(peer.frame(1.0), 1.0)) == [RecordPeerGeneration("prime", 3)]
+    echo = 1
+    for t in (3.0, 5.0):  # more frames of generation 3: nothing more to record
+        echo = ts_of(node.feed(Tick(), t), echo)
+        assert records(node.feed(peer.frame(t, echo=echo), t)) == []
+    echo = ts_of(node.feed(Tick(), 7.0), echo)
+    peer.generation, peer.sequence = 4, 0
+    acts = node.feed(peer.frame(7.1, echo=echo), 7.1)
+    assert records(acts) == [RecordPeerGeneration("prime", 4)]
+    assert "Heartbeat restart on node prime" in logs(acts)
+
+
+def test_after_our_restart_the_generation_on_disk_names_the_frames() -> None:
+    """Params.peer_generation = 3 (our previous run followed prime's generation 3)."""
+    node = Node(params(peer_generation=3), 1000.0)
+    node.feed(Started(), 1000.0)
+    ts = last_hb(node.feed(LeftoversFound(()), 1000.0)).timestamp_ms
+    old = Peer(generation=2)
+    node.feed(old.frame(1000.5, echo=900_000), 1000.5)  # a replay of generation 2
+    same = Peer(generation=3)
+    node.feed(same.frame(1000.6, echo=990_000), 1000.6)  # a replay of generation 3
+    counters = node.snapshot().peers[0].links[0].counters
+    assert (counters.replayed, counters.unechoed, counters.frames_ok) == (1, 1, 0)
+    assert node.snapshot().peers[0].generation is None  # following nothing yet
+    acts = node.feed(same.frame(1001.0, echo=ts), 1001.0)  # prime, alive, echoes us
+    assert records(acts) == [] and not any("generation" in m for m in logs(acts))
+    snap = node.snapshot().peers[0]
+    assert (snap.alive, snap.generation) == (True, 3)
+
+
+def test_after_our_restart_a_lower_generation_that_echoes_us_is_reported() -> None:
+    node = Node(params(peer_generation=7), 1000.0)
+    node.feed(Started(), 1000.0)
+    ts = last_hb(node.feed(LeftoversFound(()), 1000.0)).timestamp_ms
+    acts = node.feed(Peer(generation=2).frame(1000.5, echo=ts), 1000.5)
+    assert ROLLBACK_LOG in logs(acts)
+    assert records(acts) == [RecordPeerGeneration("prime", 2)]
+    assert node.snapshot().peers[0].alive
+
+
+def test_a_recording_of_the_previous_incarnation_cannot_take_the_new_ones_place() -> None:
+    """prime restarted (3 -> 4). A frame its generation 3 sent just before (so it echoes a
+    recent timestamp of calc's) is replayed: fresh, but it brings no news — generation 4 has
+    already echoed something newer — so calc keeps following generation 4."""
+    node, peer, echo = joined(peer_groups=bytes([HELD, NONE]))
+    echo = ts_of(node.feed(Tick(), 3.0), echo)
+    recorded = peer.frame(3.1, groups=bytes([HELD, NONE]), echo=echo)
+    node.feed(recorded, 3.1)
+    echo = ts_of(node.feed(Tick(), 5.0), echo)
+    restarted = Peer(generation=4, heard=echo)
+    node.feed(restarted.frame(5.1, state=JOINING), 5.1)
+    acts = node.feed(replace(recorded, sequence=recorded.sequence + 1), 5.5)
+    assert acts == []
+    snap = node.snapshot()
+    assert (snap.peers[0].generation, snap.peers[0].state) == (4, "up")
+    assert snap.peers[0].links[0].counters.replayed == 1
+    assert snap.groups[0].holder is None
+
+
+def test_initdead_counts_from_our_first_heartbeat_not_from_started() -> None:
+    """A leftover probe that takes longer than initdead: the peer could not prove itself
+    while we were silent, so it is not declared dead at initdead after Started."""
+    node = Node(PARAMS, 0.0)
+    node.feed(Started(), 0.0)
+    acts = node.feed(LeftoversFound(()), 30.0)  # probing took 30 s (initdead is 20)
+    assert "node prime: is dead" not in logs(acts) and orders(acts) == []
+    assert node.next_deadline() == 32.0  # the next keepalive; links: 30 + 20 + grace
+    acts = node.feed(Peer(heard=last_hb(acts).timestamp_ms).frame(31.0), 31.0)
+    assert node.snapshot().peers[0].alive and node.snapshot().state == "active"
+    assert "node prime: is dead" not in logs(acts)
+
+
+def test_a_link_that_only_carries_unechoed_frames_says_so_when_it_dies() -> None:
+    node, peer, echo = joined()
+    t = 1.0
+    while t < 31.0:  # prime keeps sending on eth0 but no longer hears calc
+        t += 2.0
+        node.feed(Tick(), t)
+        node.feed(peer.frame(t, echo=echo), t)  # fresh until 21 (the window is 20 s)
+    acts = node.feed(Tick(), 31.05)
+    assert "Link prime:eth0 dead." in logs(acts)
+    assert ("Link prime:eth0: 5 frames heard that echo none of ours (a link that works one "
+            "way only, or replayed frames)") in logs(acts)
+
+
+def test_while_the_peer_is_unproven_we_echo_the_last_frame_received() -> None:
+    """In arrival order, so that prime (which may have restarted too) can prove us, and one
+    replayed frame cannot pin what we echo."""
+    node = Node(PARAMS, 0.0)
+    node.feed(Started(), 0.0)
+    node.feed(LeftoversFound(()), 0.0)
+    node.feed(Peer().frame(1.5, echo=0), 1.5)  # prime has not heard calc yet
+    hb = last_hb(node.feed(Tick(), 2.0))
+    assert hb.echoes[0].echo_ms == 1500
+    node.feed(Peer(generation=2).frame(999.0, echo=0), 2.5)  # a replay, "later" ts
+    node.feed(Peer().frame(2.6, echo=0, sequence=2), 2.6)
+    assert last_hb(node.feed(Tick(), 4.0)).echoes[0].echo_ms == 2600
