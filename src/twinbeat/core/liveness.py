@@ -126,9 +126,10 @@ class LinkTracker:
         return came_up
 
     def hold_echo(self, timestamp_ms: int, now: float) -> None:
-        """A frame of a peer not (yet) alive: echo its timestamp, whatever it is, until an
-        accepted frame replaces it. The peer may have restarted too and needs our echo to
-        prove us; in arrival order, so that one replayed frame cannot pin the echo."""
+        """A frame heard while the peer is not (yet) alive, or on a link that is down: echo
+        its timestamp, whatever it is, until an accepted frame replaces it. The peer may have
+        restarted too, or lost our frames on this link, and needs our echo to prove us; in
+        arrival order, so that one replayed frame cannot pin the echo."""
         self.echo_ts, self.echo_at, self.echo_held = timestamp_ms, now, True
 
     def note_peer_timestamp(self, timestamp_ms: int, now: float) -> None:
