@@ -17,7 +17,8 @@ replica runs unchanged against simulated time and network; two copies of the glu
   membership policy: the core's.
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
-  `Announce`), `Log`, `StatusChanged` and `ShutdownComplete` pass through unchanged.
+  `Announce`), `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
+  through unchanged.
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
 rejection counters and nothing else (not the core), so a link driver may call it from its
@@ -43,6 +44,7 @@ from twinbeat.core import (
     Node,
     Params,
     PeerSnapshot,
+    RecordPeerGeneration,
     SendHeartbeat,
     ShutdownComplete,
     Snapshot,
@@ -65,7 +67,10 @@ class Transmit:
     payloads: tuple[tuple[str, bytes], ...]
 
 
-Output = Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
+Output = (
+    Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
+    | RecordPeerGeneration
+)
 
 
 class Rejections:
@@ -113,8 +118,12 @@ def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return total
 
 
-def params_from_config(config: Config, generation: int) -> Params:
-    """The core's view of the configuration: no file paths, no I/O, nothing it does not use."""
+def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
+                       timestamp_origin: int = 0) -> Params:
+    """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
+
+    `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
+    state dir's record of the peer (daemon/peerstate.py) and a random number per run."""
     hacf = config.hacf
     return Params(
         node=config.node,
@@ -129,6 +138,8 @@ def params_from_config(config: Config, generation: int) -> Params:
         fingerprint=config.fingerprint,
         generation=generation,
         ping_configured=bool(hacf.ping_nodes),
+        peer_generation=peer_generation,
+        timestamp_origin=timestamp_origin,
     )
 
 
@@ -153,9 +164,11 @@ class Engine:
         self.rejections = Rejections(params.links)
 
     @classmethod
-    def from_config(cls, config: Config, generation: int, now: float) -> Engine:
+    def from_config(cls, config: Config, generation: int, now: float, *,
+                    peer_generation: int | None = None, timestamp_origin: int = 0) -> Engine:
         return cls(
-            params_from_config(config, generation),
+            params_from_config(config, generation, peer_generation=peer_generation,
+                               timestamp_origin=timestamp_origin),
             keyring_from_config(config),
             {link.name: link.link_id for link in config.hacf.links},
             now,

@@ -16,8 +16,13 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
   `exempt_window` seconds; leftovers and critical groups are exempt. A node never issues
   StartGroup while it holds leftovers, or while its ping nodes are unreachable.
 - Hostile network: during the fault phase an adversary replays frames it captured earlier,
-  on the link they crossed or on the other one, across the peer's restarts. Nothing it sends
-  may change who holds what (the safety check covers it).
+  on the link they crossed or on the other one, across the peer's restarts, and at a node
+  that has just restarted. Nothing it sends may change who holds what (the safety check
+  covers it), nor make a dead peer look alive (no ghost: checked after every frame).
+- Restarts and rollbacks: daemons come back with a new generation, or a lower one (state
+  dir lost or restored), with a random timestamp origin and sometimes a first sequence near
+  2^32; clocks start anywhere in 0..50 days or just before 2^31/2^32 ms. A node reports a
+  peer's sequence restart or generation going backwards only when it really happened.
 - Liveness: after `heal_at` every fault is repaired and every daemon running; by
   `heal_at + bound` each group (without a critical stop) has exactly one holder and no core
   is mid-transition.
@@ -26,6 +31,7 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -41,8 +47,10 @@ from twinbeat.core import (
     GroupStopFailed,
     GroupStopped,
     LeftoversFound,
+    Log,
     Params,
     PingReachability,
+    RecordPeerGeneration,
     ShutdownComplete,
     ShutdownRequested,
     StandbyRequested,
@@ -69,6 +77,13 @@ PROBE_MAX = 0.5  # slowest leftover probe at start-up
 MAX_DRIFT = 0.005  # clocks run up to 0.5 % fast or slow
 FAULT_PHASE = 90.0
 CAPTURE_MAX = 200  # frames the adversary keeps for replaying
+WRAP_MS = 2**32  # the wire's u32 millisecond timestamps wrap here (49.7 days)
+U32 = 2**32 - 1  # ... and its sequence numbers after this one
+# A node whose peer is down may still see it alive this long after it went down: deadtime
+# plus grace after the last frame it sent (up to 0.3 s in flight), plus the echo window
+# (2 deadtime) for a frame that was sent but held back (the adversary's undelivered
+# captures), plus drift.
+GHOST_BOUND = 3 * DEADTIME + 0.05 + 0.3 + 0.5
 
 
 class PropertyViolationError(AssertionError):
@@ -84,6 +99,10 @@ class SimNode:
     engine: Engine | None = None  # None while the daemon is down
     ping: bool = True
     tick_token: int = 0
+    down_since: float = 0.0  # when the daemon last went down (crash or exit)
+    booted_at: float = 0.0  # when the running daemon started
+    peer_generation: int | None = None  # the state dir's record (RecordPeerGeneration)
+    generations: list[int] = field(default_factory=list)  # of every incarnation, in order
 
     def local(self, t: float) -> float:
         return self.offset + t * (1.0 + self.drift)
@@ -112,7 +131,7 @@ class Simulation:
         )
         self.net = FakeNetwork(r, NAMES, warmup=(MAX_CONSECUTIVE_LOSS + 1) * KEEPALIVE + MAX_DELAY)
         self.nodes = {
-            n: SimNode(n, offset=r.uniform(0, 1000), drift=r.uniform(-MAX_DRIFT, MAX_DRIFT))
+            n: SimNode(n, offset=_clock_offset(r), drift=r.uniform(-MAX_DRIFT, MAX_DRIFT))
             for n in NAMES
         }
         self.ledger: dict[str, dict[str, str]] = {n: {} for n in NAMES}
@@ -138,17 +157,28 @@ class Simulation:
         heapq.heappush(self._heap, (max(t, self.now), self._counter, kind, payload))
 
     def _params(self, sn: SimNode) -> Params:
+        r = self.rng
+        # Like the daemon: a random timestamp origin per run (or none, so that the clock
+        # offsets near 2^31 and 2^32 ms show through), and in some runs a first sequence
+        # number just below 2^32, so that the sender wraps during the run.
+        origin = r.getrandbits(32) if r.random() < 0.5 else 0
+        first_sequence = 1 if r.random() < 0.5 else U32 - r.randrange(0, 300)
         return Params(
             node=sn.name, peer=_other(sn.name), links=LINKS, keepalive=KEEPALIVE,
             deadtime=DEADTIME, warntime=WARNTIME, initdead=INITDEAD,
             auto_failback=self.auto_failback, groups=self.groups, fingerprint=FINGERPRINT,
             generation=sn.generation, ping_configured=self.ping_configured,
+            peer_generation=sn.peer_generation, timestamp_origin=origin,
+            first_sequence=first_sequence,
         )
 
     def _boot(self, name: str) -> None:
         sn = self.nodes[name]
         sn.engine = Engine(self._params(sn), KEYRING, LINK_IDS, sn.local(self.now))
+        sn.booted_at = self.now
+        sn.generations.append(sn.generation)
         self.incarnation[name] += 1
+        self._replays_at_boot(name)
         self._feed(name, Started())
         leftovers = tuple(k for k, s in self.ledger[name].items() if s == "leftover")
         delay = self.rng.uniform(0.0, PROBE_MAX)
@@ -163,6 +193,7 @@ class Simulation:
             return
         self.trace.append(f"{self.now:.6f} {name} CRASH")
         sn.engine = None
+        sn.down_since = self.now
         for k in self.ledger[name]:
             self.ledger[name][k] = "leftover"
         sn.generation += 1
@@ -176,6 +207,7 @@ class Simulation:
         sn = self.nodes[name]
         if sn.engine is not None:
             self._carry_out(name, sn.engine.received(link, data, sn.local(self.now)))
+            self._check_no_ghost(name)
 
     def _carry_out(self, name: str, outputs: list[Output]) -> None:
         sn = self.nodes[name]
@@ -197,7 +229,11 @@ class Simulation:
             self._send(name, output)
             return
         self.trace.append(f"{self.now:.6f} {name} {output!r}")
-        if isinstance(output, StartGroup):
+        if isinstance(output, RecordPeerGeneration):
+            self.nodes[name].peer_generation = output.generation  # the state dir survives
+        elif isinstance(output, Log):
+            self._check_restart_report(name, output.message)
+        elif isinstance(output, StartGroup):
             self._start_group(name, output.key)
         elif isinstance(output, StopGroup):
             fail = self.now < self.heal_at and self.rng.random() < self.fail_stop
@@ -226,7 +262,7 @@ class Simulation:
         for link, data in tx.payloads:
             for t in self.net.transmit(src, dst, link, self.now):
                 self._push(t, "frame", (dst, link, data))
-            self._capture(link, data)
+            self._capture(src, link, data)
 
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
         # The agent finished: its effect on the machine stands even if the daemon died.
@@ -246,23 +282,35 @@ class Simulation:
 
     # ------------------------------------------------------------------ the adversary
 
-    def _capture(self, link: str, data: bytes) -> None:
+    def _capture(self, src: str, link: str, data: bytes) -> None:
         if self.replay_rate and self.now < self.heal_at:
             if len(self.captured) >= CAPTURE_MAX:
-                self.captured[self.rng.randrange(CAPTURE_MAX)] = (link, data)
+                self.captured[self.rng.randrange(CAPTURE_MAX)] = (src, link, data)
             else:
-                self.captured.append((link, data))
+                self.captured.append((src, link, data))
 
-    def _replay(self) -> None:
-        """Send an old frame again, to either node, on its own link or the other one."""
-        if not self.captured:
+    def _replay(self, dst: str | None = None) -> None:
+        """Send an old frame again, to either node (or `dst`, then one of its peer's), on its
+        own link or the other one."""
+        frames = [c for c in self.captured if dst is None or c[0] != dst]
+        if not frames:
             return
-        link, data = self.rng.choice(self.captured)
+        _src, link, data = self.rng.choice(frames)
         if self.rng.random() < 0.3:
             link = LINKS[1] if link == LINKS[0] else LINKS[0]
-        dst = self.rng.choice(NAMES)
+        dst = dst or self.rng.choice(NAMES)
         self.trace.append(f"{self.now:.6f} REPLAY to {dst} on {link}")
         self._receive(dst, link, data)
+
+    def _replays_at_boot(self, name: str) -> None:
+        """The adversary's best moment: a node that just restarted knows nothing of its peer's
+        sequence numbers. Replay the peer's old frames at it, every keepalive, until initdead."""
+        if not self.replay_rate or self.now >= self.heal_at or self.rng.random() < 0.5:
+            return
+        t = self.now + self.rng.uniform(0, KEEPALIVE)
+        while t < min(self.now + INITDEAD + DEADTIME, self.heal_at):
+            self._push(t, "replay_to", name)
+            t += self.rng.uniform(0.2, KEEPALIVE)
 
     # ------------------------------------------------------------------ faults
 
@@ -296,6 +344,20 @@ class Simulation:
         self._crash(a)
         self._push(min(self.now + dur, self.heal_at), "boot", a)
 
+    def _rollback(self, a: str, dur: float) -> None:
+        """The daemon dies and comes back with a lower generation: its state dir was lost
+        (generation 1 again) or restored from a snapshot (a generation or a few back)."""
+        sn = self.nodes[a]
+        if sn.engine is None:
+            return
+        self._crash(a)
+        lost = self.rng.random() < 0.5
+        sn.generation = 1 if lost else max(1, sn.generation - self.rng.randint(2, 4))
+        if lost:
+            sn.peer_generation = None  # the whole state dir is gone
+        self.trace.append(f"{self.now:.6f} {a} ROLLBACK to generation {sn.generation}")
+        self._push(min(self.now + dur, self.heal_at), "boot", a)
+
     def _ping_flap(self, a: str, _dur: float) -> None:
         if self.ping_configured:
             self.nodes[a].ping = not self.nodes[a].ping
@@ -312,6 +374,7 @@ class Simulation:
         "serial": lambda s, _a, d: s._cut((LINKS[1],), d),
         "both": lambda s, _a, d: s._cut(LINKS, d),
         "crash": _crash_for,
+        "rollback": _rollback,
         "ping": _ping_flap,
         "standby": lambda s, a, _d: s._feed(a, StandbyRequested(_which(s.rng))),
         "takeover": lambda s, a, _d: s._feed(a, TakeoverRequested(_which(s.rng))),
@@ -352,6 +415,36 @@ class Simulation:
         for g in self.groups:
             if self.ledger[a].get(g.key) == "held" and self.ledger[b].get(g.key) == "held":
                 self._violation(f"group {g.key} held by both {a} and {b} while connected")
+
+    def _check_no_ghost(self, name: str) -> None:
+        """A replay must never make a dead peer look alive: not at all to a node that started
+        after the peer went down, and not beyond GHOST_BOUND to one that saw it go."""
+        peer = self.nodes[_other(name)]
+        if peer.engine is not None:
+            return
+        sn = self.nodes[name]
+        if sn.engine is None or not sn.engine.snapshot().peers[0].alive:
+            return
+        if sn.booted_at > peer.down_since:
+            self._violation(f"{name} (started at {sn.booted_at:.3f}) sees {peer.name} alive, "
+                            f"which has been down since {peer.down_since:.3f}")
+        if self.now > peer.down_since + GHOST_BOUND:
+            self._violation(f"{name} still sees {peer.name} alive {GHOST_BOUND:.1f}s after it "
+                            f"went down at {peer.down_since:.3f}")
+
+    def _check_restart_report(self, name: str, message: str) -> None:
+        """A node says its peer's sequence numbers started again, or its generation went
+        backwards, only when that peer really came back with the same or a lower generation
+        (a spurious one means the sequence or generation arithmetic is wrong)."""
+        peer = self.nodes[_other(name)]
+        gens = peer.generations
+        if "sequence numbers of generation" in message and gens.count(gens[-1]) < 2:
+            self._violation(f"{name} reports a sequence restart of {peer.name}, whose "
+                            f"generations were {gens}: {message}")
+        went_back = any(b < a for a, b in itertools.pairwise(gens))
+        if "generation went backwards" in message and not went_back:
+            self._violation(f"{name} reports a generation going backwards for {peer.name}, "
+                            f"whose generations were {gens}: {message}")
 
     def _check_liveness(self) -> None:
         for g in self.groups:
@@ -413,8 +506,25 @@ class Simulation:
         "restore": lambda s, ln: s.net.set_cut(*NAMES, ln, False, s.now),
         "fault": lambda s, _p: s._fault(),
         "replay": _replay_if_faulty,
+        "replay_to": lambda s, name: s._replay(name) if s.now < s.heal_at else None,
         "heal": lambda s, _p: s._heal(),
     }
+
+
+def _clock_offset(rng: random.Random) -> float:
+    """Where a node's monotonic clock stands when the run begins (seconds).
+
+    Bugs of long uptimes live in the u32 millisecond timestamps: past 2^31 ms (24.8 days)
+    serial comparisons turn around, at 2^32 ms (49.7 days) the wire value wraps. So the
+    clocks start anywhere in 0..50 days, and often just before one of those points so that
+    the run crosses it."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        return rng.uniform(0, 1000)
+    if kind == 1:
+        return rng.uniform(0, 50 * 86400)
+    point = (WRAP_MS if kind == 2 else WRAP_MS // 2) / 1000
+    return point - rng.uniform(0, FAULT_PHASE + 60)
 
 
 def _other(name: str) -> str:

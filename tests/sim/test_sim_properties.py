@@ -11,6 +11,10 @@ import pytest
 from sim_cluster import PropertyViolationError, Simulation
 
 from twinbeat.core import groups as groups_module
+from twinbeat.core import membership as membership_module
+from twinbeat.core import sequences as sequences_module
+from twinbeat.core.freshness import judge
+from twinbeat.core.heartbeat import SentRange
 from twinbeat.core.ownership import desired_holder
 
 DEFAULT_RUNS = 300
@@ -64,3 +68,48 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
             assert f"--sim-seed {seed}" in str(e)
             return
     pytest.fail("the simulator did not notice a core that starts without acknowledgement")
+
+
+def first_violation(seeds: range) -> str | None:
+    for seed in seeds:
+        try:
+            Simulation(seed).run()
+        except PropertyViolationError as e:
+            assert f"--sim-seed {seed}" in str(e)
+            return str(e)
+    return None
+
+
+def test_the_no_ghost_check_catches_a_core_that_believes_any_echo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mutation check (issue #11 item 5): with every frame taken as fresh, replays at a
+    restarted node make its dead peer look alive, and some seed reports it."""
+    monkeypatch.setattr(SentRange, "contains", lambda self, echo: True)
+    found = first_violation(range(DEFAULT_RUNS))
+    assert found is not None and "alive" in found, found
+
+
+def test_the_restart_report_check_catches_a_core_that_needs_no_news(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mutation check (item 6): if a fresh echo were enough to switch incarnations, a
+    recording of the previous incarnation would take the live one's place (a "generation
+    went backwards" that never happened), and some seed reports it."""
+
+    def no_news(ev, sent, followed, here, elsewhere):  # type: ignore[no-untyped-def]
+        return judge(ev, sent, dataclasses.replace(followed, echo_floor=None), here, elsewhere)
+
+    monkeypatch.setattr(membership_module, "judge", no_news)
+    found = first_violation(range(DEFAULT_RUNS))
+    assert found is not None and "went backwards" in found, found
+
+
+def test_the_restart_report_check_catches_plain_sequence_comparison(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mutation check (item 7): without serial arithmetic, a sender crossing 2^32 (the
+    simulator starts some near it) looks like a restart, and some seed reports it."""
+    monkeypatch.setattr(sequences_module, "serial_after", lambda a, b: a > b)
+    found = first_violation(range(DEFAULT_RUNS))
+    assert found is not None and "sequence restart" in found, found

@@ -16,6 +16,7 @@ from twinbeat.config.readers import (
     boolean,
     int_choice,
     integer,
+    time_at_least,
     time_value,
     word,
 )
@@ -36,7 +37,13 @@ SYSLOG_FACILITIES = frozenset(
      "user", "uucp"} | {f"local{n}" for n in range(8)}
 )
 
-KEEPALIVE = Setting("keepalive", time_value)
+# The keepalive floor (docs/config.md): the `fast` lab preset's 10 ms, keepalived's minimum
+# advert_int. Below it heartbeats only burn CPU and wire (a 1us keepalive was accepted once).
+MIN_KEEPALIVE = 0.010
+KEEPALIVE = Setting(
+    "keepalive",
+    time_at_least(MIN_KEEPALIVE, "below the 10ms floor (heartbeats that often serve no purpose)"),
+)
 DEADTIME = Setting("deadtime", time_value)
 WARNTIME = Setting("warntime", time_value)
 INITDEAD = Setting("initdead", time_value)

@@ -52,6 +52,18 @@ def time_value(token: str) -> float | Invalid:
     return seconds
 
 
+def time_at_least(minimum: float, problem: str) -> Callable[[str], float | Invalid]:
+    """A `time_value` of at least `minimum` seconds."""
+
+    def read(token: str) -> float | Invalid:
+        seconds = time_value(token)
+        if isinstance(seconds, float) and seconds < minimum - 1e-12:
+            return Invalid(problem)
+        return seconds
+
+    return read
+
+
 def integer(low: int, high: int, problem: str) -> Callable[[str], int | Invalid]:
     """A decimal integer in [low, high]."""
 

@@ -66,6 +66,7 @@ def _link_view(peer: str, link: PeerLinkSnapshot) -> dict[str, Any]:
         "frames_ok": counters.frames_ok,
         "rejected": dict(counters.rejected),
         "replayed": counters.replayed,
+        "unechoed": counters.unechoed,
         "duplicates": counters.duplicates,
         "stale": counters.stale,
         "late": counters.late,

@@ -184,6 +184,22 @@ class ShutdownComplete:
     pass
 
 
+@dataclass(frozen=True)
+class RecordPeerGeneration:
+    """Keep `generation` as the peer's in the state dir (daemon/peerstate.py); the next run
+    gets it back as `Params.peer_generation`.
+
+    Issued when the core accepts a generation of the peer other than the one last recorded:
+    once per restart of the peer (or of its generation going backwards), never per frame.
+    Losing it costs only the names given to the peer's frames after our next restart
+    ("Heartbeat restart", "generation went backwards"); liveness never depends on it.
+    """
+
+    peer: str
+    generation: int
+
+
 Action = (
     SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
+    | RecordPeerGeneration
 )

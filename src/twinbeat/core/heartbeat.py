@@ -1,13 +1,18 @@
 """When this node sends a heartbeat, and what the frame's sequence and timestamp are.
 
-Owns: `Heartbeats`: the sequence counter, the timestamps this incarnation has sent (a valid
-echo lies between the first and the latest: `SentRange`), the time the next keepalive is
-due, the state last advertised, and whether an answer is owed at once.
+Owns: `Heartbeats`: the sequence counter, our timestamps (and which of them a fresh echo may
+carry: `SentRange`), the time the next keepalive is due, the state last advertised, and
+whether an answer is owed at once.
 Heartbeats go out every keepalive (ha.cf `keepalive`), at once when the advertised state
 changes, and at once when membership.py says an answer is owed (the peer came alive, changed
 state, claims a group: the claim waits for our echo). After the node is gone, one final
 frame (GONE) and then `ShutdownComplete`. Must not import another core module's state, nor
 anything doing I/O.
+
+Timestamps are our monotonic clock in ms plus `Params.timestamp_origin` (the daemon draws it
+at random per run), mod 2^32. The peer only echoes them back and orders them, so the origin
+costs nothing; it makes the timestamps of this run unrelated to any earlier run's, even
+after a reboot restarted the clock, so an old capture's echoes do not fall in our window.
 """
 
 from __future__ import annotations
@@ -15,35 +20,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .events import Action, LinkEcho, SendHeartbeat, ShutdownComplete
-from .states import SENDING_PHASES, U32, Phase, ts_after, wire_ms
+from .params import Params
+from .states import SENDING_PHASES, U32, Phase, wire_ms
 
 # What a frame advertises: node state, node flags, one byte per group.
 Advertised = tuple[int, int, bytes]
+# A fresh echo is of a timestamp we sent within the last ECHO_WINDOW deadtimes (docs/core.md,
+# Freshness). Older than that, the peer has not heard us on that link for longer than its
+# own deadtime (deadtime > 2 keepalive): the link is dead at its end already.
+ECHO_WINDOW = 2.0
 
 
 @dataclass(frozen=True)
 class SentRange:
-    """The first and latest timestamp this incarnation has sent: a valid echo lies within."""
+    """Which of our timestamps a fresh echo may carry: one we sent in this run (at most
+    `span_ms` before our latest, `last`) and less than `window_ms` before now (`now_ms`,
+    our clock now on the wire's scale, which also gives the RTT)."""
 
-    first: int | None
     last: int | None
+    span_ms: int
+    now_ms: int
+    window_ms: int
 
     def contains(self, echo: int) -> bool:
-        if self.first is None or self.last is None:
+        if self.last is None or echo == 0:
             return False
-        return not ts_after(self.first, echo) and not ts_after(echo, self.last)
+        sent_in_run = (self.last - echo) & U32 <= self.span_ms
+        return sent_in_run and (self.now_ms - echo) & U32 <= self.window_ms
 
 
 class Heartbeats:
     """The sending side of the protocol. See the module docstring."""
 
-    def __init__(self, keepalive: float) -> None:
-        self._keepalive = keepalive
-        self._sequence = 0
+    def __init__(self, params: Params) -> None:
+        self._keepalive = params.keepalive
+        self._window_ms = round(ECHO_WINDOW * params.deadtime * 1000)
+        self._origin = params.timestamp_origin
+        self._sequence = (params.first_sequence - 1) & U32
         self._next_send: float | None = None
         self._last_sent: Advertised | None = None
-        self._first_ts: int | None = None
+        self._first: tuple[float, int] | None = None  # our first heartbeat: (time, ts)
         self._last_ts: int | None = None
+        self._span_ms = 0
         self._answer_owed = False
         self._final_sent = False
 
@@ -52,8 +70,12 @@ class Heartbeats:
         """The timestamp of our latest heartbeat (a claim must be echoed past it)."""
         return self._last_ts
 
-    def sent(self) -> SentRange:
-        return SentRange(self._first_ts, self._last_ts)
+    def stamp(self, now: float) -> int:
+        """Our timestamp at `now` on the wire (never 0: 0 means "no echo")."""
+        return (wire_ms(now) + self._origin) & U32 or 1
+
+    def sent(self, now: float) -> SentRange:
+        return SentRange(self._last_ts, self._span_ms, self.stamp(now), self._window_ms)
 
     def answer_now(self) -> None:
         self._answer_owed = True
@@ -78,19 +100,29 @@ class Heartbeats:
         self, phase: Phase, now: float, state: Advertised, echoes: tuple[LinkEcho, ...]
     ) -> list[Action]:
         """The heartbeat (and after the final one, `ShutdownComplete`); call when `due`."""
-        self._sequence = (self._sequence + 1) & U32 or 1
-        ts = wire_ms(now) or 1  # 0 means "no echo" on the wire
+        self._sequence = (self._sequence + 1) & U32 or 1  # 0 is never sent
+        ts = self.stamp(now)
         out: list[Action] = [
             SendHeartbeat(sequence=self._sequence, node_state=state[0], node_flags=state[1],
                           groups=state[2], echoes=echoes, timestamp_ms=ts)
         ]
         self._last_sent = state
-        self._last_ts = ts
-        if self._first_ts is None:
-            self._first_ts = ts
+        self._note_sent(now, ts)
         self._next_send = now + self._keepalive
         self._answer_owed = False
         if phase is Phase.GONE:
             self._final_sent = True
             out.append(ShutdownComplete())
         return out
+
+    def _note_sent(self, now: float, ts: int) -> None:
+        """A valid echo lies between our first timestamp and the latest, and within the
+        window (the span is capped by time, so no amount of uptime makes it ambiguous)."""
+        if self._first is None:
+            self._first = (now, ts)
+        first_at, first_ts = self._first
+        if (now - first_at) * 1000 < self._window_ms:
+            self._span_ms = (ts - first_ts) & U32
+        else:
+            self._span_ms = self._window_ms
+        self._last_ts = ts

@@ -1,4 +1,4 @@
-"""One link to the peer: when it was last heard, its sequence window, echo, RTT and counters.
+"""One link to the peer: when it was last heard, the frames it carried, echo, RTT, counters.
 
 Owns: `LinkTracker`, one per link to the peer (one ha.cf `bcast`/`mcast`/`ucast`/`serial`
 medium), and `RejectCounts` (frames refused on a link, by reason). Every field is written by
@@ -7,7 +7,10 @@ links' silence makes the peer dead (the link quorum), status.py reads the fields
 snapshot. Must not import anything doing I/O, nor another core module's state.
 
 ha.cf semantics (heartbeat-3.0.6 §4): a link is up while heard within `deadtime`
-(`initdead` from `Started` until the first frame), plus a grace margin (`grace`).
+(`initdead` from our first heartbeat until the first frame), plus a grace margin
+(`grace`). "Heard" means a frame that echoes one of our recent timestamps (docs/core.md,
+Freshness): only such a frame refreshes the link, so a link is up while it carries frames
+both ways, and a replay cannot keep it up.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .events import LinkEcho
-from .states import U32, ts_after
+from .sequences import prune
+from .states import ts_after
 
-SEQ_WINDOW = 1024  # sequences remembered per link for replay detection
 # A link is dead when silent for deadtime + grace: a heartbeat arriving exactly at the
 # deadline must not flap the link (DESIGN §9). The grace is GRACE, or half a keepalive when
 # that is shorter, so that sub-second presets (deadtime 40ms) are not stretched by it.
 GRACE = 0.05
+ECHO_DELAY_MAX = 0xFFFF  # the wire's echo delay is a u16, saturating
 
 
 def grace(keepalive: float) -> float:
@@ -46,60 +50,57 @@ class LinkTracker:
     link: str
     up: bool | None = None  # None: never heard and initdead not over yet
     last_heard: float | None = None
-    highest_seq: int = 0
-    seen: set[int] = field(default_factory=set)
-    frames_ok: int = 0  # accepted (not replayed): applied, duplicate or stale
+    seen: dict[int, int] = field(default_factory=dict)  # sequence -> timestamp (sequences.py)
+    frames_ok: int = 0  # accepted and echoing us: they refreshed the link
     duplicates: int = 0
     stale: int = 0
     replayed: int = 0
+    unechoed: int = 0  # echoed nothing recent of ours: proved nothing (Freshness)
+    unechoed_since_heard: int = 0
     late: int = 0
     max_gap: float = 0.0
     rtt: float | None = None
-    echo_ts: int = 0  # the peer's latest timestamp_ms received here (0 = none yet)
+    echo_ts: int = 0  # the peer's timestamp_ms we echo on this link (0 = none yet)
     echo_at: float = 0.0
+    echo_held: bool = False  # echo_ts is from an unproven frame: any accepted one replaces it
 
     # -- timers
 
     def deadline(self, deadtime: float, grace: float, initdead_end: float | None) -> float | None:
         """When this link goes dead if nothing arrives: deadtime after it was last heard (or
-        initdead after `Started`, before the first frame), plus grace. None: already dead,
-        or not started."""
+        initdead after our first heartbeat, before the first frame), plus grace. None:
+        already dead, or not started."""
         if self.up and self.last_heard is not None:
             return self.last_heard + deadtime + grace
         if self.up is None and initdead_end is not None:
             return initdead_end + grace
         return None
 
-    def mark_dead(self) -> None:
+    def mark_dead(self) -> int:
+        """The link is dead; returns how many unechoed frames it carried since last heard."""
         self.up = False
+        unechoed, self.unechoed_since_heard = self.unechoed_since_heard, 0
+        return unechoed
 
     # -- sequences
 
     def forget_sequences(self) -> None:
-        """The peer restarted: its old sequence numbers mean nothing any more."""
-        self.highest_seq = 0
-        self.seen = set()
-        self.echo_ts = 0
+        """Another incarnation of the peer: its old sequence numbers mean nothing any more,
+        and the next of its timestamps heard here replaces what we echo."""
+        self.seen = {}
+        self.echo_held = True
 
-    def accept(self, seq: int) -> bool:
-        """Remember `seq` and say True, unless it is a replay on this link (then count it)."""
-        if seq in self.seen or seq <= self.highest_seq - SEQ_WINDOW or seq == 0:
-            self.replayed += 1
-            return False
-        self.seen.add(seq)
-        if seq > self.highest_seq:
-            self.highest_seq = seq
-            floor = seq - SEQ_WINDOW
-            if len(self.seen) > 2 * SEQ_WINDOW:
-                self.seen = {s for s in self.seen if s > floor}
-        return True
-
-    def has_seen(self, seq: int) -> bool:
-        return seq in self.seen
+    def remember(self, seq: int, ts: int, newest: int) -> None:
+        """This link carried the (accepted) frame `seq` with timestamp `ts`."""
+        self.seen[seq] = ts
+        prune(self.seen, newest)
 
     def count_replay(self) -> None:
-        """A frame of an older generation: a replay whatever its sequence."""
         self.replayed += 1
+
+    def count_unechoed(self) -> None:
+        self.unechoed += 1
+        self.unechoed_since_heard += 1
 
     def count_duplicate(self) -> None:
         self.duplicates += 1
@@ -110,7 +111,7 @@ class LinkTracker:
     # -- liveness, echoes, RTT
 
     def refresh(self, now: float, warntime: float) -> bool:
-        """An accepted frame arrived: the link is heard now. True if the link just came up."""
+        """A fresh frame arrived: the link is heard now. True if the link just came up."""
         if self.last_heard is not None:
             gap = now - self.last_heard
             self.max_gap = max(self.max_gap, gap)
@@ -118,15 +119,22 @@ class LinkTracker:
                 self.late += 1
         self.last_heard = now
         self.frames_ok += 1
+        self.unechoed_since_heard = 0
         came_up = self.up is not True
         self.up = True
         return came_up
 
+    def hold_echo(self, timestamp_ms: int, now: float) -> None:
+        """A frame heard while the peer is not (yet) alive, or on a link that is down: echo
+        its timestamp, whatever it is, until an accepted frame replaces it. The peer may have
+        restarted too, or lost our frames on this link, and needs our echo to prove us; in
+        arrival order, so that one replayed frame cannot pin the echo."""
+        self.echo_ts, self.echo_at, self.echo_held = timestamp_ms, now, True
+
     def note_peer_timestamp(self, timestamp_ms: int, now: float) -> None:
         """Keep the peer's newest timestamp on this link: it is echoed back on this link."""
-        if self.echo_ts == 0 or ts_after(timestamp_ms, self.echo_ts):
-            self.echo_ts = timestamp_ms
-            self.echo_at = now
+        if self.echo_held or self.echo_ts == 0 or ts_after(timestamp_ms, self.echo_ts):
+            self.echo_ts, self.echo_at, self.echo_held = timestamp_ms, now, False
 
     def note_rtt(self, rtt_ms: int) -> None:
         """`rtt_ms` is u32 arithmetic: a "negative" RTT (clock oddity) is ignored."""
@@ -134,6 +142,8 @@ class LinkTracker:
             self.rtt = rtt_ms / 1000.0
 
     def echo(self, now: float) -> LinkEcho:
-        """What our next frame on this link echoes: the peer's timestamp and the ms since."""
-        delay = round((now - self.echo_at) * 1000) & U32 if self.echo_ts else 0
+        """What our next frame on this link echoes: the peer's timestamp and the ms since,
+        saturating at the wire's u16 (docs/protocol.md): a peer silent for over 65.5 s must
+        not make our heartbeat unencodable."""
+        delay = min(round((now - self.echo_at) * 1000), ECHO_DELAY_MAX) if self.echo_ts else 0
         return LinkEcho(link=self.link, echo_ms=self.echo_ts, echo_delay_ms=delay)

@@ -1,36 +1,44 @@
 """The peer: which frames to accept, whether it is alive (the link quorum), what it advertises.
 
-Owns: `Membership` and its `PeerTracker` (generation, applied sequence, alive/declared dead,
-the peer's latest applied state, the echo of our claims), one `LinkTracker` per link
-(liveness.py), and the per-link counts of frames that could not be attributed to the peer.
-It decides:
+Owns: `Membership` and its `PeerTracker` (the incarnation followed: generation and newest
+applied frame; alive/declared dead, the peer's latest applied state, the echoes of our
+timestamps), one `LinkTracker` per link (liveness.py), and the per-link counts of frames
+that could not be attributed to the peer. It decides:
 
-- **frame acceptance**: our own name → ignored, not counted (our broadcast looping back);
-  any other unknown sender → rejected "unknown-peer"; an older generation or a sequence
-  already seen on that link → replayed; a higher generation → the peer restarted (its state
-  and sequences are forgotten); a sequence already applied via another link → duplicate, an
-  older unseen one → stale: both refresh their link, neither is applied;
-- **the link quorum**: a link is up while heard within deadtime (+ grace; initdead before the
-  first frame); the peer is dead only when *every* link is dead — one link down is a warning,
-  never a takeover (DESIGN §3);
-- RTT from valid echoes, late-heartbeat warnings (warntime), configuration mismatch reports.
+- **sender**: our own name → ignored, not counted (our broadcast looping back); any other
+  unknown sender → rejected "unknown-peer";
+- **freshness** (freshness.py judges, this module carries the judgement out): only a frame
+  echoing one of our recent timestamps refreshes a link, is applied, brings the peer to life
+  or makes us follow another incarnation (restart, generation gone backwards, sequence
+  numbers starting again: logged, and recorded with `RecordPeerGeneration`). A replay can do
+  none of these, before or after our own restart. Within the incarnation followed
+  (sequences.py): a sequence seen on that link or too old → replayed; the same heartbeat
+  received on another link → duplicate (it refreshes its link); an older unseen one →
+  stale (changes nothing); only the newest is applied;
+- **the link quorum**: a link is up while heard within deadtime (+ grace; initdead from our
+  first heartbeat before the first frame); the peer is dead only when *every* link is dead
+  — one link down is a warning, never a takeover (DESIGN §3);
+- RTT from fresh echoes, late-heartbeat warnings (warntime), configuration mismatch reports.
 
 What the groups must learn (the peer died holding something, came back, holds a group) and
 when a heartbeat is owed at once are returned as `Notice`s; node.py passes them on. The groups
-see the peer only through `LivePeer`, a frozen view. Must not import groups.py, node.py or
-anything doing I/O.
+see the peer only through `LivePeer`, a frozen view (notices.py). Must not import groups.py,
+node.py or anything doing I/O.
 """
-
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import CoreMisuse
-from .events import Action, FrameReceived, LinkEcho, Log
+from .events import Action, FrameReceived, LinkEcho, Log, RecordPeerGeneration
+from .freshness import Followed, Judgement, judge
 from .heartbeat import SentRange
 from .liveness import LinkTracker, RejectCounts, grace
+from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .ownership import GroupView
 from .params import Params
+from .sequences import Newest
 from .states import (
     BUSY,
     U32,
@@ -39,8 +47,12 @@ from .states import (
     WireNodeState,
     decode_group,
     ts_after,
-    wire_ms,
 )
+
+__all__ = [
+    "REALLY_HELD", "UNKNOWN_PEER", "AnswerOwed", "Judgement", "LivePeer", "Membership", "Notice",
+    "PeerDied", "PeerHolds", "PeerReturned", "PeerTracker",
+]
 
 UNKNOWN_PEER = "unknown-peer"
 # Groups the peer really held: a claim also shows as STARTING, and a lost claim must not be
@@ -48,55 +60,12 @@ UNKNOWN_PEER = "unknown-peer"
 REALLY_HELD = frozenset({WireGroupState.HELD, WireGroupState.STOPPING})
 
 
-# --------------------------------------------------------------------- what others may see
-
-
-@dataclass(frozen=True)
-class LivePeer:
-    """The peer while it is alive, as the groups may see it: its latest applied state."""
-
-    name: str
-    config_match: bool
-    node_state: WireNodeState | None  # None: alive, but no frame applied since (re)start
-    node_flags: int
-    groups: tuple[GroupView, ...]  # () until a matching frame is applied
-    echo_max: int | None  # our newest timestamp it has echoed (this incarnation)
-
-    def group(self, index: int) -> WireGroupState | None:
-        """The peer's state for group `index`, or None when its group bytes are unknown."""
-        return self.groups[index].state if self.groups else None
-
-
-@dataclass(frozen=True)
-class PeerDied:
-    """Every link silent beyond deadtime: the peer is assumed to hold nothing any more."""
-
-    peer: str
-    busy: tuple[int, ...]  # groups it showed claiming, starting, holding or stopping
-    was_alive: bool
-
-
-@dataclass(frozen=True)
-class PeerReturned:
-    """A peer declared dead is heard again."""
-
-    peer: str
-
-
-@dataclass(frozen=True)
-class PeerHolds:
-    """An applied frame shows the peer holding (or stopping) these groups."""
-
-    peer: str
-    indices: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class AnswerOwed:
-    """Send a heartbeat now: the peer came alive, changed state, claims or died."""
-
-
-Notice = PeerDied | PeerReturned | PeerHolds | AnswerOwed
+# Frames that are only counted, and the counter of each.
+DROPPED: dict[Judgement, Callable[[LinkTracker], None]] = {
+    Judgement.REPLAYED: LinkTracker.count_replay,
+    Judgement.UNECHOED: LinkTracker.count_unechoed,
+    Judgement.STALE: LinkTracker.count_stale,
+}
 
 # --------------------------------------------------------------------- the peer's record
 
@@ -107,12 +76,12 @@ class PeerTracker:
 
     name: str
     links: dict[str, LinkTracker]
-    generation: int | None = None
+    generation: int | None = None  # of the incarnation followed (None: none yet this run)
     alive: bool = False
     ever_alive: bool = False
     declared_dead: bool = False
     last_heard: float | None = None
-    applied_seq: int = 0
+    newest: Newest | None = None  # the newest frame applied from this incarnation
     last_applied_at: float | None = None
     node_state: WireNodeState | None = None
     node_flags: int = 0
@@ -120,6 +89,7 @@ class PeerTracker:
     config_match: bool = True
     mismatch_logged: bool = False
     echo_max: int | None = None  # our latest timestamp the peer has echoed (this incarnation)
+    echo_floor: int | None = None  # ... in this run, whatever the incarnation (never reset)
 
     def forget_state(self) -> None:
         """Dead or restarted: assume it holds nothing (no STONITH; heartbeat's assumption)."""
@@ -144,6 +114,7 @@ class Membership:
             self.peer = PeerTracker(params.peer, links)
         self.unattributed = {ln: RejectCounts() for ln in params.links}
         self.initdead_end: float | None = None
+        self.recorded = params.peer_generation  # what the state dir says (RecordPeerGeneration)
 
     # ------------------------------------------------------------------ queries
 
@@ -170,9 +141,12 @@ class Membership:
 
     # ------------------------------------------------------------------ timers
 
-    def start(self, now: float) -> None:
-        """`Started`: links not heard by initdead from now are dead."""
-        self.initdead_end = now + self.params.initdead
+    def speaking(self, now: float) -> None:
+        """We sent a heartbeat. From the first one, links not heard within initdead are dead:
+        before it the peer cannot echo us, so cannot prove itself (a long leftover probe
+        must not declare a live peer dead)."""
+        if self.initdead_end is None:
+            self.initdead_end = now + self.params.initdead
 
     def _link_deadline(self, lt: LinkTracker) -> float | None:
         p = self.params
@@ -194,8 +168,12 @@ class Membership:
         for lt in peer.links.values():
             due = self._link_deadline(lt)
             if due is not None and now >= due:
-                lt.mark_dead()
+                unechoed = lt.mark_dead()
                 out.append(Log("info" if quiet else "warning", f"Link {peer.name}:{lt.link} dead."))
+                if unechoed:
+                    out.append(Log("warning", f"Link {peer.name}:{lt.link}: {unechoed} frames "
+                                              "heard that echo none of ours (a link that "
+                                              "works one way only, or replayed frames)"))
         if peer.declared_dead or not all(lt.up is False for lt in peer.links.values()):
             return []
         return self._declare_dead(peer, out)
@@ -215,7 +193,7 @@ class Membership:
     def on_frame(
         self, ev: FrameReceived, now: float, sent: SentRange, out: list[Action]
     ) -> list[Notice]:
-        """Accept (or count and drop) an authenticated frame; apply its state if newer."""
+        """Judge an authenticated frame (see the module docstring) and act on it."""
         peer = self.peer
         if ev.peer == self.params.node:
             return []  # our own broadcast looping back: normal, not counted
@@ -223,61 +201,93 @@ class Membership:
             self.unattributed[ev.link].count(UNKNOWN_PEER)
             return []
         lt = peer.links[ev.link]
-        restarted = self._check_generation(peer, lt, ev.generation, out)
-        if restarted is None or not lt.accept(ev.sequence):
+        if not peer.alive:
+            lt.hold_echo(ev.timestamp_ms, now)  # so that a restarted peer can prove us
+        judgement = self._judge(peer, lt, ev, sent)
+        if judgement is Judgement.ECHO_ONLY:
+            lt.count_unechoed()
+            if not lt.up:  # echo it back, so that the link can come up (freshness.py)
+                lt.hold_echo(ev.timestamp_ms, now)
             return []
-        # Link liveness: any non-replayed frame refreshes its link (heartbeat §4).
+        if judgement in DROPPED:
+            DROPPED[judgement](lt)  # counted, nothing else
+            return []
+        restarted = False
+        if judgement in (Judgement.ADOPT, Judgement.REBASE):
+            restarted = self._adopt(peer, ev, out, quiet=judgement is Judgement.REBASE)
+        return self._accept(peer, lt, ev, now=now, new=judgement is not Judgement.COPY,
+                            restarted=restarted, sent=sent, out=out)
+
+    def _judge(self, peer: PeerTracker, lt: LinkTracker, ev: FrameReceived,
+               sent: SentRange) -> Judgement:
+        known = peer.generation if peer.generation is not None else self.recorded
+        followed = Followed(peer.generation, known, peer.alive, peer.echo_floor, peer.newest)
+        others = [t.seen for t in peer.links.values() if t is not lt]
+        return judge(ev, sent, followed, lt.seen, others)
+
+    def _accept(self, peer: PeerTracker, lt: LinkTracker, ev: FrameReceived, *, now: float,
+                new: bool, restarted: bool, sent: SentRange, out: list[Action]) -> list[Notice]:
+        """A fresh frame of the incarnation followed: remember it, refresh its link, bring
+        the peer to life; apply it if it is the newest."""
+        if new:
+            peer.newest = Newest(ev.sequence, ev.timestamp_ms)
+        assert peer.newest is not None
+        lt.remember(ev.sequence, ev.timestamp_ms, peer.newest.seq)
+        lt.note_peer_timestamp(ev.timestamp_ms, now)
         if lt.refresh(now, self.params.warntime):
             out.append(Log("info", f"Link {peer.name}:{ev.link} up."))
-        lt.note_peer_timestamp(ev.timestamp_ms, now)
-        self._note_echo(peer, lt, ev, now, sent)
+        self._note_echo(peer, lt, ev, sent)
         peer.last_heard = now
         notices = [] if peer.alive else self._revive(peer, restarted, out)
-        # State: apply only what is newer than what was already applied.
-        if ev.sequence <= peer.applied_seq:
-            if any(t.has_seen(ev.sequence) for t in peer.links.values() if t is not lt):
-                lt.count_duplicate()
-            else:
-                lt.count_stale()
+        if not new:
+            lt.count_duplicate()
             return notices
         if peer.last_applied_at is not None:
             interval = now - peer.last_applied_at
             if interval > self.params.warntime:
                 out.append(Log("warning", f"Late heartbeat: Node {peer.name}: interval "
                                           f"{round(interval * 1000)} ms"))
-        peer.applied_seq = ev.sequence
         peer.last_applied_at = now
         return notices + self._apply_state(peer, ev, out)
 
     @staticmethod
-    def _note_echo(
-        peer: PeerTracker, lt: LinkTracker, ev: FrameReceived, now: float, sent: SentRange
-    ) -> None:
-        """An echo of a timestamp this incarnation sent gives the link's RTT and tells how far
-        the peer has seen our frames (the claim rule); any other echo is ignored."""
-        if ev.echo_ms and sent.contains(ev.echo_ms):
-            lt.note_rtt((wire_ms(now) - ev.echo_ms - ev.echo_delay_ms) & U32)
-            if peer.echo_max is None or ts_after(ev.echo_ms, peer.echo_max):
-                peer.echo_max = ev.echo_ms
+    def _note_echo(peer: PeerTracker, lt: LinkTracker, ev: FrameReceived, sent: SentRange) -> None:
+        """A fresh echo gives the link's RTT and tells how far the peer has seen our frames
+        (the claim rule)."""
+        lt.note_rtt((sent.now_ms - ev.echo_ms - ev.echo_delay_ms) & U32)
+        if peer.echo_max is None or ts_after(ev.echo_ms, peer.echo_max):
+            peer.echo_max = ev.echo_ms
+        if peer.echo_floor is None or ts_after(ev.echo_ms, peer.echo_floor):
+            peer.echo_floor = ev.echo_ms
 
-    def _check_generation(
-        self, peer: PeerTracker, lt: LinkTracker, generation: int, out: list[Action]
-    ) -> bool | None:
-        """None: an older generation (a replay, counted). Else whether the peer restarted."""
-        if peer.generation is not None and generation < peer.generation:
-            lt.count_replay()
-            return None
-        if peer.generation is not None and generation == peer.generation:
-            return False
-        restarted = peer.generation is not None
-        if restarted:
-            out.append(Log("info", f"Heartbeat restart on node {peer.name}"))
-        peer.generation = generation
+    def _adopt(self, peer: PeerTracker, ev: FrameReceived, out: list[Action], *,
+               quiet: bool) -> bool:
+        """Follow another incarnation of the peer (a fresh frame proved it runs): forget the
+        old one's sequences and state, say what happened, record the generation. Returns
+        whether it replaces an incarnation followed in this run (a restart). `quiet`: a
+        re-base on a reordered frame, perhaps of the same incarnation: nothing to say."""
+        known = peer.generation if peer.generation is not None else self.recorded
+        name, g = peer.name, ev.generation
+        if known is not None and g < known:
+            out.append(Log("warning", f"node {name}: generation went backwards ({known} -> "
+                                      f"{g}): state dir lost or restored from a snapshot? "
+                                      "accepting it: it echoes our frames"))
+        elif known is not None and g > known:
+            out.append(Log("info", f"Heartbeat restart on node {name}"))
+        elif peer.generation is not None and not quiet:
+            out.append(Log("warning", f"node {name}: sequence numbers of generation {g} "
+                                      "started again: restarted from a restored state dir? "
+                                      "accepting it: it echoes our frames"))
+        restarted = peer.generation is not None and not quiet
+        peer.generation = g
         for t in peer.links.values():
             t.forget_sequences()
-        peer.applied_seq = 0
+        peer.newest = None
         peer.last_applied_at = None
         peer.forget_state()
+        if g != self.recorded:
+            self.recorded = g
+            out.append(RecordPeerGeneration(name, g))
         return restarted
 
     def _revive(self, peer: PeerTracker, restarted: bool, out: list[Action]) -> list[Notice]:

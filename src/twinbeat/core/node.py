@@ -55,15 +55,8 @@ from .handoff import (
     takeover_refusal,
 )
 from .heartbeat import Advertised, Heartbeats
-from .membership import (
-    AnswerOwed,
-    LivePeer,
-    Membership,
-    Notice,
-    PeerDied,
-    PeerHolds,
-    PeerReturned,
-)
+from .membership import Membership
+from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .params import Params
 from .reports import Reports
 from .snapshot import Snapshot
@@ -109,7 +102,7 @@ class Node:
         self._membership = Membership(params)
         self._groups = Groups(params, now)
         self._reports = Reports()
-        self._heartbeats = Heartbeats(params.keepalive)
+        self._heartbeats = Heartbeats(params)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = ""
 
@@ -179,12 +172,11 @@ class Node:
         match ev:
             case Started():
                 self._phase = phase_step(self._phase, PhaseTrigger.STARTED)
-                self._membership.start(now)
             case LeftoversFound(keys=keys):
                 self._phase = phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.leftovers(keys, now, out)
             case FrameReceived():
-                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(), out))
+                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out))
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():
@@ -253,6 +245,7 @@ class Node:
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
             out.extend(self._heartbeats.send(self._phase, now, state, echoes))
+            self._membership.speaking(now)  # initdead counts from our first heartbeat
         status = status_line(self._phase, self._membership, self._groups)
         if status != self._status:
             self._status = status

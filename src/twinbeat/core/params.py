@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import CoreMisuse
+from .states import U32
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,14 @@ class Params:
     `peer` is the other node of the pair, or None when ha.cf names only this node (heartbeat
     accepts that: the node then holds every group alone). Two nodes is the product: the wire
     carries one echo per frame, so the core models exactly one peer.
+
+    `peer_generation` is the peer's generation as the previous run last accepted it (the
+    daemon keeps it in the state dir: `RecordPeerGeneration`), None when unknown. It names
+    what the peer's frames are (a replay, a restart, a generation gone backwards); it is
+    never what makes the peer alive — only a fresh echo does (docs/core.md, Freshness).
+    `timestamp_origin` is added to every timestamp we send (the daemon draws it at random
+    per run); `first_sequence` is the first sequence number we send: 1 in production, near
+    2^32 in the simulator so that every run may cross the wrap.
     """
 
     node: str
@@ -41,6 +50,9 @@ class Params:
     fingerprint: int
     generation: int
     ping_configured: bool = False
+    peer_generation: int | None = None
+    timestamp_origin: int = 0
+    first_sequence: int = 1
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""
@@ -61,3 +73,14 @@ class Params:
                 raise CoreMisuse(f"group {g.key}: primary {g.primary} is not a node")
         if len(self.groups) > 255:
             raise CoreMisuse("at most 255 groups")
+        self._validate_counters()
+
+    def _validate_counters(self) -> None:
+        if not 0 <= self.generation <= U32:
+            raise CoreMisuse("generation must be a u32")
+        if self.peer_generation is not None and not 0 <= self.peer_generation <= U32:
+            raise CoreMisuse("peer_generation must be a u32")
+        if not 0 <= self.timestamp_origin <= U32:
+            raise CoreMisuse("timestamp_origin must be a u32")
+        if not 1 <= self.first_sequence <= U32:
+            raise CoreMisuse("first_sequence must be 1 .. 2^32 - 1 (0 is never sent)")

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LinkCounters:
-    frames_ok: int  # accepted (not replayed), applied or duplicate
-    duplicates: int  # same sequence already applied from another link
+    frames_ok: int  # accepted and echoing us (fresh): these keep the link up
+    duplicates: int  # same heartbeat already received on another link
     stale: int  # older than the state already applied (reordered)
-    replayed: int  # older generation, or sequence already seen on this link
+    replayed: int  # older generation or sequence already seen on this link, not echoing us
+    unechoed: int  # echoing none of our recent frames: proved nothing (docs/core.md)
     late: int  # gaps over warntime on this link
     rejected: dict[str, int]  # by reason; the core refuses none: engine.py adds its "link"
 

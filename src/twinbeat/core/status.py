@@ -46,6 +46,7 @@ def link_snapshot(lt: LinkTracker, now: float, deadtime: float) -> PeerLinkSnaps
             duplicates=lt.duplicates,
             stale=lt.stale,
             replayed=lt.replayed,
+            unechoed=lt.unechoed,
             late=lt.late,
             rejected={},  # frames the wire refused: counted and added by engine.py
         ),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import secrets
 import signal
 import sys
 from typing import Any
@@ -40,6 +41,7 @@ from twinbeat.daemon import notify
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
+from twinbeat.daemon.peerstate import PeerStateError, PeerStateWriter, load_peer_generation
 from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
 from twinbeat.engine import Engine, Transmit
 from twinbeat.links import LinkDriver
@@ -61,10 +63,16 @@ PING_INTERVAL_MIN = 0.2
 class Daemon:
     """Owns the running node: the core, its links and agents, and the control socket."""
 
-    def __init__(self, config: Config, generation: int, run_dir: str) -> None:
+    def __init__(self, config: Config, generation: int, run_dir: str, *,
+                 state_dir: str | None = None, peer_generation: int | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
         self.generation = generation
+        self.peer_generation = peer_generation
+        self.peer_state = (
+            PeerStateWriter(state_dir, config.peer)
+            if state_dir is not None and config.peer is not None else None
+        )
         self.links: dict[str, LinkDriver] = {}
         for link in config.hacf.links:
             match link.medium:
@@ -111,8 +119,14 @@ class Daemon:
                 )
                 for group in self.config.groups
             }
-            self.engine = Engine.from_config(self.config, self.generation, trio.current_time())
+            # A random timestamp origin per run: no echo in an earlier run's capture can pass
+            # for one of this run's, even after a reboot restarted the clock (docs/core.md).
+            self.engine = Engine.from_config(
+                self.config, self.generation, trio.current_time(),
+                peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32))
             nursery.start_soon(self._handle_signals)
+            if self.peer_state is not None:
+                nursery.start_soon(self.peer_state.run)
             self._feed(ev.Started())
             # A crashed daemon's leftovers (VIP, service) are found before joining, so the core
             # can stop them first: otherwise the VIP would be held twice after a restart.
@@ -223,10 +237,7 @@ class Daemon:
         assert self._nursery is not None
         match output:
             case Transmit(payloads=payloads):
-                for name, payload in payloads:
-                    self.links[name].send(payload)
-                if self.watchdog is not None:
-                    self.watchdog.feed()  # heartbeat tickles the watchdog on each local status
+                self._transmit(payloads)
             case ev.StartGroup(key=key):
                 self._nursery.start_soon(self._group_op, key, True)
             case ev.StopGroup(key=key):
@@ -237,11 +248,24 @@ class Daemon:
                 log.log(logging.getLevelName(level.upper()), message)
             case ev.StatusChanged(text=text):
                 notify.notify(f"STATUS={text}")
+            case ev.RecordPeerGeneration(generation=generation):
+                self._record_peer_generation(generation)
             case ev.ShutdownComplete():
                 log.info("twinbeat shutdown complete")
                 self.done = True
             case _:
                 raise TypeError(f"unknown output {output!r}")
+
+    def _transmit(self, payloads: tuple[tuple[str, bytes], ...]) -> None:
+        for name, payload in payloads:
+            self.links[name].send(payload)
+        if self.watchdog is not None:
+            self.watchdog.feed()  # heartbeat tickles the watchdog on each local status
+
+    def _record_peer_generation(self, generation: int) -> None:
+        """The core accepted another generation of the peer: keep it for our next run."""
+        if self.peer_state is not None:
+            self.peer_state.record(generation)
 
     async def _group_op(self, key: str, start: bool) -> None:
         """Start or stop one group and feed the core the outcome, whatever happens.
@@ -347,8 +371,12 @@ def main(args: argparse.Namespace) -> int:
         )
     )
     try:
+        # The peer's record first: a refused start must not have used up a generation.
+        peer_generation = (
+            None if config.peer is None else load_peer_generation(args.state_dir, config.peer)
+        )
         generation = bump_generation(args.state_dir)
-    except GenerationError as exc:
+    except (GenerationError, PeerStateError) as exc:
         print(f"twinbeat: not started: {exc}", file=sys.stderr)
         return 1
     if config.hacf.realtime:
@@ -356,7 +384,8 @@ def main(args: argparse.Namespace) -> int:
             log.warning("%s; continuing without it", problem)
     log.info("twinbeat starting: node %s, generation %d, config %s",
              config.node, generation, config.config_dir)
-    daemon = Daemon(config, generation, args.run_dir)
+    daemon = Daemon(config, generation, args.run_dir, state_dir=args.state_dir,
+                    peer_generation=peer_generation)
     try:
         trio.run(daemon.run)
     except ControlSocketError as exc:

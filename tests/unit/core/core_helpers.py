@@ -17,6 +17,7 @@ from twinbeat.core import (
     Log,
     Node,
     Params,
+    RecordPeerGeneration,
     SendHeartbeat,
     Started,
     StartGroup,
@@ -48,22 +49,28 @@ def params(**kw: object) -> Params:
 
 @dataclass
 class Peer:
-    """The peer "prime", sending frames whose content each test chooses."""
+    """The peer "prime", sending frames whose content each test chooses.
+
+    `heard` is calc's latest timestamp prime has received: what its frames echo unless a
+    test says otherwise (`echo=`). A frame echoing nothing recent of calc's proves nothing
+    (docs/core.md, Freshness), so a scripted peer must echo like a real one."""
 
     name: str = "prime"
     generation: int = 3
     sequence: int = 0
+    heard: int = 0
 
     def frame(self, now: float, *, link: str = ETH, state: int = ACTIVE,
-              groups: bytes = bytes([NONE, NONE]), echo: int = 0, flags: int = 0,
+              groups: bytes = bytes([NONE, NONE]), echo: int | None = None, flags: int = 0,
               fingerprint: int = FP, sequence: int | None = None,
               generation: int | None = None) -> FrameReceived:
-        if sequence is None:
-            self.sequence += 1
+        if sequence is None:  # like the sender: u32, wrapping past 0 (never sent)
+            self.sequence = (self.sequence + 1) & 0xFFFFFFFF or 1
             sequence = self.sequence
         return FrameReceived(
             link=link, peer=self.name, generation=generation or self.generation,
-            sequence=sequence, timestamp_ms=int(now * 1000) or 1, echo_ms=echo,
+            sequence=sequence, timestamp_ms=int(now * 1000) or 1,
+            echo_ms=self.heard if echo is None else echo,
             echo_delay_ms=0, fingerprint=fingerprint, node_state=state, node_flags=flags,
             groups=groups,
         )
@@ -80,8 +87,9 @@ def logs(actions: list[Action]) -> list[str]:
 
 
 def orders(actions: list[Action]) -> list[Action]:
-    """The actions that are neither logs, status lines nor heartbeats."""
-    return [a for a in actions if not isinstance(a, Log | StatusChanged | SendHeartbeat)]
+    """The actions that are neither logs, status lines, heartbeats nor state-dir records."""
+    return [a for a in actions
+            if not isinstance(a, Log | StatusChanged | SendHeartbeat | RecordPeerGeneration)]
 
 
 def joined(p: Params = PARAMS, *, peer: Peer | None = None,
@@ -95,7 +103,8 @@ def joined(p: Params = PARAMS, *, peer: Peer | None = None,
     node.feed(Started(), 0.0)
     acts = node.feed(LeftoversFound(()), 0.0)
     ts = last_hb(acts).timestamp_ms
-    acts = node.feed(peer.frame(1.0, groups=peer_groups, echo=ts), 1.0)
+    peer.heard = ts
+    acts = node.feed(peer.frame(1.0, groups=peer_groups), 1.0)
     hbs = [a for a in acts if isinstance(a, SendHeartbeat)]
     return node, peer, hbs[-1].timestamp_ms if hbs else ts
 
@@ -110,8 +119,11 @@ def ts_of(actions: list[Action], default: int) -> int:
     return hbs[-1].timestamp_ms if hbs else default
 
 
-def holding(p: Params = PARAMS) -> tuple[Node, float]:
-    """A node alone (its peer never heard, dead after initdead) holding every group."""
+def holding(p: Params = PARAMS, *, peer: Peer | None = None) -> tuple[Node, float]:
+    """A node alone (its peer never heard, dead after initdead) holding every group.
+
+    `peer`, when given, has heard the node's last heartbeat (its frames echo it): a peer
+    that comes up now and proves itself."""
     node = Node(p, 0.0)
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
@@ -119,5 +131,7 @@ def holding(p: Params = PARAMS) -> tuple[Node, float]:
     acts = node.feed(Tick(), t)
     started = [a.key for a in acts if isinstance(a, StartGroup)]
     for k in started:
-        node.feed(GroupStarted(k), t)
+        acts += node.feed(GroupStarted(k), t)
+    if peer is not None:
+        peer.heard = ts_of(acts, peer.heard)
     return node, t

@@ -84,8 +84,8 @@ def test_no_claim_while_the_peer_is_starting_the_group() -> None:
 
 
 def test_auto_failback_on_secondary_stops_then_primary_may_start() -> None:
-    node, _t = holding()
     peer = Peer()
+    node, _t = holding(peer=peer)
     acts = node.feed(peer.frame(21.0), 21.0)  # prime joins the cluster, holding nothing
     assert orders(acts) == [StopGroup(A)]
     assert "releasing resource group: " + A in logs(acts)
@@ -101,8 +101,8 @@ def test_auto_failback_on_secondary_stops_then_primary_may_start() -> None:
 
 
 def test_auto_failback_off_holder_keeps_after_the_primary_returns() -> None:
-    node, _t = holding(params(auto_failback=False))
     peer = Peer()
+    node, _t = holding(params(auto_failback=False), peer=peer)
     for t in (21.0, 23.0, 25.0):
         acts = node.feed(peer.frame(t), t)
         assert orders(acts) == []
@@ -120,8 +120,8 @@ def test_standby_while_the_peer_is_dead_is_refused() -> None:
 
 
 def test_standby_local_hands_the_local_group_over() -> None:
-    node, t = holding(params(auto_failback=False))
     peer = Peer()
+    node, t = holding(params(auto_failback=False), peer=peer)
     node.feed(peer.frame(t + 1), t + 1)
     acts = node.feed(StandbyRequested("local"), t + 2)
     assert logs(acts)[0] == "Going standby [local]."
@@ -151,8 +151,8 @@ def test_takeover_asks_the_holder_and_starts_after_its_stop() -> None:
 
 
 def test_a_peer_takeover_request_makes_this_node_stand_by() -> None:
-    node, t = holding(params(auto_failback=False))
     peer = Peer()
+    node, t = holding(params(auto_failback=False), peer=peer)
     node.feed(peer.frame(t + 1), t + 1)
     acts = node.feed(peer.frame(t + 2, groups=bytes([NONE, NONE | WANT])), t + 2)
     assert orders(acts) == [StopGroup(B)]
@@ -161,12 +161,13 @@ def test_a_peer_takeover_request_makes_this_node_stand_by() -> None:
 
 
 def test_peer_restart_mid_handoff() -> None:
-    node, _t = holding()
     peer = Peer()
+    node, _t = holding(peer=peer)
     acts = node.feed(peer.frame(21.0), 21.0)
     assert orders(acts) == [StopGroup(A)]  # handing A back to prime
-    # prime restarts before the stop completes: new generation, joining, holds nothing
-    peer.generation, peer.sequence = 4, 0
+    # prime restarts before the stop completes: new generation, joining, holds nothing; it
+    # has heard calc's latest heartbeat
+    peer.generation, peer.sequence, peer.heard = 4, 0, ts_of(acts, peer.heard)
     acts = node.feed(peer.frame(21.5, state=JOINING), 21.5)
     assert "Heartbeat restart on node prime" in logs(acts)
     assert orders(acts) == []
@@ -236,15 +237,19 @@ def test_a_start_whose_rollback_failed_is_critical_and_never_handed_over() -> No
     assert last_hb(acts).groups == bytes([NONE, CRITICAL])
     assert group_state(node, B) == "critical"
     # Unlike a clean failed start, there is no retry and the peer is not invited to start B.
-    for t in (30.0, 60.0, 90.0):
-        acts = node.feed(peer.frame(t, groups=bytes([NONE, NONE])), t)
+    echo = claim_ts
+    for t in range(4, 92, 2):  # prime stays alive, echoing calc's heartbeats
+        acts = node.feed(Tick(), t - 0.5)
+        echo = ts_of(acts, echo)
+        acts += node.feed(peer.frame(t, groups=bytes([NONE, NONE]), echo=echo), t)
         assert orders(acts) == []
-        assert last_hb(acts).groups == bytes([NONE, CRITICAL])
+        assert node.snapshot().groups[1].local_state == "critical"
+    assert last_hb(node.feed(Tick(), 95.0)).groups == bytes([NONE, CRITICAL])
 
 
 def test_failed_stop_is_critical_and_stays_claimed() -> None:
-    node, t = holding()
     peer = Peer()
+    node, t = holding(peer=peer)
     node.feed(peer.frame(t + 1), t + 1)  # -> StopGroup(A)
     acts = node.feed(GroupStopFailed(A, "IPaddr stop exited 1"), t + 2)
     assert [(a.level, a.message) for a in acts if hasattr(a, "level")] == [
@@ -257,8 +262,8 @@ def test_failed_stop_is_critical_and_stays_claimed() -> None:
 
 
 def test_a_peer_critical_group_is_never_started_here() -> None:
-    node, t = holding(params(auto_failback=False))
     peer = Peer()
+    node, t = holding(params(auto_failback=False), peer=peer)
     node.feed(peer.frame(t + 1, groups=bytes([CRITICAL, NONE])), t + 1)
     assert group_state(node, A) == "held"  # calc keeps; nobody moves a critical group
     node2, peer2, echo = joined(peer_groups=bytes([NONE, CRITICAL]))
@@ -285,8 +290,8 @@ def test_isolated_node_does_not_acquire() -> None:
 
 
 def test_isolated_holder_gives_up_to_a_peer_that_reaches_the_ping_nodes() -> None:
-    node, t = holding(params(ping_configured=True, auto_failback=False))
     peer = Peer()
+    node, t = holding(params(ping_configured=True, auto_failback=False), peer=peer)
     node.feed(peer.frame(t + 1, flags=0x03), t + 1)
     assert orders(node.feed(PingReachability(False), t + 2)) == [StopGroup(A), StopGroup(B)]
 
@@ -295,7 +300,7 @@ def test_config_mismatch_is_reported_once_and_blocks_handoffs() -> None:
     node = Node(params(), 0.0)
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
-    peer = Peer()
+    peer = Peer(heard=1)  # it echoes calc's first heartbeat (timestamp 1)
     acts = node.feed(peer.frame(1.0, fingerprint=0xBAD, groups=bytes([NONE])), 1.0)
     msg = [m for m in logs(acts) if m.startswith("Configuration mismatch")]
     assert msg == ["Configuration mismatch with node prime: fingerprint 00000bad vs 5eed1234, "
@@ -310,8 +315,8 @@ def test_config_mismatch_is_reported_once_and_blocks_handoffs() -> None:
 
 
 def test_split_brain_heals_the_primary_keeps_the_group() -> None:
-    node, t = holding(params(auto_failback=False))
     peer = Peer()
+    node, t = holding(params(auto_failback=False), peer=peer)
     acts = node.feed(peer.frame(t + 1, groups=bytes([HELD, HELD])), t + 1)
     assert orders(acts) == [StopGroup(A)]  # prime is A's primary: calc gives A up
     assert f"Resource group {B} is held by prime too (split brain): calc keeps it" in logs(acts)

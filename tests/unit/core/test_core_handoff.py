@@ -37,8 +37,8 @@ from twinbeat.core.handoff import NO_PEER, PEER_DEAD
 
 
 def test_standby_local_plans_the_local_group_and_completes_when_the_peer_holds_it() -> None:
-    node, t = holding(params(auto_failback=False))
     peer = Peer()
+    node, t = holding(params(auto_failback=False), peer=peer)
     node.feed(peer.frame(t + 1), t + 1)
     request = StandbyRequested("local")
     plan = node.handoff_plan(request)
@@ -97,7 +97,7 @@ def test_the_plan_is_refused_exactly_when_the_core_refuses_the_request() -> None
     node = Node(params(), 0.0)
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound((B,)), 0.0)
-    node.feed(Peer().frame(1.0), 1.0)
+    node.feed(Peer(heard=1).frame(1.0), 1.0)
     plan = node.handoff_plan(TakeoverRequested("all"))
     assert plan.refusal == "node not active"
     assert logs(node.feed(TakeoverRequested("all"), 1.5)) == [

@@ -139,8 +139,9 @@ def test_replay_on_same_link_is_dropped_and_counted() -> None:
 
 
 def test_older_generation_is_a_replay() -> None:
+    """(A capture of an older generation echoes nothing of this run: docs/core.md.)"""
     node, peer, _ = joined()
-    acts = node.feed(peer.frame(2.0, generation=2, groups=bytes([2, 2])), 2.0)
+    acts = node.feed(peer.frame(2.0, generation=2, groups=bytes([2, 2]), echo=0), 2.0)
     assert acts == []
     assert node.snapshot().peers[0].links[0].counters.replayed == 1
     assert node.snapshot().groups[0].holder is None
@@ -157,20 +158,27 @@ def test_same_sequence_on_another_link_is_a_duplicate_that_refreshes_that_link()
     assert (snap[1].counters.frames_ok, snap[1].counters.duplicates) == (1, 1)
 
 
-def test_reordered_older_frame_refreshes_link_but_is_not_applied() -> None:
+def test_reordered_older_frame_is_counted_stale_and_changes_nothing() -> None:
+    """An older frame no link carried cannot be checked against the incarnation's own
+    frames (sequences.py): it is counted, neither applied nor refreshing its link."""
     node, peer, _ = joined()
     node.feed(peer.frame(2.0, groups=bytes([2, 0]), sequence=5), 2.0)
-    node.feed(peer.frame(2.1, link=TTY, groups=bytes([0, 0]), sequence=4), 2.1)
+    older = peer.frame(1.9, link=TTY, groups=bytes([0, 0]), sequence=4)  # sent before 5
+    acts = node.feed(older, 2.1)
+    assert logs(acts) == []
     snap = node.snapshot()
     assert snap.groups[0].holder == "prime"
-    assert snap.peers[0].links[1].counters.stale == 1
+    tty = snap.peers[0].links[1]
+    assert (tty.up, tty.counters.stale, tty.counters.frames_ok) == (None, 1, 0)
 
 
 def test_higher_generation_means_restart_and_holds_nothing() -> None:
     node, peer, _ = joined(peer_groups=bytes([2, 0]))
     assert node.snapshot().groups[0].holder == "prime"
+    # The restarted prime has heard calc's heartbeat of 3.0 (its echo is news to calc).
     peer.generation, peer.sequence = 4, 0
-    acts = node.feed(peer.frame(3.0, state=1, groups=bytes([0, 0])), 3.0)
+    peer.heard = last_hb(node.feed(Tick(), 3.0)).timestamp_ms
+    acts = node.feed(peer.frame(3.1, state=1, groups=bytes([0, 0])), 3.1)
     assert "Heartbeat restart on node prime" in logs(acts)
     assert "Status update for node prime: status up" in logs(acts)
     snap = node.snapshot()
@@ -203,7 +211,7 @@ def test_peer_status_change_is_logged_like_heartbeat() -> None:
     node = Node(PARAMS, 0.0)
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
-    acts = node.feed(Peer().frame(1.0, state=ACTIVE), 1.0)
+    acts = node.feed(Peer(heard=1).frame(1.0, state=ACTIVE), 1.0)
     assert logs(acts) == [
         "Link prime:eth0 up.",
         "Status update for node prime: status active",
@@ -215,9 +223,9 @@ def test_return_after_partition_is_logged() -> None:
     node, peer, echo = joined(peer_groups=bytes([HELD, NONE]))
     node.feed(peer.frame(1.0, link=TTY, groups=bytes([HELD, NONE]), sequence=1), 1.0)
     node.feed(peer.frame(2.0, groups=bytes([HELD, NONE]), echo=echo), 2.0)
-    node.feed(Tick(), 12.05)
     acts = node.feed(Tick(), 12.05)
     assert node.snapshot().peers[0].alive is False
+    peer.heard = last_hb(acts).timestamp_ms  # the links are back: prime hears calc
     acts = node.feed(peer.frame(13.0, groups=bytes([HELD, NONE])), 13.0)
     assert "Cluster node prime returning after partition." in logs(acts)
 
