@@ -45,7 +45,7 @@ from twinbeat.core import (
     TakeoverRequested,
     Tick,
 )
-from twinbeat.core.groups import claim_acked
+from twinbeat.core.claim import claim_acked
 from twinbeat.core.membership import LivePeer
 from twinbeat.core.ownership import GroupView
 from twinbeat.core.states import WireGroupState, WireNodeState
@@ -342,7 +342,7 @@ def live(*, state: WireNodeState = WireNodeState.ACTIVE,
 
 
 def test_the_ack_rule() -> None:
-    """`groups.claim_acked`: the seam the simulator's mutation check replaces."""
+    """`claim_acked` (used by groups.py): the seam the simulator's mutation check replaces."""
     assert claim_acked(None, 1, 4000)  # the peer is dead (link quorum): nobody to ask
     assert claim_acked(live(), 1, 4000)  # echoed past our pre-claim heartbeat, idle
     assert claim_acked(live(), 1, None)  # claimed before our first heartbeat
