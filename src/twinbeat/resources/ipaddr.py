@@ -132,6 +132,10 @@ class IPaddrAgent:
             raise AgentError(f"{self.text}: netlink: {exc.args[-1]}") from exc
         self._start_announcing(ifname, mac, raise_errors=True)
 
+    def quiet(self) -> None:
+        """Stop the GARP bursts now; the address stays until `stop` (GroupRunner.stop)."""
+        self._stop_announcing()
+
     # -- where the address goes --------------------------------------------------------
 
     def _plan(self, ipr: IPRoute) -> tuple[int, str, int]:
