@@ -197,6 +197,11 @@ class Poller:
         with self._cond:
             return {a.body for a in self.answers if start <= a.time <= end and a.body}
 
+    def answered(self, start: float, end: float) -> list[float]:
+        """When each answer in [start, end] came (any body), in order."""
+        with self._cond:
+            return [a.time for a in self.answers if a.body and start <= a.time <= end]
+
     def lost(self, start: float, end: float) -> list[float]:
         """When each lost request started in [start, end] started (sorted).
 
