@@ -81,7 +81,7 @@ def test_a_one_sided_false_takeover_is_undone_by_the_holders_announce() -> None:
                  "prime's announce to reach the client")
         assert poller.first("prime", released, BOUND), logs(lab)
         wait_for(lambda: lab.converged("prime"), 10, "the cluster to settle on prime")
-        assert "re-announcing" in lab.node("prime").log.read(), logs(lab)
+        assert "Re-announcing resource group" in lab.node("prime").log.read(), logs(lab)
         time.sleep(REQUEST_TIMEOUT + 0.2)
         lost = poller.lost(t0, time.monotonic() - REQUEST_TIMEOUT - 0.1)
         print(f"one-sided false takeover: {len(lost)} probes lost")

@@ -104,8 +104,10 @@ class PeerWatch:
         why = reason(before, theirs, alive) or (BACK if returned else None)
         if why is None:
             return
-        if self.split_brain and theirs not in BUSY_REASONS:
+        healed = self.split_brain and theirs not in BUSY_REASONS
+        if healed:
             self.split_brain = False
+        if healed and alive:
             out.append(Log("info", f"Split brain on {key} healed: re-announcing"))
         else:
             out.append(Log("info", f"Re-announcing resource group {key}: node {peer} {why}"))

@@ -166,3 +166,14 @@ def test_a_mismatched_peer_is_not_interpreted_so_not_announced_around() -> None:
     peer = Peer()
     acts = node.feed(peer.frame(t + 1, fingerprint=0xBAD, groups=bytes([HELD, HELD])), t + 1)
     assert orders(acts) == []
+
+
+def test_a_split_brain_ended_by_the_peer_dying_is_not_called_healed() -> None:
+    p = params(auto_failback=False)
+    node, t = holding(p)
+    peer = Peer()
+    node.feed(peer.frame(t + 1, groups=bytes([NONE, HELD])), t + 1)
+    acts = node.feed(Tick(), t + 1 + p.deadtime + 1)
+    assert orders(acts) == [Announce(B)]
+    assert f"Re-announcing resource group {B}: node prime is dead" in logs(acts)
+    assert not any("healed" in m for m in logs(acts))
