@@ -65,8 +65,9 @@ class FakeNetwork:
         """Cut or restore a link between a and b, both directions (a partition, a pulled cable)."""
         for src, dst in ((a, b), (b, a)):
             m = self.models[(src, dst, link)]
+            if m.cut != cut:  # a restore of a link already restored must not reset the run
+                m.consecutive_lost = 0  # of losses, or it could exceed MAX_CONSECUTIVE_LOSS
             m.cut = cut
-            m.consecutive_lost = 0
 
     def heal(self) -> None:
         """End of the fault phase: every link restored, lossless, short delays."""
