@@ -169,3 +169,50 @@ async def test_vip_on_a_tun_device_starts_without_garp(harness: Harness) -> None
         harness.add_address(ns, tun, "198.18.65.1/24")
         out, log = run_agent_logged(harness, ns, ["start", "status", "stop", "status"])
         assert_started_without_garp(out, log, ns, tun)
+
+
+QUIET_GROUP = """
+import json, trio
+from twinbeat.config.model import Group, IPaddrResource
+from twinbeat.lab import network
+from twinbeat.resources.group import GroupRunner
+from twinbeat.resources.ipaddr import IPaddrAgent
+
+class SlowService:
+    text = "slow"
+    async def start(self): pass
+    async def stop(self): await trio.sleep(1.2)
+    async def status(self): return False
+    async def announce(self): pass
+    def quiet(self): pass
+
+async def main():
+    resource = IPaddrResource("IPaddr", {vip!r}, None, None, None, "IPaddr::{vip}")
+    group = Group("g", "node1", (resource,), "haresources", 1)
+    async with trio.open_nursery() as nursery:
+        address = IPaddrAgent(resource, nursery=nursery, garp_count=10, garp_interval=0.1,
+                              garp_repeat_after=0.5)
+        runner = GroupRunner(group, [address, SlowService()])
+        await runner.start()
+        await trio.sleep(0.3)  # the bursts run
+        nursery.start_soon(runner.stop)  # the service stops first (right to left): 1.2 s
+        await trio.sleep(0.1)
+        network.set_neighbour({peer!r}, {peer_if!r}, {vip!r}, {bogus!r})
+        await trio.sleep(0.8)  # eight GARPs would have gone out by now without `quiet`
+        during = network.neighbour({peer!r}, {vip!r})
+    print(json.dumps({{"during": during, "after": await address.status()}}))
+
+trio.run(main)
+"""
+
+
+async def test_a_stopping_group_stops_announcing_before_its_service_stops(
+    harness: Harness, pair
+) -> None:
+    """GroupRunner.stop silences the address's GARP bursts first, then stops right to left:
+    while the service stops, the address is still up but no longer pulls the LAN over."""
+    a, b, _if_a, if_b = pair
+    with trio.fail_after(GUARD):
+        code = QUIET_GROUP.format(vip=VIP, peer=b, peer_if=if_b, bogus=BOGUS_MAC)
+        out = json.loads(python_ok(harness, a, code).stdout)
+        assert out == {"during": BOGUS_MAC, "after": False}

@@ -24,8 +24,10 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
   2^32; clocks start anywhere in 0..50 days or just before 2^31/2^32 ms. A node reports a
   peer's sequence restart or generation going backwards only when it really happened.
 - Liveness: after `heal_at` every fault is repaired and every daemon running; by
-  `heal_at + bound` each group (without a critical stop) has exactly one holder and no core
-  is mid-transition.
+  `heal_at + bound` each group (without a critical stop) has exactly one holder, no core
+  is mid-transition, and the client's ARP entry for the group's address is the holder's
+  (sim_arp: whoever sent the last gratuitous ARP; the holder's `Announce` must have the
+  last word after a false takeover or a split brain).
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sim_arp import ArpCache, Garp
 from sim_network import LINKS, MAX_CONSECUTIVE_LOSS, MAX_DELAY, FakeNetwork
 
 from twinbeat.core import (
+    Announce,
     GroupSpec,
     GroupStarted,
     GroupStartFailed,
@@ -149,6 +153,7 @@ class Simulation:
         self._counter = 0
         self.last_cut = 0.0
         self.incarnation = {n: 0 for n in NAMES}
+        self.arp = ArpCache(self.seed)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -194,6 +199,7 @@ class Simulation:
         self.trace.append(f"{self.now:.6f} {name} CRASH")
         sn.engine = None
         sn.down_since = self.now
+        self.arp.crashed(name)
         for k in self.ledger[name]:
             self.ledger[name][k] = "leftover"
         sn.generation += 1
@@ -239,6 +245,12 @@ class Simulation:
             fail = self.now < self.heal_at and self.rng.random() < self.fail_stop
             ev = GroupStopFailed(output.key, "sim") if fail else GroupStopped(output.key)
             self._agent_answers(name, ev)
+        elif isinstance(output, Announce):
+            self._garps(self.arp.announced(name, output.key, self.now))
+
+    def _garps(self, garps: list[Garp]) -> None:
+        for t, payload in garps:
+            self._push(t, "garp", payload)
 
     def _start_group(self, name: str, key: str) -> None:
         if any(s == "leftover" for s in self.ledger[name].values()):
@@ -246,6 +258,7 @@ class Simulation:
         if self.ping_configured and not self.nodes[name].ping:
             self._violation(f"{name} started {key} while isolated (no ping node)")
         self.ledger[name][key] = "held"
+        self._garps(self.arp.started(name, key, self.now))
         fail = self.now < self.heal_at and self.rng.random() < self.fail_start
         # Where stops can fail, so can the rollback of a failed start: part of the group
         # then stays up here, exactly like a failed stop.
@@ -267,6 +280,8 @@ class Simulation:
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
         # The agent finished: its effect on the machine stands even if the daemon died.
         key = getattr(ev, "key", None)
+        if isinstance(ev, GroupStopped | GroupStopFailed | GroupStartFailed):
+            self.arp.silenced(name, ev.key)
         stuck = isinstance(ev, GroupStopFailed) or (
             isinstance(ev, GroupStartFailed) and not ev.rolled_back
         )
@@ -447,6 +462,7 @@ class Simulation:
                             f"whose generations were {gens}: {message}")
 
     def _check_liveness(self) -> None:
+        held: dict[str, str] = {}
         for g in self.groups:
             states = {n: self.ledger[n].get(g.key) for n in NAMES}
             if "critical" in states.values():
@@ -457,6 +473,9 @@ class Simulation:
                                 f"{holders} (ledger {states})")
             if any(s == "leftover" for s in states.values()):
                 self._violation(f"leftovers of {g.key} still running after healing")
+            held[g.key] = holders[0]
+        for wrong in self.arp.wrong(held):
+            self._violation(f"{self.bound:.0f}s after healing, {wrong}")
         for n in NAMES:
             engine = self.nodes[n].engine
             assert engine is not None
@@ -508,6 +527,7 @@ class Simulation:
         "replay": _replay_if_faulty,
         "replay_to": lambda s, name: s._replay(name) if s.now < s.heal_at else None,
         "heal": lambda s, _p: s._heal(),
+        "garp": lambda s, p: s.arp.garp(*p, s.now),
     }
 
 

@@ -7,15 +7,15 @@ a group's local state goes through `states.group_step`.
 The rules (theory: states.py's docstring, docs/core.md):
 - **claim**: a group picked for this node by `ownership.desired_holder`, which the peer shows
   neither claiming, starting, holding nor stopping, is advertised STARTING (CLAIMING) first;
-- **ack** (`claim_acked`, the safety argument): StartGroup only once the peer has echoed a
-  timestamp newer than our last pre-claim heartbeat and shows itself idle for the group (or
-  is leaving, or dead: the link quorum said so);
+- **ack** (`claim.claim_acked`, the safety argument): StartGroup only once the peer has
+  echoed a timestamp newer than our last pre-claim heartbeat and shows itself idle for the
+  group (or is leaving, or dead: the link quorum said so);
 - **withdraw** a claim no longer picked, or met by the peer holding; **release** a held group
   picked elsewhere (stop before the peer starts: stop-then-start on every handoff);
 - failed starts back off (2·deadtime·2^(n-1), at most 8·deadtime); failed stops and failed
   rollbacks are CRITICAL and stay claimed;
-- **split brain** (both held it after both links were cut): the higher-ranked holder keeps it
-  and re-announces once the other's stop completed.
+- **split brain** (both held it after both links were cut): the higher-ranked holder keeps
+  it; when a holder re-announces is announce.py's rule, run through each group's `PeerWatch`.
 
 The peer is seen only through membership.py's frozen `LivePeer` (None while it is dead); what
 it held arrives from node.py (`peer_held`). Standby/takeover requests: handoff.py, through
@@ -26,12 +26,13 @@ I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .announce import PeerWatch
+from .claim import claim_acked
 from .errors import CoreMisuse
 from .events import (
     Action,
-    Announce,
     GroupStarted,
     GroupStartFailed,
     GroupStopFailed,
@@ -48,6 +49,10 @@ from .states import (
     GROUP_WIRE,
     NODE_FLAG_PING_CONFIGURED,
     NODE_FLAG_PING_OK,
+    NOT_ELIGIBLE,
+    NOT_RELEASED,
+    SETTLED,
+    WATCHED,
     GroupLocal,
     GroupTrigger,
     WireGroupState,
@@ -55,7 +60,6 @@ from .states import (
     encode_group,
     group_step,
     group_step_allowed,
-    ts_after,
 )
 
 # Failed start: wait BACKOFF_BASE * deadtime * 2**(failures-1) (capped) before retrying here.
@@ -70,11 +74,6 @@ RESULT_TRIGGERS: dict[type[GroupResult], GroupTrigger] = {
     GroupStopped: GroupTrigger.STOPPED,
     GroupStopFailed: GroupTrigger.STOP_FAILED,
 }
-NOT_ELIGIBLE = (WireGroupState.FAILED, WireGroupState.CRITICAL)
-SETTLED = (WireGroupState.HELD, WireGroupState.STOPPING, WireGroupState.CRITICAL)
-# A peer's frame showing it leaving: it never starts anything, so it needs not ack claims.
-DEPARTING = (WireNodeState.LEAVING, WireNodeState.GONE)
-NOT_RELEASED = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.HELD)
 
 
 @dataclass
@@ -95,7 +94,7 @@ class Group:
     start_order: int = 0
     leftover: bool = False
     shutdown_retried: bool = False
-    split_brain: bool = False  # the peer held it too, and has not finished stopping it
+    watch: PeerWatch = field(default_factory=PeerWatch)  # the peer's doings, for announces
 
     def stand_by(self) -> None:
         """YIELD the group to the peer (`twinbeat standby`, or the peer's takeover request)."""
@@ -118,25 +117,6 @@ class Situation:
     peer: LivePeer | None  # None: dead, never heard, or no peer configured
 
 
-def claim_acked(peer: LivePeer | None, index: int, claim_prev_ts: int | None) -> bool:
-    """The claim rule: the peer has seen our claim and shows itself idle for the group.
-
-    With the peer dead there is nobody to ask (the link quorum decided). A leaving peer never
-    starts anything. Otherwise its echo must be newer than our last pre-claim heartbeat, so
-    that the frame showing it idle was sent after it had our claim.
-    """
-    if peer is None:
-        return True
-    state = peer.group(index)
-    if state is None or state in BUSY:
-        return False
-    if peer.node_state in DEPARTING:
-        return True
-    if peer.echo_max is None:
-        return False
-    return claim_prev_ts is None or ts_after(peer.echo_max, claim_prev_ts)
-
-
 class Groups:
     """This node's resource groups. See the module docstring."""
 
@@ -147,6 +127,7 @@ class Groups:
         )
         self._by_key = {g.spec.key: g for g in self.records}
         self._start_counter = 0
+        self._peer_was_alive = False  # when it was last declared dead (peer_returned)
 
     # ------------------------------------------------------------------ queries
 
@@ -292,6 +273,16 @@ class Groups:
         for i in indices:
             self.records[i].last_peer_holder = peer
 
+    def peer_died(self, was_alive: bool) -> None:
+        self._peer_was_alive = was_alive  # it had been heard: it may do things unseen now
+
+    def peer_returned(self) -> None:
+        """Heard again after it was declared dead (not a first contact after initdead): the
+        groups held or being started here are re-announced (announce.py)."""
+        for g in self.records:
+            if self._peer_was_alive and g.state in WATCHED:
+                g.watch.peer_returned()
+
     # ------------------------------------------------------------------ settling
 
     def step(self, s: Situation, out: list[Action]) -> None:
@@ -323,6 +314,10 @@ class Groups:
         if state is not g.state:
             g.state = state
             g.changed_at = now
+            if state is GroupLocal.HELD:
+                g.watch.hold_anew()
+            elif state not in WATCHED:
+                g.watch.forget()
 
     def _release(self, g: Group, now: float, out: list[Action]) -> None:
         self._set(g, GroupTrigger.RELEASE, now)
@@ -374,21 +369,14 @@ class Groups:
 
     def _step_held(self, g: Group, want: str | None, theirs: WireGroupState | None,
                    s: Situation, out: list[Action]) -> None:
-        """Held here: release it when picked elsewhere; detect and heal a split brain."""
+        """Held here: release it when picked elsewhere; the watch may re-announce it."""
         me = self._p.node
-        if s.peer is not None and theirs is WireGroupState.HELD and not g.split_brain:
-            keeper = want if want is not None else me
-            out.append(Log("warning", f"Resource group {g.spec.key} is held by {s.peer.name} "
-                                      f"too (split brain): {keeper} keeps it"))
-            g.split_brain = True
-        if want is not None and want != me:
-            g.split_brain = False
+        keeper = want if want is not None else me
+        peer = s.peer.name if s.peer is not None else (self._p.peer or "")
+        g.watch.step(g.spec.key, peer=peer, theirs=theirs, alive=s.peer is not None,
+                     keeper=keeper, me=me, out=out)
+        if keeper != me:
             self._release(g, s.now, out)
-        elif g.split_brain and theirs not in BUSY:
-            # The other holder finished stopping (its address is gone): re-announce ours.
-            g.split_brain = False
-            out.append(Log("info", f"Split brain on {g.spec.key} healed: re-announcing"))
-            out.append(Announce(g.spec.key))
 
 
 def _result_trigger(ev: GroupResult) -> GroupTrigger:

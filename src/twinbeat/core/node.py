@@ -192,9 +192,11 @@ class Node:
             match notice:
                 case PeerDied(peer=peer, busy=busy, was_alive=was_alive):
                     self._groups.peer_held(peer, busy)
+                    self._groups.peer_died(was_alive)
                     self._reports.peer_died(peer, busy, was_alive)
                 case PeerReturned(peer=peer):
                     self._reports.peer_returned(peer)
+                    self._groups.peer_returned()
                 case PeerHolds(peer=peer, indices=indices):
                     self._groups.peer_held(peer, indices)
                 case AnswerOwed():

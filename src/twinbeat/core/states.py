@@ -74,6 +74,10 @@ GROUP_STATE_MASK = 0x0F
 # A peer showing one of these blocks any start of the group here.
 BUSY = frozenset({WireGroupState.STARTING, WireGroupState.HELD, WireGroupState.STOPPING,
                   WireGroupState.CRITICAL})
+# A node showing one of these is no candidate for the group (ownership).
+NOT_ELIGIBLE = (WireGroupState.FAILED, WireGroupState.CRITICAL)
+# A peer showing one of these makes a claim here withdraw (it got there first).
+SETTLED = (WireGroupState.HELD, WireGroupState.STOPPING, WireGroupState.CRITICAL)
 
 
 def encode_group(state: WireGroupState, yield_: bool, want: bool) -> int:
@@ -153,6 +157,9 @@ def phase_step(phase: Phase, trigger: PhaseTrigger) -> Phase:
         raise CoreMisuse(f"{trigger.value!r} is illegal in phase {phase.value}") from None
 
 
+# A peer's frame showing it leaving: it never starts anything, so it needs not ack claims.
+DEPARTING = (WireNodeState.LEAVING, WireNodeState.GONE)
+
 # Phases in which this node sends heartbeats (from the moment it knows its leftovers).
 SENDING_PHASES = frozenset({Phase.CLEANING, Phase.JOINING, Phase.ACTIVE, Phase.LEAVING})
 
@@ -210,6 +217,12 @@ GROUP_TRANSITIONS: dict[tuple[GroupLocal, GroupTrigger], GroupLocal] = {
     (GroupLocal.STOPPING, GroupTrigger.STOP_FAILED): GroupLocal.CRITICAL,
     (GroupLocal.FAILED, GroupTrigger.RETRY): GroupLocal.NONE,  # backoff over
 }
+
+
+# A node leaving is done once none of its groups is in one of these.
+NOT_RELEASED = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.HELD)
+# While a group is in one of these here, its PeerWatch keeps what it learnt (announce.py).
+WATCHED = (GroupLocal.STARTING, GroupLocal.HELD)
 
 
 def group_step(state: GroupLocal, trigger: GroupTrigger) -> GroupLocal:

@@ -1,16 +1,22 @@
 """The client's view: HTTP GETs on the VIP every few milliseconds, from the client namespace.
 
 Run as a child process (`python -m twinbeat.lab.poller ADDRESS`) inside `<name>-client`; it
-prints one line per successful answer, `<monotonic seconds> <body>`, and `<monotonic> !` once
-at the start of each run of failures. CLOCK_MONOTONIC is system-wide, so the parent compares
-these times with its own `time.monotonic()` at the moment it injected a fault.
+prints one line per request: `<monotonic seconds> <body>` for an answer, and
+`<monotonic seconds> ! <monotonic seconds the request started>` for a lost one (refused, reset,
+a bad status, no answer within REQUEST_TIMEOUT, or not even started because MAX_IN_FLIGHT
+requests were pending). CLOCK_MONOTONIC is system-wide, so the parent compares these times
+with its own `time.monotonic()` at the moment it injected a fault.
 
 Requests overlap: a new connection starts every interval whatever the older ones are doing,
 so a SYN stuck behind a stale ARP entry (the old holder's MAC) does not hide the first answer
-from the new holder; the resolution is the interval, not a connect timeout.
+from the new holder; the resolution is the interval, not a connect timeout. A SYN sent to a
+MAC that no longer has the address is retransmitted by TCP only after 1 s, past
+REQUEST_TIMEOUT: every request started while the client's ARP entry is wrong is lost, which is
+what `Poller.lost` counts.
 
 `Poller` is the parent's side: it starts the child, reads its lines in a thread and answers
-"when did the first answer with this body come after time t?".
+"when did the first answer with this body come after time t?" and "how many requests started
+between t0 and t1 were lost?".
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MAX_IN_FLIGHT = 64
+MAX_IN_FLIGHT = 256
 REQUEST_TIMEOUT = 1.0
 
 
 @dataclass(slots=True)
 class _Request:
+    started: float
     deadline: float
     sent: bool = False
     received: bytes = b""
@@ -49,35 +56,34 @@ class _Client:
         self.interval = interval
         self.sel = selectors.DefaultSelector()
         self.pending: dict[socket.socket, _Request] = {}
-        self.failing = False
         self.next_start = time.monotonic()
 
-    def report(self, body: str | None) -> None:
-        """One line per answer; one `!` line at the start of each run of failures."""
-        if body is None and self.failing:
-            return
-        self.failing = body is None
-        sys.stdout.write(f"{time.monotonic():.6f} {'!' if body is None else body}\n")
+    def report(self, body: str | None, started: float) -> None:
+        """One line per request: its answer, or `!` and when the lost request started."""
+        now = time.monotonic()
+        line = f"{now:.6f} {body}" if body is not None else f"{now:.6f} ! {started:.6f}"
+        sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
     def finish(self, sock: socket.socket, body: str | None) -> None:
         self.sel.unregister(sock)
-        del self.pending[sock]
+        request = self.pending.pop(sock)
         sock.close()
-        self.report(body)
+        self.report(body, request.started)
 
     def start_one(self, now: float) -> None:
         self.next_start = max(self.next_start + self.interval, now)
         if len(self.pending) >= MAX_IN_FLIGHT:
+            self.report(None, now)  # lost too: the client could not even try
             return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         if sock.connect_ex(self.target) in (0, errno.EINPROGRESS):
-            self.pending[sock] = _Request(now + REQUEST_TIMEOUT)
+            self.pending[sock] = _Request(now, now + REQUEST_TIMEOUT)
             self.sel.register(sock, selectors.EVENT_WRITE)
         else:
             sock.close()
-            self.report(None)
+            self.report(None, now)
 
     def ready(self, sock: socket.socket) -> None:
         """The socket is writable (connected: send) or readable (answer: read)."""
@@ -128,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    time: float  # time.monotonic() in the poller when the answer was complete
-    body: str | None  # None: the first of a run of failures
+    time: float  # time.monotonic() in the poller when the request was complete (or given up)
+    body: str | None  # None: the request was lost
+    started: float | None = None  # when a lost request was started
 
 
 class Poller:
@@ -152,7 +159,10 @@ class Poller:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
             stamp, _, body = raw.decode(errors="replace").strip().partition(" ")
-            answer = Answer(float(stamp), None if body == "!" else body)
+            if body.startswith("!"):
+                answer = Answer(float(stamp), None, float(body[1:] or stamp))
+            else:
+                answer = Answer(float(stamp), body)
             with self._cond:
                 self.answers.append(answer)
                 self._cond.notify_all()
@@ -186,6 +196,23 @@ class Poller:
     def bodies_between(self, start: float, end: float) -> set[str]:
         with self._cond:
             return {a.body for a in self.answers if start <= a.time <= end and a.body}
+
+    def answered(self, start: float, end: float) -> list[float]:
+        """When each answer in [start, end] came (any body), in order."""
+        with self._cond:
+            return [a.time for a in self.answers if a.body and start <= a.time <= end]
+
+    def lost(self, start: float, end: float) -> list[float]:
+        """When each lost request started in [start, end] started (sorted).
+
+        A request is given up REQUEST_TIMEOUT after it started: wait that long past `end`
+        before asking, or the last ones are not known yet.
+        """
+        with self._cond:
+            return sorted(
+                a.started for a in self.answers
+                if a.body is None and a.started is not None and start <= a.started <= end
+            )
 
     def close(self) -> None:
         if self._stop is not None:

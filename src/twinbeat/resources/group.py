@@ -39,6 +39,7 @@ class Agent(Protocol):
     async def stop(self) -> None: ...
     async def status(self) -> bool: ...
     async def announce(self) -> None: ...
+    def quiet(self) -> None: ...
 
 
 def make_agent(
@@ -100,7 +101,21 @@ class GroupRunner:
             started.append(agent)
 
     async def stop(self) -> None:
-        """Stop right to left, every resource even if one fails; raise if any failed."""
+        """Stop right to left, every resource even if one fails; raise if any failed.
+
+        First every resource stops announcing itself (an address's GARP bursts run for some
+        15 s after a start or an announce): a node that lets a group go must not pull the
+        LAN back to itself while its service stops — after a split brain or a false
+        takeover the peer that keeps the group has already announced it (core announce.py).
+        The address itself still goes last, in heartbeat's order: services may need it
+        until they are down.
+        """
+        for agent in self.agents:
+            try:
+                agent.quiet()
+            except Exception as exc:  # best effort: a stop must go on whatever quiet did
+                log.warning("%s: could not stop announcing: %s: %s", agent.text,
+                            type(exc).__name__, exc)
         failed: list[str] = []
         for agent in reversed(self.agents):
             problem = await self._stop_one(agent)

@@ -27,6 +27,7 @@ Choices, following heartbeat's IPaddr script (reference §6.1-6.2):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import logging
@@ -125,7 +126,16 @@ class IPaddrAgent:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
 
     async def announce(self) -> None:
-        """Re-send the gratuitous ARP bursts (core action `Announce`)."""
+        """Re-send the gratuitous ARP bursts (core action `Announce`).
+
+        The first GARP goes out at once on the socket the start opened, before the netlink
+        calls (about 10 ms in the lab): when a split brain heals, the keeper's announce races
+        with the loser's service stop, and each millisecond can be a client's request lost.
+        Then the address is checked and both bursts start again.
+        """
+        if self._garp is not None:
+            with contextlib.suppress(OSError):  # the burst restart below reports errors
+                self._garp.send()
         try:
             with IPRoute() as ipr:
                 held = self._held(ipr)
@@ -135,6 +145,10 @@ class IPaddrAgent:
         except (NetlinkError, OSError) as exc:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
         self._start_announcing(link.get("ifname"), link, raise_errors=True)
+
+    def quiet(self) -> None:
+        """Stop the GARP bursts now; the address stays until `stop` (GroupRunner.stop)."""
+        self._stop_announcing()
 
     # -- where the address goes --------------------------------------------------------
 

@@ -107,6 +107,9 @@ class ScriptAgent:
     async def announce(self) -> None:
         """Nothing to announce for a script resource."""
 
+    def quiet(self) -> None:
+        """Nothing to silence either (GroupRunner.stop)."""
+
     # -- internals ---------------------------------------------------------------------
 
     async def _checked(self, action: str) -> None:

@@ -31,7 +31,6 @@ from core_helpers import (
 )
 
 from twinbeat.core import (
-    Announce,
     GroupStarted,
     GroupStartFailed,
     GroupStopFailed,
@@ -46,7 +45,7 @@ from twinbeat.core import (
     TakeoverRequested,
     Tick,
 )
-from twinbeat.core.groups import claim_acked
+from twinbeat.core.claim import claim_acked
 from twinbeat.core.membership import LivePeer
 from twinbeat.core.ownership import GroupView
 from twinbeat.core.states import WireGroupState, WireNodeState
@@ -314,17 +313,7 @@ def test_config_mismatch_is_reported_once_and_blocks_handoffs() -> None:
     assert [g.local_state for g in snap.groups] == ["none", "none"]
 
 
-def test_split_brain_heals_the_primary_keeps_the_group() -> None:
-    peer = Peer()
-    node, t = holding(params(auto_failback=False), peer=peer)
-    acts = node.feed(peer.frame(t + 1, groups=bytes([HELD, HELD])), t + 1)
-    assert orders(acts) == [StopGroup(A)]  # prime is A's primary: calc gives A up
-    assert f"Resource group {B} is held by prime too (split brain): calc keeps it" in logs(acts)
-    acts = node.feed(peer.frame(t + 2, groups=bytes([HELD, STOPPING])), t + 2)
-    assert Announce(B) not in acts
-    acts = node.feed(peer.frame(t + 3, groups=bytes([HELD, NONE])), t + 3)
-    assert orders(acts) == [Announce(B)]
-    assert f"Split brain on {B} healed: re-announcing" in logs(acts)
+# Split brain and the holder's announces: test_core_announce.py.
 
 
 def test_peer_leaving_without_groups_is_taken_over_at_once() -> None:
@@ -358,7 +347,7 @@ def live(*, state: WireNodeState = WireNodeState.ACTIVE,
 
 
 def test_the_ack_rule() -> None:
-    """`groups.claim_acked`: the seam the simulator's mutation check replaces."""
+    """`claim_acked` (used by groups.py): the seam the simulator's mutation check replaces."""
     assert claim_acked(None, 1, 4000)  # the peer is dead (link quorum): nobody to ask
     assert claim_acked(live(), 1, 4000)  # echoed past our pre-claim heartbeat, idle
     assert claim_acked(live(), 1, None)  # claimed before our first heartbeat

@@ -52,6 +52,9 @@ class Broken:
     async def announce(self) -> None:
         raise self.exc
 
+    def quiet(self) -> None:
+        raise self.exc
+
 
 def install(daemon: Daemon, exc: Exception) -> None:
     group = Group(KEY, "prime", (ScriptResource(KEY, (), KEY),), "haresources", 1)
