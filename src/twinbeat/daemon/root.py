@@ -38,6 +38,7 @@ from twinbeat.control.server import (
 from twinbeat.control.statusview import status_view
 from twinbeat.core import events as ev
 from twinbeat.daemon import notify
+from twinbeat.daemon.agents import GroupOps
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
@@ -48,14 +49,9 @@ from twinbeat.links import LinkDriver
 from twinbeat.links.pinger import Pinger
 from twinbeat.links.serial import SerialLink
 from twinbeat.links.udp import UdpLink
-from twinbeat.resources import AgentError, RollbackFailedError
-from twinbeat.resources.group import GroupRunner, make_agent
 
 log = logging.getLogger("twinbeat")
 
-# Upper bound for one group start or stop, on top of each agent's own timeouts.
-GROUP_OP_TIMEOUT = 300.0
-LEFTOVER_PROBE_TIMEOUT = 60.0
 # Ping nodes are probed every keepalive, but not more often than this.
 PING_INTERVAL_MIN = 0.2
 
@@ -80,8 +76,8 @@ class Daemon:
                     self.links[link.name] = SerialLink(link, config.hacf.baud)
                 case Bcast() | Ucast() | Mcast():
                     self.links[link.name] = UdpLink(link, config.hacf.udpport)
-        self.runners: dict[str, GroupRunner] = {}
         self.events_in = Inbox(self.links)
+        self.ops = GroupOps({}, self.events_in.send)  # the agents are built in `run`
         self.engine: Engine | None = None
         self._fed_at = -math.inf  # the core's time only moves forward
         self._core_changed = trio.Event()
@@ -102,23 +98,7 @@ class Daemon:
                 log.warning("watchdog %s: cannot open: %s", watchdog, exc.strerror)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            # Agents get the nursery for their background work (the second GARP burst).
-            self.runners = {
-                group.key: GroupRunner(
-                    group,
-                    [
-                        make_agent(
-                            r,
-                            self.config.config_dir,
-                            nursery=nursery,
-                            garp_count=self.config.hacf.garp_count,
-                            garp_interval=self.config.hacf.garp_interval,
-                        )
-                        for r in group.resources
-                    ],
-                )
-                for group in self.config.groups
-            }
+            self.ops = GroupOps.build(self.config, nursery, self.events_in.send)
             # A random timestamp origin per run: no echo in an earlier run's capture can pass
             # for one of this run's, even after a reboot restarted the clock (docs/core.md).
             self.engine = Engine.from_config(
@@ -130,7 +110,7 @@ class Daemon:
             self._feed(ev.Started())
             # A crashed daemon's leftovers (VIP, service) are found before joining, so the core
             # can stop them first: otherwise the VIP would be held twice after a restart.
-            self._feed(ev.LeftoversFound(await self._probe_leftovers()))
+            self._feed(ev.LeftoversFound(await self.ops.probe_leftovers()))
             for link in self.links.values():
                 await nursery.start(link.run, self._deliver)
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
@@ -191,21 +171,6 @@ class Daemon:
             notify.notify("WATCHDOG=1")
             await trio.sleep(interval / 3)
 
-    async def _probe_leftovers(self) -> tuple[str, ...]:
-        found: list[str] = []
-        for key, runner in self.runners.items():
-            try:
-                with trio.fail_after(LEFTOVER_PROBE_TIMEOUT):
-                    if await runner.running():
-                        found.append(key)
-            except Exception as exc:  # AgentError, TooSlowError, or a bug: the state is unknown
-                # Unknown state counts as running: stopping an idle resource is harmless,
-                # starting a second copy of a running one is not.
-                log.warning("status of %s unknown at start-up (%s); treating it as running",
-                            key, exc)
-                found.append(key)
-        return tuple(found)
-
     # -- events in ------------------------------------------------------------------------------
 
     def _deliver(self, link_name: str, data: bytes) -> None:
@@ -239,11 +204,11 @@ class Daemon:
             case Transmit(payloads=payloads):
                 self._transmit(payloads)
             case ev.StartGroup(key=key):
-                self._nursery.start_soon(self._group_op, key, True)
+                self._nursery.start_soon(self.ops.run, key, True)
             case ev.StopGroup(key=key):
-                self._nursery.start_soon(self._group_op, key, False)
+                self._nursery.start_soon(self.ops.run, key, False)
             case ev.Announce(key=key):
-                self._nursery.start_soon(self._announce, key)
+                self._nursery.start_soon(self.ops.announce, key)
             case ev.Log(level=level, message=message):
                 log.log(logging.getLevelName(level.upper()), message)
             case ev.StatusChanged(text=text):
@@ -266,40 +231,6 @@ class Daemon:
         """The core accepted another generation of the peer: keep it for our next run."""
         if self.peer_state is not None:
             self.peer_state.record(generation)
-
-    async def _group_op(self, key: str, start: bool) -> None:
-        """Start or stop one group and feed the core the outcome, whatever happens.
-
-        The runner turns every agent failure into AgentError (and rolls a failed start back),
-        so this only maps outcomes to events. An outcome that is not known (a timeout, or a
-        bug in the runner itself) claims the group like a start that was not rolled back or a
-        failed stop, rather than let the peer start a second copy; no exception leaves this
-        task, because one would end the daemon with its groups held.
-        """
-        runner = self.runners[key]
-        event: ev.Event
-        try:
-            with trio.fail_after(GROUP_OP_TIMEOUT):
-                await (runner.start() if start else runner.stop())
-        except RollbackFailedError as exc:
-            event = ev.GroupStartFailed(key, str(exc), rolled_back=False)
-        except AgentError as exc:
-            reason = str(exc)
-            event = ev.GroupStartFailed(key, reason) if start else ev.GroupStopFailed(key, reason)
-        except trio.TooSlowError:
-            event = _outcome_unknown(key, start, f"timed out after {GROUP_OP_TIMEOUT:g}s")
-        except Exception as exc:
-            log.debug("group %s: %s raised", key, "start" if start else "stop", exc_info=True)
-            event = _outcome_unknown(key, start, f"internal error: {type(exc).__name__}: {exc}")
-        else:
-            event = ev.GroupStarted(key) if start else ev.GroupStopped(key)
-        await self.events_in.send(event)
-
-    async def _announce(self, key: str) -> None:
-        try:
-            await self.runners[key].announce()
-        except Exception as exc:  # AgentError, or a bug in the runner: a GARP is not worth dying
-            log.warning("re-announcing %s failed: %s", key, exc)
 
     # -- control socket -------------------------------------------------------------------------
 
@@ -338,13 +269,6 @@ class Daemon:
         stuck = [f"{key} held by {holders.get(key) or 'nobody'}" for key in plan.keys
                  if holders.get(key) != plan.target]
         return {"ok": False, "error": f"{cmd} timed out after {timeout:g}s: {'; '.join(stuck)}"}
-
-
-def _outcome_unknown(key: str, start: bool, reason: str) -> ev.Event:
-    """A start or stop cut off mid-way: what runs is unknown, so the group stays claimed."""
-    if start:
-        return ev.GroupStartFailed(key, reason, rolled_back=False)
-    return ev.GroupStopFailed(key, reason)
 
 
 def main(args: argparse.Namespace) -> int:

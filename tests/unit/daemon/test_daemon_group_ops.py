@@ -1,7 +1,7 @@
 """The daemon's resource operations: whatever an agent raises, the core gets an event.
 
-`Daemon._group_op` runs a group's start or stop as its own task in the daemon's one nursery;
-an exception escaping it would end the daemon with its groups held. An agent raising
+`GroupOps.run` (daemon/agents.py) runs a group's start or stop as its own task in the
+daemon's one nursery; an exception escaping it would end the daemon with its groups held. An agent raising
 AttributeError (a VIP on an interface without a MAC) or OSError(EMFILE) must become
 GroupStartFailed / GroupStopFailed naming the resource, and the daemon carries on.
 """
@@ -58,7 +58,7 @@ class Broken:
 
 def install(daemon: Daemon, exc: Exception) -> None:
     group = Group(KEY, "prime", (ScriptResource(KEY, (), KEY),), "haresources", 1)
-    daemon.runners[KEY] = GroupRunner(group, [Broken(KEY, exc)], stop_retry_delay=0.0)
+    daemon.ops.runners[KEY] = GroupRunner(group, [Broken(KEY, exc)], stop_retry_delay=0.0)
 
 
 @pytest.mark.parametrize("exc", [AttributeError("'NoneType' object has no attribute 'split'"),
@@ -67,11 +67,11 @@ def install(daemon: Daemon, exc: Exception) -> None:
 async def test_unexpected_agent_errors_become_failed_start_and_stop(daemon, exc):
     install(daemon, exc)
     with trio.fail_after(10):
-        await daemon._group_op(KEY, True)
-        await daemon._group_op(KEY, False)
+        await daemon.ops.run(KEY, True)
+        await daemon.ops.run(KEY, False)
         (started, _), (stopped, _) = daemon.events_in.take(10)
-        await daemon._announce(KEY)  # logged, not raised
-        assert await daemon._probe_leftovers() == (KEY,)  # unknown counts as running
+        await daemon.ops.announce(KEY)  # logged, not raised
+        assert await daemon.ops.probe_leftovers() == (KEY,)  # unknown counts as running
     assert isinstance(started, ev.GroupStartFailed) and started.key == KEY
     assert started.rolled_back is True  # nothing else had started: nothing left half-applied
     assert KEY in started.reason and type(exc).__name__ in started.reason
@@ -81,7 +81,7 @@ async def test_unexpected_agent_errors_become_failed_start_and_stop(daemon, exc)
 
 async def test_a_bug_in_the_runner_itself_keeps_the_group_claimed(daemon, monkeypatch):
     install(daemon, AttributeError("unused"))
-    runner = daemon.runners[KEY]
+    runner = daemon.ops.runners[KEY]
 
     async def broken() -> None:
         raise RuntimeError("runner bug")
@@ -89,8 +89,8 @@ async def test_a_bug_in_the_runner_itself_keeps_the_group_claimed(daemon, monkey
     monkeypatch.setattr(runner, "start", broken)
     monkeypatch.setattr(runner, "stop", broken)
     with trio.fail_after(10):
-        await daemon._group_op(KEY, True)
-        await daemon._group_op(KEY, False)
+        await daemon.ops.run(KEY, True)
+        await daemon.ops.run(KEY, False)
     (started, _), (stopped, _) = daemon.events_in.take(10)
     # Nothing could roll it back: the outcome is unknown, so the peer must not start it.
     assert started == ev.GroupStartFailed(KEY, "internal error: RuntimeError: runner bug",

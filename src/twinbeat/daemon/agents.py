@@ -1,0 +1,107 @@
+"""The resource groups' side of the daemon: run what the core orders, report what happened.
+
+Owns the group runners (one per haresources line, built from the config) and the tasks that
+carry out `StartGroup`, `StopGroup` and `Announce`, and the probe for leftovers at start-up.
+Every outcome goes back to the core as an event through `report`; nothing is decided here
+beyond turning "we do not know what runs" into the outcome that keeps the group claimed.
+No exception leaves these tasks: one would end the daemon's nursery with the groups held.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from twinbeat.config import Config
+from twinbeat.core import events as ev
+from twinbeat.resources import AgentError, RollbackFailedError
+from twinbeat.resources.group import GroupRunner, make_agent
+
+log = logging.getLogger("twinbeat")
+
+# Upper bound for one group start or stop, on top of each agent's own timeouts.
+GROUP_OP_TIMEOUT = 300.0
+LEFTOVER_PROBE_TIMEOUT = 60.0
+
+Report = Callable[[ev.Event], Awaitable[None]]
+
+
+class GroupOps:
+    """The agents of every group, and the operations the core asks of them."""
+
+    def __init__(self, runners: dict[str, GroupRunner], report: Report) -> None:
+        self.runners = runners
+        self._report = report
+
+    @classmethod
+    def build(cls, config: Config, nursery: trio.Nursery, report: Report) -> GroupOps:
+        """Runners for every group; agents get the nursery for their background work (the
+        second GARP burst)."""
+        hacf = config.hacf
+        runners = {
+            group.key: GroupRunner(group, [
+                make_agent(r, config.config_dir, nursery=nursery, garp_count=hacf.garp_count,
+                           garp_interval=hacf.garp_interval)
+                for r in group.resources
+            ])
+            for group in config.groups
+        }
+        return cls(runners, report)
+
+    async def run(self, key: str, start: bool) -> None:
+        """Start or stop one group and report the outcome, whatever happens.
+
+        The runner turns every agent failure into AgentError (and rolls a failed start back),
+        so this only maps outcomes to events. An outcome that is not known (a timeout, or a
+        bug in the runner itself) claims the group like a start that was not rolled back or a
+        failed stop, rather than let the peer start a second copy.
+        """
+        runner = self.runners[key]
+        event: ev.Event
+        try:
+            with trio.fail_after(GROUP_OP_TIMEOUT):
+                await (runner.start() if start else runner.stop())
+        except RollbackFailedError as exc:
+            event = ev.GroupStartFailed(key, str(exc), rolled_back=False)
+        except AgentError as exc:
+            reason = str(exc)
+            event = ev.GroupStartFailed(key, reason) if start else ev.GroupStopFailed(key, reason)
+        except trio.TooSlowError:
+            event = _outcome_unknown(key, start, f"timed out after {GROUP_OP_TIMEOUT:g}s")
+        except Exception as exc:
+            log.debug("group %s: %s raised", key, "start" if start else "stop", exc_info=True)
+            event = _outcome_unknown(key, start, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            event = ev.GroupStarted(key) if start else ev.GroupStopped(key)
+        await self._report(event)
+
+    async def announce(self, key: str) -> None:
+        try:
+            await self.runners[key].announce()
+        except Exception as exc:  # AgentError, or a bug in the runner: a GARP is not worth dying
+            log.warning("re-announcing %s failed: %s", key, exc)
+
+    async def probe_leftovers(self) -> tuple[str, ...]:
+        """The groups that run here already (a crashed daemon's), before this one joins."""
+        found: list[str] = []
+        for key, runner in self.runners.items():
+            try:
+                with trio.fail_after(LEFTOVER_PROBE_TIMEOUT):
+                    if await runner.running():
+                        found.append(key)
+            except Exception as exc:  # AgentError, TooSlowError, or a bug: the state is unknown
+                # Unknown state counts as running: stopping an idle resource is harmless,
+                # starting a second copy of a running one is not.
+                log.warning("status of %s unknown at start-up (%s); treating it as running",
+                            key, exc)
+                found.append(key)
+        return tuple(found)
+
+
+def _outcome_unknown(key: str, start: bool, reason: str) -> ev.Event:
+    """A start or stop cut off mid-way: what runs is unknown, so the group stays claimed."""
+    if start:
+        return ev.GroupStartFailed(key, reason, rolled_back=False)
+    return ev.GroupStopFailed(key, reason)
