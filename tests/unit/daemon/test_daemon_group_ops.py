@@ -1,8 +1,8 @@
 """The daemon's resource operations: whatever an agent raises, the core gets an event.
 
 `GroupOps.run` (daemon/agents.py) runs a group's start or stop as its own task in the
-daemon's one nursery; an exception escaping it would end the daemon with its groups held. An agent raising
-AttributeError (a VIP on an interface without a MAC) or OSError(EMFILE) must become
+daemon's one nursery; an exception escaping it would end the daemon with its groups held. An
+agent raising AttributeError (a VIP on an interface without a MAC) or OSError(EMFILE) must become
 GroupStartFailed / GroupStopFailed naming the resource, and the daemon carries on.
 """
 
