@@ -64,6 +64,11 @@ def reason(before: WireGroupState | None, theirs: WireGroupState | None,
         return None
     if theirs in BUSY_REASONS:
         return BUSY_REASONS[theirs]
+    if theirs is WireGroupState.FAILED:
+        # A start we did not see (the peer was cut off, or we had not heard it yet) that
+        # failed: it sent gratuitous ARPs before it failed, so the LAN may point at it.
+        # (Simulator seeds 2797 and 6264.)
+        return LET_GO_REASONS[theirs]
     if before not in BUSY_REASONS:
         return None  # idle to idle: nothing to correct
     if theirs is None:

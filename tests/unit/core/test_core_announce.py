@@ -160,8 +160,8 @@ def test_nothing_is_announced_while_the_peer_stays_idle() -> None:
     for i in range(1, 5):
         acts = node.feed(peer.frame(t + i, groups=bytes([NONE, NONE])), t + i)
         assert not any(isinstance(a, Announce) for a in acts)
-    acts = node.feed(peer.frame(t + 6, groups=bytes([NONE, FAILED])), t + 6)
-    assert orders(acts) == []
+    # NONE -> FAILED is not idle: the peer started the group unseen, and a start sends
+    # gratuitous ARPs before it fails (test_a_start_the_peer_made_unseen_and_failed_...).
 
 
 def test_a_mismatched_peer_is_not_interpreted_so_not_announced_around() -> None:
@@ -180,3 +180,29 @@ def test_a_split_brain_ended_by_the_peer_dying_is_not_called_healed() -> None:
     assert orders(acts) == [Announce(B)]
     assert f"Re-announcing resource group {B}: node prime is dead" in logs(acts)
     assert not any("healed" in m for m in logs(acts))
+
+
+def test_a_peer_first_heard_after_initdead_is_announced_around() -> None:
+    """calc took both groups at initdead without ever hearing prime. prime, partitioned from
+    its own boot, may have started one of them unseen (its start failed and was rolled back,
+    but its gratuitous ARP went out: simulator seed 6264). When prime is first heard, calc
+    re-announces the group prime's first frames show it failed to start."""
+    peer = Peer()
+    node, t = holding(params(auto_failback=False), peer=peer)
+    acts = node.feed(peer.frame(t + 1, groups=bytes([NONE, FAILED])), t + 1)
+    assert orders(acts) == [Announce(B)]
+    assert logs(acts)[-1] == f"Re-announcing resource group {B}: node prime failed to start it"
+
+
+def test_a_start_the_peer_made_unseen_and_failed_is_announced_around() -> None:
+    """Both links were cut; prime declared calc dead, started B (its gratuitous ARP went out)
+    and failed; the links came back before calc declared prime dead. calc saw B go from
+    NONE to FAILED without STARTING in between (simulator seed 2797): it re-announces B."""
+    peer = Peer()
+    node, t = holding(params(auto_failback=False), peer=peer)
+    node.feed(peer.frame(t + 1, groups=bytes([NONE, NONE])), t + 1)
+    acts = node.feed(peer.frame(t + 2, groups=bytes([NONE, FAILED])), t + 2)
+    assert orders(acts) == [Announce(B)]
+    assert logs(acts) == [f"Re-announcing resource group {B}: node prime failed to start it"]
+    acts = node.feed(peer.frame(t + 3, groups=bytes([NONE, NONE])), t + 3)
+    assert orders(acts) == []  # its backoff ended: idle again, nothing to correct
