@@ -137,3 +137,97 @@ uint32_t tb_crc32(uint32_t crc, const uint8_t *data, size_t len)
     }
     return ~crc;
 }
+
+/* -- heartbeat 3.0.6's digests (reference §2.2; docs/protocol.md §heartbeat 3.0.6 messages) --
+ *
+ * heartbeat writes its digest as text: lower-case hex of the whole HMAC-MD5 or HMAC-SHA1
+ * (keyed with the authkeys token's bytes, as here), or of its own crc, which is not the
+ * reflected CRC-32 above: polynomial 0x04C11DB7 fed MSB first from 0, the result inverted,
+ * printed with %lx (no leading zeros). The golden vectors in tests/unit/wire check all
+ * three against captures of a real heartbeat 3.0.6. */
+
+uint32_t tb_hb_crc_update(uint32_t crc, const uint8_t *data, size_t len)
+{
+    /* MSB-first polynomial 0x04C11DB7, four bits at a time (the same trade as tb_crc32). */
+    static const uint32_t nibble[16] = {
+        0x00000000, 0x04C11DB7, 0x09823B6E, 0x0D4326D9, 0x130476DC, 0x17C56B6B,
+        0x1A864DB2, 0x1E475005, 0x2608EDB8, 0x22C9F00F, 0x2F8AD6D6, 0x2B4BCB61,
+        0x350C9B64, 0x31CD86D3, 0x3C8EA00A, 0x384FBDBD,
+    };
+    for (size_t i = 0; i < len; i++) {
+        crc = (crc << 4) ^ nibble[(crc >> 28) ^ (data[i] >> 4)];
+        crc = (crc << 4) ^ nibble[(crc >> 28) ^ (data[i] & 0x0F)];
+    }
+    return crc;
+}
+
+uint32_t tb_hb_crc(const uint8_t *data, size_t len)
+{
+    return ~tb_hb_crc_update(0, data, len);
+}
+
+int tb_run_begin(tb_mac_run *run, tb_key *key)
+{
+    run->key = key;
+    run->crc = 0;
+    run->failed = 0;
+    if (key->method == TB_METHOD_CRC)
+        return TB_OK;
+    if (key->method != TB_METHOD_MD5 && key->method != TB_METHOD_SHA1)
+        return TB_ERR_KEY; /* heartbeat has no sha256 plugin */
+    if (key->work_ctx == NULL || !EVP_MAC_init(key->work_ctx, NULL, 0, NULL))
+        return TB_ERR_CRYPTO;
+    return TB_OK;
+}
+
+void tb_run_update(tb_mac_run *run, const uint8_t *data, size_t len)
+{
+    if (run->key->method == TB_METHOD_CRC)
+        run->crc = tb_hb_crc_update(run->crc, data, len);
+    else if (len > 0 && !EVP_MAC_update(run->key->work_ctx, data, len))
+        run->failed = 1; /* reported by tb_run_hex: the caller fails closed */
+}
+
+static int hex_of(const uint8_t *bytes, size_t n, uint8_t *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = (uint8_t)digits[bytes[i] >> 4];
+        hex[2 * i + 1] = (uint8_t)digits[bytes[i] & 0x0F];
+    }
+    return (int)(2 * n);
+}
+
+int tb_run_hex(tb_mac_run *run, uint8_t hex[TB_HB_MAX_DIGEST])
+{
+    if (run->key->method == TB_METHOD_CRC) {
+        uint32_t crc = ~run->crc;
+        uint8_t be[4];
+        tb_put_u32(be, crc);
+        uint8_t full[8];
+        hex_of(be, 4, full);
+        size_t skip = 0; /* %lx: no leading zeros, but "0" for zero */
+        while (skip < 7 && full[skip] == '0')
+            skip++;
+        memcpy(hex, full + skip, 8 - skip);
+        return (int)(8 - skip);
+    }
+    uint8_t mac[TB_FULL_MAC_MAX];
+    size_t mac_len = 0;
+    if (run->failed || !EVP_MAC_final(run->key->work_ctx, mac, &mac_len, TB_FULL_MAC_MAX)
+        || mac_len * 2 > TB_HB_MAX_DIGEST)
+        return TB_ERR_CRYPTO;
+    return hex_of(mac, mac_len, hex);
+}
+
+int tb_hb_digest(tb_key *key, const uint8_t *data, size_t len, uint8_t *out, size_t out_cap)
+{
+    if (out_cap < TB_HB_MAX_DIGEST)
+        return TB_ERR_ARG;
+    tb_mac_run run;
+    int rc = tb_run_begin(&run, key);
+    if (rc != TB_OK)
+        return rc == TB_ERR_KEY ? TB_ERR_ARG : rc;
+    tb_run_update(&run, data, len);
+    return tb_run_hex(&run, out);
+}

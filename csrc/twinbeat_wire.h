@@ -64,6 +64,28 @@
 #define TB_ERR_CRYPTO -9
 /* Deframer only: bytes between delimiters that are not valid COBS. */
 #define TB_ERR_GARBAGE -10
+/* heartbeat 3.0.6 messages only: the structure is broken (netstring lengths, line or end
+ * markers, the auth trailer or field, bytes after the end). Field contents are TB_ERR_FIELD. */
+#define TB_ERR_SYNTAX -11
+
+/* heartbeat 3.0.6 messages (docs/protocol.md §heartbeat 3.0.6 messages). heartbeat itself
+ * allows 256 KiB; its haresources-mode messages are a few hundred bytes, so 4 KiB bounds
+ * everything (decoding, the serial deframer, MAC work per message) with room to spare. */
+#define TB_HB_MAX_MSG 4096
+#define TB_HB_MAX_FIELDS 64
+/* A field name, without the "(t)" type prefix; heartbeat's own are at most 12 bytes. */
+#define TB_HB_MAX_NAME 64
+/* Lower-case hex of the longest digest (sha1); heartbeat's auth strings carry it. */
+#define TB_HB_MAX_DIGEST 40
+/* The two encodings: netstring ("###\n" ... "%%%\n" + auth trailer; heartbeat's UDP form)
+ * and classic text (">>>\n" ... "<<<\n"; its serial form). */
+#define TB_HB_FORM_NETSTRING 1
+#define TB_HB_FORM_CLASSIC 2
+/* Field types: heartbeat's FT_STRING and FT_BINARY, the only ones haresources mode sends. */
+#define TB_HB_STRING 0
+#define TB_HB_BINARY 1
+/* Room tb_deframe needs in out for one more message: a classic text message or a frame. */
+#define TB_DEFRAME_ROOM 4096
 
 /* A prepared key: one authkeys slot. mac_ctx is keyed once in tb_key_init and never
  * written again; work_ctx is its copy, re-initialised for every frame. That is ~2.5x
@@ -95,17 +117,48 @@ typedef struct tb_frame {
     uint8_t groups[64];
 } tb_frame;
 
-/* Serial stream state. buf holds the COBS bytes of the frame in progress; a frame that
- * outgrows it is skipped up to the next 0x00 (discarding = 1), never buffered. The counters
- * only grow; the facade shows them as Deframer.stats. */
+/* Serial stream state (docs/protocol.md §Serial links). The line carries COBS frames ended
+ * by 0x00 and heartbeat's classic text messages (">>>\n" ... "<<<\n", no 0x00 in them);
+ * text is recognised by its start marker at the beginning of a line. buf holds the COBS
+ * bytes (at most a maximal frame's) or the text (at most TB_HB_MAX_MSG) of the message in
+ * progress; anything longer is skipped to its end (discarding = 1), never buffered.
+ * m_start and m_end count the bytes of "\n>>>\n" and "\n<<<\n" matched so far; run counts
+ * the bytes other than "\n" since the last boundary. The counters only grow (Deframer.stats). */
 typedef struct tb_deframer {
-    uint8_t buf[260];
+    uint8_t buf[4096];
     size_t len;
+    int text;
     int discarding;
+    uint32_t run;
+    uint8_t m_start;
+    uint8_t m_end;
     uint64_t frames;
+    uint64_t classic;
     uint64_t dropped_garbage;
     uint64_t dropped_oversize;
 } tb_deframer;
+
+/* One field of a heartbeat message: name and value are offsets into a byte buffer (the
+ * message's data when decoded, the caller's when encoding). type is TB_HB_STRING or
+ * TB_HB_BINARY. Values are as heartbeat holds them in memory: binary decoded from base64,
+ * "\n" restored from the classic form's 0x13. */
+typedef struct tb_hb_field {
+    uint16_t name_off;
+    uint16_t name_len;
+    uint16_t value_off;
+    uint16_t value_len;
+    uint8_t type;
+} tb_hb_field;
+
+/* A decoded heartbeat message: the fields in wire order (including an "auth" field, if it
+ * was sent) over data, and the authkeys slot whose digest verified. */
+typedef struct tb_hb_msg {
+    int form;
+    int key_index;
+    uint32_t field_count;
+    tb_hb_field fields[64];
+    uint8_t data[4096];
+} tb_hb_msg;
 
 int tb_wire_version(void);
 
@@ -146,14 +199,40 @@ int tb_cobs_frame(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap);
 int tb_cobs_decode(const uint8_t *in, size_t len, uint8_t *out, size_t out_cap);
 
 void tb_deframer_init(tb_deframer *d);
-/* Consume input, writing each completed frame (COBS-decoded) to out back to back and its end
- * offset to ends[]. Stops when in is used up, when max_frames frames are out, or when out
- * has less than TB_COBS_MAX bytes of room left; *consumed says how much of in was used, so
- * callers loop until it is all consumed. Dropped frames are only counted in d. Returns the
- * number of frames written, or TB_ERR_ARG for out_cap < TB_COBS_MAX or max_frames == 0.
+/* Consume input, writing each completed frame (COBS-decoded) or classic text message (from
+ * ">>>\n" to "<<<\n" inclusive, as received) to out back to back and its end offset to
+ * ends[]. Stops when in is used up, when max_frames are out, or when out has less than
+ * TB_DEFRAME_ROOM bytes of room left; *consumed says how much of in was used, so callers
+ * loop until it is all consumed. Dropped input is only counted in d. Returns the number of
+ * messages written, or TB_ERR_ARG for out_cap < TB_DEFRAME_ROOM or max_frames == 0.
  * Many frames per call because a cffi call costs more than deframing one status frame. */
 int tb_deframe(tb_deframer *d, const uint8_t *in, size_t len, size_t *consumed,
                uint8_t *out, size_t out_cap, uint32_t *ends, size_t max_frames);
+
+/* heartbeat 3.0.6 messages (csrc/tb_hb.c, tb_hb_encode.c; docs/protocol.md §heartbeat 3.0.6
+ * messages). Check and parse one message from an untrusted peer, either form, verifying its
+ * digest with the slot it names (netstring: the trailer; classic: the auth field). keys as
+ * for tb_decode; a slot whose method heartbeat does not have (sha256) is TB_ERR_KEY.
+ * Returns TB_OK or TB_ERR_OVERSIZE, _MAGIC, _SYNTAX, _FIELD, _KEY, _MAC; out's contents mean
+ * nothing unless TB_OK. */
+int tb_hb_decode(const uint8_t *buf, size_t len, tb_key *const *keys, tb_hb_msg *out);
+/* Build one message signed with key (slot key_index) in form: the fields in order, with the
+ * classic auth field's value computed and set in place if the fields have one, else
+ * appended (classic form always; netstring only when inner_auth, as heartbeat does with
+ * its default msgfmt classic), then the netstring trailer. Returns the length, TB_ERR_FIELD
+ * (a field heartbeat could not carry or read back), TB_ERR_OVERSIZE (over TB_HB_MAX_MSG),
+ * TB_ERR_ARG (bad form or method, out too small) or TB_ERR_CRYPTO. */
+int tb_hb_encode(tb_key *key, uint8_t key_index, int form, int inner_auth,
+                 const uint8_t *data, size_t data_len, const tb_hb_field *fields, size_t count,
+                 uint8_t *out, size_t out_cap);
+/* heartbeat's digest of data as the text it puts on the wire: lower-case hex of HMAC-MD5 or
+ * HMAC-SHA1, or of its crc (without leading zeros). Returns the number of characters
+ * written to out (no NUL), TB_ERR_ARG (sha256, out_cap < TB_HB_MAX_DIGEST) or an error. */
+int tb_hb_digest(tb_key *key, const uint8_t *data, size_t len, uint8_t *out, size_t out_cap);
+/* heartbeat's crc: CRC-32 with polynomial 0x04C11DB7, MSB first, initial value 0, result
+ * inverted (CRC-32/POSIX without cksum's length suffix). Not tb_crc32: that one is
+ * reflected. */
+uint32_t tb_hb_crc(const uint8_t *data, size_t len);
 
 /* TB_CDEF_END */
 

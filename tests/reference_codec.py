@@ -173,43 +173,114 @@ def cobs_decode(data: bytes) -> bytes | None:
 
 
 class RefDeframer:
-    """The serial reader of docs/protocol.md §Serial, with the same counters."""
+    """The serial reader of docs/protocol.md §Serial links, with the same counters.
+
+    Written as the spec reads, a line at a time: a heartbeat text message starts with a line
+    that is exactly ">>>" and ends with a line that is exactly "<<<"; a line starts after
+    "\n" and at every boundary (stream start, a 0x00, a message's end). Everything else is
+    COBS bytes up to a 0x00.
+    """
 
     MAX_ENCODED = MAX_FRAME + MAX_FRAME // 254 + 1
+    MAX_TEXT = 4096
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._text = False
         self._discarding = False
+        self._junk = 0  # bytes other than "\n" since the last boundary (frame mode)
+        self._line = b""  # the current line so far, its first 4 bytes (enough to compare)
         self.frames = 0
+        self.classic = 0
         self.dropped_garbage = 0
         self.dropped_oversize = 0
 
     def feed(self, chunk: bytes) -> list[bytes]:
         found: list[bytes] = []
-        pieces = chunk.split(b"\x00")
-        for i, piece in enumerate(pieces):
-            if not self._discarding:
-                if len(self._buf) + len(piece) > self.MAX_ENCODED:
-                    self._discarding = True
-                    self._buf.clear()
-                else:
-                    self._buf += piece
-            if i == len(pieces) - 1:
-                break  # no delimiter after the last piece: the frame continues
-            if self._discarding:
-                self._discarding = False
-                self.dropped_oversize += 1
-                continue
-            encoded = bytes(self._buf)
-            self._buf.clear()
-            if not encoded:
-                continue
-            frame = cobs_decode(encoded)
-            if not frame:
-                self.dropped_garbage += 1
-            elif len(frame) > MAX_FRAME:
-                self.dropped_oversize += 1
+        for b in chunk:
+            ended = None  # the line a "\n" just ended
+            if b == 0x0A:
+                ended, self._line = self._line, b""
             else:
-                found.append(frame)
-        self.frames += len(found)
+                self._line = (self._line + bytes([b]))[:4]
+            message = self._text_byte(b, ended) if self._text else self._frame_byte(b, ended)
+            if message is not None:
+                found.append(message)
         return found
+
+    def _boundary(self) -> None:
+        self._buf.clear()
+        self._text = self._discarding = False
+        self._junk = 0
+        self._line = b""
+
+    def _start_text(self) -> None:
+        self._boundary()
+        self._text = True
+        self._buf += b">>>\n"
+
+    def _drop(self) -> None:
+        if self._discarding:
+            self.dropped_oversize += 1
+        else:
+            self.dropped_garbage += 1
+
+    def _frame_byte(self, b: int, ended: bytes | None) -> bytes | None:
+        if b == 0:
+            encoded, discarding = bytes(self._buf), self._discarding
+            self._boundary()
+            return self._end_frame(encoded, discarding)
+        if b != 0x0A:
+            self._junk += 1
+        if not self._discarding:
+            if len(self._buf) + 1 > self.MAX_ENCODED:
+                self._discarding = True
+                self._buf.clear()
+            else:
+                self._buf.append(b)
+        if ended == b">>>":
+            if self._discarding:
+                self.dropped_oversize += 1
+            elif self._junk > 3:
+                self.dropped_garbage += 1
+            self._start_text()
+        return None
+
+    def _end_frame(self, encoded: bytes, discarding: bool) -> bytes | None:
+        if discarding:
+            self.dropped_oversize += 1
+            return None
+        if not encoded:
+            return None
+        frame = cobs_decode(encoded)
+        if not frame:
+            self.dropped_garbage += 1
+        elif len(frame) > MAX_FRAME:
+            self.dropped_oversize += 1
+        else:
+            self.frames += 1
+            return frame
+        return None
+
+    def _text_byte(self, b: int, ended: bytes | None) -> bytes | None:
+        if b == 0 or ended == b">>>":
+            self._drop()
+            if b == 0:
+                self._boundary()
+            else:
+                self._start_text()
+            return None
+        if not self._discarding:
+            if len(self._buf) == self.MAX_TEXT:
+                self._discarding = True
+            else:
+                self._buf.append(b)
+        if ended != b"<<<":
+            return None
+        message, discarding = bytes(self._buf), self._discarding
+        self._boundary()
+        if discarding:
+            self.dropped_oversize += 1
+            return None
+        self.classic += 1
+        return message

@@ -22,7 +22,9 @@ from cffi import FFI
 # setuptools refuses absolute source paths; the build runs from the project root.
 CSRC = Path("csrc")
 HEADER = CSRC / "twinbeat_wire.h"
-SOURCES = ["tb_frame.c", "tb_mac.c", "tb_cobs.c"]
+SOURCES = [
+    "tb_frame.c", "tb_mac.c", "tb_cobs.c", "tb_deframe.c", "tb_base64.c", "tb_hb.c", "tb_hb_encode.c",
+]
 
 _INT_DEFINE = re.compile(r"#define\s+TB_\w+\s+-?\d+\s*$")
 

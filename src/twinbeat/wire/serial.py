@@ -1,7 +1,9 @@
 """COBS framing for serial links: ``cobs_frame`` and the stream ``Deframer``.
 
 A serial line is a byte stream with noise and cable pulls; frames are COBS-encoded and
-end in 0x00 so the reader can always resynchronise (docs/protocol.md §Serial).
+end in 0x00 so the reader can always resynchronise (docs/protocol.md §Serial). The same
+reader also hands on heartbeat 3.0.6's classic text messages (">>>\n" ... "<<<\n"), so
+that a peer still running heartbeat is recognised on its serial line too.
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ def cobs_frame(frame: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class DeframerStats:
-    """What a Deframer has seen (counted in C; counters only grow). Shown per link."""
+    """What a Deframer has seen (counted in C; counters only grow). Shown per link.
+
+    `frames` are COBS frames, `classic_messages` heartbeat text messages handed on.
+    """
 
     frames: int = 0
     dropped_garbage: int = 0
     dropped_oversize: int = 0
+    classic_messages: int = 0
 
 
 # Room for many frames per C call: a call costs more than deframing one status frame.
@@ -44,12 +50,13 @@ _MAX_FRAMES = 1024
 
 
 class Deframer:
-    """Turns chunks read from a serial port into whole, COBS-decoded frames.
+    """Turns chunks read from a serial port into whole, COBS-decoded frames, and heartbeat's
+    classic text messages as received (they start with ">>>\n"; frames with "TB").
 
-    Memory is bounded: at most one maximal encoded frame is buffered (inside the C state);
-    longer runs are skipped to the next 0x00 and counted in ``stats.dropped_oversize``.
-    Bytes that are not COBS count in ``stats.dropped_garbage``. Frames that decode as
-    COBS but are not valid status frames are for ``decode_untrusted`` to refuse.
+    Memory is bounded: at most one maximal encoded frame, or one HB_MAX_MSG text message,
+    is buffered (inside the C state); longer runs are skipped to their end and counted in
+    ``stats.dropped_oversize``. Bytes that are neither count in ``stats.dropped_garbage``.
+    What comes out is for ``decode_untrusted`` / ``hb_decode_untrusted`` to judge.
     """
 
     __slots__ = ("_consumed", "_ends", "_out", "_out_bytes", "_state")
@@ -65,7 +72,8 @@ class Deframer:
     @property
     def stats(self) -> DeframerStats:
         state = self._state
-        return DeframerStats(state.frames, state.dropped_garbage, state.dropped_oversize)
+        return DeframerStats(state.frames, state.dropped_garbage, state.dropped_oversize,
+                             state.classic)
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Consume a chunk; return the frames it completed, in order."""
