@@ -23,7 +23,8 @@ from cffi import FFI
 CSRC = Path("csrc")
 HEADER = CSRC / "twinbeat_wire.h"
 SOURCES = [
-    "tb_frame.c", "tb_mac.c", "tb_cobs.c", "tb_deframe.c", "tb_base64.c", "tb_hb.c", "tb_hb_encode.c",
+    "tb_frame.c", "tb_mac.c", "tb_cobs.c", "tb_deframe.c",
+    "tb_base64.c", "tb_hb.c", "tb_hb_encode.c",  # heartbeat 3.0.6 messages
 ]
 
 _INT_DEFINE = re.compile(r"#define\s+TB_\w+\s+-?\d+\s*$")
