@@ -8,6 +8,10 @@ replica runs unchanged against simulated time and network; two copies of the glu
   frame is the wire's (`decode_untrusted`); turning an authentic frame into `FrameReceived`
   is here, together with the one check that needs the wire's link ids: an authentic frame
   signed for another link (a cross-link replay, or a cabling mix-up) is refused as `link`.
+  Bytes that start as a heartbeat 3.0.6 message does ("###\n" on UDP, ">>>\n" from the
+  serial reader) go to `hb_decode_untrusted` instead, and a verified one becomes
+  `ForeignHeartbeat` (issue #14: a peer that still runs heartbeat; core/foreign.py decides);
+  its refusals are counted as "heartbeat-<reason>".
   **What is refused never becomes an event**: it is counted here, per link and reason
   (`Rejections`), and `frame_event` returns None. A flood of junk then costs one codec call
   per datagram in the receiving driver and never reaches the daemon's queues or the core,
@@ -33,12 +37,15 @@ from dataclasses import dataclass, replace
 
 from twinbeat.config import Config
 from twinbeat.core import (
+    PROTOCOL_HEARTBEAT,
     Announce,
     CoreMisuse,
     Event,
+    ForeignHeartbeat,
     FrameReceived,
     GroupSpec,
     HandoffPlan,
+    LinkEvent,
     LinkSnapshot,
     Log,
     Node,
@@ -54,10 +61,22 @@ from twinbeat.core import (
     StopGroup,
     TakeoverRequested,
 )
-from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
+from twinbeat.wire import (
+    HB_STARTS,
+    HbMessage,
+    Keyring,
+    WireError,
+    decode_untrusted,
+    encode,
+    hb_decode_untrusted,
+)
 
 # The wire's reason for an authentic frame that arrived on another link than it was sent on.
 CROSS_LINK = "link"
+# Refusals of heartbeat 3.0.6 messages are counted apart: "heartbeat-mac" says a heartbeat
+# node with another key, where "mac" would suggest a twinbeat one.
+HEARTBEAT = "heartbeat-"
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +137,31 @@ def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return total
 
 
+def _text(value: bytes | None) -> str | None:
+    if value is None or not value.isascii():
+        return None
+    return value.decode("ascii")
+
+
+def _hex(value: bytes | None) -> int | None:
+    """heartbeat's `%lx` numbers (`hg`, `seq`); None when absent or not hex."""
+    if value is None or not 0 < len(value) <= 16 or not _HEX.issuperset(value):
+        return None
+    return int(value, 16)
+
+
+def heartbeat_event(link: str, msg: HbMessage) -> ForeignHeartbeat | None:
+    """The core's view of a verified heartbeat 3.0.6 message, or None without `t` or `src`."""
+    kind, peer = _text(msg.get(b"t")), _text(msg.get(b"src"))
+    if kind is None or peer is None:
+        return None
+    return ForeignHeartbeat(
+        link=link, peer=peer, protocol=PROTOCOL_HEARTBEAT, message_type=kind,
+        status=_text(msg.get(b"st")) if kind == "status" else None,
+        generation=_hex(msg.get(b"hg")), sequence=_hex(msg.get(b"seq")),
+    )
+
+
 def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
                        timestamp_origin: int = 0) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
@@ -176,7 +220,7 @@ class Engine:
 
     # -- in ---------------------------------------------------------------------------------
 
-    def frame_event(self, link: str, data: bytes) -> FrameReceived | None:
+    def frame_event(self, link: str, data: bytes) -> LinkEvent | None:
         """The core event for bytes received on `link`, or None when refused (and counted).
 
         Any authentic frame becomes an event whatever its sender: the core judges senders.
@@ -185,6 +229,8 @@ class Engine:
         link_id = self.link_ids.get(link)
         if link_id is None:
             raise CoreMisuse(f"unknown link {link!r}")
+        if data[:4] in HB_STARTS:
+            return self._heartbeat_event(link, data)
         try:
             frame = decode_untrusted(data, self.keyring)
         except WireError as exc:
@@ -206,6 +252,19 @@ class Engine:
             node_flags=frame.node_flags,
             groups=frame.groups,
         )
+
+    def _heartbeat_event(self, link: str, data: bytes) -> ForeignHeartbeat | None:
+        """A heartbeat 3.0.6 message: verified with the authkeys key, then read for what the
+        core needs. heartbeat itself drops a message without `t` or `src` (reference §1.6)."""
+        try:
+            msg = hb_decode_untrusted(data, self.keyring)
+        except WireError as exc:
+            Rejections.count(self.rejections.unattributed[link], HEARTBEAT + exc.reason)
+            return None
+        event = heartbeat_event(link, msg)
+        if event is None:
+            Rejections.count(self.rejections.unattributed[link], HEARTBEAT + "field")
+        return event
 
     def _count_cross_link(self, link: str, sender: str) -> None:
         """An authentic frame signed for another link: on the peer's link counters if it is

@@ -52,6 +52,25 @@ class FrameReceived:
 
 
 @dataclass(frozen=True)
+class ForeignHeartbeat:
+    """A verified message in another HA daemon's protocol, sent by `peer` on `link`.
+
+    Today `protocol` is "heartbeat-3.0.6": the engine verified the message with the authkeys
+    key as heartbeat does (docs/protocol.md §heartbeat 3.0.6 messages) and read its `t`
+    (`message_type`), `st` (`status`, of a status message), `hg` (`generation`) and `seq`
+    (`sequence`; None when absent or not hex). The policy is foreign.py's.
+    """
+
+    link: str
+    peer: str
+    protocol: str
+    message_type: str
+    status: str | None
+    generation: int | None
+    sequence: int | None
+
+
+@dataclass(frozen=True)
 class GroupStarted:
     key: str
 
@@ -111,6 +130,7 @@ Event = (
     | LeftoversFound
     | Tick
     | FrameReceived
+    | ForeignHeartbeat
     | GroupStarted
     | GroupStartFailed
     | GroupStopped
@@ -120,6 +140,8 @@ Event = (
     | PingReachability
     | ShutdownRequested
 )
+# What the engine makes of bytes received on a link (engine.py `frame_event`).
+LinkEvent = FrameReceived | ForeignHeartbeat
 
 # --------------------------------------------------------------------------- actions
 

@@ -115,6 +115,7 @@ class Situation:
     ping_ok: bool
     last_ts: int | None  # our latest heartbeat's timestamp
     peer: LivePeer | None  # None: dead, never heard, or no peer configured
+    held_off: bool = False  # the peer speaks heartbeat 3.0.6 only (foreign.py)
 
 
 class Groups:
@@ -325,6 +326,9 @@ class Groups:
         out.append(StopGroup(g.spec.key))
 
     def _step_group(self, g: Group, s: Situation, out: list[Action]) -> None:
+        if s.held_off:
+            self._hold_off(g, s.now, out)
+            return
         me = self._p.node
         # No acquiring on a mismatched peer's account, nor while isolated (ping guard).
         blocked = (s.peer is not None and not s.peer.config_match) or (
@@ -347,6 +351,15 @@ class Groups:
                 out.append(StartGroup(g.spec.key))
         elif g.state is GroupLocal.HELD:
             self._step_held(g, want, theirs, s, out)
+
+    def _hold_off(self, g: Group, now: float, out: list[Action]) -> None:
+        """The peer speaks heartbeat 3.0.6 only and takes every group (foreign.py)."""
+        if g.state is GroupLocal.CLAIMING:
+            self._set(g, GroupTrigger.WITHDRAW, now)
+        elif g.state is GroupLocal.HELD:
+            out.append(Log("warning", f"Node {self._p.peer} runs heartbeat 3.0.6 and takes "
+                                      f"every resource group: giving up {g.spec.key}"))
+            self._release(g, now, out)
 
     def _answer_takeover(self, g: Group, s: Situation, out: list[Action]) -> list[NodeView]:
         """A takeover request (WANT) from a peer that may acquire: stand by for that group

@@ -25,6 +25,8 @@ HandoffRequest = StandbyRequested | TakeoverRequested
 
 NO_PEER = "there is no peer (ha.cf names one node)"
 PEER_DEAD = "the peer is dead"
+HELD_OFF = ("the peer runs heartbeat 3.0.6: twinbeat cannot hand resource groups to or "
+            "from it yet (docs/migrating.md)")
 WHICH = ("local", "foreign", "all")  # `twinbeat standby|takeover [local|foreign|all]`
 
 
@@ -102,7 +104,8 @@ def plan_handoff(
 ) -> HandoffPlan:
     """The plan for `request` in situation `s` (pure: changes nothing).
 
-    Refused, in this order: no peer configured; the peer dead (nothing could move, and a
+    Refused, in this order: no peer configured; the peer speaking only heartbeat 3.0.6
+    (foreign.py); the peer dead (nothing could move, and a
     takeover would be moot); then exactly when the core itself refuses the request (standby:
     no active peer running our configuration; takeover: this node not active). Raises
     `CoreMisuse` for a `which` other than local/foreign/all, like `Node.feed`.
@@ -113,6 +116,8 @@ def plan_handoff(
     source, target = (me, peer_name) if standby else (peer_name, me)
     if peer_name is None:
         return HandoffPlan((), source, target, NO_PEER)
+    if s.held_off:
+        return HandoffPlan((), source, target, HELD_OFF)
     if s.peer is None:
         return HandoffPlan((), source, target, PEER_DEAD)
     refusal = standby_refusal(s.active, s.peer) if standby else takeover_refusal(s.active)

@@ -159,8 +159,10 @@ class Membership:
         times = [self._link_deadline(lt) for lt in self.peer.links.values()]
         return min((t for t in times if t is not None), default=None)
 
-    def advance(self, now: float, out: list[Action]) -> list[Notice]:
-        """Links silent past their deadline go dead; when all are dead, so is the peer."""
+    def advance(self, now: float, out: list[Action], *, speaking: bool = False) -> list[Notice]:
+        """Links silent past their deadline go dead; when all are dead, so is the peer --
+        unless it `speaking` heartbeat 3.0.6 (foreign.py): then it is only not alive *as a
+        twinbeat node*, and nothing it advertised in twinbeat frames stands."""
         peer = self.peer
         if peer is None:
             return []
@@ -175,6 +177,10 @@ class Membership:
                                               "heard that echo none of ours (a link that "
                                               "works one way only, or replayed frames)"))
         if peer.declared_dead or not all(lt.up is False for lt in peer.links.values()):
+            return []
+        if speaking:
+            peer.alive = False
+            peer.forget_state()
             return []
         return self._declare_dead(peer, out)
 

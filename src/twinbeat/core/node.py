@@ -4,6 +4,7 @@ Owns: this node's phase (its lifecycle: states.PHASE_TRANSITIONS) and ping reach
 the composition of the parts that own everything else:
 
 - membership.py — the peer and its links: frame acceptance, the link quorum, RTT, counters;
+- foreign.py — a peer that still speaks heartbeat 3.0.6: alive, and this node holds off;
 - groups.py — this node's resource groups: the claim rule, standby/takeover, split brain;
 - heartbeat.py — when a heartbeat goes out, its sequence and timestamp;
 - reports.py — the mach_down and initial-acquisition progress lines;
@@ -28,6 +29,7 @@ from .errors import CoreMisuse
 from .events import (
     Action,
     Event,
+    ForeignHeartbeat,
     FrameReceived,
     GroupStarted,
     GroupStartFailed,
@@ -43,6 +45,7 @@ from .events import (
     TakeoverRequested,
     Tick,
 )
+from .foreign import Foreign
 from .groups import Groups, Situation
 from .handoff import (
     HandoffPlan,
@@ -100,6 +103,7 @@ class Node:
         self._phase = Phase.BOOT
         self._ping_ok = True  # until told otherwise (PingReachability)
         self._membership = Membership(params)
+        self._foreign = Foreign(params)
         self._groups = Groups(params, now)
         self._reports = Reports()
         self._heartbeats = Heartbeats(params)
@@ -115,7 +119,9 @@ class Node:
             return []  # only a repeated ShutdownRequested gets here: harmless
         out: list[Action] = []
         self._now = now
-        self._heed(self._membership.advance(now, out))
+        self._foreign.advance(now, out)
+        speaking = self._foreign.speaking
+        self._heed(self._foreign.deaths(self._membership.advance(now, out, speaking=speaking)))
         self._groups.advance(now, out)
         self._apply(event, now, out)
         self._settle(now, out)
@@ -128,12 +134,14 @@ class Node:
         times = (
             self._heartbeats.deadline(self._phase),
             self._membership.deadline(),
+            self._foreign.deadline(),
             self._groups.deadline(),
         )
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self) -> Snapshot:
-        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership, self._groups)
+        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
+                              self._groups, foreign=self._foreign)
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""
@@ -153,8 +161,9 @@ class Node:
             case LeftoversFound(keys=keys):
                 phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.check_keys(keys)
-            case FrameReceived(link=link):
+            case FrameReceived(link=link) | ForeignHeartbeat(link=link):
                 self._membership.check_link(link)
+                self._foreign.check(ev)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.check_result(ev)
             case StandbyRequested(which=which) | TakeoverRequested(which=which):
@@ -177,6 +186,8 @@ class Node:
                 self._groups.leftovers(keys, now, out)
             case FrameReceived():
                 self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out))
+            case ForeignHeartbeat():
+                self._foreign.on_message(ev, now, out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():
@@ -231,7 +242,8 @@ class Node:
 
     def _situation(self, now: float, peer: LivePeer | None) -> Situation:
         return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping_ok,
-                         last_ts=self._heartbeats.last_ts, peer=peer)
+                         last_ts=self._heartbeats.last_ts, peer=peer,
+                         held_off=self._foreign.speaking and peer is None)
 
     def _settle(self, now: float, out: list[Action]) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
@@ -248,7 +260,7 @@ class Node:
             echoes = self._membership.echoes(now)
             out.extend(self._heartbeats.send(self._phase, now, state, echoes))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
-        status = status_line(self._phase, self._membership, self._groups)
+        status = status_line(self._phase, self._membership, self._groups, self._foreign)
         if status != self._status:
             self._status = status
             out.append(StatusChanged(status))
@@ -256,7 +268,8 @@ class Node:
     def _settle_pass(self, now: float, peer: LivePeer | None, out: list[Action]) -> None:
         if self._phase is Phase.CLEANING and not self._groups.has_leftovers():
             self._phase = phase_step(self._phase, PhaseTrigger.CLEANED)
-        if self._phase is Phase.JOINING and self._membership.comms_up():
+        if self._phase is Phase.JOINING and (self._membership.comms_up()
+                                             or self._foreign.speaking):
             self._phase = phase_step(self._phase, PhaseTrigger.COMMS_UP)
             out.append(Log("info", "Comms up: local status now active"))
         if self._phase is Phase.LEAVING and self._groups.step_leaving(now, out):

@@ -33,6 +33,28 @@ class PeerLinkSnapshot:
 
 
 @dataclass(frozen=True)
+class ForeignLinkSnapshot:
+    """The peer's messages in another protocol (heartbeat 3.0.6) on one link."""
+
+    name: str
+    last_heard_age: float
+    messages: int
+    replayed: int
+
+
+@dataclass(frozen=True)
+class ForeignSnapshot:
+    """What the peer's messages in another protocol say (core/foreign.py)."""
+
+    protocol: str  # "heartbeat-3.0.6"
+    speaking: bool  # a fresh status within deadtime: alive, and this node holds off
+    status: str | None  # its own word: "up", "active"
+    generation: int | None
+    last_status_age: float | None
+    links: tuple[ForeignLinkSnapshot, ...]
+
+
+@dataclass(frozen=True)
 class PeerSnapshot:
     name: str
     alive: bool
@@ -42,6 +64,8 @@ class PeerSnapshot:
     config_match: bool
     ping_ok: bool | None  # None when the peer has no ping nodes configured
     links: tuple[PeerLinkSnapshot, ...]
+    protocol: str = "twinbeat"  # or "heartbeat-3.0.6" while it speaks only that (foreign.py)
+    heartbeat: ForeignSnapshot | None = None  # None: never heard speaking heartbeat
 
 
 @dataclass(frozen=True)

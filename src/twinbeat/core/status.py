@@ -9,6 +9,7 @@ import anything doing I/O.
 
 from __future__ import annotations
 
+from .foreign import PROTOCOLS, Foreign
 from .groups import Groups
 from .liveness import LinkTracker
 from .membership import Membership, PeerTracker
@@ -53,27 +54,37 @@ def link_snapshot(lt: LinkTracker, now: float, deadtime: float) -> PeerLinkSnaps
     )
 
 
-def peer_snapshot(p: PeerTracker, now: float, deadtime: float) -> PeerSnapshot:
+def peer_snapshot(p: PeerTracker, now: float, deadtime: float, foreign: Foreign) -> PeerSnapshot:
+    """The peer as its twinbeat frames show it; while it speaks only heartbeat 3.0.6
+    (foreign.py), as its heartbeat messages do: alive, in its own status words."""
     state = "unknown" if p.node_state is None else WIRE_NODE_STATE_NAMES[p.node_state]
     if not p.alive and p.declared_dead:
         state = "dead"
     ping_ok = None
     if p.node_flags & NODE_FLAG_PING_CONFIGURED:
         ping_ok = bool(p.node_flags & NODE_FLAG_PING_OK)
+    alive, generation, heard = p.alive, p.generation, _age(now, p.last_heard)
+    protocol = "twinbeat"
+    if foreign.speaking and not p.alive and foreign.protocol in PROTOCOLS:
+        alive, generation, heard = True, foreign.generation, _age(now, foreign.last_status_at)
+        protocol, state = foreign.protocol, foreign.status or "unknown"
     return PeerSnapshot(
         name=p.name,
-        alive=p.alive,
-        generation=p.generation,
+        alive=alive,
+        generation=generation,
         state=state,
-        last_heard_age=_age(now, p.last_heard),
+        last_heard_age=heard,
         config_match=p.config_match,
         ping_ok=ping_ok,
         links=tuple(link_snapshot(lt, now, deadtime) for lt in p.links.values()),
+        protocol=protocol,
+        heartbeat=foreign.snapshot(now),
     )
 
 
 def build_snapshot(
-    phase: Phase, now: float, ping_ok: bool, membership: Membership, groups: Groups
+    phase: Phase, now: float, ping_ok: bool, membership: Membership, groups: Groups, *,
+    foreign: Foreign,
 ) -> Snapshot:
     p = membership.params
     peer = membership.peer
@@ -84,9 +95,10 @@ def build_snapshot(
         generation=p.generation,
         now=now,
         ping_ok=ping_ok if p.ping_configured else None,
-        peers=() if peer is None else (peer_snapshot(peer, now, p.deadtime),),
+        peers=() if peer is None else (peer_snapshot(peer, now, p.deadtime, foreign),),
         links=tuple(
-            LinkSnapshot(name=ln, rejected=dict(counts.by_reason))
+            LinkSnapshot(name=ln, rejected=_merged(counts.by_reason,
+                                                   foreign.unattributed[ln].by_reason))
             for ln, counts in membership.unattributed.items()
         ),
         groups=tuple(
@@ -104,7 +116,11 @@ def build_snapshot(
     )
 
 
-def status_line(phase: Phase, membership: Membership, groups: Groups) -> str:
+def _merged(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+
+
+def status_line(phase: Phase, membership: Membership, groups: Groups, foreign: Foreign) -> str:
     """For sd_notify STATUS=: phase, groups held, the peer's liveness, critical groups."""
     held = [g for g in groups.records if g.state is GroupLocal.HELD]
     parts = [f"{phase.value}; holding {len(held)}/{len(groups.records)} groups"]
@@ -112,6 +128,8 @@ def status_line(phase: Phase, membership: Membership, groups: Groups) -> str:
     if p is not None:
         up = sum(1 for lt in p.links.values() if lt.up)
         word = "alive" if p.alive else "dead" if p.declared_dead else "unheard"
+        if foreign.speaking and not p.alive:
+            word = f"speaks {PROTOCOLS.get(foreign.protocol or '', 'heartbeat')} (holding off)"
         parts.append(f"{p.name} {word} ({up}/{len(p.links)} links)")
     crit = [g.spec.key for g in groups.records if g.state is GroupLocal.CRITICAL]
     if crit:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 
 import trio
 
-from twinbeat.core import Event, FrameReceived, Tick
+from twinbeat.core import Event, LinkEvent, Tick
 
 # Authentic frames per link the core may fall behind by (at the fastest keepalive, 10 ms,
 # 0.64 s of heartbeats) before the oldest are dropped.
@@ -59,7 +59,7 @@ class Inbox:
     """The core task's queues. See the module docstring."""
 
     def __init__(self, links: Iterable[str], depth: int = LINK_DEPTH) -> None:
-        self._frames: dict[str, deque[tuple[FrameReceived, float]]] = {
+        self._frames: dict[str, deque[tuple[LinkEvent, float]]] = {
             link: deque(maxlen=depth) for link in links
         }
         self._control: deque[Event] = deque()
@@ -70,7 +70,7 @@ class Inbox:
 
     # -- producers: never block ------------------------------------------------------------
 
-    def put_frame(self, link: str, event: FrameReceived, at: float) -> None:
+    def put_frame(self, link: str, event: LinkEvent, at: float) -> None:
         """Queue an authentic frame delivered on `link` at `at`; when full, drop the oldest."""
         queue = self._frames[link]
         if len(queue) == queue.maxlen:
