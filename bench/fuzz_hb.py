@@ -23,12 +23,13 @@ from collections import Counter
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS / "fuzz"), str(TESTS)]
+sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS / "fuzz"))
+
+from hb_inputs import KEYS, hostile_inputs
 
 import reference_codec
 import reference_hb
-from hb_inputs import KEYS, hostile_inputs
-
 from twinbeat import wire
 
 HMAC_ONLY = {i: k for i, k in KEYS.items() if k[0] != "crc"}

@@ -82,6 +82,21 @@ def _age(value: float | None) -> str:
     return f"{value * 1000:.0f}ms ago" if value < 10 else f"{value:.0f}s ago"
 
 
+def _heartbeat_lines(peer: dict[str, Any]) -> list[str]:
+    """The peer's protocol when it is not twinbeat's, and where heartbeat 3.0.6 is heard."""
+    hb = peer.get("heartbeat") or {}
+    if not hb:
+        return []
+    links = ", ".join(f"{name} ({_age(link.get('last_heard_age'))})"
+                      for name, link in sorted(hb.get("links", {}).items()))
+    if peer.get("protocol", "twinbeat") != "twinbeat":
+        return [f"  protocol {peer['protocol']}: speaks heartbeat 3.0.6 on {links}; "
+                "holding off: no resource group is taken over from it (docs/migrating.md)"]
+    if not hb.get("speaking"):
+        return []
+    return [f"  also speaks heartbeat 3.0.6 on {links} (ignored: its twinbeat frames win)"]
+
+
 def format_status(status: dict[str, Any]) -> str:
     """A readable table of nodes, links and groups."""
     lines = [
@@ -94,6 +109,7 @@ def format_status(status: dict[str, Any]) -> str:
             f"peer {peer['name']}: {alive}, state {peer.get('state')}, "
             f"generation {peer.get('generation')}, last heard {_age(peer.get('last_heard_age'))}"
         )
+        lines += _heartbeat_lines(peer)
     links = status.get("links", [])
     if links:
         lines.append("")

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from twinbeat.core import GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
+from twinbeat.core import (
+    ForeignSnapshot,
+    GroupSnapshot,
+    PeerLinkSnapshot,
+    PeerSnapshot,
+    Snapshot,
+)
 
 # A group in one of these local states needs an admin, whatever the links say.
 TROUBLE_STATES = frozenset({"failed", "critical"})
@@ -47,11 +53,28 @@ def _peer_view(peer: PeerSnapshot) -> dict[str, Any]:
     return {
         "name": peer.name,
         "alive": peer.alive,
+        "protocol": peer.protocol,
         "state": peer.state,
         "generation": peer.generation,
         "last_heard_age": peer.last_heard_age,
         "config_match": peer.config_match,
         "ping_ok": peer.ping_ok,
+        "heartbeat": _heartbeat_view(peer.heartbeat),
+    }
+
+
+def _heartbeat_view(hb: ForeignSnapshot | None) -> dict[str, Any] | None:
+    """What the peer's heartbeat 3.0.6 messages say (issue #14); None if it never sent any."""
+    if hb is None:
+        return None
+    return {
+        "protocol": hb.protocol,
+        "speaking": hb.speaking,
+        "status": hb.status,
+        "generation": hb.generation,
+        "last_status_age": hb.last_status_age,
+        "links": {fl.name: {"last_heard_age": fl.last_heard_age, "messages": fl.messages,
+                            "replayed": fl.replayed} for fl in hb.links},
     }
 
 

@@ -66,6 +66,7 @@ class Foreign:
         self.sequence: int | None = None
         self.last_status_at: float | None = None
         self.speaking = False
+        self.spoke = False  # a fresh status was heard in this run
         self._ended = False  # speaking ended in the last `advance`
 
     # ------------------------------------------------------------------ timers
@@ -134,7 +135,7 @@ class Foreign:
             return  # the same status on another link, or an old one
         self.generation, self.sequence, self.status = ev.generation, ev.sequence, ev.status
         self.last_status_at = now
-        self.speaking = True
+        self.speaking = self.spoke = True
 
     # ------------------------------------------------------------------ status
 

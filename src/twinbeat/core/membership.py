@@ -159,10 +159,14 @@ class Membership:
         times = [self._link_deadline(lt) for lt in self.peer.links.values()]
         return min((t for t in times if t is not None), default=None)
 
-    def advance(self, now: float, out: list[Action], *, speaking: bool = False) -> list[Notice]:
-        """Links silent past their deadline go dead; when all are dead, so is the peer --
-        unless it `speaking` heartbeat 3.0.6 (foreign.py): then it is only not alive *as a
-        twinbeat node*, and nothing it advertised in twinbeat frames stands."""
+    def advance(self, now: float, out: list[Action], *, foreign: bool | None = None
+                ) -> list[Notice]:
+        """Links silent past their deadline go dead; when all are dead, so is the peer.
+
+        `foreign` (foreign.py): None, the peer never spoke heartbeat 3.0.6; True, it speaks
+        it: with no link up it is then only not alive *as a twinbeat node* (nothing it
+        advertised in frames stands), never dead; False, it fell silent: with no link up it
+        is dead, even if initdead is not over for links never heard."""
         peer = self.peer
         if peer is None:
             return []
@@ -176,11 +180,14 @@ class Membership:
                     out.append(Log("warning", f"Link {peer.name}:{lt.link}: {unechoed} frames "
                                               "heard that echo none of ours (a link that "
                                               "works one way only, or replayed frames)"))
-        if peer.declared_dead or not all(lt.up is False for lt in peer.links.values()):
+        if any(lt.up for lt in peer.links.values()):
             return []
-        if speaking:
-            peer.alive = False
+        if foreign:
+            peer.alive = peer.declared_dead = False
             peer.forget_state()
+            return []
+        if peer.declared_dead or (foreign is None and
+                                  not all(lt.up is False for lt in peer.links.values())):
             return []
         return self._declare_dead(peer, out)
 

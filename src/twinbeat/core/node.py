@@ -120,8 +120,8 @@ class Node:
         out: list[Action] = []
         self._now = now
         self._foreign.advance(now, out)
-        speaking = self._foreign.speaking
-        self._heed(self._foreign.deaths(self._membership.advance(now, out, speaking=speaking)))
+        foreign = self._foreign.speaking if self._foreign.spoke else None
+        self._heed(self._foreign.deaths(self._membership.advance(now, out, foreign=foreign)))
         self._groups.advance(now, out)
         self._apply(event, now, out)
         self._settle(now, out)

@@ -3,10 +3,10 @@ links): recognised, bounded, counted, and the same as the reference reader on an
 
 from __future__ import annotations
 
-import reference_codec as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import reference_codec as ref
 from twinbeat import wire
 
 RING = wire.Keyring({1: ("md5", b"hb-lab-secret")}, 1)
