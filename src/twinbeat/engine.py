@@ -45,13 +45,16 @@ from twinbeat.core import (
     Params,
     PeerSnapshot,
     RecordPeerGeneration,
+    RestartGroup,
     SendHeartbeat,
     ShutdownComplete,
     Snapshot,
     StandbyRequested,
     StartGroup,
+    StartMonitoring,
     StatusChanged,
     StopGroup,
+    StopMonitoring,
     TakeoverRequested,
 )
 from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
@@ -69,7 +72,7 @@ class Transmit:
 
 Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring
 )
 
 

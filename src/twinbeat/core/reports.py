@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .events import Action, Log
-from .groups import Groups, Situation
+from .groups import Groups
+from .records import Situation
 from .states import BUSY, GroupLocal
 
 # Local states after which a group counts as dealt with for the mach_down report.
