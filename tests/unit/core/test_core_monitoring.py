@@ -241,6 +241,7 @@ def test_both_failed_the_group_stays_stopped_until_cleared() -> None:
     assert logs(acts) == [f"Fail counts cleared for resource group {B}"]
     assert view(node, B) == ("claiming", None, 0, False, None, (0, 0, 0))
     assert last_hb(acts).groups == bytes([HELD, STARTING])
+    peer.heard = ts_of(acts, peer.heard)  # prime has seen the claim
     acts = talk(node, peer, t + 8, bytes([NONE, FAILED]))
     assert orders(acts) == [StartGroup(B)]
 
