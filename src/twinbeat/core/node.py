@@ -89,7 +89,8 @@ def settle_bound(n_groups: int) -> int:
     forward (at most len(Phase) - 1 moves), and each group's advertised byte changes at most
     GROUP_CHANGES_PER_SETTLE times — YIELD for a peer's takeover request (once: it is only
     set while clear), CLAIM, then WITHDRAW or RELEASE (ACKED keeps the wire value STARTING;
-    STARTING and STOPPING are left only by an agent's result, FAILED by a timer; a withdrawn
+    STARTING, STOPPING, RESTARTING and GIVING_UP are left only by an agent's result, FAILED
+    and GIVEN_UP by a timer or an event, never while settling; a withdrawn
     claim is not claimed again under the same views, since what makes it withdraw — another
     desired holder, a busy peer, the ping guard, a config mismatch — also forbids the claim).
     Hence at most len(Phase) - 1 + 3·groups changing passes plus the one that sees no change.

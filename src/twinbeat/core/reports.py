@@ -18,7 +18,7 @@ from .records import Situation
 from .states import BUSY, GroupLocal
 
 # Local states after which a group counts as dealt with for the mach_down report.
-TAKEN_OVER = (GroupLocal.HELD, GroupLocal.FAILED, GroupLocal.CRITICAL)
+TAKEN_OVER = (GroupLocal.HELD, GroupLocal.FAILED, GroupLocal.CRITICAL, GroupLocal.GIVEN_UP)
 UNSETTLED = (GroupLocal.CLAIMING, GroupLocal.STARTING, GroupLocal.STOPPING)
 
 
