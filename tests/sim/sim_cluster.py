@@ -23,6 +23,9 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
   dir lost or restored), with a random timestamp origin and sometimes a first sequence near
   2^32; clocks start anywhere in 0..50 days or just before 2^31/2^32 ms. A node reports a
   peer's sequence restart or generation going backwards only when it really happened.
+- Monitoring (sim_monitor.py, hooked in `_act`, `_deliver_agent`, the liveness check and the
+  "monitor" events): the monitor driver's failures, restarts and clears, and the properties
+  of the core's restart-or-give-up rules; a group given up by both nodes may end with none.
 - Liveness: after `heal_at` every fault is repaired and every daemon running; by
   `heal_at + bound` each group (without a critical stop) has exactly one holder, no core
   is mid-transition, and the client's ARP entry for the group's address is the holder's
