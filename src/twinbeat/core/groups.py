@@ -1,8 +1,9 @@
 """This node's resource groups: claim, ack, start, release, withdraw, standby and takeover.
 
-Owns: one `Group` record per haresources line (local state, standby/takeover flags, claim
-timestamp, failed-start backoff, split-brain flag, leftovers, start order). Every change of
-a group's local state goes through `states.group_step`.
+Owns: one `Group` record per haresources line (records.py: local state, standby/takeover
+flags, claim timestamp, failed-start backoff, leftovers, start order). Every change of a
+group's local state goes through `Groups.move` (`states.group_step`), monitoring.py's too;
+`move` also tells the monitor driver which groups to watch: exactly the ones held here.
 
 The rules (theory: states.py's docstring, docs/core.md):
 - **claim**: a group picked for this node by `ownership.desired_holder`, which the peer shows
