@@ -248,6 +248,9 @@ class Monitoring:
             return "; no other node: it stays stopped"
         if peer is None:
             return f"; {self._p.peer} is dead: it stays stopped"
-        if peer.group(g.index) in (WireGroupState.FAILED, WireGroupState.CRITICAL):
-            return f"; {peer.name} has failed it too: it stays stopped on both nodes"
+        theirs = peer.group(g.index)
+        if theirs is WireGroupState.FAILED:
+            return f"; {peer.name} has failed it too: it stays stopped"
+        if theirs is WireGroupState.CRITICAL:
+            return f"; {peer.name} failed to stop it: nobody may start it"
         return f"; {peer.name} may take it over"

@@ -228,7 +228,7 @@ def test_both_failed_the_group_stays_stopped_until_cleared() -> None:
     acts = node.feed(ResourceFailed(B, 1, "not mounted"), t + 2)
     assert logs(acts)[0] == (f"Resource {FS} of group {B} failed (not mounted): giving the "
                              "group up here (failure 2 of 2 in 600s); prime has failed it too: "
-                             "it stays stopped on both nodes")
+                             "it stays stopped")
     status = [a.text for a in acts if isinstance(a, StatusChanged)]
     assert status == ["active; holding 1/2 groups; prime alive (1/2 links); FAILED here: " + B]
     acts = node.feed(GroupStopped(B), t + 3)
@@ -244,6 +244,14 @@ def test_both_failed_the_group_stays_stopped_until_cleared() -> None:
     peer.heard = ts_of(acts, peer.heard)  # prime has seen the claim
     acts = talk(node, peer, t + 8, bytes([NONE, FAILED]))
     assert orders(acts) == [StartGroup(B)]
+
+
+def test_a_peer_that_failed_to_stop_the_group_blocks_everybody() -> None:
+    node, peer, t = holding_with_peer(replace(MON, migration_threshold=1))
+    talk(node, peer, t + 0.5, bytes([NONE, CRITICAL]))
+    acts = node.feed(ResourceFailed(B, 2, "not running"), t + 1)
+    assert orders(acts) == [StopGroup(B)]
+    assert logs(acts)[0].endswith("; prime failed to stop it: nobody may start it")
 
 
 def test_with_the_peer_dead_the_group_stays_stopped_until_its_failures_expire() -> None:
