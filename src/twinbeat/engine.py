@@ -17,8 +17,9 @@ replica runs unchanged against simulated time and network; two copies of the glu
   membership policy: the core's.
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
-  `Announce`), `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
-  through unchanged.
+  `RestartGroup`, `Announce`), the monitor's orders (`StartMonitoring`, `StopMonitoring`),
+  `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass through
+  unchanged.
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
 rejection counters and nothing else (not the core), so a link driver may call it from its
@@ -45,13 +46,16 @@ from twinbeat.core import (
     Params,
     PeerSnapshot,
     RecordPeerGeneration,
+    RestartGroup,
     SendHeartbeat,
     ShutdownComplete,
     Snapshot,
     StandbyRequested,
     StartGroup,
+    StartMonitoring,
     StatusChanged,
     StopGroup,
+    StopMonitoring,
     TakeoverRequested,
 )
 from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
@@ -69,7 +73,7 @@ class Transmit:
 
 Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring
 )
 
 

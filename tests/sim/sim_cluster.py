@@ -23,6 +23,9 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
   dir lost or restored), with a random timestamp origin and sometimes a first sequence near
   2^32; clocks start anywhere in 0..50 days or just before 2^31/2^32 ms. A node reports a
   peer's sequence restart or generation going backwards only when it really happened.
+- Monitoring (sim_monitor.py, hooked in `_act`, `_deliver_agent`, the liveness check and the
+  "monitor" events): the monitor driver's failures, restarts and clears, and the properties
+  of the core's restart-or-give-up rules; a group given up by both nodes may end with none.
 - Liveness: after `heal_at` every fault is repaired and every daemon running; by
   `heal_at + bound` each group (without a critical stop) has exactly one holder, no core
   is mid-transition, and the client's ARP entry for the group's address is the holder's
@@ -41,10 +44,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sim_arp import ArpCache, Garp
+from sim_monitor import Monitor
 from sim_network import LINKS, MAX_CONSECUTIVE_LOSS, MAX_DELAY, FakeNetwork
 
 from twinbeat.core import (
     Announce,
+    GroupRestartFailed,
     GroupSpec,
     GroupStarted,
     GroupStartFailed,
@@ -139,13 +144,15 @@ class Simulation:
             for n in NAMES
         }
         self.ledger: dict[str, dict[str, str]] = {n: {} for n in NAMES}
+        self.monitor = Monitor(self, self.groups, agent_max=AGENT_MAX, keepalive=KEEPALIVE)
+        self.groups = self.monitor.groups  # with their resources
         self.fail_start = r.choice((0.0, 0.1, 0.3))
         self.fail_stop = r.choice((0.0, 0.0, 0.02))
         self.replay_rate = r.choice((0.0, 0.05, 0.3))
         self.captured: list[tuple[str, bytes]] = []
         self.heal_at = self.fault_phase
         self.bound = (INITDEAD + BACKOFF_CAP * DEADTIME + 4 * KEEPALIVE + 3 * AGENT_MAX
-                      + PROBE_MAX)
+                      + PROBE_MAX + self.monitor.bound_extra)
         self.exempt_window = DEADTIME + 2 * AGENT_MAX + 2 * KEEPALIVE
         self.end = self.heal_at + self.bound
         self.now = 0.0
@@ -174,7 +181,8 @@ class Simulation:
             auto_failback=self.auto_failback, groups=self.groups, fingerprint=FINGERPRINT,
             generation=sn.generation, ping_configured=self.ping_configured,
             peer_generation=sn.peer_generation, timestamp_origin=origin,
-            first_sequence=first_sequence,
+            first_sequence=first_sequence, migration_threshold=self.monitor.threshold,
+            failure_timeout=self.monitor.timeout,
         )
 
     def _boot(self, name: str) -> None:
@@ -235,6 +243,7 @@ class Simulation:
             self._send(name, output)
             return
         self.trace.append(f"{self.now:.6f} {name} {output!r}")
+        self.monitor.act(name, output)
         if isinstance(output, RecordPeerGeneration):
             self.nodes[name].peer_generation = output.generation  # the state dir survives
         elif isinstance(output, Log):
@@ -280,14 +289,14 @@ class Simulation:
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
         # The agent finished: its effect on the machine stands even if the daemon died.
         key = getattr(ev, "key", None)
-        if isinstance(ev, GroupStopped | GroupStopFailed | GroupStartFailed):
+        if isinstance(ev, GroupStopped | GroupStopFailed | GroupStartFailed | GroupRestartFailed):
             self.arp.silenced(name, ev.key)
         stuck = isinstance(ev, GroupStopFailed) or (
-            isinstance(ev, GroupStartFailed) and not ev.rolled_back
+            isinstance(ev, GroupStartFailed | GroupRestartFailed) and not ev.rolled_back
         )
         if stuck:
             self.ledger[name][ev.key] = "critical"
-        elif isinstance(ev, GroupStopped | GroupStartFailed) and key is not None:
+        elif isinstance(ev, GroupStopped | GroupStartFailed | GroupRestartFailed) and key:
             self.ledger[name].pop(key, None)
         if inc != self.incarnation[name] or self.nodes[name].engine is None:
             if stuck:
@@ -330,6 +339,7 @@ class Simulation:
     # ------------------------------------------------------------------ faults
 
     def _schedule_faults(self) -> None:
+        self.monitor.schedule()
         r = self.rng
         t = r.uniform(0, 5)
         while t < self.heal_at:
@@ -468,6 +478,8 @@ class Simulation:
             if "critical" in states.values():
                 continue
             holders = [n for n, s in states.items() if s == "held"]
+            if not holders and self.monitor.failed_on_both(g.key):
+                continue  # failed on both nodes: it stays stopped (sim_monitor)
             if len(holders) != 1:
                 self._violation(f"{self.bound:.0f}s after healing, group {g.key} has holders "
                                 f"{holders} (ledger {states})")
@@ -476,11 +488,13 @@ class Simulation:
             held[g.key] = holders[0]
         for wrong in self.arp.wrong(held):
             self._violation(f"{self.bound:.0f}s after healing, {wrong}")
+        self.monitor.check_end(held)
         for n in NAMES:
             engine = self.nodes[n].engine
             assert engine is not None
             for gs in engine.snapshot().groups:
-                if gs.local_state in ("claiming", "starting", "stopping"):
+                if gs.local_state in ("claiming", "starting", "stopping", "restarting",
+                                      "giving_up"):
                     self._violation(f"{n} still {gs.local_state} {gs.key} after healing")
 
     # ------------------------------------------------------------------ run
@@ -528,6 +542,7 @@ class Simulation:
         "replay_to": lambda s, name: s._replay(name) if s.now < s.heal_at else None,
         "heal": lambda s, _p: s._heal(),
         "garp": lambda s, p: s.arp.garp(*p, s.now),
+        "monitor": lambda s, p: s.monitor.handle(p),
     }
 
 

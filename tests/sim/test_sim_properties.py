@@ -70,13 +70,17 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
     pytest.fail("the simulator did not notice a core that starts without acknowledgement")
 
 
-def first_violation(seeds: range) -> str | None:
+def first_violation(seeds: range, about: str = "") -> str | None:
+    """The first violation over `seeds` whose message mentions `about`. A broken core may
+    break another property first in some seed (a ghost also makes false restart reports);
+    what a mutation check proves is that the property it is about can fire."""
     for seed in seeds:
         try:
             Simulation(seed).run()
         except PropertyViolationError as e:
             assert f"--sim-seed {seed}" in str(e)
-            return str(e)
+            if about in str(e):
+                return str(e)
     return None
 
 
@@ -86,7 +90,7 @@ def test_the_no_ghost_check_catches_a_core_that_believes_any_echo(
     """Mutation check (issue #11 item 5): with every frame taken as fresh, replays at a
     restarted node make its dead peer look alive, and some seed reports it."""
     monkeypatch.setattr(SentRange, "contains", lambda self, echo: True)
-    found = first_violation(range(DEFAULT_RUNS))
+    found = first_violation(range(DEFAULT_RUNS), "alive")
     assert found is not None and "alive" in found, found
 
 

@@ -81,6 +81,52 @@ class GroupStopFailed:
 
 
 @dataclass(frozen=True)
+class ResourceFailed:
+    """The monitor found resource number `resource` of group `key` failed (or its check hung
+    past its timeout). `resource` is the 0-based index in the haresources line.
+
+    `cannot_run`: the agent says this node cannot run it at all (OCF_ERR_INSTALLED,
+    OCF_ERR_CONFIGURED): the group is given up here at once. The driver monitors only the
+    groups the core asked it to (`StartMonitoring`), but a result may race with a stop: one
+    for a group no longer held here is stale and ignored (monitoring.py).
+    """
+
+    key: str
+    resource: int
+    reason: str
+    cannot_run: bool = False
+
+
+@dataclass(frozen=True)
+class GroupRestarted:
+    """The `RestartGroup` succeeded: every resource of the group runs again."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class GroupRestartFailed:
+    """The `RestartGroup` failed.
+
+    `rolled_back=True`: a start failed and the driver then stopped the *whole* group cleanly
+    (nothing of it runs here). False: something could not be stopped (or the restart hung
+    past its timeout): part of the group may run here, so it stays claimed (CRITICAL).
+    """
+
+    key: str
+    reason: str
+    rolled_back: bool = True
+
+
+@dataclass(frozen=True)
+class FailuresCleared:
+    """`twinbeat clear [GROUP]`: forget the fail counts of `key` (None: of every group); a
+    group given up here for failures may run here again."""
+
+    key: str | None
+
+
+@dataclass(frozen=True)
 class StandbyRequested:
     """`twinbeat standby local|foreign|all`: hand these groups to the peer."""
 
@@ -119,6 +165,10 @@ Event = (
     | TakeoverRequested
     | PingReachability
     | ShutdownRequested
+    | ResourceFailed
+    | GroupRestarted
+    | GroupRestartFailed
+    | FailuresCleared
 )
 
 # --------------------------------------------------------------------------- actions
@@ -156,6 +206,30 @@ class StartGroup:
 
 @dataclass(frozen=True)
 class StopGroup:
+    key: str
+
+
+@dataclass(frozen=True)
+class RestartGroup:
+    """Restart in place: stop resources `from_resource`.. of the group right to left, then
+    start them again left to right; answer `GroupRestarted` or `GroupRestartFailed`."""
+
+    key: str
+    from_resource: int
+
+
+@dataclass(frozen=True)
+class StartMonitoring:
+    """Monitor every resource of the group from now on (it is held here)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class StopMonitoring:
+    """Stop monitoring the group (it is about to be stopped or restarted). Always issued
+    before the `StopGroup`/`RestartGroup` of the same step."""
+
     key: str
 
 
@@ -201,5 +275,5 @@ class RecordPeerGeneration:
 
 Action = (
     SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring
 )

@@ -6,6 +6,7 @@ the composition of the parts that own everything else:
 - membership.py — the peer and its links: frame acceptance, the link quorum, RTT, counters;
 - groups.py — this node's resource groups: the claim rule, standby/takeover, split brain;
 - heartbeat.py — when a heartbeat goes out, its sequence and timestamp;
+- monitoring.py — fail counts: a failed resource restarts in place or gives its group up;
 - reports.py — the mach_down and initial-acquisition progress lines;
 - status.py — the snapshot and the status line; handoff.py — standby/takeover requests.
 
@@ -16,10 +17,10 @@ Must not import trio, socket, os, time, subprocess, logging or twinbeat.config.
 
 Every `feed` runs in four steps: (1) `_check` validates the event and raises `CoreMisuse`
 before anything changes; (2) the timers due at `now` fire (links and the peer going dead,
-failed-start backoff); (3) the event is applied by its owner; (4) `_settle` moves the phase
-and the group states towards what ownership says until nothing changes (a checked fixed
-point), then emits a heartbeat if the advertised state changed or keepalive is due, and a
-StatusChanged if the status line changed.
+failed-start backoff, failures expiring); (3) the event is applied by its owner; (4)
+`_settle` moves the phase and the group states towards what ownership says until nothing
+changes (a checked fixed point), then emits a heartbeat if the advertised state changed or
+keepalive is due, and a StatusChanged if the status line changed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from .errors import CoreMisuse
 from .events import (
     Action,
     Event,
+    FailuresCleared,
     FrameReceived,
+    GroupRestarted,
+    GroupRestartFailed,
     GroupStarted,
     GroupStartFailed,
     GroupStopFailed,
@@ -36,6 +40,7 @@ from .events import (
     LeftoversFound,
     Log,
     PingReachability,
+    ResourceFailed,
     ShutdownRequested,
     StandbyRequested,
     Started,
@@ -43,7 +48,7 @@ from .events import (
     TakeoverRequested,
     Tick,
 )
-from .groups import Groups, Situation
+from .groups import Groups
 from .handoff import (
     HandoffPlan,
     HandoffRequest,
@@ -56,8 +61,10 @@ from .handoff import (
 )
 from .heartbeat import Advertised, Heartbeats
 from .membership import Membership
+from .monitoring import Monitoring
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .params import Params
+from .records import Situation
 from .reports import Reports
 from .snapshot import Snapshot
 from .states import (
@@ -82,7 +89,8 @@ def settle_bound(n_groups: int) -> int:
     forward (at most len(Phase) - 1 moves), and each group's advertised byte changes at most
     GROUP_CHANGES_PER_SETTLE times — YIELD for a peer's takeover request (once: it is only
     set while clear), CLAIM, then WITHDRAW or RELEASE (ACKED keeps the wire value STARTING;
-    STARTING and STOPPING are left only by an agent's result, FAILED by a timer; a withdrawn
+    STARTING, STOPPING, RESTARTING and GIVING_UP are left only by an agent's result, FAILED
+    and GIVEN_UP by a timer or an event, never while settling; a withdrawn
     claim is not claimed again under the same views, since what makes it withdraw — another
     desired holder, a busy peer, the ping guard, a config mismatch — also forbids the claim).
     Hence at most len(Phase) - 1 + 3·groups changing passes plus the one that sees no change.
@@ -101,6 +109,7 @@ class Node:
         self._ping_ok = True  # until told otherwise (PingReachability)
         self._membership = Membership(params)
         self._groups = Groups(params, now)
+        self._monitoring = Monitoring(params)
         self._reports = Reports()
         self._heartbeats = Heartbeats(params)
         self._settle_bound = settle_bound(len(params.groups))
@@ -117,6 +126,7 @@ class Node:
         self._now = now
         self._heed(self._membership.advance(now, out))
         self._groups.advance(now, out)
+        self._monitoring.advance(now, self._groups, out)
         self._apply(event, now, out)
         self._settle(now, out)
         return out
@@ -129,11 +139,13 @@ class Node:
             self._heartbeats.deadline(self._phase),
             self._membership.deadline(),
             self._groups.deadline(),
+            self._monitoring.deadline(),
         )
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self) -> Snapshot:
-        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership, self._groups)
+        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
+                              self._groups, monitoring=self._monitoring)
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""
@@ -142,11 +154,14 @@ class Node:
 
     # ------------------------------------------------------------------ validation
 
-    def _check(self, ev: Event, now: float) -> None:
+    def _check_when(self, ev: Event, now: float) -> None:
         if now < self._now:
             raise CoreMisuse(f"time went backwards ({now} < {self._now})")
         if self._phase is Phase.GONE and not isinstance(ev, ShutdownRequested):
             raise CoreMisuse(f"{type(ev).__name__} fed after the node is gone")
+
+    def _check(self, ev: Event, now: float) -> None:
+        self._check_when(ev, now)
         match ev:
             case Started():
                 phase_step(self._phase, PhaseTrigger.STARTED)
@@ -157,6 +172,8 @@ class Node:
                 self._membership.check_link(link)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.check_result(ev)
+            case ResourceFailed() | GroupRestarted() | GroupRestartFailed() | FailuresCleared():
+                self._monitoring.check(ev, self._groups)
             case StandbyRequested(which=which) | TakeoverRequested(which=which):
                 check_which(which)
             case PingReachability() if not self._p.ping_configured:
@@ -181,6 +198,9 @@ class Node:
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():
                 self._on_request(ev, out)
+            case ResourceFailed() | GroupRestarted() | GroupRestartFailed() | FailuresCleared():
+                peer = self._membership.live_peer()
+                self._monitoring.on_event(ev, now, self._groups, peer, out)
             case PingReachability(reachable=reachable):
                 self._on_ping(reachable, out)
             case ShutdownRequested():
@@ -248,7 +268,7 @@ class Node:
             echoes = self._membership.echoes(now)
             out.extend(self._heartbeats.send(self._phase, now, state, echoes))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
-        status = status_line(self._phase, self._membership, self._groups)
+        status = status_line(self._phase, self._membership, self._groups, self._monitoring)
         if status != self._status:
             self._status = status
             out.append(StatusChanged(status))

@@ -54,14 +54,29 @@ class LinkSnapshot:
 
 
 @dataclass(frozen=True)
+class ResourceSnapshot:
+    """One resource of a group (monitoring.py): its failures here within the failure window."""
+
+    index: int  # 0-based, in haresources order
+    text: str  # as written in haresources
+    fail_count: int
+    last_failure: str | None  # the reason of its latest failure (kept until cleared)
+
+
+@dataclass(frozen=True)
 class GroupSnapshot:
     key: str
     primary: str
     holder: str | None
-    local_state: str  # none|claiming|starting|held|stopping|failed|critical
+    local_state: str  # none|claiming|starting|held|stopping|failed|critical|restarting|
+    #                   giving_up|given_up
     standby: bool
     takeover: bool
     last_change: float  # core time of the last local state change
+    fail_count: int  # the group's resource failures here within the failure window
+    last_failure: str | None  # "<resource text>: <reason>" of the latest (kept until cleared)
+    failed_here: bool  # given up here for failures or "cannot run": not eligible here
+    resources: tuple[ResourceSnapshot, ...]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,14 @@ while claiming. Handoff is therefore always stop-then-start. The only way around
 step is the peer being declared dead (all links silent beyond deadtime: link quorum) or
 having left (LEAVING/GONE, which never start anything).
 
+Monitoring (monitoring.py) adds three local states to a group held here. A failed resource
+restarts in place (RESTARTING, advertised HELD: the peer must not start it meanwhile); one
+failure too many within the failure window (or a resource that cannot run here) gives the
+group up: it is stopped (GIVING_UP, advertised STOPPING) and then stays GIVEN_UP, advertised
+FAILED, so that ownership counts this node out — auto_failback included — until its fail
+count expires or an admin clears it. Both nodes given up: nobody is eligible, and the group
+stays stopped.
+
 Phases:  BOOT -Started-> PROBING -LeftoversFound-> CLEANING -leftovers stopped-> JOINING
          -comms up (the peer heard, or dead after initdead)-> ACTIVE; any phase
          -ShutdownRequested-> LEAVING -nothing held-> GONE.
@@ -174,6 +182,9 @@ class GroupLocal(enum.Enum):
     STOPPING = "stopping"  # StopGroup issued
     FAILED = "failed"  # start failed; backing off before this node tries again
     CRITICAL = "critical"  # stop (or a start's rollback) failed; still claimed: nobody starts it
+    RESTARTING = "restarting"  # RestartGroup issued (a resource failed); advertised HELD
+    GIVING_UP = "giving_up"  # StopGroup issued: failed here too often (or cannot run here)
+    GIVEN_UP = "given_up"  # stopped for failures; not eligible here until they expire/clear
 
 
 GROUP_WIRE = {
@@ -184,6 +195,9 @@ GROUP_WIRE = {
     GroupLocal.STOPPING: WireGroupState.STOPPING,
     GroupLocal.FAILED: WireGroupState.FAILED,
     GroupLocal.CRITICAL: WireGroupState.CRITICAL,
+    GroupLocal.RESTARTING: WireGroupState.HELD,  # the peer must not start it meanwhile
+    GroupLocal.GIVING_UP: WireGroupState.STOPPING,
+    GroupLocal.GIVEN_UP: WireGroupState.FAILED,  # not eligible: no failback, no ping-pong
 }
 
 
@@ -201,6 +215,12 @@ class GroupTrigger(enum.Enum):
     STOPPED = "stopped"  # event GroupStopped
     STOP_FAILED = "stop_failed"  # event GroupStopFailed
     RETRY = "retry"  # timer: failed-start backoff over
+    RESTART = "restart"  # event ResourceFailed, below the failure threshold: RestartGroup
+    GIVE_UP = "give_up"  # event ResourceFailed reaching the threshold, or cannot run here
+    RESTARTED = "restarted"  # event GroupRestarted
+    RESTART_FAILED = "restart_failed"  # event GroupRestartFailed, rolled back (nothing runs)
+    RESTART_STUCK = "restart_stuck"  # event GroupRestartFailed(rolled_back=False)
+    FORGIVEN = "forgiven"  # event FailuresCleared, or timer: the fail count expired
 
 
 GROUP_TRANSITIONS: dict[tuple[GroupLocal, GroupTrigger], GroupLocal] = {
@@ -216,13 +236,26 @@ GROUP_TRANSITIONS: dict[tuple[GroupLocal, GroupTrigger], GroupLocal] = {
     (GroupLocal.STOPPING, GroupTrigger.STOPPED): GroupLocal.NONE,
     (GroupLocal.STOPPING, GroupTrigger.STOP_FAILED): GroupLocal.CRITICAL,
     (GroupLocal.FAILED, GroupTrigger.RETRY): GroupLocal.NONE,  # backoff over
+    # monitoring.py: restart in place, or give the group up
+    (GroupLocal.HELD, GroupTrigger.RESTART): GroupLocal.RESTARTING,  # -> RestartGroup
+    (GroupLocal.RESTARTING, GroupTrigger.RESTARTED): GroupLocal.HELD,
+    (GroupLocal.RESTARTING, GroupTrigger.RESTART_FAILED): GroupLocal.GIVEN_UP,
+    (GroupLocal.RESTARTING, GroupTrigger.RESTART_STUCK): GroupLocal.CRITICAL,
+    (GroupLocal.HELD, GroupTrigger.GIVE_UP): GroupLocal.GIVING_UP,  # -> StopGroup
+    (GroupLocal.GIVING_UP, GroupTrigger.STOPPED): GroupLocal.GIVEN_UP,
+    (GroupLocal.GIVING_UP, GroupTrigger.STOP_FAILED): GroupLocal.CRITICAL,
+    (GroupLocal.GIVING_UP, GroupTrigger.FORGIVEN): GroupLocal.STOPPING,  # a plain stop now
+    (GroupLocal.GIVEN_UP, GroupTrigger.FORGIVEN): GroupLocal.NONE,
 }
 
 
 # A node leaving is done once none of its groups is in one of these.
-NOT_RELEASED = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.HELD)
+NOT_RELEASED = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.HELD,
+                GroupLocal.RESTARTING, GroupLocal.GIVING_UP)
 # While a group is in one of these here, its PeerWatch keeps what it learnt (announce.py).
-WATCHED = (GroupLocal.STARTING, GroupLocal.HELD)
+WATCHED = (GroupLocal.STARTING, GroupLocal.HELD, GroupLocal.RESTARTING)
+# Given up here for failures (the snapshot's `failed_here`).
+GIVEN_UP_HERE = (GroupLocal.GIVING_UP, GroupLocal.GIVEN_UP)
 
 
 def group_step(state: GroupLocal, trigger: GroupTrigger) -> GroupLocal:
