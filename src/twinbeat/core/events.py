@@ -106,6 +106,38 @@ class ShutdownRequested:
     """Graceful stop: release everything, tell the peer, then ShutdownComplete."""
 
 
+# STUB (mon-drv): the monitoring contract of issue #12, until mon-core's branch merges.
+
+
+@dataclass(frozen=True)
+class ResourceFailed:
+    """Resource `resource` (0-based in its haresources line) of group `key` failed its check."""
+
+    key: str
+    resource: int
+    reason: str
+    cannot_run: bool = False
+
+
+@dataclass(frozen=True)
+class GroupRestarted:
+    key: str
+
+
+@dataclass(frozen=True)
+class GroupRestartFailed:
+    key: str
+    reason: str
+    rolled_back: bool = True
+
+
+@dataclass(frozen=True)
+class FailuresCleared:
+    """`twinbeat clear [GROUP]`; None = every group."""
+
+    key: str | None
+
+
 Event = (
     Started
     | LeftoversFound
@@ -119,6 +151,10 @@ Event = (
     | TakeoverRequested
     | PingReachability
     | ShutdownRequested
+    | ResourceFailed
+    | GroupRestarted
+    | GroupRestartFailed
+    | FailuresCleared
 )
 
 # --------------------------------------------------------------------------- actions
@@ -199,7 +235,26 @@ class RecordPeerGeneration:
     generation: int
 
 
+# STUB (mon-drv): the monitoring contract's actions.
+
+
+@dataclass(frozen=True)
+class RestartGroup:
+    key: str
+    from_resource: int
+
+
+@dataclass(frozen=True)
+class StartMonitoring:
+    key: str
+
+
+@dataclass(frozen=True)
+class StopMonitoring:
+    key: str
+
+
 Action = (
     SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring
 )

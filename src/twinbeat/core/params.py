@@ -19,6 +19,7 @@ class GroupSpec:
 
     key: str
     primary: str
+    resources: tuple[str, ...] = ()  # STUB (mon-drv): resource texts as written
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Params:
     peer_generation: int | None = None
     timestamp_origin: int = 0
     first_sequence: int = 1
+    migration_threshold: int = 3  # STUB (mon-drv)
+    failure_timeout: float = 600.0  # STUB (mon-drv)
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""

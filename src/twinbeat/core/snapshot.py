@@ -54,6 +54,16 @@ class LinkSnapshot:
 
 
 @dataclass(frozen=True)
+class ResourceSnapshot:
+    """STUB (mon-drv): one resource's failures as the core counts them."""
+
+    index: int
+    text: str
+    fail_count: int
+    last_failure: str | None
+
+
+@dataclass(frozen=True)
 class GroupSnapshot:
     key: str
     primary: str
@@ -62,6 +72,10 @@ class GroupSnapshot:
     standby: bool
     takeover: bool
     last_change: float  # core time of the last local state change
+    fail_count: int = 0  # STUB (mon-drv)
+    last_failure: str | None = None  # STUB (mon-drv)
+    failed_here: bool = False  # STUB (mon-drv)
+    resources: tuple[ResourceSnapshot, ...] = ()  # STUB (mon-drv)
 
 
 @dataclass(frozen=True)
