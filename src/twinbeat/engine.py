@@ -18,7 +18,8 @@ replica runs unchanged against simulated time and network; two copies of the glu
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
   `Announce`), `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
-  through unchanged.
+  through unchanged, as do the monitoring orders (`RestartGroup`, `StartMonitoring`,
+  `StopMonitoring`).
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
 rejection counters and nothing else (not the core), so a link driver may call it from its
@@ -54,6 +55,7 @@ from twinbeat.core import (
     StopGroup,
     TakeoverRequested,
 )
+from twinbeat.core.events import RestartGroup, StartMonitoring, StopMonitoring
 from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
 
 # The wire's reason for an authentic frame that arrived on another link than it was sent on.
@@ -69,7 +71,7 @@ class Transmit:
 
 Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring
 )
 
 
@@ -123,7 +125,9 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
 
     `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
-    state dir's record of the peer (daemon/peerstate.py) and a random number per run."""
+    state dir's record of the peer (daemon/peerstate.py) and a random number per run.
+    Each group carries its resources' texts (the core counts failures per resource) and
+    ha.cf's migration_threshold and failure_timeout (config/monitoring.py) go as they are."""
     hacf = config.hacf
     return Params(
         node=config.node,
@@ -134,12 +138,17 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         warntime=hacf.warntime,
         initdead=hacf.initdead,
         auto_failback=hacf.auto_failback.fails_back,
-        groups=tuple(GroupSpec(key=g.key, primary=g.primary) for g in config.groups),
+        groups=tuple(
+            GroupSpec(key=g.key, primary=g.primary, resources=tuple(r.text for r in g.resources))
+            for g in config.groups
+        ),
         fingerprint=config.fingerprint,
         generation=generation,
         ping_configured=bool(hacf.ping_nodes),
         peer_generation=peer_generation,
         timestamp_origin=timestamp_origin,
+        migration_threshold=hacf.monitoring.migration_threshold,
+        failure_timeout=hacf.monitoring.failure_timeout,
     )
 
 
