@@ -5,7 +5,8 @@
 `ocf.OcfAgent` (`ocf:PROVIDER:AGENT::NAME=VALUE`) and `group.GroupRunner` (one haresources
 line, ordered; restart in place). Every agent has `start`, `stop`, `status`, `announce`,
 `monitor` (a `health.Check`) and raises `AgentError`; programs run through `process.py`.
-The group runner turns anything else an agent raises into an `AgentError` naming the resource, so the daemon sees only `AgentError` (and trio's cancellation).
+The group runner turns anything else an agent raises into an `AgentError` naming the
+resource, so the daemon sees only `AgentError` (and trio's cancellation).
 Turning results into core events is the daemon's job.
 """
 
