@@ -57,7 +57,7 @@ def parse_ocf(text: str) -> OcfResource | str:
     _, provider, agent = fields
     for what, name in (("provider", provider), ("agent", agent)):
         if _bad_file_name(name):
-            return f"bad OCF {what} name {shown(name)} ({SYNTAX})"
+            return f"bad OCF {what} name '{shown(name)}' ({SYNTAX})"
     params: list[tuple[str, str]] = []
     for part in parts:
         param = _parameter(part, params)
@@ -72,9 +72,9 @@ def _parameter(part: str, earlier: list[tuple[str, str]]) -> tuple[str, str] | s
     name, eq, value = part.partition("=")
     problem = None
     if not eq:
-        problem = f"parameter {shown(part)}: not NAME=VALUE ({SYNTAX})"
+        problem = f"parameter '{shown(part)}': not NAME=VALUE ({SYNTAX})"
     elif not _PARAM_NAME.fullmatch(name):
-        problem = f"parameter {shown(name)}: not a parameter name (letters, digits, _)"
+        problem = f"parameter '{shown(name)}': not a parameter name (letters, digits, _)"
     elif not value:
         problem = f"parameter {name}: empty value (leave it out to get the agent's default)"
     elif not value.isprintable():
