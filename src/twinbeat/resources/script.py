@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from twinbeat.config.agents import find_agent
 from twinbeat.config.classic import ClassicMapping, classic_mapping
 from twinbeat.config.model import ScriptResource
+from twinbeat.config.ocf import OCF_ROOT
 from twinbeat.resources.errors import AgentError
 from twinbeat.resources.health import OK, Check, Health
 from twinbeat.resources.ocf import OcfAgent
@@ -60,7 +61,7 @@ class Program:
 
 def locate(config_dir: str, name: str) -> Program:
     """Heartbeat's lookup order, shared with `twinbeat check` via `config.find_agent`."""
-    found = find_agent(config_dir, name, init_dir=INIT_D)
+    found = find_agent(config_dir, name, init_dir=INIT_D, ocf_root=OCF_ROOT)
     if found is None:
         raise AgentError(f"cannot locate resource script {name} (not in "
                          f"{os.path.join(config_dir, 'resource.d')}, no OCF agent of "

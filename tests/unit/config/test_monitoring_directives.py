@@ -8,7 +8,7 @@ from config_helpers import HOWTO_HACF, lines_of, texts
 from twinbeat.cli import main
 from twinbeat.config import ConfigErrors, load
 from twinbeat.config.hacf import parse_hacf
-from twinbeat.config.model import MonitorOverride, Monitoring
+from twinbeat.config.model import Monitoring, MonitorOverride
 
 HARESOURCES = "prime IPaddr::198.18.1.100/24/eth0 apache2\n"
 

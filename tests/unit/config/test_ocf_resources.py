@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from config_helpers import HOWTO_HACF, lines_of, texts
+from config_helpers import lines_of, texts
 
 from twinbeat.cli import main
 from twinbeat.config import load
