@@ -126,8 +126,9 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     lab.add_argument(
         "--preset",
         default="lab",
-        choices=("lab", "howto", "1s-3s", "fast"),
-        help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms)",
+        choices=("lab", "howto", "1s-3s", "fast", "ocf"),
+        help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms); "
+        "ocf: lab's timers, apache2 run by the OCF agent ocf:heartbeat:apache",
     )
 
 
