@@ -81,6 +81,7 @@ def bench(preset: str, *, faults: list[str], trials: int, interval: float,
     lab = Lab.make("tbs" + secrets.token_hex(2), preset=preset)
     samples: dict[str, list[float]] = {}
     poller = None
+    ok = False
     try:
         lab.up()
         wait_for(lambda: lab.converged("prime"), lab.plan.timers.initdead_s + 30, "prime")
@@ -92,10 +93,13 @@ def bench(preset: str, *, faults: list[str], trials: int, interval: float,
             for fault in faults:
                 samples.setdefault(fault, []).append(one_trial(lab, poller, fault))
             say(f"  {preset}: trial {trial + 1}/{trials} done")
+        ok = True
     finally:
         if poller is not None:
             poller.close()
-        lab.down(purge=True)
+        lab.down(purge=ok)  # a failed run keeps RUN/ (the daemons' logs)
+        if not ok:
+            say(f"  logs kept in {lab.plan.run_dir}")
     return samples
 
 

@@ -224,14 +224,18 @@ class Daemon:
 
     def _resource_action(self, action: ev.Action) -> None:
         """The groups' operations run as their own tasks (GroupOps); checks are the monitor
-        driver's, which the core arms and disarms per group."""
+        driver's, which the core arms and disarms per group. A group being stopped or
+        restarted is never checked meanwhile, whatever the order of the core's orders: a
+        service stopped on purpose must not come back as a failure (the core re-arms it)."""
         assert self._nursery is not None
         match action:
             case ev.StartGroup(key=key):
                 self._nursery.start_soon(self.ops.run, key, True)
             case ev.StopGroup(key=key):
+                self.monitor.stop(key)
                 self._nursery.start_soon(self.ops.run, key, False)
             case ev.RestartGroup(key=key, from_resource=index):
+                self.monitor.stop(key)
                 self._nursery.start_soon(self.ops.restart, key, index)
             case ev.Announce(key=key):
                 self._nursery.start_soon(self.ops.announce, key)
