@@ -11,10 +11,12 @@ fault at prime (lab/service.py) and times the first good answer after it:
            on prime, and the group fails back (not timed).
 
 The fault's instant is when every apache2 process of prime is gone. The monitor runs at its
-default interval (ha.cf sets none), so a crash lands anywhere in an interval: the spread of
-the results is mostly that phase. Presets: `lab` (resource.d/apache2) and `ocf`
-(ocf:heartbeat:apache, whose start waits its whole timeout for an apache2 that cannot bind,
-and which sees a crashed apache2 only once this machine's PID 1 has reaped it).
+default interval (ha.cf sets none); each crash comes a random (seeded) time after the group
+was (re)armed, so it lands anywhere in an interval: the spread of the results is mostly
+that phase, and the maximum is about one interval plus the restart. Presets: `lab`
+(resource.d/apache2) and `ocf` (ocf:heartbeat:apache, whose start waits its whole timeout
+for an apache2 that cannot bind, and which sees a crashed apache2 only once this machine's
+PID 1 has reaped it).
 
 Run as root:  .venv/bin/python bench/service.py --trials 10 --presets lab,ocf
 """
@@ -22,12 +24,14 @@ Run as root:  .venv/bin/python bench/service.py --trials 10 --presets lab,ocf
 from __future__ import annotations
 
 import argparse
+import random
 import secrets
 import statistics
 import sys
 import time
 from collections.abc import Callable
 
+from twinbeat.config.monitoring import DEFAULT_INTERVAL
 from twinbeat.lab.errors import LabError, wait_for
 from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import Poller
@@ -60,7 +64,8 @@ def settle(lab: Lab) -> None:
     wait_for(lambda: monitored(lab), 10, "prime to monitor the group")
 
 
-def one_trial(lab: Lab, poller: Poller, fault: str) -> float:
+def one_trial(lab: Lab, poller: Poller, fault: str, rng: random.Random) -> float:
+    time.sleep(rng.uniform(0, DEFAULT_INTERVAL))  # anywhere in the monitor's interval
     if not crash_service(lab, "prime"):
         raise LabError("no apache2 to crash on prime")
     if fault == "move":
@@ -76,7 +81,7 @@ def one_trial(lab: Lab, poller: Poller, fault: str) -> float:
     return seen - t0
 
 
-def bench(preset: str, *, faults: list[str], trials: int, interval: float,
+def bench(preset: str, *, faults: list[str], trials: int, interval: float, seed: int,
           say: Callable[[str], None]) -> dict[str, list[float]]:
     lab = Lab.make("tbs" + secrets.token_hex(2), preset=preset)
     samples: dict[str, list[float]] = {}
@@ -89,9 +94,10 @@ def bench(preset: str, *, faults: list[str], trials: int, interval: float,
         poller = lab.poller(interval=interval)
         if poller.first("prime", 0, 10) is None:
             raise LabError("no answer from prime at the start")
+        rng = random.Random(seed)
         for trial in range(trials):
             for fault in faults:
-                samples.setdefault(fault, []).append(one_trial(lab, poller, fault))
+                samples.setdefault(fault, []).append(one_trial(lab, poller, fault, rng))
             say(f"  {preset}: trial {trial + 1}/{trials} done")
         ok = True
     finally:
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--faults", default=",".join(FAULTS))
     parser.add_argument("--interval", type=float, default=0.005, help="poll interval, s")
+    parser.add_argument("--seed", type=int, default=12, help="of the crashes' phase")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     presets, faults = args.presets.split(","), args.faults.split(",")
@@ -121,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     for preset in presets:
         try:
             samples = bench(preset, faults=faults, trials=args.trials, interval=args.interval,
-                            say=say)
+                            seed=args.seed, say=say)
         except LabError as exc:
             print(f"twinbeat bench: {preset}: {exc}", file=sys.stderr)
             return 1
