@@ -127,7 +127,9 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
 
     `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
-    state dir's record of the peer (daemon/peerstate.py) and a random number per run."""
+    state dir's record of the peer (daemon/peerstate.py) and a random number per run.
+    Each group carries its resources' texts (the core counts failures per resource) and
+    ha.cf's migration_threshold and failure_timeout (config/monitoring.py) go as they are."""
     hacf = config.hacf
     return Params(
         node=config.node,
@@ -138,12 +140,17 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         warntime=hacf.warntime,
         initdead=hacf.initdead,
         auto_failback=hacf.auto_failback.fails_back,
-        groups=tuple(GroupSpec(key=g.key, primary=g.primary) for g in config.groups),
+        groups=tuple(
+            GroupSpec(key=g.key, primary=g.primary, resources=tuple(r.text for r in g.resources))
+            for g in config.groups
+        ),
         fingerprint=config.fingerprint,
         generation=generation,
         ping_configured=bool(hacf.ping_nodes),
         peer_generation=peer_generation,
         timestamp_origin=timestamp_origin,
+        migration_threshold=hacf.monitoring.migration_threshold,
+        failure_timeout=hacf.monitoring.failure_timeout,
     )
 
 

@@ -12,6 +12,7 @@ from twinbeat.config import hacf_settings as s
 from twinbeat.config.hacf_state import HaCfState
 from twinbeat.config.media import links
 from twinbeat.config.model import AutoFailback, HaCf, Serial
+from twinbeat.config.monitoring import monitoring
 
 Timers = tuple[float, float, float, float]  # keepalive, deadtime, warntime, initdead
 
@@ -49,6 +50,7 @@ def finish(state: HaCfState) -> HaCf:
         watchdog=state.value(s.WATCHDOG, None),
         garp_count=state.value(s.GARP_COUNT, s.DEFAULT_GARP_COUNT),
         garp_interval=state.value(s.GARP_INTERVAL, s.DEFAULT_GARP_INTERVAL),
+        monitoring=monitoring(state),
     )
 
 

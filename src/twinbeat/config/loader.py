@@ -21,6 +21,7 @@ from twinbeat.config.hacf import parse_hacf
 from twinbeat.config.haresources import parse_haresources
 from twinbeat.config.messages import ConfigErrors, Report, shown
 from twinbeat.config.model import Config, Group
+from twinbeat.config.monitoring import unknown_monitored
 from twinbeat.config.source import decode_lines, read_file
 
 HA_CF = "ha.cf"
@@ -68,6 +69,8 @@ def load(config_dir: str, node: str | None = None) -> Config:
                                        report, hacf.nodes)
     else:
         report.warn(res_path, 0, "no such file: no resource groups (heartbeat only)")
+    if not any(message.path == res_path for message in report.errors):
+        unknown_monitored(hacf.monitoring, groups, hacf_path, report)
 
     if report.errors or authkeys is None:
         raise ConfigErrors(report.errors, report.warnings)

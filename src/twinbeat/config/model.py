@@ -99,7 +99,21 @@ class ScriptResource:
     text: str
 
 
-Resource = IPaddrResource | ScriptResource
+@dataclass(frozen=True, slots=True)
+class OcfResource:
+    """`ocf:PROVIDER:AGENT[::NAME=VALUE...]`: an OCF resource agent with named parameters.
+
+    Run as `<OCF_ROOT>/resource.d/PROVIDER/AGENT start|stop|monitor` with each parameter in
+    the environment as `OCF_RESKEY_NAME` (docs/resources.md). `params` keep haresources' order.
+    """
+
+    provider: str
+    agent: str
+    params: tuple[tuple[str, str], ...]
+    text: str
+
+
+Resource = IPaddrResource | ScriptResource | OcfResource
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +152,55 @@ class AuthKeys:
 
 
 # --- ha.cf -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorOverride:
+    """`monitor RESOURCE [interval=T] [timeout=T] [off]`: one resource's own check settings.
+
+    `resource` is the resource's text as written in haresources; None keeps the global value.
+    """
+
+    resource: str
+    interval: float | None
+    timeout: float | None
+    off: bool
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Monitoring:
+    """How resources are checked while held (twinbeat's own directives, docs/config.md).
+
+    `interval` None: `monitor_interval off` (only resources with their own interval are
+    checked). `timeout` None: not given, so an OCF agent's meta-data decides, else
+    DEFAULT_MONITOR_TIMEOUT. What a failure leads to is the core's: `migration_threshold`
+    failures on this node move the group to the peer; a failure older than
+    `failure_timeout` no longer counts.
+    """
+
+    interval: float | None = 5.0
+    timeout: float | None = None
+    overrides: tuple[MonitorOverride, ...] = ()
+    migration_threshold: int = 3
+    failure_timeout: float = 600.0
+
+    def interval_for(self, text: str) -> float | None:
+        """The check interval of the resource written `text`; None: not checked."""
+        for override in self.overrides:
+            if override.resource == text:
+                if override.off:
+                    return None
+                return override.interval if override.interval is not None else self.interval
+        return self.interval
+
+    def timeout_for(self, text: str) -> float | None:
+        """The check timeout given for `text` (its own, else the global); None: not given."""
+        for override in self.overrides:
+            if override.resource == text and override.timeout is not None:
+                return override.timeout
+        return self.timeout
+
 
 
 class AutoFailback(enum.Enum):
@@ -183,6 +246,7 @@ class HaCf:
     watchdog: str | None
     garp_count: int  # gratuitous ARPs per burst after acquiring an address (twinbeat's own)
     garp_interval: float  # seconds between them
+    monitoring: Monitoring = field(default_factory=Monitoring)  # twinbeat's own (monitor*)
 
     @property
     def ping_nodes(self) -> tuple[tuple[str, ...], ...]:

@@ -1,4 +1,4 @@
-"""`twinbeat status|standby|takeover`: the command-line side of the control socket.
+"""`twinbeat status|standby|takeover|clear`: the command-line side of the control socket.
 
 Plain blocking sockets: these are one-shot commands, no event loop needed. Exit codes of
 `status` follow cl_status' spirit: 0 healthy, 1 degraded, 2 daemon not running.
@@ -131,10 +131,32 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append("")
         group_rows: list[tuple[str, ...]] = [("GROUP", "PRIMARY", "HOLDER", "STATE")]
         group_rows += [
-            (g["key"], g["primary"], g.get("holder") or "-", g.get("state", "?")) for g in groups
+            (g["key"], g["primary"], g.get("holder") or "-",
+             g.get("state", "?") + (" (failed here)" if g.get("failed_here") else ""))
+            for g in groups
         ]
         lines.extend(_table(group_rows))
+        lines.extend(_resource_table(groups))
     return "\n".join(lines)
+
+
+LAST_FAILURE_WIDTH = 60
+
+
+def _resource_table(groups: list[dict[str, Any]]) -> list[str]:
+    """Per resource: its last check (result, when), its failures here (count, last reason)."""
+    rows: list[tuple[str, ...]] = [("RESOURCE", "CHECK", "CHECKED", "FAILS", "LAST FAILURE")]
+    for group in groups:
+        for r in group.get("resources") or []:
+            # off: never checked (`monitor ... off`); -: no check yet (not held, or too soon)
+            check = r.get("check") or ("off" if r.get("interval") is None else "-")
+            failure = r.get("last_failure") or "-"
+            if len(failure) > LAST_FAILURE_WIDTH:
+                failure = failure[:LAST_FAILURE_WIDTH - 3] + "..."
+            rows.append((str(r.get("text")), check,
+                         _age(r.get("check_age")) if r.get("check_age") is not None else "-",
+                         str(r.get("fail_count", 0)), failure))
+    return ["", *_table(rows)] if len(rows) > 1 else []
 
 
 def _control_refusals(control: dict[str, int]) -> str:
@@ -202,3 +224,21 @@ def standby_main(args: argparse.Namespace) -> int:
 
 def takeover_main(args: argparse.Namespace) -> int:
     return _handoff_main("takeover", args)
+
+
+def clear_main(args: argparse.Namespace) -> int:
+    """`twinbeat clear [GROUP]`: forget resource failures, so a group may come back here."""
+    try:
+        reply = request(args.run_dir, {"cmd": "clear", "group": args.group}, timeout=10.0)
+    except DaemonNotRunningError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except (OSError, ValueError) as exc:
+        print(f"twinbeat clear: {exc}", file=sys.stderr)
+        return 1
+    if not reply.get("ok"):
+        print(f"twinbeat clear: {reply.get('error', 'failed')}", file=sys.stderr)
+        return 1
+    for key in reply.get("cleared", []):
+        print(f"{key}: failures cleared")
+    return 0

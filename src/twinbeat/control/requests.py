@@ -1,11 +1,12 @@
 """Control requests: one line of bytes from any local user -> a typed request.
 
 The format is one flat JSON object per line (docs/internals.md §4):
-`{"cmd": "status"}` or `{"cmd": "standby"|"takeover", "which": "local"|"foreign"|"all",
-"timeout": seconds}`. The socket is mode 0666 and this runs before SO_PEERCRED decides
-anything, so `parse_request_untrusted` is a parser of hostile input in the sense of
-DESIGN.md §2: it returns a request or raises `BadRequestError`, nothing else, whatever the
-bytes (a fuzz test holds it to that).
+`{"cmd": "status"}`, `{"cmd": "standby"|"takeover", "which": "local"|"foreign"|"all",
+"timeout": seconds}` or `{"cmd": "clear", "group": KEY or null}` (forget a group's resource
+failures; null or absent: every group). The socket is mode 0666 and this runs before
+SO_PEERCRED decides anything, so `parse_request_untrusted` is a parser of hostile input in
+the sense of DESIGN.md §2: it returns a request or raises `BadRequestError`, nothing else,
+whatever the bytes (a fuzz test holds it to that).
 
 Limits, and why:
 - `MAX_REQUEST` bytes per line: the longest real request is under 100 bytes; 4 KiB leaves
@@ -29,6 +30,7 @@ WHICH = ("local", "foreign", "all")
 HANDOFF_COMMANDS = ("standby", "takeover")
 DEFAULT_HANDOFF_TIMEOUT = 60.0
 MAX_HANDOFF_TIMEOUT = 3600.0
+MAX_GROUP_KEY = 1024  # characters; a key is a resource's text, far shorter in practice
 
 _STRUCTURE = re.compile(rb'[][{}"]')
 _STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)  # after the opening quote
@@ -52,7 +54,14 @@ class HandoffRequest:
     timeout: float
 
 
-Request = StatusRequest | HandoffRequest
+@dataclass(frozen=True, slots=True)
+class ClearRequest:
+    """`clear` (root only): forget the resource failures of `group` (None: every group)."""
+
+    group: str | None
+
+
+Request = StatusRequest | HandoffRequest | ClearRequest
 
 
 def parse_request_untrusted(line: bytes) -> Request:
@@ -100,8 +109,27 @@ def _request_from(value: dict[str, Any]) -> Request:
     cmd = value.get("cmd")
     if cmd == "status":
         return StatusRequest()
+    if cmd == "clear":
+        return _clear_from(value)
     if not (isinstance(cmd, str) and cmd in HANDOFF_COMMANDS):
         raise BadRequestError(f"unknown command {_shown(cmd)}")
+    return _handoff_from(cmd, value)
+
+
+def _clear_from(value: dict[str, Any]) -> ClearRequest:
+    """The group is a key as written in haresources: printable text, bounded; whether such
+    a group exists is the daemon's to say."""
+    group = value.get("group")
+    if group is None:
+        return ClearRequest(None)
+    if not isinstance(group, str) or not 0 < len(group) <= MAX_GROUP_KEY \
+            or not group.isprintable():
+        raise BadRequestError(f"clear: group must be a group key (1-{MAX_GROUP_KEY} printable "
+                              "characters) or null")
+    return ClearRequest(group)
+
+
+def _handoff_from(cmd: str, value: dict[str, Any]) -> HandoffRequest:
     which = value.get("which", "all")
     if not (isinstance(which, str) and which in WHICH):
         raise BadRequestError(f"{cmd}: which must be one of {', '.join(WHICH)}")

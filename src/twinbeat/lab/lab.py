@@ -31,7 +31,7 @@ __all__ = ["Lab", "LabError", "preflight"]
 
 STOPPED = {"cable": "the serial cable (socat)", "poller": "the client's poller"} | {
     f"{node}-daemon": f"{node}'s daemon" for node in lp.NODES
-}
+} | {f"{node}-squatter": f"{node}'s port-80 squatter (lab/service.py)" for node in lp.NODES}
 
 
 def preflight() -> None:
@@ -58,7 +58,8 @@ class Lab:
             netns=plan.netns("lan"),
             log=plan.cable_log,
         )
-        self.nodes = {n: NodeDaemon(self.harness, plan.files(n), plan.netns(n)) for n in lp.NODES}
+        self.nodes = {n: NodeDaemon(self.harness, plan.files(n), plan.netns(n),
+                                    plan.machine_env(n)) for n in lp.NODES}
 
     @classmethod
     def make(
