@@ -17,7 +17,8 @@ replica runs unchanged against simulated time and network; two copies of the glu
   membership policy: the core's.
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
-  `Announce`), `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
+  `Announce`), `Log`, `StatusChanged`, `RecordPeerGeneration`, `FencePeer` and
+  `ShutdownComplete` pass
   through unchanged.
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
@@ -36,6 +37,7 @@ from twinbeat.core import (
     Announce,
     CoreMisuse,
     Event,
+    FencePeer,
     FrameReceived,
     GroupSpec,
     HandoffPlan,
@@ -69,7 +71,7 @@ class Transmit:
 
 Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | FencePeer
 )
 
 
@@ -119,11 +121,14 @@ def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
-                       timestamp_origin: int = 0) -> Params:
+                       timestamp_origin: int = 0, fencing: bool = False,
+                       fence_delay: float = 0.0) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
 
     `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
-    state dir's record of the peer (daemon/peerstate.py) and a random number per run."""
+    state dir's record of the peer (daemon/peerstate.py) and a random number per run.
+    `fencing` (a fence device is configured) and `fence_delay` (its head start, seconds) come
+    from the fence driver's configuration, which the caller reads."""
     hacf = config.hacf
     return Params(
         node=config.node,
@@ -140,6 +145,8 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         ping_configured=bool(hacf.ping_nodes),
         peer_generation=peer_generation,
         timestamp_origin=timestamp_origin,
+        fencing=fencing,
+        fence_delay=fence_delay,
     )
 
 

@@ -6,6 +6,7 @@ the composition of the parts that own everything else:
 - membership.py — the peer and its links: frame acceptance, the link quorum, RTT, counters;
 - groups.py — this node's resource groups: the claim rule, standby/takeover, split brain;
 - heartbeat.py — when a heartbeat goes out, its sequence and timestamp;
+- fencing.py — whether the peer must be fenced before anything is taken over from it;
 - reports.py — the mach_down and initial-acquisition progress lines;
 - status.py — the snapshot and the status line; handoff.py — standby/takeover requests.
 
@@ -28,6 +29,8 @@ from .errors import CoreMisuse
 from .events import (
     Action,
     Event,
+    FenceAcknowledged,
+    FenceFailed,
     FrameReceived,
     GroupStarted,
     GroupStartFailed,
@@ -35,6 +38,7 @@ from .events import (
     GroupStopped,
     LeftoversFound,
     Log,
+    PeerFenced,
     PingReachability,
     ShutdownRequested,
     StandbyRequested,
@@ -43,6 +47,7 @@ from .events import (
     TakeoverRequested,
     Tick,
 )
+from .fencing import FenceEvent, Fencing
 from .groups import Groups, Situation
 from .handoff import (
     HandoffPlan,
@@ -103,6 +108,7 @@ class Node:
         self._groups = Groups(params, now)
         self._reports = Reports()
         self._heartbeats = Heartbeats(params)
+        self._fencing = Fencing(params, now)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = ""
 
@@ -115,7 +121,8 @@ class Node:
             return []  # only a repeated ShutdownRequested gets here: harmless
         out: list[Action] = []
         self._now = now
-        self._heed(self._membership.advance(now, out))
+        self._fencing.fed(now)
+        self._heed(self._membership.advance(now, out), out)
         self._groups.advance(now, out)
         self._apply(event, now, out)
         self._settle(now, out)
@@ -129,11 +136,13 @@ class Node:
             self._heartbeats.deadline(self._phase),
             self._membership.deadline(),
             self._groups.deadline(),
+            self._fencing.deadline(),
         )
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self) -> Snapshot:
-        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership, self._groups)
+        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
+                              self._groups, fencing=self._fencing.snapshot())
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""
@@ -147,6 +156,9 @@ class Node:
             raise CoreMisuse(f"time went backwards ({now} < {self._now})")
         if self._phase is Phase.GONE and not isinstance(ev, ShutdownRequested):
             raise CoreMisuse(f"{type(ev).__name__} fed after the node is gone")
+        self._check_event(ev)
+
+    def _check_event(self, ev: Event) -> None:
         match ev:
             case Started():
                 phase_step(self._phase, PhaseTrigger.STARTED)
@@ -163,6 +175,8 @@ class Node:
                 raise CoreMisuse("PingReachability without ping nodes configured")
             case PingReachability() | Tick() | ShutdownRequested():
                 pass
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._fencing.check(ev)
             case _:
                 raise CoreMisuse(f"not an event: {ev!r}")
 
@@ -176,7 +190,7 @@ class Node:
                 self._phase = phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.leftovers(keys, now, out)
             case FrameReceived():
-                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out))
+                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():
@@ -185,8 +199,10 @@ class Node:
                 self._on_ping(reachable, out)
             case ShutdownRequested():
                 self._on_shutdown(out)
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._on_fence(ev, now, out)
 
-    def _heed(self, notices: list[Notice]) -> None:
+    def _heed(self, notices: list[Notice], out: list[Action]) -> None:
         """Carry membership's notices to their owners."""
         for notice in notices:
             match notice:
@@ -194,9 +210,11 @@ class Node:
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
                     self._reports.peer_died(peer, busy, was_alive)
+                    self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
                     self._reports.peer_returned(peer)
                     self._groups.peer_returned()
+                    self._fencing.peer_returned(self._now, out)
                 case PeerHolds(peer=peer, indices=indices):
                     self._groups.peer_held(peer, indices)
                 case AnswerOwed():
@@ -209,6 +227,13 @@ class Node:
             standby(self._groups, ev.which, refusal, out)
         else:
             takeover(self._groups, ev.which, takeover_refusal(active), out)
+
+    def _on_fence(self, ev: FenceEvent, now: float, out: list[Action]) -> None:
+        """A fence result or an administrator's confirmation; a peer now known down is dead
+        to membership too, and nothing it sent before can revive it."""
+        alive = self._membership.live_peer() is not None
+        if self._fencing.on_event(ev, now, alive, out):
+            self._heed(self._membership.fenced(self._heartbeats.last_ts, out), out)
 
     def _on_ping(self, reachable: bool, out: list[Action]) -> None:
         if reachable == self._ping_ok:
@@ -231,7 +256,8 @@ class Node:
 
     def _situation(self, now: float, peer: LivePeer | None) -> Situation:
         return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping_ok,
-                         last_ts=self._heartbeats.last_ts, peer=peer)
+                         last_ts=self._heartbeats.last_ts, peer=peer,
+                         takeover_ok=self._fencing.takeover_ok())
 
     def _settle(self, now: float, out: list[Action]) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
@@ -243,12 +269,15 @@ class Node:
         else:
             raise CoreMisuse(f"settling did not converge within {self._settle_bound} passes: "
                              "a transition rule loops (a bug in the core, not the caller's)")
+        active = self._phase is Phase.ACTIVE
+        self._fencing.step(now, active and (self._ping_ok or not self._p.ping_configured), out)
         state = self._advertised()
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
             out.extend(self._heartbeats.send(self._phase, now, state, echoes))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
-        status = status_line(self._phase, self._membership, self._groups)
+        status = status_line(self._phase, self._membership, self._groups,
+                             self._fencing.status())
         if status != self._status:
             self._status = status
             out.append(StatusChanged(status))

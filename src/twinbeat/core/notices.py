@@ -36,6 +36,7 @@ class PeerDied:
     peer: str
     busy: tuple[int, ...]  # groups it showed claiming, starting, holding or stopping
     was_alive: bool
+    last_state: WireNodeState | None = None  # its latest applied node state (LEAVING: left)
 
 
 @dataclass(frozen=True)

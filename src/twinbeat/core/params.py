@@ -53,6 +53,8 @@ class Params:
     peer_generation: int | None = None
     timestamp_origin: int = 0
     first_sequence: int = 1
+    fencing: bool = False
+    fence_delay: float = 0.0
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""
@@ -64,6 +66,8 @@ class Params:
             raise CoreMisuse("need 0 < keepalive < deadtime")
         if self.warntime <= 0 or self.initdead <= 0:
             raise CoreMisuse("warntime and initdead must be positive")
+        if not 0 <= self.fence_delay < float("inf"):
+            raise CoreMisuse("fence_delay must be a finite number of seconds >= 0")
         keys = [g.key for g in self.groups]
         if len(set(keys)) != len(keys):
             raise CoreMisuse("group keys must be unique")

@@ -13,6 +13,7 @@ from .groups import Groups
 from .liveness import LinkTracker
 from .membership import Membership, PeerTracker
 from .snapshot import (
+    FenceSnapshot,
     GroupSnapshot,
     LinkCounters,
     LinkSnapshot,
@@ -73,7 +74,8 @@ def peer_snapshot(p: PeerTracker, now: float, deadtime: float) -> PeerSnapshot:
 
 
 def build_snapshot(
-    phase: Phase, now: float, ping_ok: bool, membership: Membership, groups: Groups
+    phase: Phase, now: float, ping_ok: bool, membership: Membership, groups: Groups, *,
+    fencing: FenceSnapshot | None = None,
 ) -> Snapshot:
     p = membership.params
     peer = membership.peer
@@ -101,11 +103,14 @@ def build_snapshot(
             )
             for g in groups.records
         ),
+        fencing=fencing,
     )
 
 
-def status_line(phase: Phase, membership: Membership, groups: Groups) -> str:
-    """For sd_notify STATUS=: phase, groups held, the peer's liveness, critical groups."""
+def status_line(phase: Phase, membership: Membership, groups: Groups,
+                fencing: str | None = None) -> str:
+    """For sd_notify STATUS=: phase, groups held, the peer's liveness, critical groups, and
+    a fence that holds takeovers back (`fencing`: fencing.py's few words)."""
     held = [g for g in groups.records if g.state is GroupLocal.HELD]
     parts = [f"{phase.value}; holding {len(held)}/{len(groups.records)} groups"]
     p = membership.peer
@@ -116,4 +121,6 @@ def status_line(phase: Phase, membership: Membership, groups: Groups) -> str:
     crit = [g.spec.key for g in groups.records if g.state is GroupLocal.CRITICAL]
     if crit:
         parts.append(f"CRITICAL: {', '.join(crit)}")
+    if fencing:
+        parts.append(fencing)
     return "; ".join(parts)
