@@ -160,7 +160,7 @@ class Simulation:
         self.arp = ArpCache(self.seed)
         self.fence = SimFencing(self, NAMES)  # sim_fence.py: devices, power, freezes
         if self.fence.enabled:
-            self.bound += self.fence.extra_bound()
+            self.bound += self.fence.extra_bound(PROBE_MAX + 2 * KEEPALIVE + 2 * AGENT_MAX)
             self.end = self.heal_at + self.bound
 
     # ------------------------------------------------------------------ plumbing
@@ -550,7 +550,7 @@ class Simulation:
         "replay_to": lambda s, name: s._replay(name) if s.now < s.heal_at else None,
         "heal": lambda s, _p: s._heal(),
         "garp": lambda s, p: s.arp.garp(*p, s.now),
-        "fence_done": lambda s, p: s.fence.done(*p),
+        "fence_done": lambda s, p: s.fence.done(p),
         "power_on": lambda s, name: s.fence.power_on(name),
         "thaw": lambda s, p: s.fence.thaw(*p),
     }

@@ -62,6 +62,19 @@ def attempt(kind: str, rng: random.Random, healed: bool) -> tuple[float, bool, s
     return FENCE_TIMEOUT, False, "timed out"
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A fence attempt under way: who asked (which daemon incarnation, on which run of its
+    machine), against whom, and how it will end."""
+
+    issuer: str
+    target: str
+    incarnation: int
+    epoch: int
+    ok: bool
+    reason: str
+
+
 @dataclass
 class Frozen:
     """A hung daemon: which incarnation, which freeze, and what waits for it."""
@@ -92,13 +105,12 @@ class SimFencing:
             return "fencing=off"
         return f"fencing=on delay={self.delay:g} devices={self.devices}"
 
-    def extra_bound(self) -> float:
+    @staticmethod
+    def extra_bound(rejoin: float) -> float:
         """What fencing may add to the liveness bound after healing: a slow fence still in
         flight (one that fails changes nothing: the peer is heard again), the target powering
-        on and rejoining, and its groups moving back to it (a stop, then a start)."""
-        from sim_cluster import AGENT_MAX, KEEPALIVE, PROBE_MAX
-
-        return SLOW_MAX + POWER_ON[1] + PROBE_MAX + 2 * KEEPALIVE + 2 * AGENT_MAX
+        on, and `rejoin`: its boot, and its groups moving back to it (a stop, then a start)."""
+        return SLOW_MAX + POWER_ON[1] + rejoin
 
     # ------------------------------------------------------------------ devices and power
 
@@ -108,19 +120,19 @@ class SimFencing:
         kind = self.devices[issuer]
         took, ok, reason = attempt(kind, self.rng, sim.now >= sim.heal_at)
         sim.trace.append(f"{sim.now:.6f} {issuer} FENCE {target} with a {kind} device")
-        payload = (issuer, target, sim.incarnation[issuer], self.epoch[issuer], ok, reason)
-        sim._push(sim.now + took, "fence_done", payload)
+        sim._push(sim.now + took, "fence_done", Attempt(
+            issuer, target, sim.incarnation[issuer], self.epoch[issuer], ok, reason))
 
-    def done(self, issuer: str, target: str, inc: int, epoch: int, ok: bool,
-             reason: str) -> None:
+    def done(self, a: Attempt) -> None:
         """The device finished (or the driver gave up on it)."""
         sim = self.sim
-        if epoch != self.epoch[issuer]:
+        if a.epoch != self.epoch[a.issuer]:
             return  # the agent died with the machine running it: nothing happened
-        if ok:
-            self.power_off(target, why=f"fenced by {issuer}")
-        if inc == sim.incarnation[issuer]:
-            sim._feed(issuer, PeerFenced(target) if ok else FenceFailed(target, reason))
+        if a.ok:
+            self.power_off(a.target, why=f"fenced by {a.issuer}")
+        if a.incarnation == sim.incarnation[a.issuer]:
+            result = PeerFenced(a.target) if a.ok else FenceFailed(a.target, a.reason)
+            sim._feed(a.issuer, result)
 
     def power_off(self, name: str, why: str) -> None:
         sim = self.sim

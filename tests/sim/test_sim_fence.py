@@ -18,12 +18,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
-from sim_cluster import DEADTIME, NAMES, Simulation
+from sim_cluster import AGENT_MAX, DEADTIME, KEEPALIVE, NAMES, PROBE_MAX, Simulation
 from sim_network import LINKS
 from test_sim_properties import DEFAULT_RUNS, first_violation
 
 from twinbeat.core import GroupSpec, StartGroup, StopGroup
 from twinbeat.core.fencing import Fencing
+from twinbeat.core.states import FenceState
 
 A = "198.18.1.100"  # primary alpha: the first haresources line
 B = "198.18.1.101"  # primary bravo
@@ -49,7 +50,7 @@ class Scripted(Simulation):
         fence = self.fence
         if not fence.enabled:
             fence.enabled = True
-            self.bound += fence.extra_bound()
+            self.bound += fence.extra_bound(PROBE_MAX + 2 * KEEPALIVE + 2 * AGENT_MAX)
             self.end = self.heal_at + self.bound
         fence.delay = 5.0
         fence.devices = dict(zip(NAMES, self.devices, strict=True))
@@ -146,5 +147,19 @@ def test_the_safety_check_catches_a_takeover_that_does_not_wait_for_the_fence(
     without fencing) makes two holders with fencing configured — both cables cut, or a hung
     holder — and some seed reports it."""
     monkeypatch.setattr(Fencing, "takeover_ok", lambda self: True)
+    found = first_violation(range(DEFAULT_RUNS))
+    assert found is not None and "held by both" in found and "fencing=on" in found, found
+
+
+def test_the_safety_check_catches_a_takeover_from_a_peer_unseen_since_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mutation check of the start-up rule: taking over from a peer not heard since start-up
+    once initdead is over (Pacemaker's startup-fencing=false) makes two holders — a node
+    restarted while its peer's crashed daemon left the groups running, or powered on behind
+    cut cables after the peer fenced it — and some seed reports it."""
+    allowed = (FenceState.IDLE, FenceState.FENCED, FenceState.UNSEEN)
+    monkeypatch.setattr(Fencing, "takeover_ok",
+                        lambda self: not self.enabled or self.state in allowed)
     found = first_violation(range(DEFAULT_RUNS))
     assert found is not None and "held by both" in found and "fencing=on" in found, found

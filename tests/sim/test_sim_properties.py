@@ -70,13 +70,16 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
     pytest.fail("the simulator did not notice a core that starts without acknowledgement")
 
 
-def first_violation(seeds: range) -> str | None:
+def first_violation(seeds: range, *, containing: str = "") -> str | None:
+    """The first violation a seed of `seeds` reports (only those whose report contains
+    `containing`: a broken core may break other properties first on some seeds)."""
     for seed in seeds:
         try:
             Simulation(seed).run()
         except PropertyViolationError as e:
             assert f"--sim-seed {seed}" in str(e)
-            return str(e)
+            if containing in str(e):
+                return str(e)
     return None
 
 
@@ -84,9 +87,11 @@ def test_the_no_ghost_check_catches_a_core_that_believes_any_echo(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Mutation check (issue #11 item 5): with every frame taken as fresh, replays at a
-    restarted node make its dead peer look alive, and some seed reports it."""
+    restarted node make its dead peer look alive, and some seed reports it. (The same bug
+    breaks other properties too — a false restart report, and with fencing on two holders,
+    as a replay acks a claim — which some seeds report first.)"""
     monkeypatch.setattr(SentRange, "contains", lambda self, echo: True)
-    found = first_violation(range(DEFAULT_RUNS))
+    found = first_violation(range(DEFAULT_RUNS), containing="alive")
     assert found is not None and "alive" in found, found
 
 
