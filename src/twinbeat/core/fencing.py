@@ -23,8 +23,10 @@ is on (with it off, nothing here acts and the core behaves as it always did):
   fences us unless we fence it first. Attempts are made only while this node is ACTIVE and
   not isolated (ping): an isolated node must not shoot the peer that can still serve.
 - **Graceful departure.** A peer whose last frame said LEAVING or GONE, showing no group
-  claimed, held, stopping or critical, is not fenced: it has released everything and never
-  starts anything again. A leaving peer that went silent in the middle of a stop is fenced.
+  claimed, held, stopping or critical (in our configuration: a mismatched peer's groups are
+  unknown), is not fenced: it has released everything and never starts anything again. A
+  leaving peer that went silent in the middle of a stop is fenced; so is one that left a
+  failed stop behind (GONE, critical).
 - **Start-up.** A peer not heard in this run (initdead over) is never fenced, and nothing is
   taken over from it until it is heard, or an administrator confirms it down. This node may
   have just been fenced by that peer, which then holds the groups behind cut cables: taking
@@ -65,7 +67,6 @@ from .params import Params
 from .snapshot import FenceRecord, FenceSnapshot
 from .states import (
     BUSY,
-    DEPARTING,
     FENCE_OUTSTANDING,
     FENCE_PENDING,
     FenceState,
@@ -152,7 +153,7 @@ class Fencing:
                                       "it, and not taking over from it until it is heard or "
                                       f"`twinbeat fence-ack {peer}` confirms it is down"))
             return
-        if died.last_state in DEPARTING and not died.busy:
+        if died.left:
             out.append(Log("info", f"node {peer} left gracefully: no STONITH needed"))
             return
         self.attempts = 0

@@ -41,6 +41,7 @@ from .params import Params
 from .sequences import Newest
 from .states import (
     BUSY,
+    DEPARTING,
     U32,
     WIRE_NODE_STATE_NAMES,
     WireGroupState,
@@ -181,7 +182,8 @@ class Membership:
     def _declare_dead(self, peer: PeerTracker, out: list[Action]) -> list[Notice]:
         quiet = peer.node_state is WireNodeState.GONE
         busy = tuple(i for i, gv in enumerate(peer.groups) if gv.state in BUSY)
-        died = PeerDied(peer.name, busy, was_alive=peer.alive, last_state=peer.node_state)
+        left = peer.node_state in DEPARTING and peer.config_match and not busy
+        died = PeerDied(peer.name, busy, was_alive=peer.alive, left=left)
         peer.alive = False
         peer.declared_dead = True
         out.append(Log("info" if quiet else "warning", f"node {peer.name}: is dead"))

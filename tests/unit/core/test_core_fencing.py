@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import pytest
 from core_helpers import (
+    CRITICAL,
     ETH,
     GONE,
     HELD,
@@ -390,6 +391,15 @@ def test_a_leaving_peer_that_goes_silent_in_the_middle_of_a_stop_is_fenced() -> 
     assert fence_logs(acts) == ["STONITH of node prime in 5s: prime has the head start"]
     assert fence(pair.node) == ("waiting", 0, None, 18.05, True)
     assert groups(pair.node) == ["claiming", "held"]
+
+
+def test_a_peer_that_left_a_failed_stop_behind_is_fenced() -> None:
+    pair = serving()
+    pair.hear(3.0, bytes([CRITICAL, NONE]), state=GONE)  # its stop of A failed, then it left
+    acts = pair.run(13.05)
+    assert "node prime: is dead" in logs(acts)
+    assert fence_logs(acts) == ["STONITH of node prime in 5s: prime has the head start"]
+    assert fence(pair.node) == ("waiting", 0, None, 18.05, True)
 
 
 def test_a_peer_never_heard_since_start_up_is_neither_fenced_nor_taken_over() -> None:
