@@ -172,10 +172,12 @@ class Engine:
 
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float, *,
-                    peer_generation: int | None = None, timestamp_origin: int = 0) -> Engine:
+                    peer_generation: int | None = None, timestamp_origin: int = 0,
+                    fencing: bool = False, fence_delay: float = 0.0) -> Engine:
         return cls(
             params_from_config(config, generation, peer_generation=peer_generation,
-                               timestamp_origin=timestamp_origin),
+                               timestamp_origin=timestamp_origin, fencing=fencing,
+                               fence_delay=fence_delay),
             keyring_from_config(config),
             {link.name: link.link_id for link in config.hacf.links},
             now,
