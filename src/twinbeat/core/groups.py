@@ -115,7 +115,7 @@ class Situation:
     ping_ok: bool
     last_ts: int | None  # our latest heartbeat's timestamp
     peer: LivePeer | None  # None: dead, never heard, or no peer configured
-    takeover_ok: bool = True  # fencing.py: may a group start while the peer is dead?
+    takeover_ok: bool = True  # False: the peer is dead and not fenced yet (fencing.py)
 
 
 class Groups:
@@ -342,7 +342,7 @@ class Groups:
             if want != me or blocked or theirs in SETTLED:
                 self._set(g, GroupTrigger.WITHDRAW, s.now)
                 g.took_over_from = None
-            elif claim_acked(s.peer, g.index, g.claim_prev_ts) and (s.peer or s.takeover_ok):
+            elif claim_acked(s.peer, g.index, g.claim_prev_ts) and s.takeover_ok:
                 self._set(g, GroupTrigger.ACKED, s.now)
                 out.append(Log("info", f"acquiring resource group: {g.spec.key}"))
                 out.append(StartGroup(g.spec.key))

@@ -257,7 +257,7 @@ class Node:
     def _situation(self, now: float, peer: LivePeer | None) -> Situation:
         return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping_ok,
                          last_ts=self._heartbeats.last_ts, peer=peer,
-                         takeover_ok=self._fencing.takeover_ok())
+                         takeover_ok=peer is not None or self._fencing.takeover_ok())
 
     def _settle(self, now: float, out: list[Action]) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
