@@ -460,12 +460,15 @@ class Simulation:
         if peer.engine is not None:
             return
         sn = self.nodes[name]
-        if sn.engine is None or not sn.engine.snapshot().peers[0].alive:
+        snap = sn.engine.snapshot() if sn.engine is not None else None
+        if snap is None or not snap.peers[0].alive:
             return
         if sn.booted_at > peer.down_since:
             self._violation(f"{name} (started at {sn.booted_at:.3f}) sees {peer.name} alive, "
                             f"which has been down since {peer.down_since:.3f}")
-        if self.now > peer.down_since + GHOST_BOUND:
+        # As of the core's own time: a daemon resuming from a freeze shows its old view until
+        # it is fed (a frame the wire refuses feeds nothing).
+        if sn.sim_time(snap.now) > peer.down_since + GHOST_BOUND:
             self._violation(f"{name} still sees {peer.name} alive {GHOST_BOUND:.1f}s after it "
                             f"went down at {peer.down_since:.3f}")
 
