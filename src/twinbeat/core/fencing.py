@@ -241,7 +241,7 @@ class Fencing:
         wait = factor * self._p.deadtime
         self.next_at = now + wait
         self._set(FenceTrigger.REFUSED, now)
-        out.append(Log("error", f"Not taking over from node {self.peer}: STONITH retried in "
+        out.append(Log("warning", f"Not taking over from node {self.peer}: STONITH retried in "
                                 f"{wait:g}s (or confirm it down: twinbeat fence-ack {self.peer})"))
 
     def _acknowledged(self, now: float, alive: bool, out: list[Action]) -> bool:
@@ -298,7 +298,8 @@ class Fencing:
         """A few words for sd_notify's status line while degraded."""
         if not self.enabled or self.state not in FENCE_PENDING:
             return None
-        return f"STONITH of {self.peer}: {self.state.value} ({self.attempts} attempts)"
+        n = self.attempts
+        return f"STONITH of {self.peer}: {self.state.value} ({n} attempt{'' if n == 1 else 's'})"
 
     # ------------------------------------------------------------------ internals
 

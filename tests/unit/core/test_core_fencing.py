@@ -238,8 +238,8 @@ def test_a_failed_fence_is_retried_with_a_capped_backoff_and_nothing_is_taken_ov
         assert orders(acts) == []
         assert fence(pair.node) == ("failed", attempt, "failed", t + wait, True)
         assert [a.text for a in acts if isinstance(a, StatusChanged)] == [
-            f"active; holding 1/2 groups; prime dead (0/2 links); STONITH of prime: failed "
-            f"({attempt} attempts)"]
+            "active; holding 1/2 groups; prime dead (0/2 links); STONITH of prime: failed "
+            f"({attempt} attempt{'' if attempt == 1 else 's'})"]
         assert orders(pair.run(t + wait - 0.01)) == []
         acts = pair.run(t + wait)
         assert fence_logs(acts) == [f"Initiating STONITH of node prime (attempt {attempt + 1})"]
