@@ -44,8 +44,8 @@ is on (with it off, nothing here acts and the core behaves as it always did):
   and then both may fence at once, which costs availability, never safety.
 - **Retries.** A failed attempt is retried after 0.5·deadtime·2^(n-1), at most 4·deadtime,
   for as long as the peer stays dead; the status stays degraded meanwhile.
-- **The peer comes back** (a fresh frame). Before any attempt is made (head start, backoff,
-  unseen) the fence is cancelled. An attempt in flight cannot be recalled: its result is
+- **The peer comes back** (a fresh frame). While no attempt is outstanding (head start,
+  backoff, unseen) the fence is cancelled. An attempt in flight cannot be recalled: its result is
   awaited. A success means the peer was reset: membership declares it dead at once and no
   frame it sent before can revive it (it returns as a new incarnation); a failure is not
   retried while it lives.
