@@ -18,8 +18,8 @@ replica runs unchanged against simulated time and network; two copies of the glu
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
   `RestartGroup`, `Announce`), the monitor's orders (`StartMonitoring`, `StopMonitoring`),
-  `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass through
-  unchanged.
+  `FencePeer`, `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
+  through unchanged.
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
 rejection counters and nothing else (not the core), so a link driver may call it from its
@@ -37,6 +37,7 @@ from twinbeat.core import (
     Announce,
     CoreMisuse,
     Event,
+    FencePeer,
     FrameReceived,
     GroupSpec,
     HandoffPlan,
@@ -73,7 +74,7 @@ class Transmit:
 
 Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring
+    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring | FencePeer
 )
 
 
@@ -123,13 +124,16 @@ def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
-                       timestamp_origin: int = 0) -> Params:
+                       timestamp_origin: int = 0, fencing: bool = False,
+                       fence_delay: float = 0.0) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
 
     `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
     state dir's record of the peer (daemon/peerstate.py) and a random number per run.
     Each group carries its resources' texts (the core counts failures per resource) and
-    ha.cf's migration_threshold and failure_timeout (config/monitoring.py) go as they are."""
+    ha.cf's migration_threshold and failure_timeout (config/monitoring.py) go as they are.
+    `fencing` (a fence device is configured) and `fence_delay` (its head start, seconds) come
+    from the fence driver's configuration, which the caller reads."""
     hacf = config.hacf
     return Params(
         node=config.node,
@@ -151,6 +155,8 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         timestamp_origin=timestamp_origin,
         migration_threshold=hacf.monitoring.migration_threshold,
         failure_timeout=hacf.monitoring.failure_timeout,
+        fencing=fencing,
+        fence_delay=fence_delay,
     )
 
 
@@ -176,10 +182,12 @@ class Engine:
 
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float, *,
-                    peer_generation: int | None = None, timestamp_origin: int = 0) -> Engine:
+                    peer_generation: int | None = None, timestamp_origin: int = 0,
+                    fencing: bool = False, fence_delay: float = 0.0) -> Engine:
         return cls(
             params_from_config(config, generation, peer_generation=peer_generation,
-                               timestamp_origin=timestamp_origin),
+                               timestamp_origin=timestamp_origin, fencing=fencing,
+                               fence_delay=fence_delay),
             keyring_from_config(config),
             {link.name: link.link_id for link in config.hacf.links},
             now,

@@ -67,6 +67,7 @@ CLEAR_EVERY = 20.0  # mean seconds between admin clears, in runs that have them
 SERVICES = ("svc-db", "svc-web")
 
 Key = tuple[str, str]  # (node, group key)
+FROZEN_RETRY = 0.05  # s: how often a report waiting for a frozen daemon looks again
 
 
 class Monitor:
@@ -188,7 +189,11 @@ class Monitor:
     # ------------------------------------------------------------------ events
 
     def handle(self, payload: tuple[Any, ...]) -> None:
-        """A "monitor" event of the simulation's heap."""
+        """A "monitor" event of the simulation's heap. The monitor is the daemon's: while
+        the daemon is frozen (sim_fence.py), its reports and results wait with it."""
+        if payload[0] in ("report", "result") and self.sim.fence.is_frozen(payload[1]):
+            self.sim._push(self.sim.now + FROZEN_RETRY, "monitor", payload)
+            return
         match payload:
             case ("check", name, key, token):
                 self._check(name, key, token)

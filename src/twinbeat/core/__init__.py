@@ -10,6 +10,9 @@ from .events import (
     Announce,
     Event,
     FailuresCleared,
+    FenceAcknowledged,
+    FenceFailed,
+    FencePeer,
     FrameReceived,
     GroupRestarted,
     GroupRestartFailed,
@@ -20,6 +23,7 @@ from .events import (
     LeftoversFound,
     LinkEcho,
     Log,
+    PeerFenced,
     PingReachability,
     RecordPeerGeneration,
     ResourceFailed,
@@ -41,6 +45,8 @@ from .handoff import HandoffPlan
 from .node import Node
 from .params import GroupSpec, Params
 from .snapshot import (
+    FenceRecord,
+    FenceSnapshot,
     GroupSnapshot,
     LinkCounters,
     LinkSnapshot,
@@ -60,12 +66,14 @@ from .states import (
 
 __all__ = [
     "GROUP_FLAG_WANT", "GROUP_FLAG_YIELD", "NODE_FLAG_PING_CONFIGURED", "NODE_FLAG_PING_OK",
-    "Action", "Announce", "CoreMisuse", "Event", "FailuresCleared", "FrameReceived",
+    "Action", "Announce", "CoreMisuse", "Event", "FailuresCleared", "FenceAcknowledged",
+    "FenceFailed", "FencePeer", "FenceRecord", "FenceSnapshot", "FrameReceived",
     "GroupRestartFailed", "GroupRestarted", "GroupSnapshot", "GroupSpec", "GroupStartFailed",
     "GroupStarted", "GroupStopFailed", "GroupStopped", "HandoffPlan", "LeftoversFound",
-    "LinkCounters", "LinkEcho", "LinkSnapshot", "Log", "Node", "Params", "PeerLinkSnapshot",
-    "PeerSnapshot", "PingReachability", "RecordPeerGeneration", "ResourceFailed",
-    "ResourceSnapshot", "RestartGroup", "SendHeartbeat", "ShutdownComplete", "ShutdownRequested",
-    "Snapshot", "StandbyRequested", "StartGroup", "StartMonitoring", "Started", "StatusChanged",
-    "StopGroup", "StopMonitoring", "TakeoverRequested", "Tick", "WireGroupState", "WireNodeState",
+    "LinkCounters", "LinkEcho", "LinkSnapshot", "Log", "Node", "Params", "PeerFenced",
+    "PeerLinkSnapshot", "PeerSnapshot", "PingReachability", "RecordPeerGeneration",
+    "ResourceFailed", "ResourceSnapshot", "RestartGroup", "SendHeartbeat", "ShutdownComplete",
+    "ShutdownRequested", "Snapshot", "StandbyRequested", "StartGroup", "StartMonitoring",
+    "Started", "StatusChanged", "StopGroup", "StopMonitoring", "TakeoverRequested", "Tick",
+    "WireGroupState", "WireNodeState",
 ]

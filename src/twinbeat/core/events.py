@@ -152,6 +152,35 @@ class ShutdownRequested:
     """Graceful stop: release everything, tell the peer, then ShutdownComplete."""
 
 
+# Fencing (docs/core.md, Fencing; core/fencing.py). Fed only when `Params.fencing` is on and
+# `peer` is `Params.peer` (anything else is `CoreMisuse`). A result for which no fence is
+# outstanding (the peer came back, or an administrator confirmed it first) is logged and
+# ignored.
+
+
+@dataclass(frozen=True)
+class PeerFenced:
+    """The fence device confirmed that `peer` was powered off or reset (after `FencePeer`)."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
+class FenceFailed:
+    """The fence device failed, refused, or did not answer within the driver's timeout."""
+
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FenceAcknowledged:
+    """An administrator confirmed by hand that `peer` is down (`twinbeat fence-ack NODE`,
+    heartbeat's `meatclient`): treated like a confirmed fence."""
+
+    peer: str
+
+
 Event = (
     Started
     | LeftoversFound
@@ -169,6 +198,9 @@ Event = (
     | GroupRestarted
     | GroupRestartFailed
     | FailuresCleared
+    | PeerFenced
+    | FenceFailed
+    | FenceAcknowledged
 )
 
 # --------------------------------------------------------------------------- actions
@@ -273,7 +305,16 @@ class RecordPeerGeneration:
     generation: int
 
 
+@dataclass(frozen=True)
+class FencePeer:
+    """Run the fence device against `peer` (power off or reset) and report `PeerFenced` or
+    `FenceFailed`. Any head-start delay has already been waited by the core (it is policy);
+    emitted again for each retry, never while an attempt is outstanding."""
+
+    peer: str
+
+
 Action = (
     SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring
+    | RecordPeerGeneration | FencePeer | RestartGroup | StartMonitoring | StopMonitoring
 )

@@ -311,7 +311,7 @@ class Groups:
             if want != me or blocked or theirs in SETTLED:
                 self.move(g, GroupTrigger.WITHDRAW, s.now, out)
                 g.took_over_from = None
-            elif claim_acked(s.peer, g.index, g.claim_prev_ts):
+            elif claim_acked(s.peer, g.index, g.claim_prev_ts) and s.takeover_ok:
                 self.move(g, GroupTrigger.ACKED, s.now, out)
                 out.append(Log("info", f"acquiring resource group: {g.spec.key}"))
                 out.append(StartGroup(g.spec.key))

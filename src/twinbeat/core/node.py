@@ -7,6 +7,7 @@ the composition of the parts that own everything else:
 - groups.py — this node's resource groups: the claim rule, standby/takeover, split brain;
 - heartbeat.py — when a heartbeat goes out, its sequence and timestamp;
 - monitoring.py — fail counts: a failed resource restarts in place or gives its group up;
+- fencing.py — whether the peer must be fenced before anything is taken over from it;
 - reports.py — the mach_down and initial-acquisition progress lines;
 - status.py — the snapshot and the status line; handoff.py — standby/takeover requests.
 
@@ -30,6 +31,8 @@ from .events import (
     Action,
     Event,
     FailuresCleared,
+    FenceAcknowledged,
+    FenceFailed,
     FrameReceived,
     GroupRestarted,
     GroupRestartFailed,
@@ -39,6 +42,7 @@ from .events import (
     GroupStopped,
     LeftoversFound,
     Log,
+    PeerFenced,
     PingReachability,
     ResourceFailed,
     ShutdownRequested,
@@ -48,6 +52,7 @@ from .events import (
     TakeoverRequested,
     Tick,
 )
+from .fencing import FenceEvent, Fencing
 from .groups import Groups
 from .handoff import (
     HandoffPlan,
@@ -112,6 +117,7 @@ class Node:
         self._monitoring = Monitoring(params)
         self._reports = Reports()
         self._heartbeats = Heartbeats(params)
+        self._fencing = Fencing(params, now)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = ""
 
@@ -124,7 +130,8 @@ class Node:
             return []  # only a repeated ShutdownRequested gets here: harmless
         out: list[Action] = []
         self._now = now
-        self._heed(self._membership.advance(now, out))
+        self._fencing.fed(now)
+        self._heed(self._membership.advance(now, out), out)
         self._groups.advance(now, out)
         self._monitoring.advance(now, self._groups, out)
         self._apply(event, now, out)
@@ -140,12 +147,14 @@ class Node:
             self._membership.deadline(),
             self._groups.deadline(),
             self._monitoring.deadline(),
+            self._fencing.deadline(),
         )
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self) -> Snapshot:
         return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
-                              self._groups, monitoring=self._monitoring)
+                              self._groups, monitoring=self._monitoring,
+                              fencing=self._fencing.snapshot())
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""
@@ -162,6 +171,9 @@ class Node:
 
     def _check(self, ev: Event, now: float) -> None:
         self._check_when(ev, now)
+        self._check_event(ev)
+
+    def _check_event(self, ev: Event) -> None:
         match ev:
             case Started():
                 phase_step(self._phase, PhaseTrigger.STARTED)
@@ -180,6 +192,8 @@ class Node:
                 raise CoreMisuse("PingReachability without ping nodes configured")
             case PingReachability() | Tick() | ShutdownRequested():
                 pass
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._fencing.check(ev)
             case _:
                 raise CoreMisuse(f"not an event: {ev!r}")
 
@@ -193,7 +207,7 @@ class Node:
                 self._phase = phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.leftovers(keys, now, out)
             case FrameReceived():
-                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out))
+                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():
@@ -205,8 +219,10 @@ class Node:
                 self._on_ping(reachable, out)
             case ShutdownRequested():
                 self._on_shutdown(out)
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._on_fence(ev, now, out)
 
-    def _heed(self, notices: list[Notice]) -> None:
+    def _heed(self, notices: list[Notice], out: list[Action]) -> None:
         """Carry membership's notices to their owners."""
         for notice in notices:
             match notice:
@@ -214,9 +230,11 @@ class Node:
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
                     self._reports.peer_died(peer, busy, was_alive)
+                    self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
                     self._reports.peer_returned(peer)
                     self._groups.peer_returned()
+                    self._fencing.peer_returned(self._now, out)
                 case PeerHolds(peer=peer, indices=indices):
                     self._groups.peer_held(peer, indices)
                 case AnswerOwed():
@@ -229,6 +247,13 @@ class Node:
             standby(self._groups, ev.which, refusal, out)
         else:
             takeover(self._groups, ev.which, takeover_refusal(active), out)
+
+    def _on_fence(self, ev: FenceEvent, now: float, out: list[Action]) -> None:
+        """A fence result or an administrator's confirmation; a peer now known down is dead
+        to membership too, and nothing it sent before can revive it."""
+        alive = self._membership.live_peer() is not None
+        if self._fencing.on_event(ev, now, alive, out):
+            self._heed(self._membership.fenced(self._heartbeats.last_ts, out), out)
 
     def _on_ping(self, reachable: bool, out: list[Action]) -> None:
         if reachable == self._ping_ok:
@@ -251,7 +276,8 @@ class Node:
 
     def _situation(self, now: float, peer: LivePeer | None) -> Situation:
         return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping_ok,
-                         last_ts=self._heartbeats.last_ts, peer=peer)
+                         last_ts=self._heartbeats.last_ts, peer=peer,
+                         takeover_ok=peer is not None or self._fencing.takeover_ok())
 
     def _settle(self, now: float, out: list[Action]) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
@@ -263,12 +289,15 @@ class Node:
         else:
             raise CoreMisuse(f"settling did not converge within {self._settle_bound} passes: "
                              "a transition rule loops (a bug in the core, not the caller's)")
+        active = self._phase is Phase.ACTIVE
+        self._fencing.step(now, active and (self._ping_ok or not self._p.ping_configured), out)
         state = self._advertised()
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
             out.extend(self._heartbeats.send(self._phase, now, state, echoes))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
-        status = status_line(self._phase, self._membership, self._groups, self._monitoring)
+        status = status_line(self._phase, self._membership, self._groups, self._monitoring,
+                             self._fencing.status())
         if status != self._status:
             self._status = status
             out.append(StatusChanged(status))

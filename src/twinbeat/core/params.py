@@ -63,6 +63,8 @@ class Params:
     first_sequence: int = 1
     migration_threshold: int = 3
     failure_timeout: float = 600.0
+    fencing: bool = False
+    fence_delay: float = 0.0
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""
@@ -74,6 +76,8 @@ class Params:
             raise CoreMisuse("need 0 < keepalive < deadtime")
         if self.warntime <= 0 or self.initdead <= 0:
             raise CoreMisuse("warntime and initdead must be positive")
+        if not 0 <= self.fence_delay < float("inf"):
+            raise CoreMisuse("fence_delay must be a finite number of seconds >= 0")
         keys = [g.key for g in self.groups]
         if len(set(keys)) != len(keys):
             raise CoreMisuse("group keys must be unique")

@@ -56,3 +56,4 @@ class Situation:
     ping_ok: bool
     last_ts: int | None  # our latest heartbeat's timestamp
     peer: LivePeer | None  # None: dead, never heard, or no peer configured
+    takeover_ok: bool = True  # False: the peer is dead and not fenced yet (fencing.py)

@@ -80,6 +80,34 @@ class GroupSnapshot:
 
 
 @dataclass(frozen=True)
+class FenceRecord:
+    """One outcome of fencing the peer (core/fencing.py)."""
+
+    at: float  # core time
+    result: str  # "fenced" | "failed" | "acknowledged" (fence-ack) | "cancelled" (came back)
+    reason: str | None  # the driver's reason for a failure; None otherwise
+
+
+@dataclass(frozen=True)
+class FenceSnapshot:
+    """Fencing of the peer, when `Params.fencing` is on (docs/core.md, Fencing).
+
+    `degraded` is True while a fence is needed and not confirmed, or the peer has not been
+    heard since start-up: no group is taken over from it meanwhile, and `reason` says why
+    in words (None when not degraded)."""
+
+    state: str  # idle|unseen|waiting|fencing|failed|retrying|fenced (states.FenceState)
+    peer: str
+    attempts: int  # FencePeer issued for the current death of the peer
+    last_result: str | None  # the latest record's result
+    since: float  # core time of the last change of state
+    next_attempt: float | None  # core time the head start or the backoff ends
+    degraded: bool
+    reason: str | None
+    history: tuple[FenceRecord, ...]  # the last few outcomes, oldest first
+
+
+@dataclass(frozen=True)
 class Snapshot:
     node: str
     state: str  # phase: boot|probing|cleaning|joining|active|leaving|gone
@@ -89,3 +117,4 @@ class Snapshot:
     peers: tuple[PeerSnapshot, ...]
     links: tuple[LinkSnapshot, ...]
     groups: tuple[GroupSnapshot, ...]
+    fencing: FenceSnapshot | None = None  # None: fencing not configured

@@ -16,6 +16,7 @@ from .monitoring import Monitoring, resource_text
 from .notices import LivePeer
 from .records import Group
 from .snapshot import (
+    FenceSnapshot,
     GroupSnapshot,
     LinkCounters,
     LinkSnapshot,
@@ -101,7 +102,8 @@ def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
 
 
 def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membership,
-                   groups: Groups, *, monitoring: Monitoring) -> Snapshot:
+                   groups: Groups, *, monitoring: Monitoring,
+                   fencing: FenceSnapshot | None = None) -> Snapshot:
     p = membership.params
     peer = membership.peer
     live = membership.live_peer()
@@ -117,13 +119,15 @@ def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membersh
             for ln, counts in membership.unattributed.items()
         ),
         groups=tuple(group_snapshot(g, groups, monitoring, live) for g in groups.records),
+        fencing=fencing,
     )
 
 
 def status_line(phase: Phase, membership: Membership, groups: Groups,
-                monitoring: Monitoring) -> str:
+                monitoring: Monitoring, fencing: str | None = None) -> str:
     """For sd_notify STATUS=: phase, groups held, the peer's liveness, critical groups,
-    groups given up here and groups with failures (each makes the cluster degraded)."""
+    groups given up here and groups with failures (each makes the cluster degraded), and a
+    fence that holds takeovers back (`fencing`: fencing.py's few words)."""
     held = [g for g in groups.records if g.state is GroupLocal.HELD]
     parts = [f"{phase.value}; holding {len(held)}/{len(groups.records)} groups"]
     p = membership.peer
@@ -141,4 +145,6 @@ def status_line(phase: Phase, membership: Membership, groups: Groups,
                if (n := len(monitoring.counts[g.index].failures)) and g.state not in GIVEN_UP_HERE]
     if failing:
         parts.append(f"failures: {', '.join(failing)}")
+    if fencing:
+        parts.append(fencing)
     return "; ".join(parts)
