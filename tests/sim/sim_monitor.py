@@ -65,9 +65,9 @@ CANNOT_RUN_DETECT = (0.1, 2.0)  # from StartMonitoring to a "cannot run" report
 HANG = (1.0, 3.0)  # a hung restart: the driver's timeout fires this long after AGENT_MAX
 CLEAR_EVERY = 20.0  # mean seconds between admin clears, in runs that have them
 SERVICES = ("svc-db", "svc-web")
+FROZEN_RETRY = 0.05  # s: how often a report waiting for a frozen daemon looks again
 
 Key = tuple[str, str]  # (node, group key)
-FROZEN_RETRY = 0.05  # s: how often a report waiting for a frozen daemon looks again
 
 
 class Monitor:
