@@ -9,6 +9,9 @@ from .events import (
     Action,
     Announce,
     Event,
+    FenceAcknowledged,
+    FenceFailed,
+    FencePeer,
     FrameReceived,
     GroupStarted,
     GroupStartFailed,
@@ -17,6 +20,7 @@ from .events import (
     LeftoversFound,
     LinkEcho,
     Log,
+    PeerFenced,
     PingReachability,
     RecordPeerGeneration,
     SendHeartbeat,
@@ -34,6 +38,8 @@ from .handoff import HandoffPlan
 from .node import Node
 from .params import GroupSpec, Params
 from .snapshot import (
+    FenceRecord,
+    FenceSnapshot,
     GroupSnapshot,
     LinkCounters,
     LinkSnapshot,
@@ -52,11 +58,13 @@ from .states import (
 
 __all__ = [
     "GROUP_FLAG_WANT", "GROUP_FLAG_YIELD", "NODE_FLAG_PING_CONFIGURED", "NODE_FLAG_PING_OK",
-    "Action", "Announce", "CoreMisuse", "Event", "FrameReceived",
+    "Action", "Announce", "CoreMisuse", "Event", "FenceAcknowledged", "FenceFailed",
+    "FencePeer", "FenceRecord", "FenceSnapshot", "FrameReceived",
     "GroupSnapshot", "GroupSpec", "GroupStartFailed", "GroupStarted", "GroupStopFailed",
     "GroupStopped", "HandoffPlan", "LeftoversFound", "LinkCounters", "LinkEcho", "LinkSnapshot",
     "Log", "Node",
-    "Params", "PeerLinkSnapshot", "PeerSnapshot", "PingReachability", "RecordPeerGeneration",
+    "Params", "PeerFenced", "PeerLinkSnapshot", "PeerSnapshot", "PingReachability",
+    "RecordPeerGeneration",
     "SendHeartbeat",
     "ShutdownComplete", "ShutdownRequested", "Snapshot", "StandbyRequested", "StartGroup",
     "Started", "StatusChanged", "StopGroup", "TakeoverRequested", "Tick", "WireGroupState",

@@ -106,6 +106,28 @@ class ShutdownRequested:
     """Graceful stop: release everything, tell the peer, then ShutdownComplete."""
 
 
+@dataclass(frozen=True)
+class PeerFenced:
+    """The fence driver confirmed `peer` is off (or was reset) after a `FencePeer`."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
+class FenceFailed:
+    """The fence driver could not confirm `peer` is off: failed, refused or timed out."""
+
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FenceAcknowledged:
+    """`twinbeat fence-ack NODE` (root): the operator confirms `peer` is off."""
+
+    peer: str
+
+
 Event = (
     Started
     | LeftoversFound
@@ -119,6 +141,9 @@ Event = (
     | TakeoverRequested
     | PingReachability
     | ShutdownRequested
+    | PeerFenced
+    | FenceFailed
+    | FenceAcknowledged
 )
 
 # --------------------------------------------------------------------------- actions
@@ -199,7 +224,20 @@ class RecordPeerGeneration:
     generation: int
 
 
+@dataclass(frozen=True)
+class FencePeer:
+    """Run the configured fence device(s) against `peer` now (any head start already waited);
+    the driver answers with exactly one `PeerFenced` or `FenceFailed`."""
+
+    peer: str
+
+
 Action = (
     SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | FencePeer
 )
+
+# STUB (fence-drv): the core fencing contract without its policy, so the fence driver's branch
+# runs; the core never issues FencePeer here. Dropped when fence-core's implementation merges;
+# tests that need the real policy skip while this is True.
+FENCING_CONTRACT_STUB = True

@@ -53,6 +53,8 @@ class Params:
     peer_generation: int | None = None
     timestamp_origin: int = 0
     first_sequence: int = 1
+    fencing: bool = False  # STUB (fence-drv): any fence device configured for this node
+    fence_delay: float = 0.0  # STUB (fence-drv): the configured head start, seconds
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""

@@ -65,6 +65,27 @@ class GroupSnapshot:
 
 
 @dataclass(frozen=True)
+class FenceRecord:
+    """STUB (fence-drv): one fence attempt or acknowledgement, for the history."""
+
+    at: float  # core time
+    result: str  # "fenced" | "failed" | "acknowledged"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FenceSnapshot:
+    """STUB (fence-drv): the fencing of the peer as the core sees it."""
+
+    state: str  # "idle" | "delaying" | "fencing" | "failed" | "fenced" | "acknowledged"
+    peer: str
+    attempts: int
+    last_result: str | None
+    since: float  # core time of the last state change
+    history: tuple[FenceRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class Snapshot:
     node: str
     state: str  # phase: boot|probing|cleaning|joining|active|leaving|gone
@@ -74,3 +95,4 @@ class Snapshot:
     peers: tuple[PeerSnapshot, ...]
     links: tuple[LinkSnapshot, ...]
     groups: tuple[GroupSnapshot, ...]
+    fencing: FenceSnapshot | None = None  # STUB (fence-drv): None when no fencing configured
