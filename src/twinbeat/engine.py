@@ -18,7 +18,7 @@ replica runs unchanged against simulated time and network; two copies of the glu
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
   `Announce`), `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
-  through unchanged.
+  through unchanged, and so does `FencePeer` (the daemon's fence driver runs it).
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
 rejection counters and nothing else (not the core), so a link driver may call it from its
@@ -36,6 +36,7 @@ from twinbeat.core import (
     Announce,
     CoreMisuse,
     Event,
+    FencePeer,
     FrameReceived,
     GroupSpec,
     HandoffPlan,
@@ -69,7 +70,7 @@ class Transmit:
 
 Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | FencePeer
 )
 
 
@@ -140,6 +141,10 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         ping_configured=bool(hacf.ping_nodes),
         peer_generation=peer_generation,
         timestamp_origin=timestamp_origin,
+        # Only the devices this node can use count: heartbeat reads a stonith_host line on
+        # its HOSTFROM alone, so a node whose lines are all the peer's fences nothing.
+        fencing=bool(config.fence_devices),
+        fence_delay=hacf.fencing.delay,
     )
 
 

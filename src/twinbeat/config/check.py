@@ -13,6 +13,7 @@ import sys
 from typing import TextIO
 
 from twinbeat.config.agents import find_agent
+from twinbeat.config.fencecheck import check_fencing
 from twinbeat.config.loader import load
 from twinbeat.config.messages import ConfigErrors, ConfigMessage
 from twinbeat.config.model import (
@@ -110,13 +111,32 @@ def run(config_dir: str, node: str | None, out: TextIO, err: TextIO) -> int:
               "configuration", file=err)
         return 1
     found, missing = agent_lines(config)
-    for msg in (*config.warnings, *missing):
+    fencing = check_fencing(config)
+    for msg in (*config.warnings, *missing, *fencing.warnings):
         print(_warning(msg), file=err)
+    if fencing.errors:
+        for msg in fencing.errors:
+            print(str(msg), file=err)
+        print(f"{len(fencing.errors)} error(s); twinbeat will not start with this "
+              "configuration", file=err)
+        return 1
     lines = summary(config)
     if found:
         lines[-1:-1] = ["resource scripts:", *found]
+    lines[-1:-1] = fence_summary(config, fencing.lines)
     print("\n".join(lines), file=out)
     return 0
+
+
+def fence_summary(config: Config, devices: list[str]) -> list[str]:
+    """The fencing lines of the summary: the devices this node uses, in order, or none."""
+    fencing = config.hacf.fencing
+    if not devices:
+        return ["fencing:  none" + ("" if config.peer is None else
+                                    f" (node {config.node} takes over without fencing)")]
+    return [f"fencing:  {fencing.action.value} the peer, each device in turn, at most "
+            f"{format_seconds(fencing.timeout)} each; head start {format_seconds(fencing.delay)}",
+            *devices]
 
 
 def main(args: argparse.Namespace) -> int:

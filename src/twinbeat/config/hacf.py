@@ -23,8 +23,8 @@ import ipaddress
 from collections.abc import Callable
 from typing import TypeVar
 
+from twinbeat.config import fencing, media
 from twinbeat.config import hacf_settings as s
-from twinbeat.config import media
 from twinbeat.config.hacf_finish import finish
 from twinbeat.config.hacf_state import HaCfState
 from twinbeat.config.limits import MAX_NODE_NAME, MAX_NODES, is_wire_name
@@ -67,8 +67,6 @@ IGNORED: dict[str, str] = {
     "msgfmt": "twinbeat has its own binary frame format",
     "normalpoll": "not needed",
     "rtprio": "realtime uses a fixed SCHED_FIFO priority",
-    "stonith": "no STONITH support",
-    "stonith_host": "no STONITH support",
     "syslogmsgfmt": "log lines have one fixed format",
     "traditional_compression": "frames are never compressed",
     "use_apphbd": "no apphbd",
@@ -77,7 +75,7 @@ IGNORED: dict[str, str] = {
 
 # Directives whose whole line is one argument list (not split on commas).
 WHOLE_LINE = frozenset({"ucast", "mcast", "ping_group", "respawn", "apiauth", "stonith",
-                        "stonith_host", "failfast"})
+                        "stonith_host", "failfast", "fence"})
 
 BAD_NODE_NAME = (f"bad node name (1-{MAX_NODE_NAME} printable ASCII characters, no spaces: "
                  "the wire's limit)")
@@ -245,6 +243,12 @@ DIRECTIVES: dict[str, Handler] = {
     "autojoin": _checked("autojoin", _AUTOJOIN),
     "garp_count": _setting(s.GARP_COUNT),
     "garp_interval": _setting(s.GARP_INTERVAL),
+    "stonith": fencing.d_stonith,
+    "stonith_host": fencing.d_stonith_host,
+    "fence": fencing.d_fence,
+    "fence_delay": _setting(s.FENCE_DELAY),
+    "fence_timeout": _setting(s.FENCE_TIMEOUT),
+    "fence_action": _setting(s.FENCE_ACTION),
 }
 
 
