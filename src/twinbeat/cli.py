@@ -24,6 +24,7 @@ HANDLERS: dict[str, str] = {
     "status": "twinbeat.control.client:status_main",
     "standby": "twinbeat.control.client:standby_main",
     "takeover": "twinbeat.control.client:takeover_main",
+    "fence-ack": "twinbeat.control.client:fence_ack_main",
     "keygen": "twinbeat.config.keygen:main",
     "cleanup": "twinbeat.resources.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
@@ -86,7 +87,7 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`status`, `standby`, `takeover`: what an admin types against a running daemon."""
+    """`status`, `standby`, `takeover`, `fence-ack`: what an admin types against a daemon."""
     status = sub.add_parser("status", help="show nodes, links and resource groups")
     _add_socket_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -99,6 +100,12 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
             "--timeout", type=float, default=60.0, help="seconds to wait for the handoff"
         )
 
+    ack = sub.add_parser(
+        "fence-ack", help="confirm the peer is off when its fence device cannot (root)"
+    )
+    _add_socket_option(ack)
+    ack.add_argument("node", help="the peer, as named in ha.cf")
+    ack.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,9 +1,10 @@
 """The control socket: `<run-dir>/control.sock`, one JSON object per line each way.
 
 Requests (control/requests.py): `{"cmd": "status"}`, `{"cmd": "standby"|"takeover", "which":
-"local"|"foreign"|"all", "timeout": seconds}`. Replies: `{"ok": true, ...}` or `{"ok": false,
-"error": "..."}`. Anyone local may read status (the socket is mode 0666); only root may change
-state, decided from the kernel's SO_PEERCRED, never from anything the client says about itself.
+"local"|"foreign"|"all", "timeout": seconds}`, `{"cmd": "fence-ack", "node": NAME}`. Replies:
+`{"ok": true, ...}` or `{"ok": false, "error": "..."}`. Anyone local may read status (the
+socket is mode 0666); only root may change state, decided from the kernel's SO_PEERCRED, never
+from anything the client says about itself.
 
 Because anyone may connect, the server treats every connection as hostile and nothing a
 client does may reach the daemon's core (issue #11):
@@ -40,6 +41,7 @@ from twinbeat.control.ratelimit import LogLimiter
 from twinbeat.control.requests import (
     MAX_REQUEST,
     BadRequestError,
+    FenceAckRequest,
     HandoffRequest,
     Request,
     StatusRequest,
@@ -63,6 +65,7 @@ log = logging.getLogger("twinbeat.control")
 
 StatusFn = Callable[[], dict[str, Any]]
 HandoffFn = Callable[[str, str, float], Awaitable[dict[str, Any]]]
+FenceAckFn = Callable[[str], Awaitable[dict[str, Any]]]
 UidFn = Callable[[trio.SocketStream], int]
 
 
@@ -149,9 +152,11 @@ class ControlServer:
     """Serves requests against the daemon's status and handoff functions."""
 
     def __init__(self, status: StatusFn, handoff: HandoffFn, *,
-                 uid_of: UidFn = _stream_uid, request_timeout: float = REQUEST_TIMEOUT) -> None:
+                 uid_of: UidFn = _stream_uid, request_timeout: float = REQUEST_TIMEOUT,
+                 fence_ack: FenceAckFn | None = None) -> None:
         self._status = status
         self._handoff = handoff
+        self._fence_ack = fence_ack
         self._uid_of = uid_of  # SO_PEERCRED; a test may stand in another user
         self._request_timeout = request_timeout
         self.stats = ControlStats()
@@ -297,6 +302,19 @@ class ControlServer:
                 return {"ok": False, "error": f"{cmd}: permission denied (only root may do this)"}
             case HandoffRequest(cmd=cmd, which=which, timeout=timeout):
                 return await self._handoff(cmd, which, timeout)
+            case FenceAckRequest():
+                return await self._acknowledge(request, uid)
+
+    async def _acknowledge(self, request: FenceAckRequest, uid: int) -> dict[str, Any]:
+        """`fence-ack` is root's alone, like standby: it lets this node take over."""
+        if uid != 0:
+            self.stats.state_changes_refused += 1
+            self._refusal_log.log(logging.WARNING, "refused fence-ack from uid %d: only root "
+                                  "may change state", uid)
+            return {"ok": False, "error": "fence-ack: permission denied (only root may do this)"}
+        if self._fence_ack is None:
+            return {"ok": False, "error": "fence-ack: not served by this daemon"}
+        return await self._fence_ack(request.node)
 
     @staticmethod
     async def _reply(stream: trio.SocketStream, reply: dict[str, Any]) -> None:

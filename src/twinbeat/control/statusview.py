@@ -6,15 +6,19 @@ from the control socket (which only moves bytes).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from twinbeat.core import GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
+from twinbeat.core import FenceSnapshot, GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
 
 # A group in one of these local states needs an admin, whatever the links say.
 TROUBLE_STATES = frozenset({"failed", "critical"})
 # A peer that announced it is leaving (or gone) is still "alive" until deadtime passes, but it
 # will not take anything over: the cluster is degraded from the announcement on.
 LEAVING_STATES = frozenset({"leaving", "dead"})
+# Fencing states with nothing pending. Any other (a fence waited for, running, failed and
+# not acknowledged) means the peer may still run and nothing moves: degraded (docs/fencing.md).
+FENCE_SETTLED_STATES = frozenset({"idle", "fenced", "acknowledged"})
 
 
 def status_view(snapshot: Snapshot) -> dict[str, Any]:
@@ -28,6 +32,8 @@ def status_view(snapshot: Snapshot) -> dict[str, Any]:
         peers.append(_peer_view(peer))
         links += [_link_view(peer.name, link) for link in peer.links]
     healthy = healthy and not any(g.local_state in TROUBLE_STATES for g in snapshot.groups)
+    fencing = snapshot.fencing
+    healthy = healthy and (fencing is None or fencing.state in FENCE_SETTLED_STATES)
     return {
         "node": snapshot.node,
         "state": snapshot.state,
@@ -40,6 +46,25 @@ def status_view(snapshot: Snapshot) -> dict[str, Any]:
             link.name: dict(link.rejected) for link in snapshot.links if link.rejected
         },
         "groups": [_group_view(group, snapshot.now) for group in snapshot.groups],
+        "fencing": None if fencing is None else fence_view(fencing, snapshot.now),
+    }
+
+
+def fence_view(fencing: FenceSnapshot, now: float) -> dict[str, Any]:
+    """The core's fencing of the peer; core times become ages, as everywhere in the view."""
+    history = []
+    for record in fencing.history:
+        entry = asdict(record)
+        if isinstance(entry.get("at"), float | int):
+            entry["age"] = now - entry.pop("at")
+        history.append(entry)
+    return {
+        "state": fencing.state,
+        "peer": fencing.peer,
+        "attempts": fencing.attempts,
+        "last_result": fencing.last_result,
+        "since_age": now - fencing.since,
+        "history": history,
     }
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import trio
 
 from twinbeat.config import Bcast, Config, Mcast, Serial, Ucast, load_for_command
+from twinbeat.config.fencecheck import check_fencing
 from twinbeat.control.server import (
     ControlServer,
     ControlSocketError,
@@ -39,6 +40,7 @@ from twinbeat.control.statusview import status_view
 from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.agents import GroupOps
+from twinbeat.daemon.fencer import Fencer, fence_ack_refusal
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
@@ -54,6 +56,8 @@ log = logging.getLogger("twinbeat")
 
 # Ping nodes are probed every keepalive, but not more often than this.
 PING_INTERVAL_MIN = 0.2
+# How long `fence-ack` waits for the core to take the acknowledgement in, for its reply.
+FENCE_ACK_WAIT = 2.0
 
 
 class Daemon:
@@ -78,6 +82,7 @@ class Daemon:
                     self.links[link.name] = UdpLink(link, config.hacf.udpport)
         self.events_in = Inbox(self.links)
         self.ops = GroupOps({}, self.events_in.send)  # the agents are built in `run`
+        self.fencer = Fencer.build(config, self.events_in.send)
         self.engine: Engine | None = None
         self._fed_at = -math.inf  # the core's time only moves forward
         self._core_changed = trio.Event()
@@ -116,8 +121,11 @@ class Daemon:
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
             notify.notify("READY=1")
             # Supervised: whatever a client does to it, or however it fails, stays in there.
-            nursery.start_soon(ControlServer(self.status, self.handoff).run, listener,
-                               self.run_dir)
+            nursery.start_soon(ControlServer(self.status, self.handoff,
+                                             fence_ack=self.fence_ack).run,
+                               listener, self.run_dir)
+            if self.fencer.devices:
+                nursery.start_soon(self.fencer.check_devices)
             if self.config.hacf.ping_nodes:
                 await nursery.start(self._pinger().run)
             interval = notify.watchdog_interval()
@@ -213,6 +221,9 @@ class Daemon:
                 log.log(logging.getLevelName(level.upper()), message)
             case ev.StatusChanged(text=text):
                 notify.notify(f"STATUS={text}")
+            case ev.FencePeer(peer=peer):
+                # Its own task: heartbeats never wait on a fence device.
+                self._nursery.start_soon(self.fencer.fence, peer)
             case ev.RecordPeerGeneration(generation=generation):
                 self._record_peer_generation(generation)
             case ev.ShutdownComplete():
@@ -245,7 +256,27 @@ class Daemon:
             for name, link in self.links.items()
         }
         view["frames_dropped_queue_full"] = sum(dropped.values())
+        if self.fencer.devices:
+            view["fence_devices"] = self.fencer.view(trio.current_time())
         return view
+
+    async def fence_ack(self, node: str) -> dict[str, Any]:
+        """`twinbeat fence-ack NODE` (root): feed FenceAcknowledged, reply with the fencing
+        state once the core has taken it in (or after FENCE_ACK_WAIT)."""
+        assert self.engine is not None
+        before = self.engine.snapshot().fencing
+        refusal = fence_ack_refusal(node, self.config.peer, self.engine.snapshot())
+        if refusal is not None:
+            log.warning("fence-ack %s refused: %s", node, refusal)
+            return {"ok": False, "error": f"fence-ack refused: {refusal}"}
+        assert self.config.peer is not None
+        log.warning("fence-ack: the operator confirms that %s is off", self.config.peer)
+        await self.events_in.send(ev.FenceAcknowledged(self.config.peer))
+        with trio.move_on_after(FENCE_ACK_WAIT):
+            while self.engine.snapshot().fencing == before:
+                await self._core_changed.wait()
+        view = status_view(self.engine.snapshot())
+        return {"ok": True, "node": self.config.peer, "fencing": view["fencing"]}
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
         """Run `standby`/`takeover` and wait until the core says the affected groups moved.
@@ -271,14 +302,28 @@ class Daemon:
         return {"ok": False, "error": f"{cmd} timed out after {timeout:g}s: {'; '.join(stuck)}"}
 
 
-def main(args: argparse.Namespace) -> int:
-    """Load and check the config, then run until a signal's graceful shutdown completes."""
+def _checked_config(args: argparse.Namespace) -> Config | None:
+    """The configuration, its warnings printed; None (reasons printed) if it cannot run."""
     config = load_for_command(args.config_dir, node=args.node)
     if config is None:
         print("twinbeat: not started: configuration error", file=sys.stderr)
-        return 1
+        return None
     for message in config.warnings:
         print(message, file=sys.stderr)
+    fencing = check_fencing(config)  # a node that cannot fence would wait for ever
+    for message in (*fencing.warnings, *fencing.errors):
+        print(message, file=sys.stderr)
+    if fencing.errors:
+        print("twinbeat: not started: fencing configuration error", file=sys.stderr)
+        return None
+    return config
+
+
+def main(args: argparse.Namespace) -> int:
+    """Load and check the config, then run until a signal's graceful shutdown completes."""
+    config = _checked_config(args)
+    if config is None:
+        return 1
     try:
         # A second daemon must not bump the running one's generation nor write to its log.
         ensure_not_running(args.run_dir)
