@@ -130,6 +130,13 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         choices=("lab", "howto", "1s-3s", "fast"),
         help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms)",
     )
+    lab.add_argument(
+        "--fencing",
+        default="agent",
+        choices=("agent", "stonith", "none"),
+        help="how the nodes fence each other through the lab's power switch: a fence agent "
+        "(default), heartbeat's stonith_host line, or no fencing",
+    )
 
 
 def _resolve(spec: str) -> Callable[[argparse.Namespace], int]:

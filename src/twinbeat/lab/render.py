@@ -32,6 +32,7 @@ def write_node(
     *,
     apache_in_group: bool = True,
     auto_failback: str = "on",
+    fencing: str = "",
 ) -> None:
     timers = lab.timers
     files = lab.files(node)
@@ -54,6 +55,7 @@ def write_node(
         "script": str(lab.resource_script(node)),
         "auto_failback": auto_failback,
         "group": f"prime {GROUP_APACHE if apache_in_group else GROUP_VIP_ONLY}",
+        "fencing": fencing,
     }
     files.write_config(
         ha_cf=template("ha.cf").substitute(values),
@@ -62,6 +64,8 @@ def write_node(
         haresources=template("haresources").substitute(values),
         scripts={lab.resource_script(node).name: template("apache2.sh").substitute(values)},
     )
+    if fencing:  # it may hold the switch's password (stonith_host, heartbeat's style)
+        os.chmod(files.config_dir / "ha.cf", 0o600)
 
     # apache2's workers run as www-data: they must reach and read the DocumentRoot.
     write_file(apache_dir / "apache2.conf", template("apache2.conf").substitute(values))
@@ -70,11 +74,13 @@ def write_node(
         os.chmod(directory, 0o755)
 
 
-def write_all(lab: lp.Plan, *, apache_in_group: bool = True, auto_failback: str = "on") -> None:
+def write_all(lab: lp.Plan, *, apache_in_group: bool = True, auto_failback: str = "on",
+              fencing: str = "") -> None:
     lab.run_dir.mkdir(parents=True, exist_ok=True)
     key_hex = secrets.token_hex(32)
     for node in lp.NODES:
-        write_node(lab, node, key_hex, apache_in_group=apache_in_group, auto_failback=auto_failback)
+        write_node(lab, node, key_hex, apache_in_group=apache_in_group,
+                   auto_failback=auto_failback, fencing=fencing)
 
 
 def check_www_data_can_read(path: Path) -> str | None:
