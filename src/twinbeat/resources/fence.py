@@ -24,7 +24,9 @@ anything is logged every secret and every `stonith_host` parameter in it is mask
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import signal
 import tempfile
 from dataclasses import dataclass
@@ -42,6 +44,8 @@ from twinbeat.config.fencing import INLINE_SECRETS, SECRET_FILE_OPTIONS, describ
 from twinbeat.config.model import FenceAction, FenceAgent, FenceDevice, StonithFile, StonithHost
 from twinbeat.config.secretfile import SecretFileError, read_secret
 
+log = logging.getLogger("twinbeat.resources")
+
 MAX_LOGGED = 4096  # bytes of a device's output kept for the log and the failure reason
 # cluster-glue's return codes (stonith.h), which `stonith` exits with.
 STONITH_CODES = {1: "S_BADCONFIG: bad configuration", 2: "S_ACCESS: cannot access the device",
@@ -50,6 +54,7 @@ STONITH_CODES = {1: "S_BADCONFIG: bad configuration", 2: "S_ACCESS: cannot acces
                  7: "S_ISOFF: the outlet is off", 8: "S_OOPS: something strange happened"}
 STONITH_OPS = {FenceAction.REBOOT: "reset", FenceAction.OFF: "off"}
 CHECK = "check"  # the start-up probe, in place of a FenceAction
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+: ")
 
 
 class FenceError(Exception):
@@ -140,6 +145,10 @@ class Device:
         """Fence `node` or check the device; FenceError unless the program exits 0."""
         invocation = self.invocation(op, node)
         outcome = await run_invocation(invocation, timeout, self.name)
+        level = logging.DEBUG if outcome.code == 0 else logging.INFO
+        for line in outcome.output.splitlines():  # masked already: no secret gets logged
+            if line.strip():
+                log.log(level, "%s: %s", self.name, line.rstrip())
         if outcome.code != 0:
             raise FenceError(f"{self.name}: {self._exit_reason(outcome.code)}"
                              f"{': ' + last_line(outcome.output) if outcome.output else ''}")
@@ -156,9 +165,10 @@ def _stonith_op(op: FenceAction | str, node: str) -> tuple[str, ...]:
 
 
 def last_line(output: str) -> str:
-    """The last non-empty line: what agents and stonith print last says why they failed."""
+    """The last non-empty line: what agents and stonith print last says why they failed
+    (without the timestamp and level fence-agents put before it)."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else ""
+    return _LOG_PREFIX.sub("", lines[-1])[:200] if lines else ""
 
 
 def mask(text: str, secrets: tuple[str, ...]) -> str:
