@@ -24,7 +24,7 @@ from twinbeat.config.fencecheck import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "config"))
-from config_helpers import HOWTO_KEY  # noqa: E402
+from config_helpers import HOWTO_KEY
 
 pytestmark = [
     pytest.mark.root,
