@@ -17,6 +17,7 @@ from twinbeat.control.requests import (
     MAX_NESTING,
     MAX_REQUEST,
     BadRequestError,
+    FenceAckRequest,
     HandoffRequest,
     StatusRequest,
     nesting_exceeds,
@@ -30,9 +31,12 @@ json_values = st.recursive(
     max_leaves=30,
 )
 near_misses = st.fixed_dictionaries(
-    {"cmd": st.sampled_from(["status", "standby", "takeover", "STATUS", ""]) | json_values},
+    {"cmd": st.sampled_from(["status", "standby", "takeover", "fence-ack", "STATUS", "fence_ack",
+                             ""]) | json_values},
     optional={"which": st.sampled_from(["local", "foreign", "all", "none"]) | json_values,
-              "timeout": st.floats() | st.integers() | json_values},
+              "timeout": st.floats() | st.integers() | json_values,
+              "node": st.sampled_from(["calc", "prime", "", "a b", "é", "x" * 65]) | st.text()
+              | json_values},
 )
 
 
@@ -42,7 +46,7 @@ def parses_or_refuses(line: bytes) -> None:
     except BadRequestError as exc:
         assert str(exc)
     else:
-        assert isinstance(request, StatusRequest | HandoffRequest)
+        assert isinstance(request, StatusRequest | HandoffRequest | FenceAckRequest)
 
 
 @settings(max_examples=300, deadline=None)
@@ -93,3 +97,25 @@ def test_real_requests_parse(line, expected):
 def test_odd_timeouts_are_refused(timeout):
     with pytest.raises(BadRequestError, match="timeout must be"):
         parse_request_untrusted(b'{"cmd": "standby", "timeout": ' + timeout + b"}")
+
+
+def test_fence_ack_parses():
+    assert parse_request_untrusted(b'{"cmd": "fence-ack", "node": "calc"}') == (
+        FenceAckRequest("calc"))
+    # Case is the daemon's business (it lower-cases); the parser only bounds the shape.
+    assert parse_request_untrusted(b'{"cmd": "fence-ack", "node": "CALC"}') == (
+        FenceAckRequest("CALC"))
+
+
+@pytest.mark.parametrize("node", [b"", b'""', b'"a b"', b'"calc\\n"', b'"caf\u00e9"', b"1",
+                                  b"null", b'["calc"]', b'{"n": "calc"}', b"true",
+                                  b'"' + b"x" * 65 + b'"', b'"\u0000"'])
+def test_fence_ack_needs_a_node_name(node):
+    line = b'{"cmd": "fence-ack"' + (b', "node": ' + node if node else b"") + b"}"
+    with pytest.raises(BadRequestError, match="fence-ack: node must be a node name"):
+        parse_request_untrusted(line)
+
+
+def test_fence_ack_at_the_longest_name():
+    assert parse_request_untrusted(
+        b'{"cmd": "fence-ack", "node": "' + b"x" * 64 + b'"}') == FenceAckRequest("x" * 64)
