@@ -51,6 +51,9 @@ class Switch:
 
     def serve(self) -> None:
         path = str(self.paths.socket)
+        # pyroute2 and subprocess fork children that run Python before they exec or exit;
+        # one unwinding this frame must not take the switch's socket with it.
+        owner = os.getpid()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -64,8 +67,9 @@ class Switch:
                     self.handle(conn)
         finally:
             listener.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            if os.getpid() == owner:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     def handle(self, conn: socket.socket) -> None:
         conn.settimeout(CLIENT_TIMEOUT)
