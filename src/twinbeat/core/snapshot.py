@@ -66,23 +66,26 @@ class GroupSnapshot:
 
 @dataclass(frozen=True)
 class FenceRecord:
-    """STUB (fence-drv): one fence attempt or acknowledgement, for the history."""
+    """STUB (fence-drv), as fence-core has it: one outcome of fencing the peer."""
 
     at: float  # core time
-    result: str  # "fenced" | "failed" | "acknowledged"
-    reason: str | None = None
+    result: str  # "fenced" | "failed" | "acknowledged" (fence-ack) | "cancelled" (came back)
+    reason: str | None  # the driver's reason for a failure; None otherwise
 
 
 @dataclass(frozen=True)
 class FenceSnapshot:
-    """STUB (fence-drv): the fencing of the peer as the core sees it."""
+    """STUB (fence-drv), as fence-core has it: fencing of the peer, when `Params.fencing`."""
 
-    state: str  # "idle" | "delaying" | "fencing" | "failed" | "fenced" | "acknowledged"
+    state: str  # idle|unseen|waiting|fencing|failed|retrying|fenced
     peer: str
-    attempts: int
-    last_result: str | None
-    since: float  # core time of the last state change
-    history: tuple[FenceRecord, ...] = ()
+    attempts: int  # FencePeer issued for the current death of the peer
+    last_result: str | None  # the latest record's result
+    since: float  # core time of the last change of state
+    next_attempt: float | None  # core time the head start or the backoff ends
+    degraded: bool
+    reason: str | None
+    history: tuple[FenceRecord, ...]  # the last few outcomes, oldest first
 
 
 @dataclass(frozen=True)
