@@ -147,10 +147,13 @@ def _fence_lines(status: dict[str, Any]) -> list[str]:
     lines = [""]
     if fencing:
         peer = fencing.get("peer")
+        history = fencing.get("history") or [{}]
+        why = history[-1].get("reason") or fencing.get("last_result")
         lines.append(f"fencing {peer}: {fencing.get('state')}, {fencing.get('attempts', 0)} "
                      f"attempt(s), since {_age(fencing.get('since_age'))}"
-                     + (f": {fencing['last_result']}" if fencing.get("last_result") else ""))
-        if not status.get("healthy") and fencing.get("state") == "failed":
+                     + (f": {why}" if why else ""))
+        if fencing.get("degraded"):
+            lines.append(f"  DEGRADED: {fencing.get('reason') or 'a fence is not confirmed'}")
             lines.append(f"  once {peer} is confirmed off (powered down, or cut from shared "
                          f"storage and the network): twinbeat fence-ack {peer}")
     for device in devices:

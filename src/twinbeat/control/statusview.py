@@ -16,9 +16,6 @@ TROUBLE_STATES = frozenset({"failed", "critical"})
 # A peer that announced it is leaving (or gone) is still "alive" until deadtime passes, but it
 # will not take anything over: the cluster is degraded from the announcement on.
 LEAVING_STATES = frozenset({"leaving", "dead"})
-# Fencing states with nothing pending. Any other (a fence waited for, running, failed and
-# not acknowledged) means the peer may still run and nothing moves: degraded (docs/fencing.md).
-FENCE_SETTLED_STATES = frozenset({"idle", "fenced", "acknowledged"})
 
 
 def status_view(snapshot: Snapshot) -> dict[str, Any]:
@@ -32,8 +29,10 @@ def status_view(snapshot: Snapshot) -> dict[str, Any]:
         peers.append(_peer_view(peer))
         links += [_link_view(peer.name, link) for link in peer.links]
     healthy = healthy and not any(g.local_state in TROUBLE_STATES for g in snapshot.groups)
+    # The core's word: a fence needed and not confirmed (or a peer not heard since start-up)
+    # means nothing is taken over from the peer (docs/fencing.md).
     fencing = snapshot.fencing
-    healthy = healthy and (fencing is None or fencing.state in FENCE_SETTLED_STATES)
+    healthy = healthy and (fencing is None or not fencing.degraded)
     return {
         "node": snapshot.node,
         "state": snapshot.state,
@@ -61,9 +60,12 @@ def fence_view(fencing: FenceSnapshot, now: float) -> dict[str, Any]:
     return {
         "state": fencing.state,
         "peer": fencing.peer,
+        "degraded": fencing.degraded,
+        "reason": fencing.reason,
         "attempts": fencing.attempts,
         "last_result": fencing.last_result,
         "since_age": now - fencing.since,
+        "next_attempt_in": None if fencing.next_attempt is None else fencing.next_attempt - now,
         "history": history,
     }
 

@@ -108,7 +108,8 @@ class Daemon:
             # for one of this run's, even after a reboot restarted the clock (docs/core.md).
             self.engine = Engine.from_config(
                 self.config, self.generation, trio.current_time(),
-                peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32))
+                peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32),
+                fencing=bool(self.fencer.devices), fence_delay=self.config.hacf.fencing.delay)
             nursery.start_soon(self._handle_signals)
             if self.peer_state is not None:
                 nursery.start_soon(self.peer_state.run)

@@ -10,20 +10,23 @@ import argparse
 import io
 from dataclasses import replace
 
-import pytest
-
 from twinbeat.control import client
 from twinbeat.control.client import format_status
-from twinbeat.control.statusview import FENCE_SETTLED_STATES, status_view
+from twinbeat.control.statusview import status_view
 from twinbeat.core import FenceRecord, FenceSnapshot, Snapshot
 from twinbeat.daemon.fencer import fence_ack_refusal
 
 HEALTHY = Snapshot(node="prime", state="active", generation=3, now=100.0, ping_ok=None,
                    peers=(), links=(), groups=())
-FAILED = FenceSnapshot(state="failed", peer="calc", attempts=2,
-                       last_result="stonith_host * external/ipmi (ha.cf:12): timed out",
-                       since=90.0, history=(FenceRecord(80.0, "failed", "timed out"),
-                                            FenceRecord(90.0, "failed", "timed out")))
+REASON = "stonith_host * external/ipmi (ha.cf:12): timed out after 60s (killed)"
+FAILED = FenceSnapshot(state="retrying", peer="calc", attempts=2, last_result="failed",
+                       since=90.0, next_attempt=104.0, degraded=True,
+                       reason="calc is dead and not fenced: no takeover until it is",
+                       history=(FenceRecord(80.0, "failed", REASON),
+                                FenceRecord(90.0, "failed", REASON)))
+FENCED = replace(FAILED, state="fenced", attempts=3, last_result="fenced", next_attempt=None,
+                 degraded=False, reason=None,
+                 history=(*FAILED.history, FenceRecord(95.0, "fenced", None)))
 
 
 def test_without_fencing_the_view_says_null() -> None:
@@ -34,21 +37,20 @@ def test_without_fencing_the_view_says_null() -> None:
 def test_the_fencing_section_with_ages() -> None:
     view = status_view(replace(HEALTHY, fencing=FAILED))
     assert view["fencing"] == {
-        "state": "failed", "peer": "calc", "attempts": 2,
-        "last_result": "stonith_host * external/ipmi (ha.cf:12): timed out",
-        "since_age": 10.0,
-        "history": [{"result": "failed", "reason": "timed out", "age": 20.0},
-                    {"result": "failed", "reason": "timed out", "age": 10.0}]}
+        "state": "retrying", "peer": "calc", "degraded": True,
+        "reason": "calc is dead and not fenced: no takeover until it is", "attempts": 2,
+        "last_result": "failed", "since_age": 10.0, "next_attempt_in": 4.0,
+        "history": [{"result": "failed", "reason": REASON, "age": 20.0},
+                    {"result": "failed", "reason": REASON, "age": 10.0}]}
 
 
-@pytest.mark.parametrize("state", ["delaying", "fencing", "failed", "waiting", "anything-new"])
-def test_a_fence_not_settled_is_degraded(state: str) -> None:
-    assert status_view(replace(HEALTHY, fencing=replace(FAILED, state=state)))["healthy"] is False
-
-
-@pytest.mark.parametrize("state", sorted(FENCE_SETTLED_STATES))
-def test_settled_fencing_leaves_a_healthy_cluster_healthy(state: str) -> None:
-    assert status_view(replace(HEALTHY, fencing=replace(FAILED, state=state)))["healthy"] is True
+def test_the_cores_degraded_decides_health() -> None:
+    # Whatever the state is called: the core says whether a fence is outstanding.
+    for state in ("unseen", "waiting", "fencing", "failed", "retrying", "new-state"):
+        degraded = replace(HEALTHY, fencing=replace(FAILED, state=state))
+        assert status_view(degraded)["healthy"] is False
+    assert status_view(replace(HEALTHY, fencing=FENCED))["healthy"] is True
+    assert status_view(replace(HEALTHY, fencing=FENCED))["fencing"]["next_attempt_in"] is None
 
 
 def test_text_status_tells_what_fence_ack_is_for() -> None:
@@ -58,12 +60,17 @@ def test_text_status_tells_what_fence_ack_is_for() -> None:
                               "failed": 2}]
     text = format_status(view)
     assert "cluster DEGRADED" in text
-    assert ("fencing calc: failed, 2 attempt(s), since 10s ago: stonith_host * external/ipmi "
-            "(ha.cf:12): timed out") in text
+    assert f"fencing calc: retrying, 2 attempt(s), since 10s ago: {REASON}" in text
+    assert "  DEGRADED: calc is dead and not fenced: no takeover until it is" in text
     assert ("  once calc is confirmed off (powered down, or cut from shared storage and the "
             "network): twinbeat fence-ack calc") in text
     assert ("fence device stonith_host * external/ipmi (ha.cf:12): check failed (stonith "
             "exited 2), 0 fenced, 2 failed") in text
+
+
+def test_text_status_once_fenced_has_no_hint() -> None:
+    text = format_status(status_view(replace(HEALTHY, fencing=FENCED)))
+    assert "fencing calc: fenced, 3 attempt(s)" in text and "fence-ack" not in text
 
 
 def test_text_status_without_fencing_has_no_fencing_lines() -> None:
