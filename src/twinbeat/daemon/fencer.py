@@ -12,8 +12,8 @@ heartbeats never wait on a fence; runs never overlap (a second `FencePeer` waits
 first), so each gets its own answer. No exception leaves the task: one would end the
 daemon's nursery.
 
-Also `fence_ack_refusal`: why `twinbeat fence-ack NODE` must be refused, before anything
-reaches the core.
+Also `twinbeat fence-ack NODE`: `fence_ack_refusal` (why it must be refused before anything
+reaches the core) and `acknowledge` (feed `FenceAcknowledged`, answer with the new state).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import trio
 
 from twinbeat.config import Config
 from twinbeat.config.model import FenceAction, Fencing
+from twinbeat.control.statusview import fence_view
 from twinbeat.core import events as ev
 from twinbeat.core.snapshot import Snapshot
 from twinbeat.resources.fence import CHECK, Device, FenceError
@@ -36,6 +37,8 @@ log = logging.getLogger("twinbeat")
 Report = Callable[[ev.Event], Awaitable[None]]
 # heartbeat's words when a node was reset (BasicSanityCheck greps "node .* now reset").
 DONE_WORDS = {FenceAction.REBOOT: "now reset", FenceAction.OFF: "now off"}
+# How long `fence-ack` waits for the core to take the acknowledgement in, for its reply.
+ACK_WAIT = 2.0
 
 
 @dataclass
@@ -141,3 +144,24 @@ def fence_ack_refusal(node: str, peer: str | None, snapshot: Snapshot) -> str | 
     if snapshot.fencing is None:
         return "no fencing configured for this node: nothing waits for a fence"
     return None
+
+
+async def acknowledge(node: str, peer: str | None, snapshot: Callable[[], Snapshot],
+                      send: Report, changed: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    """Refuse, or feed FenceAcknowledged and reply once the core's fencing state changed
+    (or after ACK_WAIT): the reply says what the acknowledgement did."""
+    before = snapshot().fencing
+    refusal = fence_ack_refusal(node, peer, snapshot())
+    if refusal is not None:
+        log.warning("fence-ack %s refused: %s", node, refusal)
+        return {"ok": False, "error": f"fence-ack refused: {refusal}"}
+    assert peer is not None and before is not None
+    log.warning("fence-ack: the operator confirms that %s is off", peer)
+    await send(ev.FenceAcknowledged(peer))
+    with trio.move_on_after(ACK_WAIT):
+        while snapshot().fencing == before:
+            await changed()
+    after = snapshot()
+    fencing = after.fencing
+    return {"ok": True, "node": peer,
+            "fencing": None if fencing is None else fence_view(fencing, after.now)}

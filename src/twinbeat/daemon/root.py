@@ -40,7 +40,7 @@ from twinbeat.control.statusview import status_view
 from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.agents import GroupOps
-from twinbeat.daemon.fencer import Fencer, fence_ack_refusal
+from twinbeat.daemon.fencer import Fencer, acknowledge
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
@@ -56,8 +56,6 @@ log = logging.getLogger("twinbeat")
 
 # Ping nodes are probed every keepalive, but not more often than this.
 PING_INTERVAL_MIN = 0.2
-# How long `fence-ack` waits for the core to take the acknowledgement in, for its reply.
-FENCE_ACK_WAIT = 2.0
 
 
 class Daemon:
@@ -262,22 +260,12 @@ class Daemon:
         return view
 
     async def fence_ack(self, node: str) -> dict[str, Any]:
-        """`twinbeat fence-ack NODE` (root): feed FenceAcknowledged, reply with the fencing
-        state once the core has taken it in (or after FENCE_ACK_WAIT)."""
+        """`twinbeat fence-ack NODE` (root): checked, fed, answered (daemon/fencer.py)."""
         assert self.engine is not None
-        before = self.engine.snapshot().fencing
-        refusal = fence_ack_refusal(node, self.config.peer, self.engine.snapshot())
-        if refusal is not None:
-            log.warning("fence-ack %s refused: %s", node, refusal)
-            return {"ok": False, "error": f"fence-ack refused: {refusal}"}
-        assert self.config.peer is not None
-        log.warning("fence-ack: the operator confirms that %s is off", self.config.peer)
-        await self.events_in.send(ev.FenceAcknowledged(self.config.peer))
-        with trio.move_on_after(FENCE_ACK_WAIT):
-            while self.engine.snapshot().fencing == before:
-                await self._core_changed.wait()
-        view = status_view(self.engine.snapshot())
-        return {"ok": True, "node": self.config.peer, "fencing": view["fencing"]}
+        # A lambda: `_core_changed` is a new Event after every feed, so look it up each time.
+        return await acknowledge(node, self.config.peer, self.engine.snapshot,
+                                 self.events_in.send,
+                                 lambda: self._core_changed.wait())  # noqa: PLW0108
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
         """Run `standby`/`takeover` and wait until the core says the affected groups moved.
