@@ -33,7 +33,6 @@ from twinbeat.config.model import (
     FenceDevice,
     Fencing,
     Group,
-    ScriptResource,
     StonithFile,
     StonithHost,
 )
@@ -215,7 +214,9 @@ def unprotected_storage(fenced: bool, groups: tuple[Group, ...], report: Report)
         return
     for group in groups:
         for resource in group.resources:
-            if isinstance(resource, ScriptResource) and storage_resource(resource.name):
+            # By the text as written, whatever type the resource was read as (a script, or an
+            # OCF resource `ocf:heartbeat:Filesystem::...`).
+            if storage_resource(resource.text.split("::", 1)[0]):
                 report.warn(group.path, group.line,
                             f"{NO_STONITH} ({shown(resource.text)} uses storage; configure "
                             "stonith_host or fence, docs/fencing.md)")
