@@ -91,6 +91,13 @@ def one_trial(lab: Lab, poller: Poller, patience: float) -> dict[str, float]:
     return parts
 
 
+def _settled_on_calc(lab: Lab) -> bool:
+    status = lab.status("calc") or {}
+    fencing = status.get("fencing") or {}
+    groups = status.get("groups") or [{}]
+    return groups[0].get("holder") == "calc" and not fencing.get("degraded", False)
+
+
 def device_trial(lab: Lab, patience: float) -> dict[str, float]:
     """calc's fence driver against prime, by hand; then prime back on, holding the group."""
     config = lab.plan.files("calc").config_dir
@@ -99,6 +106,9 @@ def device_trial(lab: Lab, patience: float) -> dict[str, float]:
     outcome, _, seconds = result.stdout.strip().partition(" ")
     if outcome != "PeerFenced":
         raise LabError(f"the fence driver said {result.stdout.strip() or result.stderr[-300:]}")
+    # calc's core saw none of that: it finds prime dead and fences it itself. Powering prime
+    # on before that fence is done would have it shot again, as any switch would.
+    wait_for(lambda: _settled_on_calc(lab), patience, "calc to take over after the fence")
     lab.power_on("prime", wait=False)
     wait_for(lambda: lab.converged("prime"), patience + 15, "prime to hold the group again")
     return {"device": float(seconds)}

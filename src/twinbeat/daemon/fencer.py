@@ -98,7 +98,7 @@ class Fencer:
                 reasons.append(str(exc))
                 continue
             state.fenced += 1
-            log.warning("node %s %s. (%s, %.1f s)", peer, DONE_WORDS[action], device.name,
+            log.warning("node %s %s. (%s, %.3f s)", peer, DONE_WORDS[action], device.name,
                         outcome.elapsed)
             return ev.PeerFenced(peer)
         return ev.FenceFailed(peer, "; ".join(reasons))
