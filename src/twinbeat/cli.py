@@ -25,6 +25,7 @@ HANDLERS: dict[str, str] = {
     "standby": "twinbeat.control.client:standby_main",
     "takeover": "twinbeat.control.client:takeover_main",
     "clear": "twinbeat.control.client:clear_main",
+    "fence-ack": "twinbeat.control.client:fence_ack_main",
     "keygen": "twinbeat.config.keygen:main",
     "cleanup": "twinbeat.resources.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
@@ -87,7 +88,8 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`status`, `standby`, `takeover`, `clear`: what an admin types against a running daemon."""
+    """`status`, `standby`, `takeover`, `clear`, `fence-ack`: what an admin types against a
+    running daemon."""
     status = sub.add_parser("status", help="show nodes, links and resource groups")
     _add_socket_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -105,6 +107,13 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     _add_socket_option(clear)
     clear.add_argument("group", nargs="?", default=None,
                        help="the group's key (its first resource); default: every group")
+
+    ack = sub.add_parser(
+        "fence-ack", help="confirm the peer is off when its fence device cannot (root)"
+    )
+    _add_socket_option(ack)
+    ack.add_argument("node", help="the peer, as named in ha.cf")
+    ack.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -129,6 +138,13 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         choices=("lab", "howto", "1s-3s", "fast", "ocf"),
         help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms); "
         "ocf: lab's timers, apache2 run by the OCF agent ocf:heartbeat:apache",
+    )
+    lab.add_argument(
+        "--fencing",
+        default="agent",
+        choices=("agent", "stonith", "none"),
+        help="how the nodes fence each other through the lab's power switch: a fence agent "
+        "(default), heartbeat's stonith_host line, or no fencing",
     )
 
 

@@ -124,16 +124,16 @@ def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
-                       timestamp_origin: int = 0, fencing: bool = False,
-                       fence_delay: float = 0.0) -> Params:
+                       timestamp_origin: int = 0, fencing: bool | None = None,
+                       fence_delay: float | None = None) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
 
     `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
     state dir's record of the peer (daemon/peerstate.py) and a random number per run.
     Each group carries its resources' texts (the core counts failures per resource) and
     ha.cf's migration_threshold and failure_timeout (config/monitoring.py) go as they are.
-    `fencing` (a fence device is configured) and `fence_delay` (its head start, seconds) come
-    from the fence driver's configuration, which the caller reads."""
+    `fencing` and `fence_delay` default to the configuration's: whether this node has a fence
+    device, and `fence_delay` (a caller such as the simulator may say otherwise)."""
     hacf = config.hacf
     return Params(
         node=config.node,
@@ -155,8 +155,10 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         timestamp_origin=timestamp_origin,
         migration_threshold=hacf.monitoring.migration_threshold,
         failure_timeout=hacf.monitoring.failure_timeout,
-        fencing=fencing,
-        fence_delay=fence_delay,
+        # Only the devices this node can use count: heartbeat reads a stonith_host line on
+        # its HOSTFROM alone, so a node whose lines are all the peer's fences nothing.
+        fencing=bool(config.fence_devices) if fencing is None else fencing,
+        fence_delay=hacf.fencing.delay if fence_delay is None else fence_delay,
     )
 
 
@@ -183,7 +185,7 @@ class Engine:
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float, *,
                     peer_generation: int | None = None, timestamp_origin: int = 0,
-                    fencing: bool = False, fence_delay: float = 0.0) -> Engine:
+                    fencing: bool | None = None, fence_delay: float | None = None) -> Engine:
         return cls(
             params_from_config(config, generation, peer_generation=peer_generation,
                                timestamp_origin=timestamp_origin, fencing=fencing,

@@ -19,6 +19,7 @@ from twinbeat.control.requests import (
     MAX_REQUEST,
     BadRequestError,
     ClearRequest,
+    FenceAckRequest,
     HandoffRequest,
     StatusRequest,
     nesting_exceeds,
@@ -32,11 +33,13 @@ json_values = st.recursive(
     max_leaves=30,
 )
 near_misses = st.fixed_dictionaries(
-    {"cmd": st.sampled_from(["status", "standby", "takeover", "clear", "STATUS", ""])
-     | json_values},
+    {"cmd": st.sampled_from(["status", "standby", "takeover", "clear", "fence-ack", "STATUS",
+                             "fence_ack", ""]) | json_values},
     optional={"which": st.sampled_from(["local", "foreign", "all", "none"]) | json_values,
               "timeout": st.floats() | st.integers() | json_values,
-              "group": st.text(max_size=MAX_GROUP_KEY + 2) | json_values},
+              "group": st.text(max_size=MAX_GROUP_KEY + 2) | json_values,
+              "node": st.sampled_from(["calc", "prime", "", "a b", "é", "x" * 65]) | st.text()
+              | json_values},
 )
 
 
@@ -46,7 +49,7 @@ def parses_or_refuses(line: bytes) -> None:
     except BadRequestError as exc:
         assert str(exc)
     else:
-        assert isinstance(request, StatusRequest | HandoffRequest | ClearRequest)
+        assert isinstance(request, StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest)
         if isinstance(request, ClearRequest) and request.group is not None:
             assert 0 < len(request.group) <= MAX_GROUP_KEY and request.group.isprintable()
 
@@ -111,3 +114,23 @@ def test_odd_timeouts_are_refused(timeout):
 def test_odd_groups_are_refused(group):
     with pytest.raises(BadRequestError, match="clear: group must be a group key"):
         parse_request_untrusted(b'{"cmd": "clear", "group": ' + group + b"}")
+def test_fence_ack_parses():
+    assert parse_request_untrusted(b'{"cmd": "fence-ack", "node": "calc"}') == (
+        FenceAckRequest("calc"))
+    # Case is the daemon's business (it lower-cases); the parser only bounds the shape.
+    assert parse_request_untrusted(b'{"cmd": "fence-ack", "node": "CALC"}') == (
+        FenceAckRequest("CALC"))
+
+
+@pytest.mark.parametrize("node", [b"", b'""', b'"a b"', b'"calc\\n"', b'"caf\u00e9"', b"1",
+                                  b"null", b'["calc"]', b'{"n": "calc"}', b"true",
+                                  b'"' + b"x" * 65 + b'"', b'"\u0000"'])
+def test_fence_ack_needs_a_node_name(node):
+    line = b'{"cmd": "fence-ack"' + (b', "node": ' + node if node else b"") + b"}"
+    with pytest.raises(BadRequestError, match="fence-ack: node must be a node name"):
+        parse_request_untrusted(line)
+
+
+def test_fence_ack_at_the_longest_name():
+    assert parse_request_untrusted(
+        b'{"cmd": "fence-ack", "node": "' + b"x" * 64 + b'"}') == FenceAckRequest("x" * 64)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from twinbeat.config.agents import find_agent
 from twinbeat.config.check_ocf import check_ocf_resources
+from twinbeat.config.fencecheck import check_fencing
 from twinbeat.config.loader import load
 from twinbeat.config.messages import ConfigErrors, ConfigMessage
 from twinbeat.config.model import (
@@ -134,21 +136,41 @@ def run(config_dir: str, node: str | None, out: TextIO, err: TextIO) -> int:
         return 1
     found, missing = agent_lines(config)
     ocf = check_ocf_resources(config)
-    for msg in (*config.warnings, *missing, *ocf.warnings):
+    fencing = check_fencing(config)
+    for msg in (*config.warnings, *missing, *ocf.warnings, *fencing.warnings):
         print(_warning(msg), file=err)
-    if ocf.errors:
-        for msg in ocf.errors:
-            print(str(msg), file=err)
-        print(f"{len(ocf.errors)} error(s) in OCF resources; twinbeat would fail to run "
-              "them", file=err)
+    if _errors(ocf.errors, "error(s) in OCF resources; twinbeat would fail to run them", err) \
+            | _errors(fencing.errors, "error(s); twinbeat will not start with this "
+                      "configuration", err):
         return 1
     lines = summary(config)
     if found:
         lines[-1:-1] = ["resource scripts:", *found]
     if ocf.found:
         lines[-1:-1] = ["OCF agents:", *ocf.found]
+    lines[-1:-1] = fence_summary(config, fencing.lines)
     print("\n".join(lines), file=out)
     return 0
+
+
+def _errors(errors: Sequence[ConfigMessage], what: str, err: TextIO) -> bool:
+    """Print `errors` and their count, followed by `what` they mean; True if any."""
+    for msg in errors:
+        print(str(msg), file=err)
+    if errors:
+        print(f"{len(errors)} {what}", file=err)
+    return bool(errors)
+
+
+def fence_summary(config: Config, devices: list[str]) -> list[str]:
+    """The fencing lines of the summary: the devices this node uses, in order, or none."""
+    fencing = config.hacf.fencing
+    if not devices:
+        return ["fencing:  none" + ("" if config.peer is None else
+                                    f" (node {config.node} takes over without fencing)")]
+    return [f"fencing:  {fencing.action.value} the peer, each device in turn, at most "
+            f"{format_seconds(fencing.timeout)} each; head start {format_seconds(fencing.delay)}",
+            *devices]
 
 
 def main(args: argparse.Namespace) -> int:

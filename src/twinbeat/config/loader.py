@@ -16,6 +16,7 @@ import os
 import sys
 
 from twinbeat.config.authkeys import parse_authkeys, read_authkeys
+from twinbeat.config.fencing import unprotected_storage
 from twinbeat.config.fingerprint import fingerprint
 from twinbeat.config.hacf import parse_hacf
 from twinbeat.config.haresources import parse_haresources
@@ -72,12 +73,15 @@ def load(config_dir: str, node: str | None = None) -> Config:
     if not any(message.path == res_path for message in report.errors):
         unknown_monitored(hacf.monitoring, groups, hacf_path, report)
 
+    peer = next((n for n in hacf.nodes if n != local), None)
+    unprotected_storage(bool(hacf.fencing.devices_for(local, peer)), groups, report)
+
     if report.errors or authkeys is None:
         raise ConfigErrors(report.errors, report.warnings)
     return Config(
         config_dir=config_dir,
         node=local,
-        peer=next((n for n in hacf.nodes if n != local), None),
+        peer=peer,
         hacf=hacf,
         authkeys=authkeys,
         groups=groups,

@@ -151,6 +151,81 @@ class AuthKeys:
         return f"AuthKeys(active={self.active}, keys=[{methods}])"
 
 
+# --- fencing (ha.cf: stonith, stonith_host, fence, fence_*; docs/fencing.md) -----------
+
+
+@dataclass(frozen=True, slots=True)
+class StonithHost:
+    """`stonith_host HOSTFROM TYPE PARAMS...`: heartbeat's R1 STONITH line, run through
+    cluster-glue's `stonith -t TYPE` with PARAMS as heartbeat passed them. Only the node named
+    HOSTFROM (`*`: every node) uses the line; PARAMS may hold a password, so no repr shows it."""
+
+    hostfrom: str  # "*" or a node name, lower-case
+    type: str  # a cluster-glue device type: `null`, `external/ipmi`, ...
+    params: str = field(repr=False)  # the rest of the line, tokens joined by one space
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StonithFile:
+    """`stonith TYPE FILE`: `stonith -t TYPE -F FILE`; every node uses the line."""
+
+    type: str
+    file: str  # absolute path; its first non-comment line holds the parameters
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FenceAgent:
+    """`fence [NODE] AGENT [KEY=VALUE...]` (twinbeat's own): a fence-agents program, its
+    options fed on stdin. NODE (default `*`) is the node the device fences; options may hold
+    a password (`password_file=` is the way to keep it out of ha.cf), so no repr shows them."""
+
+    target: str  # "*" or a node name, lower-case
+    agent: str  # `fence_NAME` (found on PATH or in /usr/sbin) or an absolute path
+    options: tuple[tuple[str, str], ...] = field(repr=False)  # ha.cf order, keys lower-case
+    line: int = 0
+
+
+FenceDevice = StonithHost | StonithFile | FenceAgent
+
+
+class FenceAction(enum.Enum):
+    """`fence_action reboot|off`: what a fence asks of the device (heartbeat: reset)."""
+
+    REBOOT = "reboot"
+    OFF = "off"
+
+
+DEFAULT_FENCE_TIMEOUT = 60.0  # one device's run; Pacemaker's stonith-timeout default
+
+
+@dataclass(frozen=True, slots=True)
+class Fencing:
+    """Every fencing line of ha.cf, for either node, and the settings that go with them."""
+
+    devices: tuple[FenceDevice, ...] = ()  # ha.cf order: tried in this order
+    delay: float = 0.0  # `fence_delay`: the head start (the core decides which node waits)
+    timeout: float = DEFAULT_FENCE_TIMEOUT  # `fence_timeout`: one device's run, then killed
+    action: FenceAction = FenceAction.REBOOT
+
+    def devices_for(self, node: str, peer: str | None) -> tuple[FenceDevice, ...]:
+        """The devices `node` uses against `peer`: heartbeat reads only the `stonith_host`
+        lines whose HOSTFROM is `*` or the local node; a `fence` line serves when it targets
+        `*` or the peer; a `stonith` line serves every node. None without a peer."""
+        if peer is None:
+            return ()
+        chosen: list[FenceDevice] = []
+        for device in self.devices:
+            match device:
+                case StonithHost(hostfrom=hostfrom) if hostfrom not in ("*", node):
+                    continue
+                case FenceAgent(target=target) if target not in ("*", peer):
+                    continue
+            chosen.append(device)
+        return tuple(chosen)
+
+
 # --- ha.cf -----------------------------------------------------------------------------
 
 
@@ -247,6 +322,7 @@ class HaCf:
     garp_count: int  # gratuitous ARPs per burst after acquiring an address (twinbeat's own)
     garp_interval: float  # seconds between them
     monitoring: Monitoring = field(default_factory=Monitoring)  # twinbeat's own (monitor*)
+    fencing: Fencing = Fencing()  # stonith, stonith_host, fence lines and fence_* settings
 
     @property
     def ping_nodes(self) -> tuple[tuple[str, ...], ...]:
@@ -269,3 +345,8 @@ class Config:
     groups: tuple[Group, ...]  # haresources, file order; at most 64
     fingerprint: int  # u32, see fingerprint.py
     warnings: tuple[ConfigMessage, ...]
+
+    @property
+    def fence_devices(self) -> tuple[FenceDevice, ...]:
+        """The fence devices this node uses against its peer, in the order to try them."""
+        return self.hacf.fencing.devices_for(self.node, self.peer)

@@ -2,11 +2,11 @@
 
 The format is one flat JSON object per line (docs/internals.md §4):
 `{"cmd": "status"}`, `{"cmd": "standby"|"takeover", "which": "local"|"foreign"|"all",
-"timeout": seconds}` or `{"cmd": "clear", "group": KEY or null}` (forget a group's resource
-failures; null or absent: every group). The socket is mode 0666 and this runs before
-SO_PEERCRED decides anything, so `parse_request_untrusted` is a parser of hostile input in
-the sense of DESIGN.md §2: it returns a request or raises `BadRequestError`, nothing else,
-whatever the bytes (a fuzz test holds it to that).
+"timeout": seconds}`, `{"cmd": "clear", "group": KEY or null}` (forget a group's resource
+failures; null or absent: every group) or `{"cmd": "fence-ack", "node": NAME}`. The socket is
+mode 0666 and this runs before SO_PEERCRED decides anything, so `parse_request_untrusted` is a
+parser of hostile input in the sense of DESIGN.md §2: it returns a request or raises
+`BadRequestError`, nothing else, whatever the bytes (a fuzz test holds it to that).
 
 Limits, and why:
 - `MAX_REQUEST` bytes per line: the longest real request is under 100 bytes; 4 KiB leaves
@@ -31,6 +31,8 @@ HANDOFF_COMMANDS = ("standby", "takeover")
 DEFAULT_HANDOFF_TIMEOUT = 60.0
 MAX_HANDOFF_TIMEOUT = 3600.0
 MAX_GROUP_KEY = 1024  # characters; a key is a resource's text, far shorter in practice
+FENCE_ACK = "fence-ack"
+MAX_NODE_NAME = 64  # the wire's limit (config/limits.py); a longer name is no node
 
 _STRUCTURE = re.compile(rb'[][{}"]')
 _STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)  # after the opening quote
@@ -61,7 +63,14 @@ class ClearRequest:
     group: str | None
 
 
-Request = StatusRequest | HandoffRequest | ClearRequest
+@dataclass(frozen=True, slots=True)
+class FenceAckRequest:
+    """`fence-ack` (root only): the operator confirms `node` is off (docs/fencing.md)."""
+
+    node: str
+
+
+Request = StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest
 
 
 def parse_request_untrusted(line: bytes) -> Request:
@@ -111,6 +120,8 @@ def _request_from(value: dict[str, Any]) -> Request:
         return StatusRequest()
     if cmd == "clear":
         return _clear_from(value)
+    if cmd == FENCE_ACK:
+        return _fence_ack_from(value)
     if not (isinstance(cmd, str) and cmd in HANDOFF_COMMANDS):
         raise BadRequestError(f"unknown command {_shown(cmd)}")
     return _handoff_from(cmd, value)
@@ -140,6 +151,16 @@ def _handoff_from(cmd: str, value: dict[str, Any]) -> HandoffRequest:
             or not 0 < timeout <= MAX_HANDOFF_TIMEOUT:
         raise BadRequestError(f"{cmd}: timeout must be 0 < seconds <= {MAX_HANDOFF_TIMEOUT:g}")
     return HandoffRequest(cmd, which, float(timeout))
+
+
+def _fence_ack_from(value: dict[str, Any]) -> FenceAckRequest:
+    """A node name as the wire carries them: 1-64 printable ASCII characters, no spaces.
+    Whether it is the peer is the daemon's question (it knows the configuration)."""
+    node = value.get("node")
+    if not (isinstance(node, str) and 0 < len(node) <= MAX_NODE_NAME and node.isascii()
+            and node.isprintable() and " " not in node):
+        raise BadRequestError(f"{FENCE_ACK}: node must be a node name")
+    return FenceAckRequest(node)
 
 
 def _shown(value: object) -> str:

@@ -7,9 +7,10 @@ from the control socket (which only moves bytes).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
-from twinbeat.core import GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
+from twinbeat.core import FenceSnapshot, GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
 
 # The monitor driver's view of each group's resources (daemon/monitor.py `Monitor.view`).
 Checks = Mapping[str, list[dict[str, Any]]]
@@ -38,6 +39,10 @@ def status_view(snapshot: Snapshot, checks: Checks | None = None) -> dict[str, A
         links += [_link_view(peer.name, link) for link in peer.links]
     healthy = healthy and not any(g.local_state in TROUBLE_STATES for g in snapshot.groups)
     healthy = healthy and not any(_has_failures(g) for g in snapshot.groups)
+    # The core's word: a fence needed and not confirmed (or a peer not heard since start-up)
+    # means nothing is taken over from the peer (docs/fencing.md).
+    fencing = snapshot.fencing
+    healthy = healthy and (fencing is None or not fencing.degraded)
     return {
         "node": snapshot.node,
         "state": snapshot.state,
@@ -51,6 +56,28 @@ def status_view(snapshot: Snapshot, checks: Checks | None = None) -> dict[str, A
         },
         "groups": [_group_view(group, snapshot.now, (checks or {}).get(group.key, []))
                    for group in snapshot.groups],
+        "fencing": None if fencing is None else fence_view(fencing, snapshot.now),
+    }
+
+
+def fence_view(fencing: FenceSnapshot, now: float) -> dict[str, Any]:
+    """The core's fencing of the peer; core times become ages, as everywhere in the view."""
+    history = []
+    for record in fencing.history:
+        entry = asdict(record)
+        if isinstance(entry.get("at"), float | int):
+            entry["age"] = now - entry.pop("at")
+        history.append(entry)
+    return {
+        "state": fencing.state,
+        "peer": fencing.peer,
+        "degraded": fencing.degraded,
+        "reason": fencing.reason,
+        "attempts": fencing.attempts,
+        "last_result": fencing.last_result,
+        "since_age": now - fencing.since,
+        "next_attempt_in": None if fencing.next_attempt is None else fencing.next_attempt - now,
+        "history": history,
     }
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import trio
 
 from twinbeat.config import Bcast, Config, Mcast, Serial, Ucast, load_for_command
+from twinbeat.config.fencecheck import check_fencing
 from twinbeat.control.server import (
     ControlServer,
     ControlSocketError,
@@ -39,6 +40,7 @@ from twinbeat.control.statusview import status_view
 from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.agents import GroupOps
+from twinbeat.daemon.fencer import Fencer, acknowledge
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
@@ -80,6 +82,7 @@ class Daemon:
         self.events_in = Inbox(self.links)
         self.ops = GroupOps({}, self.events_in.send)  # the agents are built in `run`
         self.monitor = Monitor({}, self.events_in.send)  # ...and their checks
+        self.fencer = Fencer.build(config, self.events_in.send)
         self.engine: Engine | None = None
         self._fed_at = -math.inf  # the core's time only moves forward
         self._core_changed = trio.Event()
@@ -107,7 +110,8 @@ class Daemon:
             # for one of this run's, even after a reboot restarted the clock (docs/core.md).
             self.engine = Engine.from_config(
                 self.config, self.generation, trio.current_time(),
-                peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32))
+                peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32),
+                fencing=bool(self.fencer.devices), fence_delay=self.config.hacf.fencing.delay)
             nursery.start_soon(self._handle_signals)
             if self.peer_state is not None:
                 nursery.start_soon(self.peer_state.run)
@@ -120,8 +124,11 @@ class Daemon:
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
             notify.notify("READY=1")
             # Supervised: whatever a client does to it, or however it fails, stays in there.
-            nursery.start_soon(ControlServer(self.status, self.handoff, clear=self.clear).run,
+            nursery.start_soon(ControlServer(self.status, self.handoff, clear=self.clear,
+                                             fence_ack=self.fence_ack).run,
                                listener, self.run_dir)
+            if self.fencer.devices:
+                nursery.start_soon(self.fencer.check_devices)
             if self.config.hacf.ping_nodes:
                 await nursery.start(self._pinger().run)
             interval = notify.watchdog_interval()
@@ -214,6 +221,9 @@ class Daemon:
                 log.log(logging.getLevelName(level.upper()), message)
             case ev.StatusChanged(text=text):
                 notify.notify(f"STATUS={text}")
+            case ev.FencePeer(peer=peer):
+                # Its own task: heartbeats never wait on a fence device.
+                self._nursery.start_soon(self.fencer.fence, peer)
             case ev.RecordPeerGeneration(generation=generation):
                 self._record_peer_generation(generation)
             case ev.ShutdownComplete():
@@ -268,7 +278,17 @@ class Daemon:
             for name, link in self.links.items()
         }
         view["frames_dropped_queue_full"] = sum(dropped.values())
+        if self.fencer.devices:
+            view["fence_devices"] = self.fencer.view(trio.current_time())
         return view
+
+    async def fence_ack(self, node: str) -> dict[str, Any]:
+        """`twinbeat fence-ack NODE` (root): checked, fed, answered (daemon/fencer.py)."""
+        assert self.engine is not None
+        # A lambda: `_core_changed` is a new Event after every feed, so look it up each time.
+        return await acknowledge(node, self.config.peer, self.engine.snapshot,
+                                 self.events_in.send,
+                                 lambda: self._core_changed.wait())  # noqa: PLW0108
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
         """Run `standby`/`takeover` and wait until the core says the affected groups moved.
@@ -304,14 +324,28 @@ class Daemon:
         return {"ok": True, "cleared": keys if key is None else [key]}
 
 
-def main(args: argparse.Namespace) -> int:
-    """Load and check the config, then run until a signal's graceful shutdown completes."""
+def _checked_config(args: argparse.Namespace) -> Config | None:
+    """The configuration, its warnings printed; None (reasons printed) if it cannot run."""
     config = load_for_command(args.config_dir, node=args.node)
     if config is None:
         print("twinbeat: not started: configuration error", file=sys.stderr)
-        return 1
+        return None
     for message in config.warnings:
         print(message, file=sys.stderr)
+    fencing = check_fencing(config)  # a node that cannot fence would wait for ever
+    for message in (*fencing.warnings, *fencing.errors):
+        print(message, file=sys.stderr)
+    if fencing.errors:
+        print("twinbeat: not started: fencing configuration error", file=sys.stderr)
+        return None
+    return config
+
+
+def main(args: argparse.Namespace) -> int:
+    """Load and check the config, then run until a signal's graceful shutdown completes."""
+    config = _checked_config(args)
+    if config is None:
+        return 1
     try:
         # A second daemon must not bump the running one's generation nor write to its log.
         ensure_not_running(args.run_dir)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from twinbeat.lab import plan as lp
 from twinbeat.lab.errors import LabError, wait_for
+from twinbeat.lab.fencing import FenceSetup, switch_records
 from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import Poller
 from twinbeat.lab.service import crash_service
@@ -48,9 +49,10 @@ def _outage(poller: Poller, fault: float, recovered: float) -> str:
 class _Demo:
     """The steps of the story; each one raises LabError or reports one ✓ line."""
 
-    def __init__(self, lab: Lab, story: Story) -> None:
+    def __init__(self, lab: Lab, story: Story, fencing: FenceSetup | None = None) -> None:
         self.lab = lab
         self.story = story
+        self.fencing = fencing
         timers = lab.plan.timers
         self.patience = timers.deadtime_s + timers.initdead_s + 15.0
         self.poller: Poller | None = None
@@ -64,7 +66,7 @@ class _Demo:
 
     def start(self) -> None:
         t = time.monotonic()
-        self.lab.up(daemons=False)
+        self.lab.up(daemons=False, fencing=self.fencing)
         self.story.ok(
             "lab up: namespaces, bridge, eth1 veth, serial cable, configs", time.monotonic() - t
         )
@@ -107,6 +109,7 @@ class _Demo:
             seen - fault,
             _outage(self.poller, fault, seen),
         )
+        self._fenced(fault)
         fault = time.monotonic()
         self.lab.power_on("prime", wait=False)
         seen = self._served(
@@ -117,6 +120,16 @@ class _Demo:
             seen - fault,
             _outage(self.poller, seen - 1e-6, seen),
         )
+
+    def _fenced(self, fault: float) -> None:
+        """The switch's record of calc fencing prime after `fault`, as one more line."""
+        for entry in switch_records(self.lab.plan.run_dir, fault):
+            if entry.get("from") == "calc" and entry.get("node") == "prime" and entry.get("ok"):
+                assert self.fencing is not None
+                self.story.ok(f"  calc fenced prime through the lab switch ({self.fencing.kind}, "
+                              f"{entry.get('action')})", entry["t"] - fault,
+                              f"(switch answered in {entry.get('took', 0) * 1000:.0f} ms)")
+                return
 
     def standby(self) -> None:
         assert self.poller is not None
@@ -137,17 +150,19 @@ class _Demo:
         )
 
 
-def run_demo(lab: Lab, write: Callable[[str], None] = print) -> int:
+def run_demo(lab: Lab, write: Callable[[str], None] = print,
+             fencing: FenceSetup | None = None) -> int:
     story = Story(write)
     timers = lab.plan.timers
+    fenced = f", fencing: {fencing.kind}" if fencing is not None else ""
     write(
         f"twinbeat lab demo: lab {lab.name}, preset {lab.plan.preset} "
-        f"(keepalive {timers.keepalive}, deadtime {timers.deadtime}, auto_failback on)"
+        f"(keepalive {timers.keepalive}, deadtime {timers.deadtime}, auto_failback on{fenced})"
     )
     if lab.exists():  # never tear down a lab the user built by hand
         story.fail(f"lab {lab.name} is already up (twinbeat lab down --name {lab.name})")
         return 1
-    demo = _Demo(lab, story)
+    demo = _Demo(lab, story, fencing)
     ok = False
     try:
         demo.start()

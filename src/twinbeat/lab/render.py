@@ -40,6 +40,7 @@ def write_node(
     *,
     apache_in_group: bool = True,
     auto_failback: str = "on",
+    fencing: str = "",
 ) -> None:
     timers = lab.timers
     files = lab.files(node)
@@ -63,6 +64,7 @@ def write_node(
         "auto_failback": auto_failback,
         "group": group_line(lab, apache_in_group),
         "pidfile": str(lab.apache_pidfile(node)),
+        "fencing": fencing,
     }
     files.write_config(
         ha_cf=template("ha.cf").substitute(values),
@@ -71,6 +73,8 @@ def write_node(
         haresources=template("haresources").substitute(values),
         scripts={lab.resource_script(node).name: template("apache2.sh").substitute(values)},
     )
+    if fencing:  # it may hold the switch's password (stonith_host, heartbeat's style)
+        os.chmod(files.config_dir / "ha.cf", 0o600)
 
     # apache2's workers run as www-data: they must reach and read the DocumentRoot.
     write_file(apache_dir / "apache2.conf", template("apache2.conf").substitute(values))
@@ -81,14 +85,16 @@ def write_node(
         os.chmod(directory, 0o755)
 
 
-def write_all(lab: lp.Plan, *, apache_in_group: bool = True, auto_failback: str = "on") -> None:
+def write_all(lab: lp.Plan, *, apache_in_group: bool = True, auto_failback: str = "on",
+              fencing: str = "") -> None:
     lab.run_dir.mkdir(parents=True, exist_ok=True)
     key_hex = secrets.token_hex(32)
     if lab.ocf:
         write_file(lab.ocf_config, template("apache2-ocf.conf").substitute(
             lab=lab.name, modules=lp.APACHE_MODULES))
     for node in lp.NODES:
-        write_node(lab, node, key_hex, apache_in_group=apache_in_group, auto_failback=auto_failback)
+        write_node(lab, node, key_hex, apache_in_group=apache_in_group,
+                   auto_failback=auto_failback, fencing=fencing)
 
 
 def check_www_data_can_read(path: Path) -> str | None:
