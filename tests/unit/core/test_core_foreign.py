@@ -7,7 +7,7 @@ take everything over once prime has been silent on every link for deadtime.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from core_helpers import (
@@ -30,11 +30,13 @@ from twinbeat.core import (
     PROTOCOL_HEARTBEAT,
     Action,
     CoreMisuse,
+    FencePeer,
     ForeignHeartbeat,
     GroupStarted,
     GroupStopped,
     LeftoversFound,
     Node,
+    PeerFenced,
     Started,
     StartGroup,
     StopGroup,
@@ -139,6 +141,25 @@ def test_a_silent_heartbeat_peer_is_dead_after_deadtime_and_everything_is_taken_
         done += node.feed(GroupStarted(key), t)
     assert "mach_down takeover complete for node prime." in logs(done)
     assert f"Resource group {A} acquired (took over from prime)" in logs(done)
+
+
+def test_with_fencing_a_silent_heartbeat_peer_is_fenced_before_anything_is_taken_over() -> None:
+    # It may hold every group (heartbeat's mach_down): fencing.py must treat it so.
+    node = Node(replace(PARAMS, fencing=True), 0.0)
+    started(node, 0.0)
+    run(node, HeartbeatPeer(), 0.5, 60.0)
+    acts: list[Action] = []
+    while (due := node.next_deadline()) is not None and due < 120.0:
+        acts += node.feed(Tick(), due)
+        if any(isinstance(a, FencePeer) for a in acts):
+            break
+    assert [a.peer for a in acts if isinstance(a, FencePeer)] == ["prime"]
+    assert not [a for a in acts if isinstance(a, StartGroup)]
+    t = node.snapshot().now
+    acts = node.feed(Tick(), t + 5.0)  # the fence is slow: still nothing started
+    assert not [a for a in acts if isinstance(a, StartGroup)]
+    acts = node.feed(PeerFenced("prime"), t + 6.0)
+    assert sorted(a.key for a in acts if isinstance(a, StartGroup)) == sorted([A, B])
 
 
 def test_a_node_holding_groups_gives_them_up_when_a_heartbeat_peer_appears() -> None:
