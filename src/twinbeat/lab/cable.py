@@ -14,6 +14,7 @@ millisecond. Serial timing claims need a paced relay, not this cable.
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -67,6 +68,16 @@ class Cable:
         """The cable is gone: socat stopped (by PID, the stop policy), both links removed."""
         self.harness.stop(self.label)
         self.unlink()
+
+    def cut(self) -> None:
+        """The cable is cut: socat stopped (SIGSTOP), no byte crosses either way, and neither
+        end sees a hang-up, as with a real null-modem cable cut in the middle. (`pull` makes
+        both ends read EOF: heartbeat 3.0.6's serial reader then logs in a tight loop.)"""
+        self.harness.signal(self.label, signal.SIGSTOP)
+
+    def mend(self) -> None:
+        """Undo `cut`: socat runs again (what the ptys buffered meanwhile crosses first)."""
+        self.harness.signal(self.label, signal.SIGCONT)
 
     def unlink(self) -> None:
         for end in self.ends:

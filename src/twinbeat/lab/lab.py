@@ -24,6 +24,7 @@ from twinbeat.lab.cable import Cable, socat_available
 from twinbeat.lab.errors import LabError
 from twinbeat.lab.fencing import POWER_OFF, POWER_ON, FenceSetup, prepare, set_power, start_switch
 from twinbeat.lab.harness import Harness
+from twinbeat.lab.hbnode import HeartbeatNode
 from twinbeat.lab.network import Port
 from twinbeat.lab.node import NodeDaemon
 from twinbeat.lab.poller import Poller
@@ -97,10 +98,12 @@ class Lab:
         apache_in_group: bool = True,
         auto_failback: str = "on",
         fencing: FenceSetup | None = None,
+        auth: str = "sha256",
         say: Callable[[str], None] = lambda _text: None,
     ) -> None:
         """Network, cable, configs and (with `daemons`) both daemons, ready. With `fencing`,
-        the power switch too, and ha.cf's fencing lines for it (lab/fencing.py).
+        the power switch too, and ha.cf's fencing lines for it (lab/fencing.py). `auth`:
+        the authkeys method (md5 or sha1 where a node runs heartbeat 3.0.6: `heartbeat`).
 
         On any failure after the first namespace exists, everything is torn down again.
         """
@@ -121,7 +124,7 @@ class Lab:
                 start_switch(self.plan.run_dir, self.name, self.harness)
                 say(f"power switch up; the nodes fence through it ({fencing.kind})")
             render.write_all(self.plan, apache_in_group=apache_in_group,
-                             auto_failback=auto_failback, fencing=lines)
+                             auto_failback=auto_failback, fencing=lines, auth=auth)
             self.cable.plug()
             say(f"serial cable: {self.cable.ends[0]} <-> {self.cable.ends[1]}")
             if daemons:
@@ -184,6 +187,12 @@ class Lab:
             node.start(wait=False)
         for name, node in self.nodes.items():
             node.wait_ready(marks[name], timeout)
+
+    def heartbeat(self, node: str) -> HeartbeatNode:
+        """Debian's heartbeat 3.0.6 as `node` (instead of its twinbeat daemon; start one of
+        the two): same ha.d, namespace, cable end and apache2 (lab/hbnode.py)."""
+        return HeartbeatNode(self.harness, self.plan.files(node), self.netns(node),
+                             self.plan.run_dir)
 
     def status(self, node: str) -> dict[str, Any] | None:
         """The node's `twinbeat status --json`, or None when its daemon does not answer."""

@@ -83,6 +83,15 @@ def lab_address(cidr: str) -> tuple[str, int]:
     return str(interface.ip), interface.network.prefixlen
 
 
+def _add(route: Any, index: int, address: str, prefixlen: int) -> None:
+    """Add an IPv4 address with its broadcast address, as a machine's network configuration
+    does (ifupdown, `ip addr add ... brd +`): heartbeat 3.0.6's bcast sends to the address
+    the kernel reports (SIOCGIFBRDADDR), and without one it sends nothing at all."""
+    network = ipaddress.ip_network(f"{address}/{prefixlen}", strict=False)
+    extra = {"broadcast": str(network.broadcast_address)} if prefixlen < 31 else {}
+    route.addr("add", index=index, address=address, prefixlen=prefixlen, **extra)
+
+
 def exists(name: str) -> bool:
     return (NETNS_DIR / name).exists()
 
@@ -148,8 +157,7 @@ def veth(a: Port, b: Port) -> None:
             if port.master is not None:
                 route.link("set", index=index, master=_index(route, port.master))
             if port.address is not None:
-                address, prefixlen = lab_address(port.address)
-                route.addr("add", index=index, address=address, prefixlen=prefixlen)
+                _add(route, index, *lab_address(port.address))
             route.link("set", index=index, state="up")
 
 
@@ -169,7 +177,7 @@ def macvlan(lower: Port, host: Port) -> None:
     with ipr(host.netns) as route:
         index = _index(route, made)
         route.link("set", index=index, ifname=host.ifname)
-        route.addr("add", index=index, address=address, prefixlen=prefixlen)
+        _add(route, index, address, prefixlen)
         route.link("set", index=index, state="up")
 
 
@@ -182,7 +190,7 @@ def set_link(name: str, ifname: str, up: bool) -> None:
 def add_address(name: str, ifname: str, cidr: str) -> None:
     address, prefixlen = lab_address(cidr)
     with ipr(name) as route:
-        route.addr("add", index=_index(route, ifname), address=address, prefixlen=prefixlen)
+        _add(route, _index(route, ifname), address, prefixlen)
 
 
 def del_address(name: str, ifname: str, cidr: str) -> None:
