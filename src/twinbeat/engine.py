@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from twinbeat.config import Config
+from twinbeat.config import AutoFailback, Config
 from twinbeat.core import (
     PROTOCOL_HEARTBEAT,
     Announce,
@@ -55,6 +55,7 @@ from twinbeat.core import (
     PeerSnapshot,
     RecordPeerGeneration,
     RestartGroup,
+    SendForeign,
     SendHeartbeat,
     ShutdownComplete,
     Snapshot,
@@ -74,6 +75,8 @@ from twinbeat.wire import (
     decode_untrusted,
     encode,
     hb_decode_untrusted,
+    hb_encode_classic,
+    hb_encode_netstring,
 )
 
 # The wire's reason for an authentic frame that arrived on another link than it was sent on.
@@ -95,6 +98,7 @@ Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
     | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring | FencePeer
 )
+SERIAL_LINK_IDS = 0x80  # link ids from here up are serial links (config/model.py)
 
 
 class Rejections:
@@ -164,12 +168,15 @@ def heartbeat_event(link: str, msg: HbMessage) -> ForeignHeartbeat | None:
         link=link, peer=peer, protocol=PROTOCOL_HEARTBEAT, message_type=kind,
         status=_text(msg.get(b"st")) if kind == "status" else None,
         generation=_hex(msg.get(b"hg")), sequence=_hex(msg.get(b"seq")),
+        fields=tuple((f.name.decode("ascii", "replace"), f.value.decode("latin-1"))
+                     for f in msg.fields if not f.binary),
     )
 
 
 def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
                        timestamp_origin: int = 0, fencing: bool | None = None,
-                       fence_delay: float | None = None) -> Params:
+                       fence_delay: float | None = None,
+                       wall_clock_offset: float = 0.0) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
 
     `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
@@ -203,6 +210,9 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         # its HOSTFROM alone, so a node whose lines are all the peer's fences nothing.
         fencing=bool(config.fence_devices) if fencing is None else fencing,
         fence_delay=hacf.fencing.delay if fence_delay is None else fence_delay,
+        peer_protocol=hacf.peer_protocol,
+        legacy_failback=hacf.auto_failback is AutoFailback.LEGACY,
+        wall_clock_offset=wall_clock_offset,
     )
 
 
@@ -229,11 +239,12 @@ class Engine:
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float, *,
                     peer_generation: int | None = None, timestamp_origin: int = 0,
-                    fencing: bool | None = None, fence_delay: float | None = None) -> Engine:
+                    fencing: bool | None = None, fence_delay: float | None = None,
+                    wall_clock_offset: float = 0.0) -> Engine:
         return cls(
             params_from_config(config, generation, peer_generation=peer_generation,
                                timestamp_origin=timestamp_origin, fencing=fencing,
-                               fence_delay=fence_delay),
+                               fence_delay=fence_delay, wall_clock_offset=wall_clock_offset),
             keyring_from_config(config),
             {link.name: link.link_id for link in config.hacf.links},
             now,
@@ -308,6 +319,8 @@ class Engine:
         for action in self.node.feed(event, now):
             if isinstance(action, SendHeartbeat):
                 outputs.append(self._transmit(action))
+            elif isinstance(action, SendForeign):
+                outputs.append(self._transmit_foreign(action))
             else:
                 outputs.append(action)
         return outputs
@@ -334,6 +347,18 @@ class Engine:
                 groups=heartbeat.groups,
             )))
         return Transmit(tuple(payloads))
+
+    def _transmit_foreign(self, message: SendForeign) -> Transmit | Log:
+        """A heartbeat 3.0.6 message as heartbeat sends it: netstring (with its inner auth
+        field, as `msgfmt classic` has it) on UDP links, classic text on serial links."""
+        fields = [(n.encode(), v.encode()) for n, v in message.fields]
+        try:
+            netstring = hb_encode_netstring(fields, self.keyring)
+            classic = hb_encode_classic(fields, self.keyring)
+        except ValueError as exc:
+            return Log("error", f"heartbeat message {message.fields[0][1]} not sent: {exc}")
+        return Transmit(tuple((link, classic if link_id >= SERIAL_LINK_IDS else netstring)
+                              for link, link_id in self.link_ids.items()))
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """End to end with the real heartbeat 3.0.6 as one node and twinbeat as the other (issue #14).
 
-Step 1: twinbeat recognises heartbeat's messages on eth1 (UDP netstring) and on the serial
+Step 1, with `auto_failback legacy` (heartbeat's ip-request hand-off, which twinbeat does not
+speak): twinbeat recognises heartbeat's messages on eth1 (UDP netstring) and on the serial
 cable (classic text), logs one line per link, holds off (never takes the VIP while heartbeat
-is heard), and says so in `twinbeat status`. heartbeat cannot hear twinbeat yet, so it
-declares the twinbeat node dead after initdead and takes the group (its mach_down): one
-holder, the heartbeat node, in both role assignments.
+is heard), and says so in `twinbeat status`. It stays silent, so heartbeat declares the
+twinbeat node dead after initdead and takes the group (its mach_down): one holder, the
+heartbeat node, in both role assignments.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ TTY_SUFFIX = ".tty"
 
 @pytest.mark.parametrize("hb_node", ["prime", "calc"])
 def test_heartbeat_is_recognised_on_both_links_and_twinbeat_holds_off(hb_node: str) -> None:
-    with mixed_lab(hb_node) as m:
+    with mixed_lab(hb_node, auto_failback="legacy") as m:
         def recognised() -> bool:
             peer = m.tb_status()["peers"][0]
             links = (peer.get("heartbeat") or {}).get("links", {})

@@ -1,4 +1,5 @@
-"""A real twinbeat daemon beside a node that speaks heartbeat 3.0.6 (issue #14, step 1).
+"""A real twinbeat daemon beside a node that speaks heartbeat 3.0.6 (issue #14, step 1),
+with auto_failback legacy, whose hand-off twinbeat does not speak: it holds off.
 
 prime runs twinbeat (its group `dummy`: prime is the primary); calc is `heartbeat_peer.py`,
 which sends heartbeat 3.0.6 status messages as heartbeat does: netstring over eth1 to port
@@ -38,7 +39,10 @@ async def test_twinbeat_holds_off_while_a_heartbeat_peer_speaks(harness, tmp_pat
         pair = Pair(harness, tmp_path)
         prime = pair.prime
         prime.files.write_config(  # md5: a method heartbeat has
-            ha_cf=ha_cf(prime.files, udp=True, serial=pair.serial_link["prime"]),
+            # legacy: twinbeat stays silent and holds off (step 1); test_heartbeat_e2e.py
+            # has twinbeat speaking heartbeat's protocol to the real thing (step 2).
+            ha_cf=ha_cf(prime.files, udp=True, serial=pair.serial_link["prime"]).replace(
+                "auto_failback on", "auto_failback legacy"),
             authkeys=f"auth 1\n1 md5 {KEY}\n",
             haresources="prime dummy\n",
             scripts={"dummy": DUMMY_SCRIPT.format(node="prime", marker=prime.marker,

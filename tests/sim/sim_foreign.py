@@ -1,4 +1,5 @@
-"""A seeded simulation of a mixed cluster: one twinbeat node, one heartbeat 3.0.6 node.
+"""A seeded simulation of a mixed cluster: one twinbeat node, one heartbeat 3.0.6 node,
+with auto_failback legacy (twinbeat holds off: issue #14 step 1; sim_r1.py has step 2).
 
 Owns: `MixedSimulation`. The twinbeat node ("calc") is the production `Engine`; the peer
 ("prime") is a model of heartbeat 3.0.6 that sends real heartbeat messages, built by the
@@ -119,7 +120,8 @@ class MixedSimulation:
         self.order = itertools.count()
         params = Params(node="calc", peer="prime", links=(UDP, TTY), keepalive=KEEPALIVE,
                         deadtime=DEADTIME, warntime=DEADTIME / 2, initdead=INITDEAD,
-                        auto_failback=True, groups=GROUPS, fingerprint=1, generation=1)
+                        auto_failback=True, groups=GROUPS, fingerprint=1, generation=1,
+                        legacy_failback=True)  # step 1's hold-off (sim_r1.py: step 2)
         self.engine = Engine(params, RING, LINK_IDS, 0.0)
         self.deframer = wire.Deframer()
         self.prime = HeartbeatNode(self.rng)

@@ -34,10 +34,12 @@ LINKS = {"eth1": 0, "/dev/ttyS0": 0x80}
 GROUPS = (GroupSpec("198.18.1.100", "prime"), GroupSpec("198.18.1.200", "calc"))
 
 
-def engine(node: str = "calc", peer: str = "prime", now: float = 0.0) -> Engine:
+def engine(node: str = "calc", peer: str = "prime", now: float = 0.0, *,
+           legacy: bool = False) -> Engine:
     params = Params(
         node=node, peer=peer, links=tuple(LINKS), keepalive=1.0, deadtime=3.0, warntime=1.5,
         initdead=12.0, auto_failback=True, groups=GROUPS, fingerprint=0xF00D, generation=4,
+        legacy_failback=legacy,
     )
     return Engine(params, KEYRING, LINKS, now)
 
@@ -89,7 +91,9 @@ def test_what_the_core_reads_from_a_message() -> None:
 
     ev = heartbeat_event("eth1", msg((b"t", b"status"), (b"st", b"up"), (b"src", b"prime"),
                                      (b"seq", b"2A"), (b"hg", b"zz")))
-    assert ev == ForeignHeartbeat("eth1", "prime", PROTOCOL_HEARTBEAT, "status", "up", None, 42)
+    assert ev == ForeignHeartbeat("eth1", "prime", PROTOCOL_HEARTBEAT, "status", "up", None, 42,
+                                  (("t", "status"), ("st", "up"), ("src", "prime"),
+                                   ("seq", "2A"), ("hg", "zz")))
     ack = heartbeat_event("eth1", msg((b"t", b"NS_ackmsg"), (b"src", b"prime"),
                                       (b"st", b"up")))
     assert ack is not None and ack.status is None and ack.sequence is None
@@ -97,22 +101,38 @@ def test_what_the_core_reads_from_a_message() -> None:
     assert heartbeat_event("eth1", msg((b"t", b"status"), (b"src", "prïme".encode()))) is None
     assert heartbeat_event("eth1", msg((b"t", b"x"), (b"src", b"p"), (b"seq", b"1" * 17))
                            ) == ForeignHeartbeat("eth1", "p", PROTOCOL_HEARTBEAT, "x", None,
-                                                 None, None)
+                                                 None, None, (("t", "x"), ("src", "p"),
+                                                              ("seq", "1" * 17)))
 
 
-def test_the_captured_heartbeat_pair_never_makes_twinbeat_start_a_group() -> None:
-    """calc runs twinbeat and hears prime's real heartbeat traffic, replayed at its pace
-    (both links); no group starts while prime is heard, and prime's own messages looping
-    back as calc's are ignored."""
-    e = engine()
+def replay_capture(e: Engine) -> list[object]:
+    """prime's (and calc's own) real heartbeat traffic, replayed at its pace on eth1."""
     e.feed(Started(), 0.0)
-    out = e.feed(LeftoversFound(()), 0.0)
+    out: list[object] = list(e.feed(LeftoversFound(()), 0.0))
     datagrams = cap.pcap_datagrams(cap.CAPTURES / "hb-md5.pcap")
     t0 = datagrams[0].time
     for d in datagrams:
         now = d.time - t0
         out += e.feed(Tick(), now) if (e.next_deadline() or 1e9) <= now else []
         out += e.received("eth1", d.payload, now)
+    return out
+
+
+def test_the_captured_heartbeat_pair_never_makes_a_legacy_twinbeat_start_a_group() -> None:
+    """auto_failback legacy: calc holds off (step 1) while prime is heard; prime's own
+    messages looping back as calc's are ignored."""
+    e = engine(legacy=True)
+    out = replay_capture(e)
     assert not [o for o in out if isinstance(o, StartGroup)]
+    (peer,) = e.snapshot().peers
+    assert peer.alive and peer.protocol == PROTOCOL_HEARTBEAT
+
+
+def test_the_captured_heartbeat_pair_leaves_calc_its_own_group_only() -> None:
+    """auto_failback on: calc negotiates (r1.py); prime's messages say it holds its local
+    group and is stable, so calc takes its own group and never prime's."""
+    e = engine()
+    out = replay_capture(e)
+    assert [o.key for o in out if isinstance(o, StartGroup)] == ["198.18.1.200"]
     (peer,) = e.snapshot().peers
     assert peer.alive and peer.protocol == PROTOCOL_HEARTBEAT

@@ -256,6 +256,7 @@ DIRECTIVES: dict[str, Handler] = {
     "fence_delay": _setting(s.FENCE_DELAY),
     "fence_timeout": _setting(s.FENCE_TIMEOUT),
     "fence_action": _setting(s.FENCE_ACTION),
+    "peer_protocol": _setting(s.PEER_PROTOCOL),
 }
 
 

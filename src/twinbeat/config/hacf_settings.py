@@ -76,6 +76,12 @@ WATCHDOG = Setting("watchdog", absolute_path("device must be an absolute path"),
 # twinbeat's own (docs/config.md); heartbeat's IPaddr had these as fixed script settings.
 GARP_COUNT = Setting("garp_count", integer(1, MAX_GARP_COUNT, f"must be 1-{MAX_GARP_COUNT}"))
 GARP_INTERVAL = Setting("garp_interval", time_value)
+# twinbeat's own (docs/migrating.md): the protocol spoken to the peer; `auto` is detection.
+PEER_PROTOCOL = Setting(
+    "peer_protocol",
+    word({w: w for w in ("auto", "twinbeat", "heartbeat")}, "use auto, twinbeat or heartbeat"),
+    once=True,
+)
 # twinbeat's own fencing settings (config/fencing.py, docs/fencing.md).
 FENCE_DELAY = Setting("fence_delay", time_or_zero, once=True)
 FENCE_TIMEOUT = Setting("fence_timeout", time_value, once=True)

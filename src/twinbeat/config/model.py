@@ -323,6 +323,7 @@ class HaCf:
     garp_interval: float  # seconds between them
     monitoring: Monitoring = field(default_factory=Monitoring)  # twinbeat's own (monitor*)
     fencing: Fencing = Fencing()  # stonith, stonith_host, fence lines and fence_* settings
+    peer_protocol: str = "auto"  # auto | twinbeat | heartbeat (twinbeat's own; migrating.md)
 
     @property
     def ping_nodes(self) -> tuple[tuple[str, ...], ...]:

@@ -58,7 +58,9 @@ class ForeignHeartbeat:
     Today `protocol` is "heartbeat-3.0.6": the engine verified the message with the authkeys
     key as heartbeat does (docs/protocol.md §heartbeat 3.0.6 messages) and read its `t`
     (`message_type`), `st` (`status`, of a status message), `hg` (`generation`) and `seq`
-    (`sequence`; None when absent or not hex). The policy is foreign.py's.
+    (`sequence`; None when absent or not hex). `fields` are its string fields in wire
+    order, as text (binary ones, such as `srcuuid`, left out). The policy is foreign.py's,
+    hbsession.py's and r1.py's.
     """
 
     link: str
@@ -68,6 +70,7 @@ class ForeignHeartbeat:
     status: str | None
     generation: int | None
     sequence: int | None
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,17 @@ class FencePeer:
     peer: str
 
 
+@dataclass(frozen=True)
+class SendForeign:
+    """Send a heartbeat 3.0.6 message on every link (hbsession.py): `fields` in order, all
+    strings, control fields included; the engine encodes it for each link (netstring on
+    UDP, classic text on serial) and signs it with the authkeys key."""
+
+    fields: tuple[tuple[str, str], ...]
+
+
 Action = (
     SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
     | RecordPeerGeneration | FencePeer | RestartGroup | StartMonitoring | StopMonitoring
+    | SendForeign
 )

@@ -1,31 +1,38 @@
-"""A peer that still runs heartbeat 3.0.6: never take over from it (issue #14, step 1).
+"""A peer that runs heartbeat 3.0.6: heard, answered in its protocol, never split-brained.
 
 Owns: `Foreign`, what the peer's heartbeat 3.0.6 messages say (`ForeignHeartbeat`: verified
 by the engine with the authkeys key): on which links it is heard, its status, generation and
-sequence, whether it is *speaking*; and the heartbeat messages of unknown senders, per link.
+sequence, whether it is *speaking*; the heartbeat messages of unknown senders, per link; and
+which protocol we speak to the peer (the per-peer protocol, ha.cf `peer_protocol`),
+composing hbsession.py (heartbeat's message layer) and r1.py (its resource negotiation).
 
-Why: twinbeat does not speak heartbeat's protocol yet (step 2), so a heartbeat node cannot
-see this node. After its initdead it declares us dead and takes every group (its mach_down),
-or holds them already. Taking the groups here too is the split brain of DESIGN.md §9. So,
-while the peer speaks heartbeat and no twinbeat frame shows it runs twinbeat (no link up):
+The peer **speaks** heartbeat while a fresh `t=status` arrived within deadtime (+ the links'
+grace) on any link. Liveness follows heartbeat's own rules (reference §3.1-§3.3, §4): only
+status messages refresh it; each (generation, sequence) once (the same message on another
+link refreshes that link only); a generation below the one followed is a replay (counted,
+ignored). Our deadtime, not the peer's `dt`: the ha.cf is shared, and a peer must not stretch
+how long it is believed. While it speaks and no twinbeat frame shows it runs twinbeat (no
+link up), it is **alive** (a hook in membership.py: never declared dead, comms are up).
 
-- it is **alive**: it is not declared dead (a hook in membership.py) and comms are up
-  (node.py), whatever its twinbeat links say;
-- this node **holds off**: it claims and starts no group, and gives up what it holds
-  (`Situation.held_off`, a hook in groups.py), since the peer takes them anyway; a standby
-  or takeover request is refused (handoff.py).
+What we do then depends on `Params.peer_protocol` and auto_failback (issue #14):
+- **negotiate** (auto or heartbeat, auto_failback on|off): we speak heartbeat's protocol to
+  it (`talks`: status every keepalive, answers, r1.py's negotiation), and groups move by
+  heartbeat's rules (r1.py) instead of the native claim rules. In auto mode we start talking
+  only once it is heard speaking (a heartbeat node always speaks first; two twinbeat nodes
+  so never exchange a heartbeat message), and stop when it falls silent or a twinbeat link
+  comes up: twinbeat frames win, so that old heartbeat traffic replayed at a twinbeat
+  cluster cannot move its groups (docs/security.md). `heartbeat` talks from the start and
+  ignores the peer's twinbeat frames (node.py).
+- **hold off** (auto_failback legacy: heartbeat's ip-request hand-off is not spoken here):
+  we stay silent, so heartbeat takes every group after its initdead (its mach_down), and we
+  claim and start none and give up what we hold (`Situation.held_off`, groups.py); standby
+  and takeover requests are refused (handoff.py). This is step 1 of issue #14.
+- `twinbeat`: heartbeat messages are counted and otherwise ignored.
 
-Liveness follows heartbeat's own rules (reference §3.1-§3.3, §4): only `t=status` messages
-refresh it; each (generation, sequence) once (the same message on another link refreshes
-that link only); a generation below the one followed is a replay (counted, ignored). It ends
-when no fresh status arrives on any link for deadtime (+ the links' grace): the peer is then
-dead as usual and its groups are taken over, as heartbeat does (a heartbeat node that loses
-power must still fail over). Our deadtime, not the peer's `dt`: the ha.cf is shared, and a
-peer must not stretch how long it is believed.
-
-twinbeat frames win: while the peer's twinbeat frames keep a link up, its heartbeat messages
-change nothing but counters, so that old heartbeat traffic replayed at a twinbeat cluster
-cannot make it give up its groups (docs/security.md). Must not import anything doing I/O.
+When it stops speaking (no fresh status for deadtime on any link) it is dead as usual, its
+groups are taken over by the native rules (heartbeat's mach_down), fencing first when
+configured, and a death that ends its speech counts as one of a peer that may have held
+every group. Must not import anything doing I/O.
 """
 
 from __future__ import annotations
@@ -33,10 +40,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .errors import CoreMisuse
-from .events import Action, ForeignHeartbeat, FrameReceived, Log
+from .events import (
+    Action,
+    ForeignHeartbeat,
+    FrameReceived,
+    Log,
+    StandbyRequested,
+    TakeoverRequested,
+)
+from .groups import Groups
+from .hbsession import HbSession
 from .liveness import RejectCounts, grace
 from .notices import Notice, PeerDied
 from .params import Params
+from .r1 import R1
+from .records import Negotiation
 from .snapshot import ForeignLinkSnapshot, ForeignSnapshot
 
 PROTOCOL_HEARTBEAT = "heartbeat-3.0.6"
@@ -68,6 +86,65 @@ class Foreign:
         self.speaking = False
         self.spoke = False  # a fresh status was heard in this run
         self._ended = False  # speaking ended in the last `advance`
+        self.session = HbSession(params)
+        self.r1 = R1(params, self.session)
+        self.negotiating = False  # r1.py is in charge of the groups
+        self.talking = False  # as of the last `speak`
+        self._left = False  # our `shutdone` is sent
+
+    # ------------------------------------------------------------------ modes
+
+    @property
+    def ignored(self) -> bool:
+        return self.params.peer_protocol == "twinbeat"
+
+    def talks(self, native_alive: bool) -> bool:
+        """Whether we speak heartbeat's protocol to the peer now (see the docstring)."""
+        p = self.params
+        if self.ignored or p.legacy_failback:
+            return False
+        return p.peer_protocol == "heartbeat" or (self.speaking and not native_alive)
+
+    def holds_off(self, native_alive: bool) -> bool:
+        """Step 1's hold-off: the peer speaks, and we cannot talk to it (legacy)."""
+        return self.params.legacy_failback and self.speaking and not native_alive and (
+            not self.ignored)
+
+    def in_charge(self, native_alive: bool) -> bool:
+        """Whether r1.py moves the groups now (the peer speaks, and we talk to it)."""
+        return self.negotiating and self.speaking and self.talks(native_alive)
+
+    def negotiation(self, native_alive: bool) -> Negotiation | None:
+        if not self.in_charge(native_alive) or self.params.peer is None:
+            return None
+        return Negotiation(self.params.peer, frozenset(self.r1.peer_holds), self.r1.refusal())
+
+    def request(self, ev: StandbyRequested | TakeoverRequested, now: float,
+                out: list[Action]) -> None:
+        """`twinbeat standby|takeover` while negotiating: heartbeat's hb_standby (our
+        ask_resources) or hb_takeover (the peer's standby for the rest)."""
+        if isinstance(ev, StandbyRequested):
+            self.r1.request_standby(ev.which, now, out)
+        elif (refusal := self.r1.request_takeover(ev.which, now, out)) is not None:
+            out.append(Log("warning", f"Takeover request [{ev.which}] refused: {refusal}"))
+        else:
+            out.append(Log("info", f"Takeover requested [{ev.which}]: asking "
+                                   f"{self.params.peer} to go standby (hb_takeover)."))
+
+    def comms_up(self, now: float, out: list[Action]) -> None:
+        if self.negotiating:
+            self.r1.comms_up(now, out)
+
+    def leaving(self, now: float, released: bool, out: list[Action]) -> None:
+        """Our graceful stop, said to a heartbeat peer: first `resource rsc_hold=none
+        info=shutdown`, and once everything is stopped, `shutdone`."""
+        if not self.talking or self._left:
+            return
+        if released:
+            self._left = True
+            self.r1.shutdown_done(now, out)
+        else:
+            self.r1.shutting_down(now, out)
 
     # ------------------------------------------------------------------ timers
 
@@ -78,8 +155,13 @@ class Foreign:
         return self.last_status_at + p.deadtime + grace(p.keepalive)
 
     def deadline(self) -> float | None:
-        """When the peer stops speaking if no fresh status arrives."""
-        return self._expiry()
+        """When the peer stops speaking, our next heartbeat message, or r1.py's timers."""
+        times = [self._expiry()]
+        if self.talking:
+            times.append(self.session.deadline())
+        if self.negotiating:
+            times.append(self.r1.deadline())
+        return min((t for t in times if t is not None), default=None)
 
     def advance(self, now: float, out: list[Action]) -> None:
         """No fresh status for deadtime on any link: it no longer speaks (then membership
@@ -87,7 +169,8 @@ class Foreign:
         expiry = self._expiry()
         self._ended = expiry is not None and now >= expiry
         if self._ended:
-            self.speaking = False
+            self.speaking = self.negotiating = False
+            self.session.forget_peer()
             out.append(Log("warning", f"Node {self.params.peer}: no {self._name()} status "
                                       f"for deadtime on any link"))
 
@@ -100,6 +183,18 @@ class Foreign:
         return [replace(n, busy=every, was_alive=True) if isinstance(n, PeerDied) else n
                 for n in notices]
 
+    def speak(self, now: float, st: str | None, native_alive: bool,
+              out: list[Action]) -> None:
+        """Our side of heartbeat's message layer, when we talk it: gaps asked for again,
+        and a status (`st`: up or active; None once gone) every keepalive (node.py calls
+        this after settling)."""
+        self.talking = self.talks(native_alive) and st is not None and not self._left
+        if not self.talking:
+            return
+        self.session.advance(now, out)
+        if self.session.status_due(now):
+            self.session.status(now, st == "active", out)
+
     # ------------------------------------------------------------------ messages
 
     @staticmethod
@@ -108,23 +203,40 @@ class Foreign:
         if isinstance(ev, ForeignHeartbeat) and ev.protocol not in PROTOCOLS:
             raise CoreMisuse(f"unknown protocol {ev.protocol!r}")
 
-    def on_message(self, ev: ForeignHeartbeat, now: float, out: list[Action]) -> None:
+    def on_message(self, ev: ForeignHeartbeat, now: float, out: list[Action], *,
+                   groups: Groups, active: bool, native_alive: bool) -> None:
         """A verified message in heartbeat's protocol (see the module docstring)."""
         p = self.params
         if ev.peer == p.node:
-            return  # our own, looped back (once twinbeat sends heartbeat's messages)
+            return  # our own, looped back
         if ev.peer != p.peer:
             self.unattributed[ev.link].count(UNKNOWN_PEER)
             return
         link = self.links[ev.link]
         if link.last_heard is None:
             out.append(Log("warning", f"Node {ev.peer} speaks {PROTOCOLS[ev.protocol]} protocol "
-                                      f"on link {ev.link}: twinbeat cannot talk to it yet; not "
-                                      "taking over its resource groups while it is heard"))
+                                      f"on link {ev.link}: {self._answer()}"))
         link.last_heard = now
         link.messages += 1
         self.protocol = ev.protocol
-        if ev.message_type != "status" or ev.generation is None or ev.sequence is None:
+        if self.ignored:
+            return
+        if ev.message_type == "status":
+            self._on_status(ev, link, now, out)
+        self._negotiate(ev, now, out, groups=groups, active=active, native_alive=native_alive)
+
+    def _answer(self) -> str:
+        p = self.params
+        if self.ignored:
+            return "ignored (peer_protocol twinbeat)"
+        if p.legacy_failback:
+            return ("twinbeat does not speak its auto_failback legacy hand-off; not taking "
+                    "over its resource groups while it is heard")
+        return "answering in it (its resource negotiation, haresources mode)"
+
+    def _on_status(self, ev: ForeignHeartbeat, link: ForeignLink, now: float,
+                   out: list[Action]) -> None:
+        if ev.generation is None or ev.sequence is None:
             return
         if self.generation is not None and ev.generation < self.generation:
             link.replayed += 1  # heartbeat's "attempted replay attack"
@@ -133,9 +245,26 @@ class Foreign:
             ev.sequence <= self.sequence
         ):
             return  # the same status on another link, or an old one
+        peer = self.params.peer
+        if self.generation is not None and ev.generation > self.generation:
+            out.append(Log("info", f"Heartbeat restart on node {peer}"))
+            self.negotiating = False  # it holds nothing now: negotiate afresh
+        elif self.spoke and not self.speaking:
+            out.append(Log("critical", f"Cluster node {peer} returning after partition."))
         self.generation, self.sequence, self.status = ev.generation, ev.sequence, ev.status
         self.last_status_at = now
         self.speaking = self.spoke = True
+
+    def _negotiate(self, ev: ForeignHeartbeat, now: float, out: list[Action], *,
+                   groups: Groups, active: bool, native_alive: bool) -> None:
+        """Hand the message to the message layer and the negotiation, when we talk."""
+        if not self.talks(native_alive):
+            return
+        if self.speaking and not self.negotiating:
+            self.r1.enter(groups, active)
+            self.negotiating = True
+        if self.session.accept(ev, now, out) and self.negotiating:
+            self.r1.on_message(ev.message_type, ev.fields, now, groups, out)
 
     # ------------------------------------------------------------------ status
 

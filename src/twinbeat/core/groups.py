@@ -45,7 +45,7 @@ from .events import (
 from .membership import LivePeer
 from .ownership import GroupView, NodeView, desired_holder, rank
 from .params import Params
-from .records import Group, Situation
+from .records import Group, Negotiation, Situation
 from .states import (
     BUSY,
     GROUP_WIRE,
@@ -120,8 +120,12 @@ class Groups:
         """One byte per group for our heartbeat: state nibble + YIELD/WANT."""
         return bytes(encode_group(GROUP_WIRE[g.state], g.yield_, g.want) for g in self.records)
 
-    def holder(self, g: Group, peer: LivePeer | None) -> str | None:
-        """Who holds the group as far as this node can tell (HELD first, then busy states)."""
+    def holder(self, g: Group, peer: LivePeer | None,
+               negotiation: Negotiation | None = None) -> str | None:
+        """Who holds the group as far as this node can tell (HELD first, then busy states);
+        while negotiating with a heartbeat peer (r1.py), the peer as its messages say."""
+        if negotiation is not None:
+            return self._negotiated_holder(g, negotiation)
         theirs = peer.group(g.index) if peer is not None else None
         if g.state in (GroupLocal.HELD, GroupLocal.RESTARTING):
             return self._p.node
@@ -132,6 +136,11 @@ class Groups:
         if peer is not None and theirs in BUSY - {WireGroupState.HELD}:
             return peer.name
         return None
+
+    def _negotiated_holder(self, g: Group, negotiation: Negotiation) -> str | None:
+        if g.state in (GroupLocal.HELD, GroupLocal.RESTARTING, *BUSY_HERE):
+            return self._p.node
+        return negotiation.peer if g.index in negotiation.peer_holds else None
 
     def desired(self, g: Group, s: Situation) -> str | None:
         """Who should hold the group now (ownership.desired_holder)."""
@@ -293,6 +302,19 @@ class Groups:
         self.move(g, GroupTrigger.RELEASE, now, out)
         out.append(Log("info", f"releasing resource group: {g.spec.key}"))
         out.append(StopGroup(g.spec.key))
+
+    # r1.py's primitives: heartbeat's protocol orders its handoffs by messages, not claims.
+    def acquire(self, g: Group, now: float, out: list[Action]) -> None:
+        self.move(g, GroupTrigger.CLAIM, now, out)
+        self.move(g, GroupTrigger.ACKED, now, out)
+        out.append(Log("info", f"acquiring resource group: {g.spec.key}"))
+        out.append(StartGroup(g.spec.key))
+
+    def release(self, g: Group, now: float, out: list[Action]) -> None:
+        self._release(g, now, out)
+
+    def withdraw(self, g: Group, now: float, out: list[Action]) -> None:
+        self.move(g, GroupTrigger.WITHDRAW, now, out)
 
     def _step_group(self, g: Group, s: Situation, out: list[Action]) -> None:
         if s.held_off:

@@ -26,8 +26,8 @@ HandoffRequest = StandbyRequested | TakeoverRequested
 
 NO_PEER = "there is no peer (ha.cf names one node)"
 PEER_DEAD = "the peer is dead"
-HELD_OFF = ("the peer runs heartbeat 3.0.6: twinbeat cannot hand resource groups to or "
-            "from it yet (docs/migrating.md)")
+HELD_OFF = ("the peer runs heartbeat 3.0.6 with auto_failback legacy, whose hand-off "
+            "twinbeat does not speak (docs/migrating.md)")
 WHICH = ("local", "foreign", "all")  # `twinbeat standby|takeover [local|foreign|all]`
 
 
@@ -100,6 +100,18 @@ class HandoffPlan:
         return all(holders.get(key) == self.target for key in self.keys)
 
 
+def _negotiated_plan(request: HandoffRequest, groups: Groups, s: Situation,
+                     source: str | None, target: str | None) -> HandoffPlan:
+    """With a heartbeat peer: r1.py's standby and hb_takeover, refused when it refuses."""
+    assert s.negotiation is not None
+    refusal = takeover_refusal(s.active) or s.negotiation.refusal
+    if refusal is not None:
+        return HandoffPlan((), source, target, refusal)
+    keys = tuple(g.spec.key for g in selected(groups, request.which)
+                 if groups.holder(g, None, s.negotiation) == source)
+    return HandoffPlan(keys, source, target)
+
+
 def plan_handoff(
     request: HandoffRequest, params: Params, groups: Groups, s: Situation
 ) -> HandoffPlan:
@@ -119,6 +131,8 @@ def plan_handoff(
         return HandoffPlan((), source, target, NO_PEER)
     if s.held_off:
         return HandoffPlan((), source, target, HELD_OFF)
+    if s.negotiation is not None:
+        return _negotiated_plan(request, groups, s, source, target)
     if s.peer is None:
         return HandoffPlan((), source, target, PEER_DEAD)
     refusal = standby_refusal(s.active, s.peer) if standby else takeover_refusal(s.active)

@@ -4,7 +4,8 @@ Owns: this node's phase (its lifecycle: states.PHASE_TRANSITIONS) and ping reach
 the composition of the parts that own everything else:
 
 - membership.py — the peer and its links: frame acceptance, the link quorum, RTT, counters;
-- foreign.py — a peer that still speaks heartbeat 3.0.6: alive, and this node holds off;
+- foreign.py — a peer that still speaks heartbeat 3.0.6: alive, answered in its protocol
+  (hbsession.py), its groups negotiated by its rules (r1.py) instead of groups.py's;
 - groups.py — this node's resource groups: the claim rule, standby/takeover, split brain;
 - heartbeat.py — when a heartbeat goes out, its sequence and timestamp;
 - monitoring.py — fail counts: a failed resource restarts in place or gives its group up;
@@ -233,10 +234,12 @@ class Node:
     def _on_link(self, ev: FrameReceived | ForeignHeartbeat, now: float,
                  out: list[Action]) -> None:
         """What a link brought: a twinbeat frame, or a verified heartbeat 3.0.6 message."""
-        if isinstance(ev, FrameReceived):
+        if isinstance(ev, ForeignHeartbeat):
+            self._foreign.on_message(ev, now, out, groups=self._groups,
+                                     active=self._phase is Phase.ACTIVE,
+                                     native_alive=self._membership.live_peer() is not None)
+        elif self._p.peer_protocol != "heartbeat" or ev.peer != self._p.peer:
             self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
-        else:
-            self._foreign.on_message(ev, now, out)
 
     def _heed(self, notices: list[Notice], out: list[Action]) -> None:
         """Carry membership's notices to their owners."""
@@ -258,7 +261,9 @@ class Node:
 
     def _on_request(self, ev: StandbyRequested | TakeoverRequested, out: list[Action]) -> None:
         active = self._phase is Phase.ACTIVE
-        if isinstance(ev, StandbyRequested):
+        if active and self._foreign.in_charge(self._membership.live_peer() is not None):
+            self._foreign.request(ev, self._now, out)
+        elif isinstance(ev, StandbyRequested):
             refusal = standby_refusal(active, self._membership.live_peer())
             standby(self._groups, ev.which, refusal, out)
         else:
@@ -294,7 +299,8 @@ class Node:
         return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping_ok,
                          last_ts=self._heartbeats.last_ts, peer=peer,
                          takeover_ok=peer is not None or self._fencing.takeover_ok(),
-                         held_off=self._foreign.speaking and peer is None)
+                         held_off=self._foreign.holds_off(peer is not None),
+                         negotiation=self._foreign.negotiation(peer is not None))
 
     def _settle(self, now: float, out: list[Action]) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
@@ -308,6 +314,9 @@ class Node:
                              "a transition rule loops (a bug in the core, not the caller's)")
         active = self._phase is Phase.ACTIVE
         self._fencing.step(now, active and (self._ping_ok or not self._p.ping_configured), out)
+        st = None if self._phase is Phase.GONE else "active" if active or (
+            self._phase is Phase.LEAVING) else "up"
+        self._foreign.speak(now, st, peer is not None, out)
         state = self._advertised()
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
@@ -327,11 +336,18 @@ class Node:
                                              or self._foreign.speaking):
             self._phase = phase_step(self._phase, PhaseTrigger.COMMS_UP)
             out.append(Log("info", "Comms up: local status now active"))
-        if self._phase is Phase.LEAVING and self._groups.step_leaving(now, out):
-            self._phase = phase_step(self._phase, PhaseTrigger.RELEASED)
+            self._foreign.comms_up(now, out)
+        if self._phase is Phase.LEAVING:
+            self._foreign.leaving(now, False, out)  # heartbeat's peer hears it first
+            if self._groups.step_leaving(now, out):
+                self._foreign.leaving(now, True, out)
+                self._phase = phase_step(self._phase, PhaseTrigger.RELEASED)
         if self._phase is Phase.ACTIVE:
             situation = self._situation(now, peer)
-            self._groups.step(situation, out)
+            if situation.negotiation is not None:
+                self._foreign.r1.step(now, self._groups, out)
+            else:
+                self._groups.step(situation, out)
             self._reports.step(self._groups, situation, out)
 
     def _advertised(self) -> Advertised:

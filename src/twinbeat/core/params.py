@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from .errors import CoreMisuse
 from .states import U32
 
+PEER_PROTOCOLS = ("auto", "twinbeat", "heartbeat")  # ha.cf `peer_protocol`
+
 
 @dataclass(frozen=True)
 class GroupSpec:
@@ -44,6 +46,14 @@ class Params:
     `migration_threshold` times here within `failure_timeout` seconds is given up here
     (Pacemaker's migration-threshold and failure-timeout); failures older than that are
     forgotten, and 0 means never.
+
+    `peer_protocol` (ha.cf `peer_protocol`, docs/migrating.md): "auto" speaks to the peer in
+    the protocol it is heard speaking (twinbeat's, or heartbeat 3.0.6's: foreign.py);
+    "twinbeat" never speaks heartbeat's and ignores it; "heartbeat" always speaks it and
+    ignores twinbeat frames. `wall_clock_offset` is what to add to the core's time to get
+    Unix time: heartbeat's messages carry a wall-clock `ts` (hbsession.py).
+    `legacy_failback` is ha.cf's `auto_failback legacy` (`auto_failback` then True): to a
+    heartbeat peer it means its ip-request hand-off, which we do not speak (foreign.py).
     """
 
     node: str
@@ -65,6 +75,9 @@ class Params:
     failure_timeout: float = 600.0
     fencing: bool = False
     fence_delay: float = 0.0
+    peer_protocol: str = "auto"
+    wall_clock_offset: float = 0.0
+    legacy_failback: bool = False
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""
@@ -102,3 +115,5 @@ class Params:
             raise CoreMisuse("migration_threshold must be an integer >= 1")
         if not 0 <= self.failure_timeout < math.inf:
             raise CoreMisuse("failure_timeout must be >= 0 seconds (0: never forgotten)")
+        if self.peer_protocol not in PEER_PROTOCOLS:
+            raise CoreMisuse(f"peer_protocol must be one of {', '.join(PEER_PROTOCOLS)}")

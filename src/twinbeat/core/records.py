@@ -57,4 +57,16 @@ class Situation:
     last_ts: int | None  # our latest heartbeat's timestamp
     peer: LivePeer | None  # None: dead, never heard, or no peer configured
     takeover_ok: bool = True  # False: the peer is dead and not fenced yet (fencing.py)
-    held_off: bool = False  # the peer speaks heartbeat 3.0.6 only (foreign.py)
+    held_off: bool = False  # the peer speaks heartbeat 3.0.6 and we cannot (foreign.py)
+    negotiation: Negotiation | None = None  # r1.py is in charge (foreign.py)
+
+
+@dataclass(frozen=True)
+class Negotiation:
+    """While the groups are negotiated in heartbeat 3.0.6's protocol (r1.py): the peer,
+    the groups its `resource` messages say it holds, and why a standby or takeover
+    cannot start now (None: it can)."""
+
+    peer: str
+    peer_holds: frozenset[int]
+    refusal: str | None

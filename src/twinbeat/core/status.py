@@ -15,7 +15,7 @@ from .liveness import LinkTracker
 from .membership import Membership, PeerTracker
 from .monitoring import Monitoring, resource_text
 from .notices import LivePeer
-from .records import Group
+from .records import Group, Negotiation
 from .snapshot import (
     FenceSnapshot,
     GroupSnapshot,
@@ -89,13 +89,14 @@ def peer_snapshot(p: PeerTracker, now: float, deadtime: float, foreign: Foreign)
 
 
 def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
-                   live: LivePeer | None) -> GroupSnapshot:
+                   live: LivePeer | None, negotiation: Negotiation | None = None
+                   ) -> GroupSnapshot:
     count = monitoring.counts[g.index]
     n = max([len(g.spec.resources), *(i + 1 for i in count.reasons)])
     return GroupSnapshot(
         key=g.spec.key,
         primary=g.spec.primary,
-        holder=groups.holder(g, live),
+        holder=groups.holder(g, live, negotiation),
         local_state=g.state.value,
         standby=g.yield_,
         takeover=g.want,
@@ -129,7 +130,9 @@ def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membersh
                                                    foreign.unattributed[ln].by_reason))
             for ln, counts in membership.unattributed.items()
         ),
-        groups=tuple(group_snapshot(g, groups, monitoring, live) for g in groups.records),
+        groups=tuple(group_snapshot(g, groups, monitoring, live,
+                                    foreign.negotiation(live is not None))
+                     for g in groups.records),
         fencing=fencing,
     )
 

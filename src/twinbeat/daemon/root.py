@@ -24,6 +24,7 @@ import math
 import secrets
 import signal
 import sys
+import time
 from typing import Any
 
 import trio
@@ -111,7 +112,8 @@ class Daemon:
             self.engine = Engine.from_config(
                 self.config, self.generation, trio.current_time(),
                 peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32),
-                fencing=bool(self.fencer.devices), fence_delay=self.config.hacf.fencing.delay)
+                fencing=bool(self.fencer.devices), fence_delay=self.config.hacf.fencing.delay,
+                wall_clock_offset=time.time() - trio.current_time())  # heartbeat's `ts`
             nursery.start_soon(self._handle_signals)
             if self.peer_state is not None:
                 nursery.start_soon(self.peer_state.run)

@@ -111,11 +111,16 @@ class SerialLink:
         if fd is None or not self.up:
             self.stats.send_errors += 1
             return False
-        try:
-            encoded = wire.cobs_frame(data)
-        except ValueError:  # over wire.MAX_FRAME: the caller's bug, but never crash the loop
-            self.stats.send_errors += 1
-            return False
+        if data[:4] == b">>>\n":
+            # heartbeat 3.0.6's classic text (issue #14) goes as it is, after a newline that
+            # ends whatever went before: heartbeat's reader drops a line not starting ">>>".
+            encoded = b"\n" + data
+        else:
+            try:
+                encoded = wire.cobs_frame(data)
+            except ValueError:  # over wire.MAX_FRAME: the caller's bug; never crash the loop
+                self.stats.send_errors += 1
+                return False
         if self._resync:
             # The previous frame was cut short: a leading delimiter ends that fragment so
             # the peer's deframer discards it instead of gluing it to this frame.

@@ -45,6 +45,9 @@ from twinbeat.core import (
 )
 from twinbeat.core.handoff import HELD_OFF
 
+# auto_failback legacy: twinbeat does not speak heartbeat's ip-request hand-off, so it stays
+# silent and holds off (issue #14 step 1); test_core_r1.py has the negotiation (step 2).
+LEGACY = replace(PARAMS, legacy_failback=True)
 KEEPALIVE = PARAMS.keepalive
 GRACE = 0.05  # liveness.grace(2.0)
 
@@ -97,7 +100,7 @@ def run(node: Node, hb: HeartbeatPeer, start: float, end: float) -> list[Action]
 
 
 def test_never_starts_a_group_while_a_heartbeat_peer_is_heard() -> None:
-    node = Node(PARAMS, 0.0)
+    node = Node(LEGACY, 0.0)
     acts = started(node, 0.0)
     hb = HeartbeatPeer()
     acts += run(node, hb, 0.5, 300.0)  # far past initdead and deadtime
@@ -105,8 +108,9 @@ def test_never_starts_a_group_while_a_heartbeat_peer_is_heard() -> None:
     said = logs(acts)
     speaks = [m for m in said if "speaks heartbeat 3.0.6 protocol" in m]
     assert speaks == [
-        f"Node prime speaks heartbeat 3.0.6 protocol on link {link}: twinbeat cannot talk to "
-        "it yet; not taking over its resource groups while it is heard" for link in (ETH, TTY)]
+        f"Node prime speaks heartbeat 3.0.6 protocol on link {link}: twinbeat does not speak "
+        "its auto_failback legacy hand-off; not taking over its resource groups while it is "
+        "heard" for link in (ETH, TTY)]
     assert not [m for m in said if "is dead" in m]
     snap = node.snapshot()
     assert snap.state == "active"
@@ -119,7 +123,7 @@ def test_never_starts_a_group_while_a_heartbeat_peer_is_heard() -> None:
 
 
 def test_a_silent_heartbeat_peer_is_dead_after_deadtime_and_everything_is_taken_over() -> None:
-    node = Node(PARAMS, 0.0)
+    node = Node(LEGACY, 0.0)
     started(node, 0.0)
     hb = HeartbeatPeer()
     run(node, hb, 0.5, 60.0)
@@ -145,7 +149,7 @@ def test_a_silent_heartbeat_peer_is_dead_after_deadtime_and_everything_is_taken_
 
 def test_with_fencing_a_silent_heartbeat_peer_is_fenced_before_anything_is_taken_over() -> None:
     # It may hold every group (heartbeat's mach_down): fencing.py must treat it so.
-    node = Node(replace(PARAMS, fencing=True), 0.0)
+    node = Node(replace(LEGACY, fencing=True), 0.0)
     started(node, 0.0)
     run(node, HeartbeatPeer(), 0.5, 60.0)
     acts: list[Action] = []
@@ -163,7 +167,7 @@ def test_with_fencing_a_silent_heartbeat_peer_is_fenced_before_anything_is_taken
 
 
 def test_a_node_holding_groups_gives_them_up_when_a_heartbeat_peer_appears() -> None:
-    node, t = holding()
+    node, t = holding(LEGACY)
     assert group_state(node, A) == group_state(node, B) == "held"
     hb = HeartbeatPeer(status="up")
     acts = hb.beat(node, t + 1)
@@ -177,7 +181,7 @@ def test_a_node_holding_groups_gives_them_up_when_a_heartbeat_peer_appears() -> 
 
 
 def test_the_same_status_on_both_links_counts_once_and_a_replay_keeps_nothing_alive() -> None:
-    node = Node(PARAMS, 0.0)
+    node = Node(LEGACY, 0.0)
     started(node, 0.0)
     hb = HeartbeatPeer()
     hb.beat(node, 1.0)
@@ -192,7 +196,7 @@ def test_the_same_status_on_both_links_counts_once_and_a_replay_keeps_nothing_al
 
 
 def test_an_older_generation_is_a_replay_and_other_messages_only_refresh_the_link() -> None:
-    node = Node(PARAMS, 0.0)
+    node = Node(LEGACY, 0.0)
     started(node, 0.0)
     hb = HeartbeatPeer()
     hb.beat(node, 1.0)
@@ -212,7 +216,7 @@ def test_twinbeat_frames_win_then_heartbeat_keeps_the_peer_alive_when_they_stop(
     """prime's twinbeat frames prove it runs twinbeat: heartbeat messages from it (a replay,
     or both daemons on prime) change nothing. Once the frames stop and only heartbeat is
     heard, calc holds off: it gives up what it holds and does not declare prime dead."""
-    node, peer, echo = joined()
+    node, peer, echo = joined(LEGACY)
     hb = HeartbeatPeer()
     t = 1.0
     for _ in range(10):  # prime alive in both protocols; calc acquires B (its own group)
@@ -232,7 +236,7 @@ def test_twinbeat_frames_win_then_heartbeat_keeps_the_peer_alive_when_they_stop(
 
 
 def test_unknown_senders_are_counted_and_our_own_name_ignored() -> None:
-    node = Node(PARAMS, 0.0)
+    node = Node(LEGACY, 0.0)
     started(node, 0.0)
     node.feed(HeartbeatPeer(name="dana").status_on(ETH), 1.0)
     node.feed(HeartbeatPeer(name="calc").status_on(ETH), 1.0)
@@ -242,14 +246,14 @@ def test_unknown_senders_are_counted_and_our_own_name_ignored() -> None:
 
 
 def test_handoffs_are_refused_while_holding_off() -> None:
-    node = Node(PARAMS, 0.0)
+    node = Node(LEGACY, 0.0)
     started(node, 0.0)
     HeartbeatPeer().beat(node, 1.0)
     assert node.handoff_plan(TakeoverRequested("all")).refusal == HELD_OFF
 
 
 def test_misuse() -> None:
-    node = Node(PARAMS, 0.0)
+    node = Node(LEGACY, 0.0)
     ev = HeartbeatPeer().status_on(ETH)
     with pytest.raises(CoreMisuse):
         node.feed(ForeignHeartbeat(**{**ev.__dict__, "link": "eth9"}), 0.0)
