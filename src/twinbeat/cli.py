@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/twinbeat"
+DEFAULT_HEARTBEAT_STATE_DIR = "/var/lib/heartbeat"  # heartbeat 3.0.6, if it ran here
 DEFAULT_RUN_DIR = "/run/twinbeat"
 WHICH_CHOICES = ("local", "foreign", "all")
 
@@ -75,6 +76,12 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         "--state-dir",
         default=DEFAULT_STATE_DIR,
         help=f"where the generation counter is kept (default {DEFAULT_STATE_DIR})",
+    )
+    run.add_argument(
+        "--heartbeat-state-dir",
+        default=DEFAULT_HEARTBEAT_STATE_DIR,
+        help="heartbeat 3.0.6's state dir on this machine, if it ran here: its generation "
+        f"counter is where ours starts (default {DEFAULT_HEARTBEAT_STATE_DIR})",
     )
     run.add_argument(
         "--foreground", action="store_true", help="log to stderr as well (systemd does not need it)"

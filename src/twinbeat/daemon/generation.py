@@ -20,6 +20,7 @@ import stat
 from pathlib import Path
 
 GENERATION_FILE = "generation"
+HEARTBEAT_GENERATION_FILE = "hb_generation"  # in heartbeat's /var/lib/heartbeat
 MAX_GENERATION = 2**32 - 1  # a u32 on the wire
 # What we write is at most ten digits and a newline; reading a little more than any plausible
 # hand-written counter tells a counter from some other file without reading a huge one.
@@ -31,8 +32,9 @@ class GenerationError(Exception):
     """The state directory or its generation file cannot be used; the daemon must not start."""
 
 
-def bump_generation(state_dir: str | os.PathLike[str]) -> int:
-    """Read, increment and durably store the generation; return the new value (from 1).
+def bump_generation(state_dir: str | os.PathLike[str], *, at_least: int = 0) -> int:
+    """Read, increment and durably store the generation; return the new value (from 1), and
+    above `at_least` (heartbeat's last generation on this machine: `heartbeat_generation`).
 
     Raises GenerationError (one line, naming the file) and writes nothing when the directory
     or the file cannot be used.
@@ -41,13 +43,31 @@ def bump_generation(state_dir: str | os.PathLike[str]) -> int:
     path = directory / GENERATION_FILE
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        new = _read(path) + 1
+        new = max(_read(path), min(at_least, MAX_GENERATION - 1)) + 1
         # A symlinked counter (state kept on another file system) stays a symlink: the new
         # value replaces the file it points to.
         _store(Path(os.path.realpath(path)), new)
     except OSError as exc:
         raise GenerationError(f"{path}: {exc.strerror or exc}") from None
     return new
+
+
+def heartbeat_generation(state_dir: str | os.PathLike[str]) -> tuple[int, str | None]:
+    """heartbeat 3.0.6's last generation on this machine (`hb_generation` in its state dir,
+    `%15lu`), and why it was not read (None: read, or no heartbeat there).
+
+    Why (issue #14, docs/migrating.md): a heartbeat peer remembers this node's generation from
+    the heartbeat that ran here and drops anything with a lower one as a replay. So twinbeat's
+    first generation on a migrated node must be above it. Not our file: anything odd in it is
+    reported and ignored, never fatal.
+    """
+    path = Path(state_dir) / HEARTBEAT_GENERATION_FILE
+    try:
+        return _read(path), None
+    except GenerationError as exc:
+        return 0, str(exc)
+    except OSError as exc:
+        return 0, f"{path}: {exc.strerror or exc}"
 
 
 def _read(path: Path) -> int:

@@ -42,7 +42,7 @@ from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.agents import GroupOps
 from twinbeat.daemon.fencer import Fencer, acknowledge
-from twinbeat.daemon.generation import GenerationError, bump_generation
+from twinbeat.daemon.generation import GenerationError, bump_generation, heartbeat_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
 from twinbeat.daemon.monitor import Monitor
@@ -368,10 +368,14 @@ def main(args: argparse.Namespace) -> int:
         peer_generation = (
             None if config.peer is None else load_peer_generation(args.state_dir, config.peer)
         )
-        generation = bump_generation(args.state_dir)
+        seed, why = heartbeat_generation(args.heartbeat_state_dir)
+        generation = bump_generation(args.state_dir, at_least=seed)
     except (GenerationError, PeerStateError) as exc:
         print(f"twinbeat: not started: {exc}", file=sys.stderr)
         return 1
+    if why is not None:
+        log.warning("heartbeat's generation not read (%s): a heartbeat peer may drop this "
+                    "node's messages as replays (docs/migrating.md)", why)
     if config.hacf.realtime:
         for problem in enter_realtime():
             log.warning("%s; continuing without it", problem)

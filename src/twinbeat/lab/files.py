@@ -45,6 +45,12 @@ class NodeFiles:
         return self.home / "run"
 
     @property
+    def heartbeat_state_dir(self) -> Path:
+        """The node's /var/lib/heartbeat when it runs heartbeat 3.0.6 (lab/hbnode.py); its
+        generation counter is where twinbeat's starts on that node (docs/migrating.md)."""
+        return self.home / "heartbeat" / "var-lib"
+
+    @property
     def daemon_log(self) -> Path:
         return self.home / "daemon.log"
 
@@ -79,5 +85,6 @@ class NodeFiles:
             "--node", self.name,
             "--state-dir", str(self.state_dir),
             "--run-dir", str(self.run_dir),
+            "--heartbeat-state-dir", str(self.heartbeat_state_dir),
             "--foreground",
         ]  # fmt: skip

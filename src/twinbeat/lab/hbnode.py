@@ -52,11 +52,11 @@ STOP_GRACE = 60.0
 
 # Run by `unshare --mount --uts --propagation private` in the node's network namespace.
 # $1 node name, $2 the node's heartbeat dir, $3 the lab's run dir, $4 its path under /run
-# ("" when it is not under /run).
+# ("" when it is not under /run), $5 heartbeat's program, $6 the node's /var/lib/heartbeat.
 SETUP = """set -e
 hostname "$1"
 mount --bind "$2/etc-ha.d" /etc/ha.d
-mount --bind "$2/var-lib" /var/lib/heartbeat
+mount --bind "$6" /var/lib/heartbeat
 if [ -n "$4" ]; then mount --bind "$3" "$2/run/$4"; fi
 mount --rbind "$2/run" /run
 exec "$5" -f
@@ -119,7 +119,7 @@ class HeartbeatNode:
                 target.mkdir(exist_ok=True)
             else:
                 shutil.copy2(path, target)  # modes too: authkeys stays 0600
-        lib = self.root / "var-lib"
+        lib = self.files.heartbeat_state_dir
         if not lib.exists():
             shutil.copytree(PACKAGE_LIB, lib, symlinks=True)
         run = self.root / "run"
@@ -136,7 +136,7 @@ class HeartbeatNode:
         rel = _under_run(self.lab_dir)
         return ["unshare", "--mount", "--uts", "--propagation", "private", "--",
                 "/bin/sh", "-c", SETUP, "hb-node", self.name, str(self.root),
-                str(self.lab_dir), rel, str(HEARTBEAT)]
+                str(self.lab_dir), rel, str(HEARTBEAT), str(self.files.heartbeat_state_dir)]
 
     # -- the process -------------------------------------------------------------------
 

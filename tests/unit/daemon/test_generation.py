@@ -6,7 +6,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
 
-from twinbeat.daemon.generation import GenerationError, bump_generation
+from twinbeat.daemon.generation import GenerationError, bump_generation, heartbeat_generation
 
 
 def test_first_start_is_generation_one_and_each_start_increments(tmp_path):
@@ -130,3 +130,27 @@ def test_symlinked_counter_stays_a_symlink(tmp_path):
     assert (state / "generation").is_symlink()
     assert (elsewhere / "generation").read_text() == "8\n"
     assert sorted(p.name for p in elsewhere.iterdir()) == ["generation"]
+
+
+# heartbeat 3.0.6's counter on a migrated node (issue #14): its peer drops anything below it.
+
+
+def test_heartbeat_generation_reads_heartbeats_own_format(tmp_path):
+    (tmp_path / "hb_generation").write_text(f"{1795985931:15d}\n")  # heartbeat's %15lu
+    assert heartbeat_generation(tmp_path) == (1795985931, None)
+    assert heartbeat_generation(tmp_path / "missing") == (0, None)  # heartbeat never ran
+
+
+def test_twinbeat_starts_above_heartbeats_generation_and_keeps_counting(tmp_path):
+    state = tmp_path / "state"
+    assert bump_generation(state, at_least=1795985931) == 1795985932
+    assert bump_generation(state) == 1795985933
+    assert bump_generation(state, at_least=5) == 1795985934  # never goes back
+
+
+def test_a_bad_heartbeat_counter_is_reported_not_fatal(tmp_path):
+    (tmp_path / "hb_generation").write_text("garbage\n")
+    seed, why = heartbeat_generation(tmp_path)
+    assert seed == 0 and why is not None and "hb_generation" in why and "\n" not in why
+    (tmp_path / "hb_generation").write_text(f"{2**32}\n")
+    assert heartbeat_generation(tmp_path)[1] is not None
