@@ -91,6 +91,11 @@ def test_live_migration_one_node_at_a_time() -> None:
                      and s["peers"][0]["protocol"] == "twinbeat" and s["healthy"], 30,
                      f"{node} to see its peer as a healthy twinbeat node")
         poller.close()
+        for node in lp.NODES:
+            errors = [line for line in hb[node].log.read().splitlines() if "ERROR" in line
+                      and "Cannot lock ourselves into memory" not in line
+                      and "TTY write" not in line]  # the cable of a stopped node
+            assert not errors, errors
     finally:
         for daemon in hb.values() if "hb" in locals() else ():
             if daemon.running():

@@ -101,6 +101,10 @@ class HbSession:
         """Send a message of ours: `fields` start with `t`; control fields are added."""
         kind = fields[0][1]
         nosequence = kind.startswith("NS_")
+        if self.seq == 0 and kind != "status" and not nosequence:
+            # A status first: heartbeat learns a new generation of ours from a status only,
+            # and drops anything else of it sent before as a duplicate of the old one's.
+            self.status(now, False, out)
         control: list[tuple[str, str]] = [("src", self._p.node)]
         if not nosequence:
             self.seq += 1

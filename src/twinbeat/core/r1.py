@@ -6,77 +6,45 @@ says when). Groups are started and stopped through groups.py's `acquire`/`releas
 messages go out through hbsession.py. Must not import anything doing I/O.
 
 heartbeat names resource *sets* from the sender's side: `local` are the groups whose
-haresources line names the sender, `foreign` the others, `all` both. `want` is the set this
-node means to hold; what it says it holds (`rsc_hold`) is read from `want`, as heartbeat
-sets its bits before its scripts finish.
+haresources line names the sender, `foreign` the others, `all` both. What a node says it holds
+(`rsc_hold`) is its two hold bits, which heartbeat sets and clears on events (a takeover sets
+both, a standby clears its set, the taker sets the complement), not from the groups it runs:
+a node without local groups that took everything over says `all`. `bits` are ours, kept by the
+same rules so that the peer's audit ("No one owns foreign resources!") finds what it expects;
+`want` is the groups this node means to run.
 
-The rules, as heartbeat applies them between two heartbeat nodes:
-- **start-up**: at comms up with the peer alive, send `starting` (STARTING). A `resource`
-  reply moves us to RSCRCVD; once the peer says it is stable we take our local groups unless
-  it holds them (as its foreign) and become STABLE, saying `resource ... isstable=1`. Both
-  starting and neither stable: after RQSTDELAY each takes its local groups.
-- the peer's `starting`: answer with what we hold (stable if we are).
-- **auto_failback on**: holding the peer's groups after a takeover, once both are stable,
-  give them back by a standby of our foreign set (heartbeat's PerformAutoFailback).
-- **standby** (`ask_resources`, info me/other/done) both ways: the side going standby stops
-  its set and says done; the other then starts the complement and says done. Our request
-  unanswered for STANDBY_REPLY is cancelled. `hb_takeover` from the peer is answered with a
-  standby of the complementary set (heartbeat's rc.d/hb_takeover); our takeover request is
-  an `hb_takeover` to it.
-- **shutdown**: `resource rsc_hold=none info=shutdown`, stop everything, `shutdone`; the
-  peer's `shutdone`: take everything over at once, no deadtime wait.
-- the peer's death is not handled here: foreign.py ends its speech and the native rules take
-  every group over (mach_down), fencing first when configured.
-- **heal after partition**: the peer, seeing our generation return, gives everything up and
-  restarts (reference §3.3); we keep what we hold and take over what its `shutdone` frees,
-  then negotiate as at any start of the peer.
+The rules are heartbeat's between two heartbeat nodes (docs/core.md §heartbeat peers has
+them in words): start-up (`starting`, `resource ... isstable`, RQSTDELAY), the peer's
+`starting`, auto failback, standby both ways (`ask_resources` me/other/done; `hb_takeover`
+is answered with a standby of the complementary set), shutdown (`resource rsc_hold=none
+info=shutdown`, then `shutdone`; the peer's `shutdone` is a takeover at once), and heal after
+partition (the peer restarts; we keep what we hold). The peer's death is foreign.py's: the
+native rules take every group over (mach_down), fencing first when configured.
 """
 
 from __future__ import annotations
-
-import enum
-from dataclasses import dataclass
 
 from .events import Action, Log
 from .groups import Groups
 from .hbsession import Fields, HbSession, field_of
 from .params import Params
+from .r1state import (
+    ALL,
+    CLAIMED,
+    FOREIGN,
+    LOCAL,
+    RQSTDELAY,
+    SETS,
+    STANDBY_LIMIT,
+    STANDBY_REPLY,
+    TAKER_BITS,
+    Job,
+    RState,
+    Standby,
+    bits_of,
+)
 from .records import Group
 from .states import GroupLocal
-
-RQSTDELAY = 10.0  # s: heartbeat's wait for a stable peer before taking local groups
-STANDBY_REPLY = 10.0  # s: heartbeat's STANDBY_INIT_TO_MS
-STANDBY_LIMIT = 3600.0  # s: heartbeat's HB_STANDBY_RSC_TO_MS
-SETS = ("none", "local", "foreign", "all")
-CLAIMED = frozenset({GroupLocal.CLAIMING, GroupLocal.STARTING, GroupLocal.HELD,
-                     GroupLocal.RESTARTING})
-
-
-class RState(enum.Enum):
-    INIT = "init"
-    STARTING = "starting"
-    BOTHSTARTING = "bothstarting"
-    RSCRCVD = "rscrcvd"
-    STABLE = "stable"
-    SHUTDOWN = "shutdown"
-
-
-class Standby(enum.Enum):
-    NOT = "not"
-    ME = "me"  # we go standby
-    OTHER = "other"  # the peer goes standby
-    DONE = "done"
-
-
-@dataclass
-class Job:
-    """Group starts or stops under way, and what to say when they are all done."""
-
-    indices: frozenset[int]
-    acquire: bool
-    then: tuple[Fields, ...]  # messages to send once done
-    standby: Standby | None = None  # the standby state to move to once done
-    log: str | None = None  # the line to log once done
 
 
 class R1:
@@ -90,29 +58,32 @@ class R1:
         self._all = frozenset(range(len(params.groups)))
         self.rstate = RState.INIT
         self.want: set[int] = set()
-        self.peer_holds: frozenset[int] = frozenset()
+        self.bits = 0  # what we say we hold
+        self.peer_bits = 0  # what the peer says it holds, its side
         self.peer_stable = False
         self.standby = Standby.NOT
         self.standby_until: float | None = None
         self.local_takeover_at: float | None = None
-        self.needs_failback = False
+        self.needs_failback = False  # we took the peer's groups over (heartbeat's flag)
+        self.failback_due = False  # the peer just became stable: time to give them back
         self.jobs: list[Job] = []
         self._stable_before = False  # the peer's stability before our standby request
 
     # ------------------------------------------------------------------ sets
 
+    def _groups_of(self, bits: int, sender_is_peer: bool) -> frozenset[int]:
+        """The groups of heartbeat's hold bits, said by the peer or by us."""
+        local = self._all - self._local if sender_is_peer else self._local
+        return (local if bits & LOCAL else frozenset()) | (
+            self._all - local if bits & FOREIGN else frozenset())
+
     def _set(self, name: str | None, sender_is_peer: bool) -> frozenset[int]:
         """heartbeat's set word, said by the peer or by us, as group indices."""
-        word = name if name in SETS else "all" if name is None else "none"
-        ours = self._local if not sender_is_peer else self._all - self._local
-        return {"none": frozenset(), "local": ours, "foreign": self._all - ours,
-                "all": self._all}[word]
+        return self._groups_of(bits_of(name), sender_is_peer)
 
-    def _word(self, indices: set[int] | frozenset[int]) -> str:
-        """Our set word for `indices`: local and foreign counted from our side."""
-        has_local = bool(indices & self._local)
-        has_foreign = bool(indices - self._local)
-        return SETS[has_local + 2 * has_foreign]
+    @property
+    def peer_holds(self) -> frozenset[int]:
+        return self._groups_of(self.peer_bits, sender_is_peer=True)
 
     # ------------------------------------------------------------------ entering
 
@@ -120,10 +91,15 @@ class R1:
         """The peer is now heard speaking heartbeat: start from what we hold (native rules
         ran until now). Active already: we are settled (STABLE); else we start up later."""
         self.want = {g.index for g in groups.records if g.state in CLAIMED}
+        # heartbeat's bits after the takeovers the native rules did: a class counts as held
+        # when all of it is (an empty one vacuously), if anything is held at all.
+        self.bits = sum(bit for bit, which in ((LOCAL, self._local),
+                                               (FOREIGN, self._all - self._local))
+                        if which <= self.want) if self.want else 0
         self.rstate = RState.STABLE if active else RState.INIT
-        self.peer_holds, self.peer_stable = frozenset(), False
+        self.peer_bits, self.peer_stable = 0, False
         self.standby, self.standby_until, self.jobs = Standby.NOT, None, []
-        self.needs_failback = bool(self.want - self._local)
+        self.needs_failback = bool(self.bits & FOREIGN)
 
     def comms_up(self, now: float, out: list[Action]) -> None:
         """Our comms came up with the peer speaking heartbeat: ask what it holds."""
@@ -160,16 +136,16 @@ class R1:
 
     def _on_resource(self, fields: Fields, now: float, groups: Groups,
                      out: list[Action]) -> None:
-        said = self._set(field_of(fields, "rsc_hold") or "none", sender_is_peer=True)
+        said = bits_of(field_of(fields, "rsc_hold") or "none")
         full = field_of(fields, "rtype") == "full"
-        self.peer_holds = said if full or not said else self.peer_holds | said
+        self.peer_bits = said if full or not said else self.peer_bits | said
         if self.rstate in (RState.STARTING, RState.BOTHSTARTING):
             self.rstate = RState.RSCRCVD
             self.local_takeover_at = now + RQSTDELAY
         stable = field_of(fields, "isstable")
         if stable == "1" and not self.peer_stable:
             out.append(Log("info", "remote resource transition completed."))
-            self.peer_stable = True
+            self.peer_stable = self.failback_due = True
             self._resources(self.rstate is RState.STABLE, now, out)
         elif stable == "0":
             self.peer_stable = False
@@ -177,31 +153,32 @@ class R1:
             self._take_local(now, groups, out)
 
     def _take_local(self, now: float, groups: Groups, out: list[Action]) -> None:
-        """heartbeat's req_our_resources: our local groups, unless the peer holds them."""
+        """heartbeat's req_our_resources: our local groups, unless the peer holds them (as
+        its foreign ones) or we already do."""
         self.rstate = RState.STABLE
-        mine = self._local - self.want - self.peer_holds
-        if not mine:
+        if self.peer_bits & FOREIGN or self.bits & LOCAL:
             out.append(Log("info", "Local Resource acquisition completed. (none)"))
             self._resources(True, now, out)
             return
-        self._start_job(mine, True, groups, now, out,
-                        then=(self._resource_fields(True, "req_our_resources()"),))
+        self.bits |= LOCAL
+        self._start_job(self._local - self.want, True, groups, now, out,
+                        then=(self._resource_fields(True, "req_our_resources()"),),
+                        log="Local Resource acquisition completed.")
         self._resources(True, now, out)
 
     def _on_shutdone(self, now: float, groups: Groups, out: list[Action]) -> None:
         """The peer gave everything up and leaves: take everything over now."""
-        self.peer_holds, self.peer_stable = frozenset(), True
+        self.peer_bits, self.peer_stable = 0, True
         out.append(Log("info", f"Received shutdown notice from '{self._p.peer}'."))
         if self.rstate is RState.SHUTDOWN:
             return
-        self.rstate = RState.STABLE
-        missing = self._all - self.want
+        self.rstate, self.bits = RState.STABLE, ALL
         self.standby, self.standby_until = Standby.NOT, None
-        self.needs_failback = self.needs_failback or bool(missing - self._local)
-        if missing:
-            out.append(Log("info", f"Resources being acquired from {self._p.peer}."))
-            self._start_job(missing, True, groups, now, out,
-                            then=(self._resource_fields(True, "mach_down"),))
+        self.needs_failback = True
+        out.append(Log("info", f"Resources being acquired from {self._p.peer}."))
+        self._start_job(self._all - self.want, True, groups, now, out,
+                        then=(self._resource_fields(True, "mach_down"),),
+                        log=f"mach_down takeover complete for node {self._p.peer}.")
 
     # ------------------------------------------------------------------ standby
 
@@ -255,6 +232,7 @@ class R1:
             self.standby_until = now + STANDBY_LIMIT
             give = self.want & self._set(which, sender_is_peer=False)
             self.want -= give
+            self.bits &= ~bits_of(which)
             self._resources(False, now, out, "standby")
             self._start_job(give, False, groups, now, out, standby=Standby.DONE,
                             then=((("t", "ask_resources"), ("rsc_hold", which),
@@ -262,7 +240,8 @@ class R1:
         elif self.standby is Standby.OTHER and info == "done":
             out.append(Log("info", f"standby: acquire [{which}] resources from {peer}"))
             take = self._set(which, sender_is_peer=True) - self.want
-            self.peer_holds -= take
+            self.peer_bits &= ~bits_of(which)
+            self.bits |= TAKER_BITS.get(which, ALL)
             self._start_job(take, True, groups, now, out, standby=Standby.NOT, then=(
                 (("t", "ask_resources"), ("rsc_hold", which), ("info", "done")),
                 self._resource_fields(True)),
@@ -300,9 +279,18 @@ class R1:
                                           "cancelled."))
                 self.peer_stable = self._stable_before
             self.standby, self.standby_until = Standby.NOT, None
-        if (self._p.auto_failback and self.needs_failback and self.want - self._local
-                and self.refusal() is None):
-            self.needs_failback = False
+        self._auto_failback(now, out)
+
+    def _auto_failback(self, now: float, out: list[Action]) -> None:
+        """heartbeat's PerformAutoFailback, due once the peer says it became stable: give
+        back the groups taken over (our foreign ones) by a standby, as soon as both sides
+        are stable; nothing to give back ends it."""
+        if not self.failback_due:
+            return
+        if not (self._p.auto_failback and self.needs_failback and self.bits & FOREIGN):
+            self.failback_due = self.needs_failback = False
+        elif self.refusal() is None:
+            self.failback_due = self.needs_failback = False
             self.request_standby("foreign", now, out)
 
     def _step_group(self, g: Group, now: float, groups: Groups, out: list[Action]) -> None:
@@ -344,7 +332,7 @@ class R1:
         """A `resource` message says what we hold when it is sent, not when planned."""
         if field_of(fields, "t") != "resource":
             return fields
-        return tuple((n, self._word(self.want) if n == "rsc_hold" else v) for n, v in fields)
+        return tuple((n, SETS[self.bits] if n == "rsc_hold" else v) for n, v in fields)
 
     # ------------------------------------------------------------------ shutdown
 
@@ -352,7 +340,7 @@ class R1:
         """Our graceful stop begins: say we give everything up (groups.py stops them)."""
         if self.rstate is RState.SHUTDOWN:
             return
-        self.rstate, self.want, self.jobs = RState.SHUTDOWN, set(), []
+        self.rstate, self.want, self.jobs, self.bits = RState.SHUTDOWN, set(), [], 0
         self._resources(False, now, out, "shutdown")
 
     def shutdown_done(self, now: float, out: list[Action]) -> None:
@@ -361,12 +349,8 @@ class R1:
 
     # ------------------------------------------------------------------ out
 
-    def holds_for_peer(self, index: int) -> bool:
-        """Whether the peer holds group `index`, as its `resource` messages say."""
-        return index in self.peer_holds
-
     def _resource_fields(self, stable: bool, info: str | None = None) -> Fields:
-        fields: list[tuple[str, str]] = [("t", "resource"), ("rsc_hold", self._word(self.want)),
+        fields: list[tuple[str, str]] = [("t", "resource"), ("rsc_hold", SETS[self.bits]),
                                          ("rtype", "full"), ("isstable", "1" if stable else "0")]
         if info is not None:
             fields.append(("info", info))
@@ -378,3 +362,4 @@ class R1:
 
     def _send(self, fields: Fields, now: float, out: list[Action]) -> None:
         self._session.send(fields, now, out)
+
