@@ -19,6 +19,7 @@ from twinbeat.core import (
     Params,
     RecordPeerGeneration,
     RestartGroup,
+    SendForeign,
     SendHeartbeat,
     Started,
     StartGroup,
@@ -91,11 +92,12 @@ def logs(actions: list[Action]) -> list[str]:
 
 
 def orders(actions: list[Action]) -> list[Action]:
-    """The agents' orders: the actions that are neither logs, status lines, heartbeats,
-    state-dir records nor the monitor's orders (those: `monitor_orders`)."""
+    """The agents' orders: the actions that are neither logs, status lines, heartbeats (ours
+    or heartbeat 3.0.6's messages), state-dir records nor the monitor's orders (those:
+    `monitor_orders`)."""
     return [a for a in actions
             if not isinstance(a, Log | StatusChanged | SendHeartbeat | RecordPeerGeneration
-                              | StartMonitoring | StopMonitoring)]
+                              | StartMonitoring | StopMonitoring | SendForeign)]
 
 
 def monitor_orders(actions: list[Action]) -> list[Action]:
