@@ -61,11 +61,13 @@ IGNORED: dict[str, str] = {
     "hbaping": "not supported",
     "hbgenmethod": "the generation counter is always kept in a file",
     "log_badpack": "bad frames are counted (twinbeat status) instead",
-    "max_rexmit_delay": "twinbeat frames carry whole state; nothing is retransmitted",
+    "max_rexmit_delay": "twinbeat frames carry whole state; a heartbeat peer is asked "
+                        "again every 250 ms, heartbeat's default",
     "mcast6": "IPv6 media are not supported",
     "ucast6": "IPv6 media are not supported",
     "memreserve": "not needed",
-    "msgfmt": "twinbeat has its own binary frame format",
+    "msgfmt": "twinbeat has its own binary frame format; to a heartbeat peer it sends "
+              "heartbeat's default (classic)",
     "normalpoll": "not needed",
     "rtprio": "realtime uses a fixed SCHED_FIFO priority",
     "syslogmsgfmt": "log lines have one fixed format",
