@@ -91,8 +91,11 @@ def _heartbeat_lines(peer: dict[str, Any]) -> list[str]:
     links = ", ".join(f"{name} ({_age(link.get('last_heard_age'))})"
                       for name, link in sorted(hb.get("links", {}).items()))
     if peer.get("protocol", "twinbeat") != "twinbeat":
-        return [f"  protocol {peer['protocol']}: speaks heartbeat 3.0.6 on {links}; "
-                "holding off: no resource group is taken over from it (docs/migrating.md)"]
+        mode = hb.get("mode")
+        what = ("holding off: no resource group is taken over from it" if mode == "holding off"
+                else "answered in its protocol; groups move by its negotiation")
+        return [f"  protocol {peer['protocol']}: speaks heartbeat 3.0.6 on {links}; {what} "
+                "(docs/migrating.md)"]
     if not hb.get("speaking"):
         return []
     return [f"  also speaks heartbeat 3.0.6 on {links} (ignored: its twinbeat frames win)"]

@@ -112,6 +112,7 @@ def _heartbeat_view(hb: ForeignSnapshot | None) -> dict[str, Any] | None:
         "status": hb.status,
         "generation": hb.generation,
         "last_status_age": hb.last_status_age,
+        "mode": hb.mode,
         "links": {fl.name: {"last_heard_age": fl.last_heard_age, "messages": fl.messages,
                             "replayed": fl.replayed} for fl in hb.links},
     }

@@ -268,7 +268,15 @@ class Foreign:
 
     # ------------------------------------------------------------------ status
 
-    def snapshot(self, now: float) -> ForeignSnapshot | None:
+    def mode(self, native_alive: bool) -> str:
+        """What we do about the peer's heartbeat messages, in the status's words."""
+        if not self.speaking:
+            return "silent"
+        if self.holds_off(native_alive):
+            return "holding off"
+        return "negotiating" if self.in_charge(native_alive) else "ignored"
+
+    def snapshot(self, now: float, native_alive: bool = False) -> ForeignSnapshot | None:
         if self.protocol is None:
             return None
         return ForeignSnapshot(
@@ -282,6 +290,7 @@ class Foreign:
                                     messages=fl.messages, replayed=fl.replayed)
                 for name, fl in self.links.items() if fl.last_heard is not None
             ),
+            mode=self.mode(native_alive),
         )
 
     def _name(self) -> str:

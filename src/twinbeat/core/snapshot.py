@@ -52,6 +52,10 @@ class ForeignSnapshot:
     generation: int | None
     last_status_age: float | None
     links: tuple[ForeignLinkSnapshot, ...]
+    # what we do about it (foreign.py): "negotiating" (we speak its protocol), "holding off"
+    # (auto_failback legacy), "ignored" (peer_protocol twinbeat, or its twinbeat frames win)
+    # or "silent" (it speaks no more)
+    mode: str = "silent"
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def peer_snapshot(p: PeerTracker, now: float, deadtime: float, foreign: Foreign)
         ping_ok=ping_ok,
         links=tuple(link_snapshot(lt, now, deadtime) for lt in p.links.values()),
         protocol=protocol,
-        heartbeat=foreign.snapshot(now),
+        heartbeat=foreign.snapshot(now, p.alive),
     )
 
 
@@ -155,7 +155,8 @@ def status_line(phase: Phase, membership: Membership, groups: Groups, *,
         up = sum(1 for lt in p.links.values() if lt.up)
         word = "alive" if p.alive else "dead" if p.declared_dead else "unheard"
         if foreign is not None and foreign.speaking and not p.alive:
-            word = f"speaks {PROTOCOLS.get(foreign.protocol or '', 'heartbeat')} (holding off)"
+            name = PROTOCOLS.get(foreign.protocol or "", "heartbeat")
+            word = f"speaks {name} ({foreign.mode(False)})"
         parts.append(f"{p.name} {word} ({up}/{len(p.links)} links)")
     crit = [g.spec.key for g in groups.records if g.state is GroupLocal.CRITICAL]
     if crit:

@@ -117,6 +117,7 @@ def test_never_starts_a_group_while_a_heartbeat_peer_is_heard() -> None:
     (peer,) = snap.peers
     assert (peer.alive, peer.protocol, peer.state) == (True, PROTOCOL_HEARTBEAT, "active")
     assert peer.heartbeat is not None and peer.heartbeat.speaking
+    assert peer.heartbeat.mode == "holding off"
     assert {fl.name for fl in peer.heartbeat.links} == {ETH, TTY}
     view = status_view(snap)
     assert view["peers"][0]["protocol"] == PROTOCOL_HEARTBEAT and not view["healthy"]

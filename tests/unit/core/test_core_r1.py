@@ -12,6 +12,8 @@ from dataclasses import replace
 from core_helpers import PARAMS, A, B, group_state, logs, orders
 from hb_helpers import HbPeer, complete, kinds, of_kind, talking, ticks
 
+from twinbeat.control.client import format_status
+from twinbeat.control.statusview import status_view
 from twinbeat.core import (
     Node,
     ShutdownComplete,
@@ -54,6 +56,10 @@ def stable_pair(t: float = 1.0) -> tuple[Node, HbPeer, float]:
     assert said[-1]["rsc_hold"] == "local" and said[-1]["isstable"] == "1"
     assert said[-1].get("info") == "req_our_resources()"
     assert holders(n.snapshot()) == {A: "prime", B: "calc"}
+    (peer,) = n.snapshot().peers
+    assert peer.heartbeat is not None and peer.heartbeat.mode == "negotiating"
+    text = format_status(status_view(n.snapshot()))
+    assert "answered in its protocol; groups move by its negotiation" in text
     return n, prime, t + 0.3
 
 
