@@ -261,8 +261,14 @@ class Foreign:
         if not self.talks(native_alive):
             return
         if self.speaking and not self.negotiating:
-            self.r1.enter(groups, active)
+            # A peer already active may have taken groups over unseen (it restarted during a
+            # partition): ask it, as at our own start, so that both sides' failback rules
+            # sort out what both hold. A peer still starting asks us itself.
+            ask = not active or self.status == "active"
+            self.r1.enter(groups, stable=not ask)
             self.negotiating = True
+            if active and ask:
+                self.r1.comms_up(now, out)
         if self.session.accept(ev, now, out) and self.negotiating:
             self.r1.on_message(ev.message_type, ev.fields, now, groups, out)
 

@@ -68,6 +68,7 @@ class R1:
         self.failback_due = False  # the peer just became stable: time to give them back
         self.jobs: list[Job] = []
         self._stable_before = False  # the peer's stability before our standby request
+        self._both_asked = -STANDBY_REPLY  # when we last acted on groups both hold
 
     # ------------------------------------------------------------------ sets
 
@@ -87,16 +88,17 @@ class R1:
 
     # ------------------------------------------------------------------ entering
 
-    def enter(self, groups: Groups, active: bool) -> None:
+    def enter(self, groups: Groups, stable: bool) -> None:
         """The peer is now heard speaking heartbeat: start from what we hold (native rules
-        ran until now). Active already: we are settled (STABLE); else we start up later."""
+        ran until now). `stable`: we are settled (STABLE), and the peer, starting itself,
+        will ask us; else we ask it at comms up (INIT: `comms_up`)."""
         self.want = {g.index for g in groups.records if g.state in CLAIMED}
         # heartbeat's bits after the takeovers the native rules did: a class counts as held
         # when all of it is (an empty one vacuously), if anything is held at all.
         self.bits = sum(bit for bit, which in ((LOCAL, self._local),
                                                (FOREIGN, self._all - self._local))
                         if which <= self.want) if self.want else 0
-        self.rstate = RState.STABLE if active else RState.INIT
+        self.rstate = RState.STABLE if stable else RState.INIT
         self.peer_bits, self.peer_stable = 0, False
         self.standby, self.standby_until, self.jobs = Standby.NOT, None, []
         self.needs_failback = bool(self.bits & FOREIGN)
@@ -151,6 +153,17 @@ class R1:
             self.peer_stable = False
         if self.rstate is RState.RSCRCVD and self.peer_stable:
             self._take_local(now, groups, out)
+        elif self._orphaned():
+            # heartbeat's audit only logs "No one owns our local resources!"; a start-up
+            # cut short by the peer's restart leaves them so, and nobody else will take them.
+            out.append(Log("warning", "No one owns our local resources: acquiring them"))
+            self._take_local(now, groups, out)
+
+    def _orphaned(self) -> bool:
+        """Both stable, nothing moving, and neither side says it holds our local groups."""
+        return (self.rstate is RState.STABLE and self.peer_stable and not self.jobs
+                and self.standby is Standby.NOT and bool(self._local)
+                and not (self.peer_bits & FOREIGN or self.bits & LOCAL))
 
     def _take_local(self, now: float, groups: Groups, out: list[Action]) -> None:
         """heartbeat's req_our_resources: our local groups, unless the peer holds them (as
@@ -280,6 +293,24 @@ class R1:
                 self.peer_stable = self._stable_before
             self.standby, self.standby_until = Standby.NOT, None
         self._auto_failback(now, out)
+        self._both_hold(now, out)
+
+    def _both_hold(self, now: float, out: list[Action]) -> None:
+        """Both sides say they hold the same groups (both took over in a partition, or both
+        started in one): heartbeat only logs it (its audit), twinbeat sorts it out once the
+        negotiation is quiet, as between twinbeat nodes: the preferred node keeps its own.
+        Ours it holds too: `hb_takeover local` (it stands by for them); its own we hold
+        too: our standby of `foreign`. At most once per STANDBY_REPLY."""
+        both = self.want & self.peer_holds
+        if not both or self.refusal() is not None or now < self._both_asked + STANDBY_REPLY:
+            return
+        self._both_asked = now
+        keys = ", ".join(self._p.groups[i].key for i in sorted(both))
+        out.append(Log("warning", f"Both nodes hold {keys}: the preferred node keeps each"))
+        if both - self._local:
+            self.request_standby("foreign", now, out)
+        else:
+            self.request_takeover("local", now, out)
 
     def _auto_failback(self, now: float, out: list[Action]) -> None:
         """heartbeat's PerformAutoFailback, due once the peer says it became stable: give
