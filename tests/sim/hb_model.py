@@ -191,6 +191,9 @@ class HbModel:
             return
         if not self.track(kind, msg, now) or msg.get("dest") not in (None, self.name):
             return
+        self.dispatch(kind, msg, now)
+
+    def dispatch(self, kind: str, msg: dict[str, str], now: float) -> None:
         if kind == "status":
             self.peer_heard = now
             if self.peer_state != "up":
@@ -254,52 +257,64 @@ class HbModel:
             self.process(kind, msg, now, own=True)
 
     def process(self, kind: str, msg: dict[str, str], now: float, *, own: bool) -> None:
-        newstate = self.rstate
+        """heartbeat's process_resources."""
+        newstate: str | None = self.rstate
         if kind == "starting" and not own:
-            if self.rstate == "starting":
-                newstate = "bothstarting"
-            elif self.rstate not in ("rscrcvd", "stable", "shutdown"):
-                return
-            self.other_stable = False
-            self.resources(self.rstate == "stable", now)
-        if kind == "resource":
-            n, full = bits(msg.get("rsc_hold")), msg.get("rtype") == "full"
-            if self.rstate in ("starting", "bothstarting"):
-                newstate = "rscrcvd"
-            elif self.rstate not in ("rscrcvd", "stable", "shutdown"):
-                return
-            if not own:
-                self.other_holds = n if full or n == 0 else n | self.other_holds
-                stable = msg.get("isstable")
-                if stable == "1" and not self.other_stable:
-                    self.other_stable = True
-                    self.resources(self.rstate == "stable", now)
-                    self.failback_due = True
-                elif stable == "0":
-                    self.other_stable = False
-                if self.rstate not in ("stable", "shutdown") and self.other_stable:
-                    self.req_our(False, now)
-                    newstate = "stable"
-                    self.rstate = newstate
-                    self.resources(True, now)
-                    self.failback_due = True
-            else:
-                self.i_hold = n if full or n == 0 else n | self.i_hold
-                if msg.get("info") == "mach_down":
-                    self.i_hold |= FOREIGN
-                    self.needs_failback = self.other_stable = True
-                elif msg.get("info") == "shutdown":
-                    newstate = "shutdown"
-        if kind == "shutdone" and not own:
-            self.other_stable, self.other_holds = True, 0
-            if self.i_hold != ALL and not self.shutting_down:
-                rtype = {FOREIGN: "local", LOCAL: "foreign"}.get(self.i_hold, "all")
-                self.standby = "done"
-                self.go_standby("other", rtype, now)
-            self.takeover(now)
+            newstate = self.on_starting(now)
+        elif kind == "resource":
+            newstate = self.on_resource(msg, now, own=own)
+        elif kind == "shutdone" and not own:
+            self.on_shutdone(now)
+        if newstate is None:
+            return
         self.rstate = newstate
         if self.rstate == "rscrcvd" and self.local_takeover_at is None:
             self.local_takeover_at = now + RQSTDELAY
+
+    def on_starting(self, now: float) -> str | None:
+        newstate = self.rstate
+        if self.rstate == "starting":
+            newstate = "bothstarting"
+        elif self.rstate not in ("rscrcvd", "stable", "shutdown"):
+            return None
+        self.other_stable = False
+        self.resources(self.rstate == "stable", now)
+        return newstate
+
+    def on_resource(self, msg: dict[str, str], now: float, *, own: bool) -> str | None:
+        n, full = bits(msg.get("rsc_hold")), msg.get("rtype") == "full"
+        newstate = self.rstate
+        if self.rstate in ("starting", "bothstarting"):
+            newstate = "rscrcvd"
+        elif self.rstate not in ("rscrcvd", "stable", "shutdown"):
+            return None
+        if own:
+            self.i_hold = n if full or n == 0 else n | self.i_hold
+            if msg.get("info") == "mach_down":
+                self.i_hold |= FOREIGN
+                self.needs_failback = self.other_stable = True
+            return "shutdown" if msg.get("info") == "shutdown" else newstate
+        self.other_holds = n if full or n == 0 else n | self.other_holds
+        stable = msg.get("isstable")
+        if stable == "1" and not self.other_stable:
+            self.other_stable = self.failback_due = True
+            self.resources(self.rstate == "stable", now)
+        elif stable == "0":
+            self.other_stable = False
+        if newstate not in ("stable", "shutdown") and self.other_stable:
+            self.rstate = newstate = "stable"
+            self.req_our(False, now)
+            self.resources(True, now)
+            self.failback_due = True
+        return newstate
+
+    def on_shutdone(self, now: float) -> None:
+        self.other_stable, self.other_holds = True, 0
+        if self.i_hold != ALL and not self.shutting_down:
+            rtype = {FOREIGN: "local", LOCAL: "foreign"}.get(self.i_hold, "all")
+            self.standby = "done"
+            self.go_standby("other", rtype, now)
+        self.takeover(now)
 
     def req_our(self, anyway: bool, now: float) -> None:
         if self.shutting_down:
@@ -326,19 +341,12 @@ class HbModel:
         self.send([("t", "ask_resources"), ("rsc_hold", which), ("info", "me")], now)
 
     def ask(self, msg: dict[str, str], now: float, *, own: bool) -> None:
+        """heartbeat's ask_for_resources (own: our message, looped back)."""
         if self.rstate == "shutdown":
             return
         info, rtype = msg.get("info", ""), msg.get("rsc_hold", "all")
-        if self.standby == "not":
-            if not self.other_stable or self.rstate != "stable" or info != "me":
-                return
-            self.other_stable = False
-            if own:
-                self.standby, self.standby_until = "me", now + STANDBY_REPLY
-            else:
-                self.standby, self.standby_until = "other", now + 3600
-                self.send([("t", "ask_resources"), ("rsc_hold", rtype), ("info", "other")],
-                          now)
+        if self.standby == "not" and info == "me":
+            self.ask_not(rtype, now, own=own)
         elif self.standby == "me":
             if not own and info == "other":
                 self.standby_until = now + 3600
@@ -347,13 +355,23 @@ class HbModel:
                 self.standby = "done"
                 self.i_hold &= ~bits(rtype)
         elif self.standby == "other" and info == "done" and not own:
-            self.go_standby("other", rtype, now)
             self.standby = "done"
+            self.go_standby("other", rtype, now)
         elif self.standby == "done" and info == "done":
             self.standby, self.standby_until = "not", None
             if own:
                 self.i_hold |= {LOCAL: FOREIGN, FOREIGN: LOCAL}.get(bits(rtype), ALL)
             self.resources(True, now)
+
+    def ask_not(self, rtype: str, now: float, *, own: bool) -> None:
+        if not self.other_stable or self.rstate != "stable":
+            return  # "standby message ignored. Other side is in flux."
+        self.other_stable = False
+        if own:
+            self.standby, self.standby_until = "me", now + STANDBY_REPLY
+        else:
+            self.standby, self.standby_until = "other", now + 3600
+            self.send([("t", "ask_resources"), ("rsc_hold", rtype), ("info", "other")], now)
 
     def go_standby(self, who: str, which: str, now: float) -> None:
         rset = bits(which)
