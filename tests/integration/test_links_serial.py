@@ -7,6 +7,7 @@ same paths.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -104,3 +105,39 @@ async def test_cable_pulled_then_replugged(cable: Cable) -> None:
             await until(lambda: b"after" in got)
             assert link_a.stats.reopens >= 1 and link_b.stats.reopens >= 1
             nursery.cancel_scope.cancel()
+
+
+async def test_heartbeat_classic_text_goes_raw_between_twinbeat_frames(cable: Cable) -> None:
+    """A heartbeat 3.0.6 message (issue #14) is written as text after a newline, so that
+    heartbeat's line reader sees it whole; twinbeat's reader hands both kinds on."""
+    ring = wire.Keyring({1: ("md5", b"hb-lab-secret")}, 1)
+    text = wire.hb_encode_classic([(b"t", b"status"), (b"src", b"calc")], ring)
+    with trio.fail_after(GUARD):
+        a, b = ends(cable)
+        got: list[bytes] = []
+        link_a, link_b = serial_link(a, 0), serial_link(b, 1)
+        async with trio.open_nursery() as nursery:
+            for link in (link_a, link_b):
+                await nursery.start(link.run, lambda name, data: got.append(data))
+            for payload in (b"frame-1", text, b"frame-2", text):
+                assert link_a.send(payload)
+            await until(lambda: len(got) >= 4)
+            assert got == [b"frame-1", text, b"frame-2", text]
+            nursery.cancel_scope.cancel()
+    with trio.fail_after(GUARD):  # on the wire: the text itself, after a line break
+        a, b = ends(cable)
+        link_a = serial_link(a, 0)
+        fd = os.open(b, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(link_a.run, lambda name, data: None)
+                assert link_a.send(text)
+                seen = b""
+                while not seen.endswith(b"<<<\n"):
+                    await trio.sleep(0.02)
+                    with contextlib.suppress(BlockingIOError):
+                        seen += os.read(fd, 4096)
+                nursery.cancel_scope.cancel()
+        finally:
+            os.close(fd)
+        assert seen == b"\n" + text
