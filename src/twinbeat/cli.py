@@ -24,6 +24,8 @@ HANDLERS: dict[str, str] = {
     "status": "twinbeat.control.client:status_main",
     "standby": "twinbeat.control.client:standby_main",
     "takeover": "twinbeat.control.client:takeover_main",
+    "clear": "twinbeat.control.client:clear_main",
+    "fence-ack": "twinbeat.control.client:fence_ack_main",
     "keygen": "twinbeat.config.keygen:main",
     "cleanup": "twinbeat.resources.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
@@ -86,7 +88,8 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`status`, `standby`, `takeover`: what an admin types against a running daemon."""
+    """`status`, `standby`, `takeover`, `clear`, `fence-ack`: what an admin types against a
+    running daemon."""
     status = sub.add_parser("status", help="show nodes, links and resource groups")
     _add_socket_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -98,7 +101,19 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         cmd.add_argument(
             "--timeout", type=float, default=60.0, help="seconds to wait for the handoff"
         )
+    clear = sub.add_parser(
+        "clear", help="forget resource failures (root), so a group may run here again"
+    )
+    _add_socket_option(clear)
+    clear.add_argument("group", nargs="?", default=None,
+                       help="the group's key (its first resource); default: every group")
 
+    ack = sub.add_parser(
+        "fence-ack", help="confirm the peer is off when its fence device cannot (root)"
+    )
+    _add_socket_option(ack)
+    ack.add_argument("node", help="the peer, as named in ha.cf")
+    ack.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,8 +135,16 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     lab.add_argument(
         "--preset",
         default="lab",
-        choices=("lab", "howto", "1s-3s", "fast"),
-        help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms)",
+        choices=("lab", "howto", "1s-3s", "fast", "ocf"),
+        help="timer preset: lab (100ms/1s, default), howto (2s/10s), 1s-3s, fast (10ms/40ms); "
+        "ocf: lab's timers, apache2 run by the OCF agent ocf:heartbeat:apache",
+    )
+    lab.add_argument(
+        "--fencing",
+        default="agent",
+        choices=("agent", "stonith", "none"),
+        help="how the nodes fence each other through the lab's power switch: a fence agent "
+        "(default), heartbeat's stonith_host line, or no fencing",
     )
 
 

@@ -17,7 +17,8 @@ replica runs unchanged against simulated time and network; two copies of the glu
   membership policy: the core's.
 - **Out**: core actions → outputs. `SendHeartbeat` becomes one signed payload per link
   (`Transmit`), each with that link's id and echo; agent calls (`StartGroup`, `StopGroup`,
-  `Announce`), `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
+  `RestartGroup`, `Announce`), the monitor's orders (`StartMonitoring`, `StopMonitoring`),
+  `FencePeer`, `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
   through unchanged.
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
@@ -36,6 +37,7 @@ from twinbeat.core import (
     Announce,
     CoreMisuse,
     Event,
+    FencePeer,
     FrameReceived,
     GroupSpec,
     HandoffPlan,
@@ -45,13 +47,16 @@ from twinbeat.core import (
     Params,
     PeerSnapshot,
     RecordPeerGeneration,
+    RestartGroup,
     SendHeartbeat,
     ShutdownComplete,
     Snapshot,
     StandbyRequested,
     StartGroup,
+    StartMonitoring,
     StatusChanged,
     StopGroup,
+    StopMonitoring,
     TakeoverRequested,
 )
 from twinbeat.wire import Keyring, WireError, decode_untrusted, encode
@@ -69,7 +74,7 @@ class Transmit:
 
 Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring | FencePeer
 )
 
 
@@ -119,11 +124,16 @@ def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
-                       timestamp_origin: int = 0) -> Params:
+                       timestamp_origin: int = 0, fencing: bool | None = None,
+                       fence_delay: float | None = None) -> Params:
     """The core's view of the configuration: no file paths, no I/O, nothing it does not use.
 
     `peer_generation` and `timestamp_origin` are the run's, not the configuration's: the
-    state dir's record of the peer (daemon/peerstate.py) and a random number per run."""
+    state dir's record of the peer (daemon/peerstate.py) and a random number per run.
+    Each group carries its resources' texts (the core counts failures per resource) and
+    ha.cf's migration_threshold and failure_timeout (config/monitoring.py) go as they are.
+    `fencing` and `fence_delay` default to the configuration's: whether this node has a fence
+    device, and `fence_delay` (a caller such as the simulator may say otherwise)."""
     hacf = config.hacf
     return Params(
         node=config.node,
@@ -134,12 +144,21 @@ def params_from_config(config: Config, generation: int, *, peer_generation: int 
         warntime=hacf.warntime,
         initdead=hacf.initdead,
         auto_failback=hacf.auto_failback.fails_back,
-        groups=tuple(GroupSpec(key=g.key, primary=g.primary) for g in config.groups),
+        groups=tuple(
+            GroupSpec(key=g.key, primary=g.primary, resources=tuple(r.text for r in g.resources))
+            for g in config.groups
+        ),
         fingerprint=config.fingerprint,
         generation=generation,
         ping_configured=bool(hacf.ping_nodes),
         peer_generation=peer_generation,
         timestamp_origin=timestamp_origin,
+        migration_threshold=hacf.monitoring.migration_threshold,
+        failure_timeout=hacf.monitoring.failure_timeout,
+        # Only the devices this node can use count: heartbeat reads a stonith_host line on
+        # its HOSTFROM alone, so a node whose lines are all the peer's fences nothing.
+        fencing=bool(config.fence_devices) if fencing is None else fencing,
+        fence_delay=hacf.fencing.delay if fence_delay is None else fence_delay,
     )
 
 
@@ -165,10 +184,12 @@ class Engine:
 
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float, *,
-                    peer_generation: int | None = None, timestamp_origin: int = 0) -> Engine:
+                    peer_generation: int | None = None, timestamp_origin: int = 0,
+                    fencing: bool | None = None, fence_delay: float | None = None) -> Engine:
         return cls(
             params_from_config(config, generation, peer_generation=peer_generation,
-                               timestamp_origin=timestamp_origin),
+                               timestamp_origin=timestamp_origin, fencing=fencing,
+                               fence_delay=fence_delay),
             keyring_from_config(config),
             {link.name: link.link_id for link in config.hacf.links},
             now,

@@ -14,9 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twinbeat.control.requests import (
+    MAX_GROUP_KEY,
     MAX_NESTING,
     MAX_REQUEST,
     BadRequestError,
+    ClearRequest,
+    FenceAckRequest,
     HandoffRequest,
     StatusRequest,
     nesting_exceeds,
@@ -30,9 +33,13 @@ json_values = st.recursive(
     max_leaves=30,
 )
 near_misses = st.fixed_dictionaries(
-    {"cmd": st.sampled_from(["status", "standby", "takeover", "STATUS", ""]) | json_values},
+    {"cmd": st.sampled_from(["status", "standby", "takeover", "clear", "fence-ack", "STATUS",
+                             "fence_ack", ""]) | json_values},
     optional={"which": st.sampled_from(["local", "foreign", "all", "none"]) | json_values,
-              "timeout": st.floats() | st.integers() | json_values},
+              "timeout": st.floats() | st.integers() | json_values,
+              "group": st.text(max_size=MAX_GROUP_KEY + 2) | json_values,
+              "node": st.sampled_from(["calc", "prime", "", "a b", "é", "x" * 65]) | st.text()
+              | json_values},
 )
 
 
@@ -42,7 +49,9 @@ def parses_or_refuses(line: bytes) -> None:
     except BadRequestError as exc:
         assert str(exc)
     else:
-        assert isinstance(request, StatusRequest | HandoffRequest)
+        assert isinstance(request, StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest)
+        if isinstance(request, ClearRequest) and request.group is not None:
+            assert 0 < len(request.group) <= MAX_GROUP_KEY and request.group.isprintable()
 
 
 @settings(max_examples=300, deadline=None)
@@ -83,6 +92,10 @@ def test_nesting_counts_brackets_outside_strings_only():
     (b'{"cmd": "standby"}', HandoffRequest("standby", "all", 60.0)),
     (b'{"cmd": "takeover", "which": "foreign", "timeout": 5}',
      HandoffRequest("takeover", "foreign", 5.0)),
+    (b'{"cmd": "clear"}', ClearRequest(None)),
+    (b'{"cmd": "clear", "group": null}', ClearRequest(None)),
+    (b'{"cmd": "clear", "group": "IPaddr::198.18.1.100/24/eth0", "which": "x"}',
+     ClearRequest("IPaddr::198.18.1.100/24/eth0")),
 ])
 def test_real_requests_parse(line, expected):
     assert parse_request_untrusted(line) == expected
@@ -93,3 +106,31 @@ def test_real_requests_parse(line, expected):
 def test_odd_timeouts_are_refused(timeout):
     with pytest.raises(BadRequestError, match="timeout must be"):
         parse_request_untrusted(b'{"cmd": "standby", "timeout": ' + timeout + b"}")
+
+
+@pytest.mark.parametrize("group", [b'""', b"1", b"true", b"[]", b'{"k": 1}', b'"a\\nb"',
+                                   b'"\\ud800"', b'"\\u0000"',
+                                   b'"' + b"x" * (MAX_GROUP_KEY + 1) + b'"'])
+def test_odd_groups_are_refused(group):
+    with pytest.raises(BadRequestError, match="clear: group must be a group key"):
+        parse_request_untrusted(b'{"cmd": "clear", "group": ' + group + b"}")
+def test_fence_ack_parses():
+    assert parse_request_untrusted(b'{"cmd": "fence-ack", "node": "calc"}') == (
+        FenceAckRequest("calc"))
+    # Case is the daemon's business (it lower-cases); the parser only bounds the shape.
+    assert parse_request_untrusted(b'{"cmd": "fence-ack", "node": "CALC"}') == (
+        FenceAckRequest("CALC"))
+
+
+@pytest.mark.parametrize("node", [b"", b'""', b'"a b"', b'"calc\\n"', b'"caf\u00e9"', b"1",
+                                  b"null", b'["calc"]', b'{"n": "calc"}', b"true",
+                                  b'"' + b"x" * 65 + b'"', b'"\u0000"'])
+def test_fence_ack_needs_a_node_name(node):
+    line = b'{"cmd": "fence-ack"' + (b', "node": ' + node if node else b"") + b"}"
+    with pytest.raises(BadRequestError, match="fence-ack: node must be a node name"):
+        parse_request_untrusted(line)
+
+
+def test_fence_ack_at_the_longest_name():
+    assert parse_request_untrusted(
+        b'{"cmd": "fence-ack", "node": "' + b"x" * 64 + b'"}') == FenceAckRequest("x" * 64)

@@ -277,3 +277,31 @@ async def answers(run_dir) -> bool:
         return await status_ok(run_dir)
     except OSError:
         return False  # between close and reopen
+
+
+async def test_fence_ack_is_roots_alone_and_reaches_the_daemon_only_then(tmp_path, nursery):
+    """Like standby: `fence-ack` lets this node take over, so SO_PEERCRED decides."""
+    acks: list[str] = []
+
+    async def fence_ack(node: str) -> dict[str, object]:
+        acks.append(node)
+        return {"ok": True, "node": node}
+
+    server = await serving(tmp_path, nursery, Recorder(), uid_of=Uids(1000, 0),
+                           fence_ack=fence_ack)
+    line = b'{"cmd": "fence-ack", "node": "calc"}\n'
+    with trio.fail_after(GUARD):
+        refused = await ask(tmp_path, line)
+        accepted = await ask(tmp_path, line)
+    assert refused == {"ok": False,
+                       "error": "fence-ack: permission denied (only root may do this)"}
+    assert accepted == {"ok": True, "node": "calc"}
+    assert acks == ["calc"]
+    assert server.stats.state_changes_refused == 1
+
+
+async def test_fence_ack_without_a_daemon_callback_is_an_error_reply(tmp_path, nursery):
+    await serving(tmp_path, nursery, Recorder(), uid_of=Uids(0))
+    with trio.fail_after(GUARD):
+        reply = await ask(tmp_path, b'{"cmd": "fence-ack", "node": "calc"}\n')
+    assert reply == {"ok": False, "error": "fence-ack: not served by this daemon"}

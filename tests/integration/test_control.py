@@ -27,6 +27,7 @@ STATUS = {
 class Recorder:
     def __init__(self):
         self.handoffs = []
+        self.clears = []
 
     def status(self):
         return STATUS
@@ -35,10 +36,15 @@ class Recorder:
         self.handoffs.append((cmd, which, timeout))
         return {"ok": True, "moved": [{"key": "k", "from": "prime", "to": "calc"}]}
 
+    async def clear(self, group):
+        self.clears.append(group)
+        return {"ok": True, "cleared": [group or "k"]}
+
 
 async def serve(tmp_path, nursery, recorder):
     listener = await open_control_listener(str(tmp_path))
-    nursery.start_soon(ControlServer(recorder.status, recorder.handoff).serve, listener)
+    nursery.start_soon(ControlServer(recorder.status, recorder.handoff,
+                                     clear=recorder.clear).serve, listener)
 
 
 async def test_status_and_standby_as_root(tmp_path, nursery):
@@ -56,6 +62,22 @@ async def test_status_and_standby_as_root(tmp_path, nursery):
         )
     assert reply["ok"] is True
     assert recorder.handoffs == [("standby", "local", 3.0)]
+
+
+@pytest.mark.root
+async def test_clear_as_root(tmp_path, nursery):
+    recorder = Recorder()
+    await serve(tmp_path, nursery, recorder)
+    with trio.fail_after(10):
+        every = await trio.to_thread.run_sync(request, str(tmp_path), {"cmd": "clear"}, 5.0)
+        one = await trio.to_thread.run_sync(
+            request, str(tmp_path), {"cmd": "clear", "group": "IPaddr::198.18.1.100"}, 5.0)
+        bad = await trio.to_thread.run_sync(
+            request, str(tmp_path), {"cmd": "clear", "group": 7}, 5.0)
+    assert every == {"ok": True, "cleared": ["k"]}
+    assert one == {"ok": True, "cleared": ["IPaddr::198.18.1.100"]}
+    assert bad["ok"] is False and "group must be a group key" in bad["error"]
+    assert recorder.clears == [None, "IPaddr::198.18.1.100"]
 
 
 async def test_bad_requests_get_an_error_and_change_nothing(tmp_path, nursery):
@@ -92,6 +114,7 @@ async def test_non_root_may_read_status_but_not_change_state(nursery):
                 answers = [
                     request(str(tmp_path), {"cmd": "status"}, 5)["ok"],
                     request(str(tmp_path), {"cmd": "takeover", "which": "all"}, 5),
+                    request(str(tmp_path), {"cmd": "clear"}, 5),
                 ]
                 os.write(write_end, json.dumps(answers).encode())
             except BaseException as exc:
@@ -107,10 +130,11 @@ async def test_non_root_may_read_status_but_not_change_state(nursery):
     with trio.fail_after(30):
         data = await trio.to_thread.run_sync(ask_as_nobody)
     shutil.rmtree(tmp_path)
-    status_ok, takeover = json.loads(data)
+    status_ok, takeover, clear = json.loads(data)
     assert status_ok is True
     assert takeover["ok"] is False and "permission denied" in takeover["error"]
-    assert recorder.handoffs == []
+    assert clear == {"ok": False, "error": "clear: permission denied (only root may do this)"}
+    assert recorder.handoffs == [] and recorder.clears == []
 
 
 async def test_second_daemon_on_the_same_socket_is_refused(tmp_path, nursery):
@@ -151,3 +175,28 @@ def test_human_status_shows_what_the_control_socket_refused():
                                                 "state_changes_refused": 3}})
     assert ("control socket: 40 connections refused (busy), "
             "3 state changes refused (not root)") in text
+
+
+def test_human_status_shows_each_resources_check_and_failures():
+    group = {**STATUS["groups"][0], "failed_here": True, "resources": [
+        {"index": 0, "text": "IPaddr::198.18.1.100/24/eth0", "fail_count": 0,
+         "last_failure": None, "check": "ok", "check_age": 1.5, "interval": 5.0,
+         "monitored": True},
+        {"index": 1, "text": "apache2", "fail_count": 2,
+         "last_failure": "apache2: status said 'stopped' " + "x" * 80,
+         "check": "not-running", "check_age": 12.0, "interval": 5.0, "monitored": True},
+        {"index": 2, "text": "web", "fail_count": 0, "last_failure": None, "check": None,
+         "check_age": None, "interval": None, "monitored": False},
+        {"index": 3, "text": "db", "fail_count": 0, "last_failure": None, "check": None,
+         "check_age": None, "interval": 5.0, "monitored": False},
+    ]}
+    lines = format_status({**STATUS, "groups": [group]}).splitlines()
+    assert lines[-7].endswith("held (failed here)")
+    assert lines[-5:] == [
+        "RESOURCE                      CHECK        CHECKED     FAILS  LAST FAILURE",
+        "IPaddr::198.18.1.100/24/eth0  ok           1500ms ago  0      -",
+        "apache2                       not-running  12s ago     2      apache2: status said "
+        "'stopped' " + "x" * 26 + "...",
+        "web                           off          -           0      -",
+        "db                            -            -           0      -",
+    ]

@@ -14,7 +14,8 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
 - Safety, checked after every event: no group is held by both running daemons when they have
   been connected (some link working both ways, see sim_network) for the last
   `exempt_window` seconds; leftovers and critical groups are exempt. A node never issues
-  StartGroup while it holds leftovers, or while its ping nodes are unreachable.
+  StartGroup while it holds leftovers, or while its ping nodes are unreachable (as last
+  reported to its daemon: a frozen one learns late).
 - Hostile network: during the fault phase an adversary replays frames it captured earlier,
   on the link they crossed or on the other one, across the peer's restarts, and at a node
   that has just restarted. Nothing it sends may change who holds what (the safety check
@@ -23,6 +24,9 @@ calls. docs/core.md §Simulator states the properties and bounds; this docstring
   dir lost or restored), with a random timestamp origin and sometimes a first sequence near
   2^32; clocks start anywhere in 0..50 days or just before 2^31/2^32 ms. A node reports a
   peer's sequence restart or generation going backwards only when it really happened.
+- Monitoring (sim_monitor.py, hooked in `_act`, `_deliver_agent`, the liveness check and the
+  "monitor" events): the monitor driver's failures, restarts and clears, and the properties
+  of the core's restart-or-give-up rules; a group given up by both nodes may end with none.
 - Liveness: after `heal_at` every fault is repaired and every daemon running; by
   `heal_at + bound` each group (without a critical stop) has exactly one holder, no core
   is mid-transition, and the client's ARP entry for the group's address is the holder's
@@ -41,10 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sim_arp import ArpCache, Garp
+from sim_fence import SimFencing
+from sim_monitor import Monitor
 from sim_network import LINKS, MAX_CONSECUTIVE_LOSS, MAX_DELAY, FakeNetwork
 
 from twinbeat.core import (
     Announce,
+    FencePeer,
+    GroupRestartFailed,
     GroupSpec,
     GroupStarted,
     GroupStartFailed,
@@ -102,6 +110,7 @@ class SimNode:
     generation: int = 1
     engine: Engine | None = None  # None while the daemon is down
     ping: bool = True
+    ping_told: bool = True  # the last PingReachability its daemon took in (a frozen one lags)
     tick_token: int = 0
     down_since: float = 0.0  # when the daemon last went down (crash or exit)
     booted_at: float = 0.0  # when the running daemon started
@@ -139,13 +148,15 @@ class Simulation:
             for n in NAMES
         }
         self.ledger: dict[str, dict[str, str]] = {n: {} for n in NAMES}
+        self.monitor = Monitor(self, self.groups, agent_max=AGENT_MAX, keepalive=KEEPALIVE)
+        self.groups = self.monitor.groups  # with their resources
         self.fail_start = r.choice((0.0, 0.1, 0.3))
         self.fail_stop = r.choice((0.0, 0.0, 0.02))
         self.replay_rate = r.choice((0.0, 0.05, 0.3))
         self.captured: list[tuple[str, bytes]] = []
         self.heal_at = self.fault_phase
         self.bound = (INITDEAD + BACKOFF_CAP * DEADTIME + 4 * KEEPALIVE + 3 * AGENT_MAX
-                      + PROBE_MAX)
+                      + PROBE_MAX + self.monitor.bound_extra)
         self.exempt_window = DEADTIME + 2 * AGENT_MAX + 2 * KEEPALIVE
         self.end = self.heal_at + self.bound
         self.now = 0.0
@@ -154,6 +165,10 @@ class Simulation:
         self.last_cut = 0.0
         self.incarnation = {n: 0 for n in NAMES}
         self.arp = ArpCache(self.seed)
+        self.fence = SimFencing(self, NAMES)  # sim_fence.py: devices, power, freezes
+        if self.fence.enabled:
+            self.bound += self.fence.extra_bound(PROBE_MAX + 2 * KEEPALIVE + 2 * AGENT_MAX)
+            self.end = self.heal_at + self.bound
 
     # ------------------------------------------------------------------ plumbing
 
@@ -174,7 +189,9 @@ class Simulation:
             auto_failback=self.auto_failback, groups=self.groups, fingerprint=FINGERPRINT,
             generation=sn.generation, ping_configured=self.ping_configured,
             peer_generation=sn.peer_generation, timestamp_origin=origin,
-            first_sequence=first_sequence,
+            first_sequence=first_sequence, migration_threshold=self.monitor.threshold,
+            failure_timeout=self.monitor.timeout, fencing=self.fence.enabled,
+            fence_delay=self.fence.delay,
         )
 
     def _boot(self, name: str) -> None:
@@ -206,12 +223,14 @@ class Simulation:
 
     def _feed(self, name: str, event: Any) -> None:
         sn = self.nodes[name]
-        if sn.engine is not None:
+        if sn.engine is not None and not self.fence.hold(name, "event", event):
+            if isinstance(event, PingReachability):
+                sn.ping_told = event.reachable
             self._carry_out(name, sn.engine.feed(event, sn.local(self.now)))
 
     def _receive(self, name: str, link: str, data: bytes) -> None:
         sn = self.nodes[name]
-        if sn.engine is not None:
+        if sn.engine is not None and not self.fence.hold(name, "frame", (link, data)):
             self._carry_out(name, sn.engine.received(link, data, sn.local(self.now)))
             self._check_no_ghost(name)
 
@@ -235,6 +254,7 @@ class Simulation:
             self._send(name, output)
             return
         self.trace.append(f"{self.now:.6f} {name} {output!r}")
+        self.monitor.act(name, output)
         if isinstance(output, RecordPeerGeneration):
             self.nodes[name].peer_generation = output.generation  # the state dir survives
         elif isinstance(output, Log):
@@ -247,6 +267,8 @@ class Simulation:
             self._agent_answers(name, ev)
         elif isinstance(output, Announce):
             self._garps(self.arp.announced(name, output.key, self.now))
+        elif isinstance(output, FencePeer):
+            self.fence.fence(name, output.peer)
 
     def _garps(self, garps: list[Garp]) -> None:
         for t, payload in garps:
@@ -255,7 +277,7 @@ class Simulation:
     def _start_group(self, name: str, key: str) -> None:
         if any(s == "leftover" for s in self.ledger[name].values()):
             self._violation(f"{name} started {key} while still holding leftovers")
-        if self.ping_configured and not self.nodes[name].ping:
+        if self.ping_configured and not self.nodes[name].ping_told:
             self._violation(f"{name} started {key} while isolated (no ping node)")
         self.ledger[name][key] = "held"
         self._garps(self.arp.started(name, key, self.now))
@@ -278,16 +300,18 @@ class Simulation:
             self._capture(src, link, data)
 
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
+        if self.fence.void(name, inc):
+            return  # the machine was switched off meanwhile: the agent died with it
         # The agent finished: its effect on the machine stands even if the daemon died.
         key = getattr(ev, "key", None)
-        if isinstance(ev, GroupStopped | GroupStopFailed | GroupStartFailed):
+        if isinstance(ev, GroupStopped | GroupStopFailed | GroupStartFailed | GroupRestartFailed):
             self.arp.silenced(name, ev.key)
         stuck = isinstance(ev, GroupStopFailed) or (
-            isinstance(ev, GroupStartFailed) and not ev.rolled_back
+            isinstance(ev, GroupStartFailed | GroupRestartFailed) and not ev.rolled_back
         )
         if stuck:
             self.ledger[name][ev.key] = "critical"
-        elif isinstance(ev, GroupStopped | GroupStartFailed) and key is not None:
+        elif isinstance(ev, GroupStopped | GroupStartFailed | GroupRestartFailed) and key:
             self.ledger[name].pop(key, None)
         if inc != self.incarnation[name] or self.nodes[name].engine is None:
             if stuck:
@@ -330,6 +354,7 @@ class Simulation:
     # ------------------------------------------------------------------ faults
 
     def _schedule_faults(self) -> None:
+        self.monitor.schedule()
         r = self.rng
         t = r.uniform(0, 5)
         while t < self.heal_at:
@@ -395,11 +420,14 @@ class Simulation:
         "takeover": lambda s, a, _d: s._feed(a, TakeoverRequested(_which(s.rng))),
         "shutdown": lambda s, a, _d: s._feed(a, ShutdownRequested()),
         "loss": _lossy,
+        "freeze": lambda s, a, d: s.fence.freeze(a, d),
+        "fence_ack": lambda s, a, _d: s.fence.admin_ack(a),
     }
 
     def _heal(self) -> None:
         self.trace.append(f"{self.now:.6f} HEAL")
         self.net.heal(self.now)
+        self.fence.heal()
         for name, sn in self.nodes.items():
             was_isolated = not sn.ping
             sn.ping = True
@@ -413,14 +441,18 @@ class Simulation:
     def _violation(self, what: str) -> None:
         raise PropertyViolationError(
             f"sim seed {self.seed} (auto_failback={self.auto_failback}, "
-            f"ping={self.ping_configured}, replay={self.replay_rate}) at t={self.now:.3f}: "
+            f"ping={self.ping_configured}, replay={self.replay_rate}, "
+            f"{self.fence.describe()}) at t={self.now:.3f}: "
             f"{what}\nreplay: pytest tests/sim --sim-seed {self.seed}"
         )
 
     def _running(self, name: str) -> bool:
-        return self.nodes[name].engine is not None
+        return self.nodes[name].engine is not None and not self.fence.is_frozen(name)
 
     def _check_safety(self) -> None:
+        if self.fence.enabled:
+            self.fence.check_safety()  # no exemption window: sim_fence.py
+            return
         a, b = NAMES
         if not self.net.working(a, b, self.now) or not self._running(a) or not self._running(b):
             self.last_cut = self.now
@@ -438,12 +470,15 @@ class Simulation:
         if peer.engine is not None:
             return
         sn = self.nodes[name]
-        if sn.engine is None or not sn.engine.snapshot().peers[0].alive:
+        snap = sn.engine.snapshot() if sn.engine is not None else None
+        if snap is None or not snap.peers[0].alive:
             return
         if sn.booted_at > peer.down_since:
             self._violation(f"{name} (started at {sn.booted_at:.3f}) sees {peer.name} alive, "
                             f"which has been down since {peer.down_since:.3f}")
-        if self.now > peer.down_since + GHOST_BOUND:
+        # As of the core's own time: a daemon resuming from a freeze shows its old view until
+        # it is fed (a frame the wire refuses feeds nothing).
+        if sn.sim_time(snap.now) > peer.down_since + GHOST_BOUND:
             self._violation(f"{name} still sees {peer.name} alive {GHOST_BOUND:.1f}s after it "
                             f"went down at {peer.down_since:.3f}")
 
@@ -468,6 +503,8 @@ class Simulation:
             if "critical" in states.values():
                 continue
             holders = [n for n, s in states.items() if s == "held"]
+            if not holders and self.monitor.failed_on_both(g.key):
+                continue  # failed on both nodes: it stays stopped (sim_monitor)
             if len(holders) != 1:
                 self._violation(f"{self.bound:.0f}s after healing, group {g.key} has holders "
                                 f"{holders} (ledger {states})")
@@ -476,11 +513,13 @@ class Simulation:
             held[g.key] = holders[0]
         for wrong in self.arp.wrong(held):
             self._violation(f"{self.bound:.0f}s after healing, {wrong}")
+        self.monitor.check_end(held)
         for n in NAMES:
             engine = self.nodes[n].engine
             assert engine is not None
             for gs in engine.snapshot().groups:
-                if gs.local_state in ("claiming", "starting", "stopping"):
+                if gs.local_state in ("claiming", "starting", "stopping", "restarting",
+                                      "giving_up"):
                     self._violation(f"{n} still {gs.local_state} {gs.key} after healing")
 
     # ------------------------------------------------------------------ run
@@ -510,7 +549,7 @@ class Simulation:
             self._feed(name, Tick())
 
     def _boot_if_down(self, name: str) -> None:
-        if self.nodes[name].engine is None:
+        if self.nodes[name].engine is None and self.fence.powered[name]:
             self._boot(name)
 
     def _replay_if_faulty(self, _payload: None) -> None:
@@ -528,6 +567,10 @@ class Simulation:
         "replay_to": lambda s, name: s._replay(name) if s.now < s.heal_at else None,
         "heal": lambda s, _p: s._heal(),
         "garp": lambda s, p: s.arp.garp(*p, s.now),
+        "monitor": lambda s, p: s.monitor.handle(p),
+        "fence_done": lambda s, p: s.fence.done(p),
+        "power_on": lambda s, name: s.fence.power_on(name),
+        "thaw": lambda s, p: s.fence.thaw(*p),
     }
 
 

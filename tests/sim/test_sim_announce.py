@@ -37,6 +37,8 @@ class OneSided(Simulation):
         self.ping_configured = False
         self.groups = (GroupSpec(key=KEY, primary=NAMES[0]),)
         self.fail_start = self.fail_stop = self.replay_rate = 0.0
+        self.monitor.off()
+        self.fence.enabled = False  # the false takeover without fencing (with it: sim_fence)
         self.net.heal(self.now)  # lossless, no duplicates
         self.cut_ended: float | None = None
 

@@ -59,7 +59,8 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
         return desired_holder(primary, views, auto_failback)
 
     monkeypatch.setattr(groups_module, "desired_holder", ignoring_joining)
-    # The race the ack closes needs two claims within one heartbeat: a few hundred seeds in.
+    # Without fencing, the race the ack closes needs two claims within one heartbeat (seed 32);
+    # with fencing, where no window is exempt, a seed finds it sooner (seed 4).
     for seed in range(1000):
         try:
             Simulation(seed).run()
@@ -70,13 +71,17 @@ def test_the_safety_check_catches_a_core_that_skips_the_claim_ack(
     pytest.fail("the simulator did not notice a core that starts without acknowledgement")
 
 
-def first_violation(seeds: range) -> str | None:
+def first_violation(seeds: range, about: str = "") -> str | None:
+    """The first violation over `seeds` whose message mentions `about`. A broken core may
+    break another property first in some seed (a ghost also makes false restart reports);
+    what a mutation check proves is that the property it is about can fire."""
     for seed in seeds:
         try:
             Simulation(seed).run()
         except PropertyViolationError as e:
             assert f"--sim-seed {seed}" in str(e)
-            return str(e)
+            if about in str(e):
+                return str(e)
     return None
 
 
@@ -84,9 +89,11 @@ def test_the_no_ghost_check_catches_a_core_that_believes_any_echo(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Mutation check (issue #11 item 5): with every frame taken as fresh, replays at a
-    restarted node make its dead peer look alive, and some seed reports it."""
+    restarted node make its dead peer look alive, and some seed reports it. (The same bug
+    breaks other properties too — a false restart report, and with fencing on two holders,
+    as a replay acks a claim — which some seeds report first.)"""
     monkeypatch.setattr(SentRange, "contains", lambda self, echo: True)
-    found = first_violation(range(DEFAULT_RUNS))
+    found = first_violation(range(DEFAULT_RUNS), "alive")
     assert found is not None and "alive" in found, found
 
 

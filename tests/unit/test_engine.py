@@ -6,15 +6,19 @@ these tests pin the translation both depend on.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from twinbeat.core import (
     CoreMisuse,
+    FencePeer,
     FrameReceived,
     GroupSpec,
     LeftoversFound,
     Log,
     Params,
+    PeerFenced,
     Started,
     StatusChanged,
     Tick,
@@ -195,3 +199,39 @@ def test_logs_pass_through_unchanged() -> None:
     e = engine()
     outputs = e.feed(Started(), 100.0)
     assert all(isinstance(o, Log | StatusChanged) for o in outputs)
+
+
+def test_a_fence_order_passes_through_and_results_go_in() -> None:
+    """Fencing (docs/core.md): FencePeer leaves the engine as the core gave it; PeerFenced
+    goes in. prime hears calc once, then calc falls silent: prime, the group's primary,
+    fences it at once."""
+    nodes = {"prime": Engine(replace(params("prime", "calc"), fencing=True), KEYRING, LINKS,
+                             100.0),
+             "calc": engine("calc", "prime")}
+    pending: list[tuple[str, str, bytes]] = []
+    now = 100.0
+    for name, n in nodes.items():
+        n.feed(Started(), now)
+        pending += [(name, lk, d) for tx in transmits(n.feed(LeftoversFound(()), now))
+                    for lk, d in tx.payloads]
+    for _ in range(4):
+        now += 0.5
+        sent, pending = pending, []
+        for src, link, data in sent:
+            dst = "calc" if src == "prime" else "prime"
+            pending += [(dst, lk, d) for tx in transmits(nodes[dst].received(link, data, now))
+                        for lk, d in tx.payloads]
+        for name, n in nodes.items():
+            pending += [(name, lk, d) for tx in transmits(n.feed(Tick(), now))
+                        for lk, d in tx.payloads]
+    e = nodes["prime"]
+    assert e.snapshot().peers[0].alive
+    outputs: list[object] = []
+    now = 100.2
+    while not any(isinstance(o, FencePeer) for o in outputs) and now < 120:
+        now = e.next_deadline() or now + 1
+        outputs = e.feed(Tick(), now)
+    assert FencePeer("calc") in outputs
+    e.feed(PeerFenced("calc"), now + 1)
+    fencing = e.snapshot().fencing
+    assert fencing is not None and fencing.state == "fenced"

@@ -3,16 +3,21 @@
 Exit 0 with the summary on stdout (warnings on stderr as `path:line: warning: ...`), or
 exit 1 with every error on stderr as `path:line: message`. Never a traceback, never a key.
 This is also where each script resource is looked up on this machine (`find_agent`): a
-missing one is a warning, since the other node may be the one that has it installed.
+missing one is a warning, since the other node may be the one that has it installed. OCF
+resources (and heartbeat's classic names run as OCF agents) are judged from each agent's
+meta-data by check_ocf.py: a missing agent or a wrong parameter is an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from twinbeat.config.agents import find_agent
+from twinbeat.config.check_ocf import check_ocf_resources
+from twinbeat.config.fencecheck import check_fencing
 from twinbeat.config.loader import load
 from twinbeat.config.messages import ConfigErrors, ConfigMessage
 from twinbeat.config.model import (
@@ -21,6 +26,7 @@ from twinbeat.config.model import (
     HaCf,
     Link,
     Mcast,
+    Monitoring,
     ScriptResource,
     Serial,
     Ucast,
@@ -62,6 +68,7 @@ def summary(config: Config) -> list[str]:
         f"({config.authkeys.keys[config.authkeys.active].method}), "
         f"{len(config.authkeys.keys)} key(s) accepted",
     ]
+    lines.append(f"monitor:  {_monitoring_text(hacf.monitoring)}")
     if hacf.ping_nodes:
         hosts = list(hacf.ping) + [f"{g.name}({' '.join(g.hosts)})" for g in hacf.ping_groups]
         lines.append(f"ping:     {', '.join(hosts)}")
@@ -72,6 +79,22 @@ def summary(config: Config) -> list[str]:
         lines.append(f"group:    {group.key} (preferred node {group.primary}): {texts}")
     lines.append(f"fingerprint: {config.fingerprint:08x}")
     return lines
+
+
+def _monitoring_text(monitoring: Monitoring) -> str:
+    interval = monitoring.interval
+    timeout = monitoring.timeout
+    text = (f"every {format_seconds(interval)}" if interval is not None else "off") + (
+        f", timeout {format_seconds(timeout)}" if timeout is not None
+        else ", timeout from OCF meta-data or 20s")
+    text += (f"; migration_threshold {monitoring.migration_threshold}, failure_timeout "
+             f"{format_seconds(monitoring.failure_timeout)}")
+    for o in monitoring.overrides:
+        own = "off" if o.off else " ".join(
+            f"{name}={format_seconds(value)}" for name, value in
+            (("interval", o.interval), ("timeout", o.timeout)) if value is not None)
+        text += f"; {o.resource}: {own}"
+    return text
 
 
 def agent_lines(config: Config) -> tuple[list[str], list[ConfigMessage]]:
@@ -85,6 +108,8 @@ def agent_lines(config: Config) -> tuple[list[str], list[ConfigMessage]]:
                 continue
             seen.add(resource.name)
             where = find_agent(config.config_dir, resource.name)
+            if where is not None and where[0] == "ocf":
+                continue  # a classic name run as an OCF agent: check_ocf.py reports it
             if where is None:
                 missing.append(ConfigMessage(
                     group.path, group.line,
@@ -110,13 +135,42 @@ def run(config_dir: str, node: str | None, out: TextIO, err: TextIO) -> int:
               "configuration", file=err)
         return 1
     found, missing = agent_lines(config)
-    for msg in (*config.warnings, *missing):
+    ocf = check_ocf_resources(config)
+    fencing = check_fencing(config)
+    for msg in (*config.warnings, *missing, *ocf.warnings, *fencing.warnings):
         print(_warning(msg), file=err)
+    if _errors(ocf.errors, "error(s) in OCF resources; twinbeat would fail to run them", err) \
+            | _errors(fencing.errors, "error(s); twinbeat will not start with this "
+                      "configuration", err):
+        return 1
     lines = summary(config)
     if found:
         lines[-1:-1] = ["resource scripts:", *found]
+    if ocf.found:
+        lines[-1:-1] = ["OCF agents:", *ocf.found]
+    lines[-1:-1] = fence_summary(config, fencing.lines)
     print("\n".join(lines), file=out)
     return 0
+
+
+def _errors(errors: Sequence[ConfigMessage], what: str, err: TextIO) -> bool:
+    """Print `errors` and their count, followed by `what` they mean; True if any."""
+    for msg in errors:
+        print(str(msg), file=err)
+    if errors:
+        print(f"{len(errors)} {what}", file=err)
+    return bool(errors)
+
+
+def fence_summary(config: Config, devices: list[str]) -> list[str]:
+    """The fencing lines of the summary: the devices this node uses, in order, or none."""
+    fencing = config.hacf.fencing
+    if not devices:
+        return ["fencing:  none" + ("" if config.peer is None else
+                                    f" (node {config.node} takes over without fencing)")]
+    return [f"fencing:  {fencing.action.value} the peer, each device in turn, at most "
+            f"{format_seconds(fencing.timeout)} each; head start {format_seconds(fencing.delay)}",
+            *devices]
 
 
 def main(args: argparse.Namespace) -> int:

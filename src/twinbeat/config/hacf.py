@@ -23,8 +23,9 @@ import ipaddress
 from collections.abc import Callable
 from typing import TypeVar
 
+from twinbeat.config import fencing, media
 from twinbeat.config import hacf_settings as s
-from twinbeat.config import media
+from twinbeat.config import monitoring as mon
 from twinbeat.config.hacf_finish import finish
 from twinbeat.config.hacf_state import HaCfState
 from twinbeat.config.limits import MAX_NODE_NAME, MAX_NODES, is_wire_name
@@ -67,8 +68,6 @@ IGNORED: dict[str, str] = {
     "msgfmt": "twinbeat has its own binary frame format",
     "normalpoll": "not needed",
     "rtprio": "realtime uses a fixed SCHED_FIFO priority",
-    "stonith": "no STONITH support",
-    "stonith_host": "no STONITH support",
     "syslogmsgfmt": "log lines have one fixed format",
     "traditional_compression": "frames are never compressed",
     "use_apphbd": "no apphbd",
@@ -77,7 +76,7 @@ IGNORED: dict[str, str] = {
 
 # Directives whose whole line is one argument list (not split on commas).
 WHOLE_LINE = frozenset({"ucast", "mcast", "ping_group", "respawn", "apiauth", "stonith",
-                        "stonith_host", "failfast"})
+                        "stonith_host", "failfast", "monitor", "fence"})
 
 BAD_NODE_NAME = (f"bad node name (1-{MAX_NODE_NAME} printable ASCII characters, no spaces: "
                  "the wire's limit)")
@@ -245,6 +244,18 @@ DIRECTIVES: dict[str, Handler] = {
     "autojoin": _checked("autojoin", _AUTOJOIN),
     "garp_count": _setting(s.GARP_COUNT),
     "garp_interval": _setting(s.GARP_INTERVAL),
+    # twinbeat's own: resource monitoring (config/monitoring.py)
+    "monitor_interval": _setting(mon.MONITOR_INTERVAL),
+    "monitor_timeout": _setting(mon.MONITOR_TIMEOUT),
+    "migration_threshold": _setting(mon.MIGRATION_THRESHOLD),
+    "failure_timeout": _setting(mon.FAILURE_TIMEOUT),
+    "monitor": mon.d_monitor,
+    "stonith": fencing.d_stonith,
+    "stonith_host": fencing.d_stonith_host,
+    "fence": fencing.d_fence,
+    "fence_delay": _setting(s.FENCE_DELAY),
+    "fence_timeout": _setting(s.FENCE_TIMEOUT),
+    "fence_action": _setting(s.FENCE_ACTION),
 }
 
 

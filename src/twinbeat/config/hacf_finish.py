@@ -9,9 +9,11 @@ per-directive checks are the directive table's (hacf.py); the cross-file ones th
 from __future__ import annotations
 
 from twinbeat.config import hacf_settings as s
+from twinbeat.config.fencing import fencing_of
 from twinbeat.config.hacf_state import HaCfState
 from twinbeat.config.media import links
 from twinbeat.config.model import AutoFailback, HaCf, Serial
+from twinbeat.config.monitoring import monitoring
 
 Timers = tuple[float, float, float, float]  # keepalive, deadtime, warntime, initdead
 
@@ -49,6 +51,8 @@ def finish(state: HaCfState) -> HaCf:
         watchdog=state.value(s.WATCHDOG, None),
         garp_count=state.value(s.GARP_COUNT, s.DEFAULT_GARP_COUNT),
         garp_interval=state.value(s.GARP_INTERVAL, s.DEFAULT_GARP_INTERVAL),
+        monitoring=monitoring(state),
+        fencing=fencing_of(state),
     )
 
 

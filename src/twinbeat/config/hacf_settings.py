@@ -8,7 +8,7 @@ GARP settings. The directive table (hacf.py) installs these; hacf_finish.py read
 
 from __future__ import annotations
 
-from twinbeat.config.model import AutoFailback
+from twinbeat.config.model import AutoFailback, FenceAction
 from twinbeat.config.readers import (
     Setting,
     absolute_path,
@@ -17,6 +17,7 @@ from twinbeat.config.readers import (
     int_choice,
     integer,
     time_at_least,
+    time_or_zero,
     time_value,
     word,
 )
@@ -75,3 +76,13 @@ WATCHDOG = Setting("watchdog", absolute_path("device must be an absolute path"),
 # twinbeat's own (docs/config.md); heartbeat's IPaddr had these as fixed script settings.
 GARP_COUNT = Setting("garp_count", integer(1, MAX_GARP_COUNT, f"must be 1-{MAX_GARP_COUNT}"))
 GARP_INTERVAL = Setting("garp_interval", time_value)
+# twinbeat's own fencing settings (config/fencing.py, docs/fencing.md).
+FENCE_DELAY = Setting("fence_delay", time_or_zero, once=True)
+FENCE_TIMEOUT = Setting("fence_timeout", time_value, once=True)
+FENCE_ACTION = Setting(
+    "fence_action",
+    # heartbeat's stonith reset is a reboot
+    word({"reboot": FenceAction.REBOOT, "reset": FenceAction.REBOOT, "off": FenceAction.OFF},
+         "use reboot or off"),
+    once=True,
+)

@@ -8,7 +8,10 @@ joins the next line. The node (lower-cased) is the group's preferred node and mu
   with a digit is the broadcast address, as heartbeat's IPaddr wrapper reads it);
 - a token that starts with a digit and has no `::` is heartbeat's bare address form,
   `IPaddr::TOKEN`;
-- anything else is `NAME[::ARG...]`, a script or service found by `agents.find_agent`.
+- `ocf:PROVIDER:AGENT[::NAME=VALUE...]` is an OCF resource agent with named parameters
+  (ocf.py);
+- anything else is `NAME[::ARG...]`, a script or service found by `agents.find_agent`
+  (heartbeat's classic names such as `Filesystem::DEV::DIR` map onto OCF agents there).
 
 Heartbeat leaves address checks to its shell scripts, at takeover time; twinbeat checks
 them here, so a typo is found by `twinbeat check` rather than during a failover. Likewise
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from twinbeat.config.limits import MAX_GROUPS
 from twinbeat.config.messages import Report, shown
 from twinbeat.config.model import Group, IPaddrResource, Resource, ScriptResource
+from twinbeat.config.ocf import is_ocf, parse_ocf
 from twinbeat.config.source import Lines, strip_comment, words
 from twinbeat.config.values import is_iface_name, parse_int, parse_ipv4
 
@@ -53,6 +57,8 @@ def logical_lines(lines: Lines) -> list[tuple[int, str]]:
 
 def parse_resource(text: str) -> Resource | str:
     """One resource token as a model object, or the reason it is wrong."""
+    if is_ocf(text):
+        return parse_ocf(text)
     if "::" in text:
         name, *args = text.split("::")
     elif _BARE_ADDRESS.fullmatch(text):

@@ -16,11 +16,13 @@ import os
 import sys
 
 from twinbeat.config.authkeys import parse_authkeys, read_authkeys
+from twinbeat.config.fencing import unprotected_storage
 from twinbeat.config.fingerprint import fingerprint
 from twinbeat.config.hacf import parse_hacf
 from twinbeat.config.haresources import parse_haresources
 from twinbeat.config.messages import ConfigErrors, Report, shown
 from twinbeat.config.model import Config, Group
+from twinbeat.config.monitoring import unknown_monitored
 from twinbeat.config.source import decode_lines, read_file
 
 HA_CF = "ha.cf"
@@ -68,13 +70,18 @@ def load(config_dir: str, node: str | None = None) -> Config:
                                        report, hacf.nodes)
     else:
         report.warn(res_path, 0, "no such file: no resource groups (heartbeat only)")
+    if not any(message.path == res_path for message in report.errors):
+        unknown_monitored(hacf.monitoring, groups, hacf_path, report)
+
+    peer = next((n for n in hacf.nodes if n != local), None)
+    unprotected_storage(bool(hacf.fencing.devices_for(local, peer)), groups, report)
 
     if report.errors or authkeys is None:
         raise ConfigErrors(report.errors, report.warnings)
     return Config(
         config_dir=config_dir,
         node=local,
-        peer=next((n for n in hacf.nodes if n != local), None),
+        peer=peer,
         hacf=hacf,
         authkeys=authkeys,
         groups=groups,

@@ -99,7 +99,21 @@ class ScriptResource:
     text: str
 
 
-Resource = IPaddrResource | ScriptResource
+@dataclass(frozen=True, slots=True)
+class OcfResource:
+    """`ocf:PROVIDER:AGENT[::NAME=VALUE...]`: an OCF resource agent with named parameters.
+
+    Run as `<OCF_ROOT>/resource.d/PROVIDER/AGENT start|stop|monitor` with each parameter in
+    the environment as `OCF_RESKEY_NAME` (docs/resources.md). `params` keep haresources' order.
+    """
+
+    provider: str
+    agent: str
+    params: tuple[tuple[str, str], ...]
+    text: str
+
+
+Resource = IPaddrResource | ScriptResource | OcfResource
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +151,131 @@ class AuthKeys:
         return f"AuthKeys(active={self.active}, keys=[{methods}])"
 
 
+# --- fencing (ha.cf: stonith, stonith_host, fence, fence_*; docs/fencing.md) -----------
+
+
+@dataclass(frozen=True, slots=True)
+class StonithHost:
+    """`stonith_host HOSTFROM TYPE PARAMS...`: heartbeat's R1 STONITH line, run through
+    cluster-glue's `stonith -t TYPE` with PARAMS as heartbeat passed them. Only the node named
+    HOSTFROM (`*`: every node) uses the line; PARAMS may hold a password, so no repr shows it."""
+
+    hostfrom: str  # "*" or a node name, lower-case
+    type: str  # a cluster-glue device type: `null`, `external/ipmi`, ...
+    params: str = field(repr=False)  # the rest of the line, tokens joined by one space
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StonithFile:
+    """`stonith TYPE FILE`: `stonith -t TYPE -F FILE`; every node uses the line."""
+
+    type: str
+    file: str  # absolute path; its first non-comment line holds the parameters
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FenceAgent:
+    """`fence [NODE] AGENT [KEY=VALUE...]` (twinbeat's own): a fence-agents program, its
+    options fed on stdin. NODE (default `*`) is the node the device fences; options may hold
+    a password (`password_file=` is the way to keep it out of ha.cf), so no repr shows them."""
+
+    target: str  # "*" or a node name, lower-case
+    agent: str  # `fence_NAME` (found on PATH or in /usr/sbin) or an absolute path
+    options: tuple[tuple[str, str], ...] = field(repr=False)  # ha.cf order, keys lower-case
+    line: int = 0
+
+
+FenceDevice = StonithHost | StonithFile | FenceAgent
+
+
+class FenceAction(enum.Enum):
+    """`fence_action reboot|off`: what a fence asks of the device (heartbeat: reset)."""
+
+    REBOOT = "reboot"
+    OFF = "off"
+
+
+DEFAULT_FENCE_TIMEOUT = 60.0  # one device's run; Pacemaker's stonith-timeout default
+
+
+@dataclass(frozen=True, slots=True)
+class Fencing:
+    """Every fencing line of ha.cf, for either node, and the settings that go with them."""
+
+    devices: tuple[FenceDevice, ...] = ()  # ha.cf order: tried in this order
+    delay: float = 0.0  # `fence_delay`: the head start (the core decides which node waits)
+    timeout: float = DEFAULT_FENCE_TIMEOUT  # `fence_timeout`: one device's run, then killed
+    action: FenceAction = FenceAction.REBOOT
+
+    def devices_for(self, node: str, peer: str | None) -> tuple[FenceDevice, ...]:
+        """The devices `node` uses against `peer`: heartbeat reads only the `stonith_host`
+        lines whose HOSTFROM is `*` or the local node; a `fence` line serves when it targets
+        `*` or the peer; a `stonith` line serves every node. None without a peer."""
+        if peer is None:
+            return ()
+        chosen: list[FenceDevice] = []
+        for device in self.devices:
+            match device:
+                case StonithHost(hostfrom=hostfrom) if hostfrom not in ("*", node):
+                    continue
+                case FenceAgent(target=target) if target not in ("*", peer):
+                    continue
+            chosen.append(device)
+        return tuple(chosen)
+
+
 # --- ha.cf -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorOverride:
+    """`monitor RESOURCE [interval=T] [timeout=T] [off]`: one resource's own check settings.
+
+    `resource` is the resource's text as written in haresources; None keeps the global value.
+    """
+
+    resource: str
+    interval: float | None
+    timeout: float | None
+    off: bool
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Monitoring:
+    """How resources are checked while held (twinbeat's own directives, docs/config.md).
+
+    `interval` None: `monitor_interval off` (only resources with their own interval are
+    checked). `timeout` None: not given, so an OCF agent's meta-data decides, else
+    DEFAULT_MONITOR_TIMEOUT. What a failure leads to is the core's: `migration_threshold`
+    failures on this node move the group to the peer; a failure older than
+    `failure_timeout` no longer counts.
+    """
+
+    interval: float | None = 5.0
+    timeout: float | None = None
+    overrides: tuple[MonitorOverride, ...] = ()
+    migration_threshold: int = 3
+    failure_timeout: float = 600.0
+
+    def interval_for(self, text: str) -> float | None:
+        """The check interval of the resource written `text`; None: not checked."""
+        for override in self.overrides:
+            if override.resource == text:
+                if override.off:
+                    return None
+                return override.interval if override.interval is not None else self.interval
+        return self.interval
+
+    def timeout_for(self, text: str) -> float | None:
+        """The check timeout given for `text` (its own, else the global); None: not given."""
+        for override in self.overrides:
+            if override.resource == text and override.timeout is not None:
+                return override.timeout
+        return self.timeout
+
 
 
 class AutoFailback(enum.Enum):
@@ -183,6 +321,8 @@ class HaCf:
     watchdog: str | None
     garp_count: int  # gratuitous ARPs per burst after acquiring an address (twinbeat's own)
     garp_interval: float  # seconds between them
+    monitoring: Monitoring = field(default_factory=Monitoring)  # twinbeat's own (monitor*)
+    fencing: Fencing = Fencing()  # stonith, stonith_host, fence lines and fence_* settings
 
     @property
     def ping_nodes(self) -> tuple[tuple[str, ...], ...]:
@@ -205,3 +345,8 @@ class Config:
     groups: tuple[Group, ...]  # haresources, file order; at most 64
     fingerprint: int  # u32, see fingerprint.py
     warnings: tuple[ConfigMessage, ...]
+
+    @property
+    def fence_devices(self) -> tuple[FenceDevice, ...]:
+        """The fence devices this node uses against its peer, in the order to try them."""
+        return self.hacf.fencing.devices_for(self.node, self.peer)

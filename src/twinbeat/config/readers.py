@@ -52,6 +52,12 @@ def time_value(token: str) -> float | Invalid:
     return seconds
 
 
+def time_or_zero(token: str) -> float | Invalid:
+    """A `time_value`, or 0 (`fence_delay 0`: no head start)."""
+    seconds = parse_time(token)
+    return 0.0 if seconds == 0 else time_value(token)
+
+
 def time_at_least(minimum: float, problem: str) -> Callable[[str], float | Invalid]:
     """A `time_value` of at least `minimum` seconds."""
 

@@ -1,4 +1,5 @@
-"""`twinbeat status|standby|takeover`: the command-line side of the control socket.
+"""`twinbeat status|standby|takeover|clear|fence-ack`: the command-line side of the control
+socket.
 
 Plain blocking sockets: these are one-shot commands, no event loop needed. Exit codes of
 `status` follow cl_status' spirit: 0 healthy, 1 degraded, 2 daemon not running.
@@ -126,15 +127,64 @@ def format_status(status: dict[str, Any]) -> str:
     refused = _control_refusals(status.get("control") or {})
     if refused:
         lines += ["", f"control socket: {refused}"]
+    lines += _fence_lines(status)
     groups = status.get("groups", [])
     if groups:
         lines.append("")
         group_rows: list[tuple[str, ...]] = [("GROUP", "PRIMARY", "HOLDER", "STATE")]
         group_rows += [
-            (g["key"], g["primary"], g.get("holder") or "-", g.get("state", "?")) for g in groups
+            (g["key"], g["primary"], g.get("holder") or "-",
+             g.get("state", "?") + (" (failed here)" if g.get("failed_here") else ""))
+            for g in groups
         ]
         lines.extend(_table(group_rows))
+        lines.extend(_resource_table(groups))
     return "\n".join(lines)
+
+
+LAST_FAILURE_WIDTH = 60
+
+
+def _resource_table(groups: list[dict[str, Any]]) -> list[str]:
+    """Per resource: its last check (result, when), its failures here (count, last reason)."""
+    rows: list[tuple[str, ...]] = [("RESOURCE", "CHECK", "CHECKED", "FAILS", "LAST FAILURE")]
+    for group in groups:
+        for r in group.get("resources") or []:
+            # off: never checked (`monitor ... off`); -: no check yet (not held, or too soon)
+            check = r.get("check") or ("off" if r.get("interval") is None else "-")
+            failure = r.get("last_failure") or "-"
+            if len(failure) > LAST_FAILURE_WIDTH:
+                failure = failure[:LAST_FAILURE_WIDTH - 3] + "..."
+            rows.append((str(r.get("text")), check,
+                         _age(r.get("check_age")) if r.get("check_age") is not None else "-",
+                         str(r.get("fail_count", 0)), failure))
+    return ["", *_table(rows)] if len(rows) > 1 else []
+
+
+def _fence_lines(status: dict[str, Any]) -> list[str]:
+    """The core's fencing of the peer, and this node's fence devices, when configured."""
+    fencing = status.get("fencing")
+    devices = status.get("fence_devices") or []
+    if not fencing and not devices:
+        return []
+    lines = [""]
+    if fencing:
+        peer = fencing.get("peer")
+        history = fencing.get("history") or [{}]
+        why = history[-1].get("reason") or fencing.get("last_result")
+        lines.append(f"fencing {peer}: {fencing.get('state')}, {fencing.get('attempts', 0)} "
+                     f"attempt(s), since {_age(fencing.get('since_age'))}"
+                     + (f": {why}" if why else ""))
+        if fencing.get("degraded"):
+            lines.append(f"  DEGRADED: {fencing.get('reason') or 'a fence is not confirmed'}")
+            lines.append(f"  once {peer} is confirmed off (powered down, or cut from shared "
+                         f"storage and the network): twinbeat fence-ack {peer}")
+    for device in devices:
+        detail = f" ({device['detail']})" if device.get("detail") else ""
+        lines.append(f"fence device {device.get('device')}: check {device.get('check')}"
+                     f"{detail}, {device.get('fenced', 0)} fenced, "
+                     f"{device.get('failed', 0)} failed")
+    return lines
 
 
 def _control_refusals(control: dict[str, int]) -> str:
@@ -202,3 +252,57 @@ def standby_main(args: argparse.Namespace) -> int:
 
 def takeover_main(args: argparse.Namespace) -> int:
     return _handoff_main("takeover", args)
+
+
+# meatclient's warning (cluster-glue's meatware plugin, heartbeat's manual fence): the
+# operator is about to let this node start what the peer may still be running.
+FENCE_ACK_WARNING = (
+    "WARNING! If node {node} has not been powered off or cut from all shared storage and\n"
+    "networks, data on shared disks may become corrupted and its services may run twice.\n"
+    "Acknowledge that {node} is off? [yN] "
+)
+
+
+def fence_ack_main(args: argparse.Namespace) -> int:
+    """`twinbeat fence-ack NODE`: confirm by hand that the peer is off (docs/fencing.md)."""
+    node = args.node.lower()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("twinbeat fence-ack: not a terminal; pass --yes to confirm", file=sys.stderr)
+            return 1
+        if input(FENCE_ACK_WARNING.format(node=node)).strip().lower() not in ("y", "yes"):
+            print("twinbeat fence-ack: not acknowledged", file=sys.stderr)
+            return 1
+    try:
+        reply = request(args.run_dir, {"cmd": "fence-ack", "node": node}, timeout=10.0)
+    except DaemonNotRunningError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except (OSError, ValueError) as exc:
+        print(f"twinbeat fence-ack: {exc}", file=sys.stderr)
+        return 1
+    if not reply.get("ok"):
+        print(f"twinbeat fence-ack: {reply.get('error', 'failed')}", file=sys.stderr)
+        return 1
+    fencing = reply.get("fencing") or {}
+    print(f"twinbeat fence-ack: {node} acknowledged as off"
+          + (f"; fencing now {fencing['state']}" if fencing.get("state") else ""))
+    return 0
+
+
+def clear_main(args: argparse.Namespace) -> int:
+    """`twinbeat clear [GROUP]`: forget resource failures, so a group may come back here."""
+    try:
+        reply = request(args.run_dir, {"cmd": "clear", "group": args.group}, timeout=10.0)
+    except DaemonNotRunningError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except (OSError, ValueError) as exc:
+        print(f"twinbeat clear: {exc}", file=sys.stderr)
+        return 1
+    if not reply.get("ok"):
+        print(f"twinbeat clear: {reply.get('error', 'failed')}", file=sys.stderr)
+        return 1
+    for key in reply.get("cleared", []):
+        print(f"{key}: failures cleared")
+    return 0

@@ -1,11 +1,12 @@
 """Control requests: one line of bytes from any local user -> a typed request.
 
 The format is one flat JSON object per line (docs/internals.md §4):
-`{"cmd": "status"}` or `{"cmd": "standby"|"takeover", "which": "local"|"foreign"|"all",
-"timeout": seconds}`. The socket is mode 0666 and this runs before SO_PEERCRED decides
-anything, so `parse_request_untrusted` is a parser of hostile input in the sense of
-DESIGN.md §2: it returns a request or raises `BadRequestError`, nothing else, whatever the
-bytes (a fuzz test holds it to that).
+`{"cmd": "status"}`, `{"cmd": "standby"|"takeover", "which": "local"|"foreign"|"all",
+"timeout": seconds}`, `{"cmd": "clear", "group": KEY or null}` (forget a group's resource
+failures; null or absent: every group) or `{"cmd": "fence-ack", "node": NAME}`. The socket is
+mode 0666 and this runs before SO_PEERCRED decides anything, so `parse_request_untrusted` is a
+parser of hostile input in the sense of DESIGN.md §2: it returns a request or raises
+`BadRequestError`, nothing else, whatever the bytes (a fuzz test holds it to that).
 
 Limits, and why:
 - `MAX_REQUEST` bytes per line: the longest real request is under 100 bytes; 4 KiB leaves
@@ -29,6 +30,9 @@ WHICH = ("local", "foreign", "all")
 HANDOFF_COMMANDS = ("standby", "takeover")
 DEFAULT_HANDOFF_TIMEOUT = 60.0
 MAX_HANDOFF_TIMEOUT = 3600.0
+MAX_GROUP_KEY = 1024  # characters; a key is a resource's text, far shorter in practice
+FENCE_ACK = "fence-ack"
+MAX_NODE_NAME = 64  # the wire's limit (config/limits.py); a longer name is no node
 
 _STRUCTURE = re.compile(rb'[][{}"]')
 _STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)  # after the opening quote
@@ -52,7 +56,21 @@ class HandoffRequest:
     timeout: float
 
 
-Request = StatusRequest | HandoffRequest
+@dataclass(frozen=True, slots=True)
+class ClearRequest:
+    """`clear` (root only): forget the resource failures of `group` (None: every group)."""
+
+    group: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FenceAckRequest:
+    """`fence-ack` (root only): the operator confirms `node` is off (docs/fencing.md)."""
+
+    node: str
+
+
+Request = StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest
 
 
 def parse_request_untrusted(line: bytes) -> Request:
@@ -100,8 +118,29 @@ def _request_from(value: dict[str, Any]) -> Request:
     cmd = value.get("cmd")
     if cmd == "status":
         return StatusRequest()
+    if cmd == "clear":
+        return _clear_from(value)
+    if cmd == FENCE_ACK:
+        return _fence_ack_from(value)
     if not (isinstance(cmd, str) and cmd in HANDOFF_COMMANDS):
         raise BadRequestError(f"unknown command {_shown(cmd)}")
+    return _handoff_from(cmd, value)
+
+
+def _clear_from(value: dict[str, Any]) -> ClearRequest:
+    """The group is a key as written in haresources: printable text, bounded; whether such
+    a group exists is the daemon's to say."""
+    group = value.get("group")
+    if group is None:
+        return ClearRequest(None)
+    if not isinstance(group, str) or not 0 < len(group) <= MAX_GROUP_KEY \
+            or not group.isprintable():
+        raise BadRequestError(f"clear: group must be a group key (1-{MAX_GROUP_KEY} printable "
+                              "characters) or null")
+    return ClearRequest(group)
+
+
+def _handoff_from(cmd: str, value: dict[str, Any]) -> HandoffRequest:
     which = value.get("which", "all")
     if not (isinstance(which, str) and which in WHICH):
         raise BadRequestError(f"{cmd}: which must be one of {', '.join(WHICH)}")
@@ -112,6 +151,16 @@ def _request_from(value: dict[str, Any]) -> Request:
             or not 0 < timeout <= MAX_HANDOFF_TIMEOUT:
         raise BadRequestError(f"{cmd}: timeout must be 0 < seconds <= {MAX_HANDOFF_TIMEOUT:g}")
     return HandoffRequest(cmd, which, float(timeout))
+
+
+def _fence_ack_from(value: dict[str, Any]) -> FenceAckRequest:
+    """A node name as the wire carries them: 1-64 printable ASCII characters, no spaces.
+    Whether it is the peer is the daemon's question (it knows the configuration)."""
+    node = value.get("node")
+    if not (isinstance(node, str) and 0 < len(node) <= MAX_NODE_NAME and node.isascii()
+            and node.isprintable() and " " not in node):
+        raise BadRequestError(f"{FENCE_ACK}: node must be a node name")
+    return FenceAckRequest(node)
 
 
 def _shown(value: object) -> str:

@@ -1,9 +1,11 @@
 """The control socket: `<run-dir>/control.sock`, one JSON object per line each way.
 
 Requests (control/requests.py): `{"cmd": "status"}`, `{"cmd": "standby"|"takeover", "which":
-"local"|"foreign"|"all", "timeout": seconds}`. Replies: `{"ok": true, ...}` or `{"ok": false,
-"error": "..."}`. Anyone local may read status (the socket is mode 0666); only root may change
-state, decided from the kernel's SO_PEERCRED, never from anything the client says about itself.
+"local"|"foreign"|"all", "timeout": seconds}`, `{"cmd": "clear", "group": KEY|null}`,
+`{"cmd": "fence-ack", "node": NAME}`. Replies: `{"ok": true, ...}` or `{"ok": false, "error":
+"..."}`. Anyone local may read status (the socket is mode 0666); only root may change state
+(standby, takeover, clear, fence-ack), decided from the kernel's SO_PEERCRED, never from
+anything the client says about itself.
 
 Because anyone may connect, the server treats every connection as hostile and nothing a
 client does may reach the daemon's core (issue #11):
@@ -40,6 +42,8 @@ from twinbeat.control.ratelimit import LogLimiter
 from twinbeat.control.requests import (
     MAX_REQUEST,
     BadRequestError,
+    ClearRequest,
+    FenceAckRequest,
     HandoffRequest,
     Request,
     StatusRequest,
@@ -63,6 +67,8 @@ log = logging.getLogger("twinbeat.control")
 
 StatusFn = Callable[[], dict[str, Any]]
 HandoffFn = Callable[[str, str, float], Awaitable[dict[str, Any]]]
+ClearFn = Callable[[str | None], Awaitable[dict[str, Any]]]
+FenceAckFn = Callable[[str], Awaitable[dict[str, Any]]]
 UidFn = Callable[[trio.SocketStream], int]
 
 
@@ -140,18 +146,35 @@ class ControlStats:
     connections: int = 0  # served
     connections_refused: int = 0  # over a connection limit: answered "busy" and closed
     bad_requests: int = 0
-    state_changes_refused: int = 0  # standby/takeover from a non-root uid
+    state_changes_refused: int = 0  # standby/takeover/clear from a non-root uid
     errors: int = 0  # unexpected exceptions in one connection (logged, contained)
     restarts: int = 0  # times the whole server failed and was started again
+
+
+StateRequest = HandoffRequest | ClearRequest | FenceAckRequest
+
+
+def _command(request: StateRequest) -> str:
+    """The command's name as the client typed it, for refusals."""
+    match request:
+        case HandoffRequest(cmd=cmd):
+            return cmd
+        case ClearRequest():
+            return "clear"
+        case FenceAckRequest():
+            return "fence-ack"
 
 
 class ControlServer:
     """Serves requests against the daemon's status and handoff functions."""
 
     def __init__(self, status: StatusFn, handoff: HandoffFn, *,
-                 uid_of: UidFn = _stream_uid, request_timeout: float = REQUEST_TIMEOUT) -> None:
+                 uid_of: UidFn = _stream_uid, request_timeout: float = REQUEST_TIMEOUT,
+                 clear: ClearFn | None = None, fence_ack: FenceAckFn | None = None) -> None:
         self._status = status
         self._handoff = handoff
+        self._clear = clear
+        self._fence_ack = fence_ack
         self._uid_of = uid_of  # SO_PEERCRED; a test may stand in another user
         self._request_timeout = request_timeout
         self.stats = ControlStats()
@@ -287,16 +310,31 @@ class ControlServer:
         log.debug("control socket: request from uid %d failed", uid, exc_info=exc)
 
     async def _dispatch(self, request: Request, uid: int) -> dict[str, Any]:
+        if isinstance(request, StatusRequest):
+            return {"ok": True, "status": {**self._status(), "control": asdict(self.stats)}}
+        if uid != 0:
+            return self._refuse(_command(request), uid)
+        return await self._change(request)
+
+    async def _change(self, request: StateRequest) -> dict[str, Any]:
+        """Root's state changes; a daemon that does not serve one (a test's) says so."""
         match request:
-            case StatusRequest():
-                return {"ok": True, "status": {**self._status(), "control": asdict(self.stats)}}
-            case HandoffRequest(cmd=cmd) if uid != 0:
-                self.stats.state_changes_refused += 1
-                self._refusal_log.log(logging.WARNING, "refused %s from uid %d: only root may "
-                                      "change state", cmd, uid)
-                return {"ok": False, "error": f"{cmd}: permission denied (only root may do this)"}
             case HandoffRequest(cmd=cmd, which=which, timeout=timeout):
                 return await self._handoff(cmd, which, timeout)
+            case ClearRequest(group=group) if self._clear is not None:
+                return await self._clear(group)
+            case FenceAckRequest(node=node) if self._fence_ack is not None:
+                return await self._fence_ack(node)
+        command = _command(request)
+        return {"ok": False, "error": f"{command}: not served by this daemon"}
+
+    def _refuse(self, cmd: str, uid: int) -> dict[str, Any]:
+        """A state change from a user other than root (SO_PEERCRED): counted, logged
+        (rate-limited) and refused."""
+        self.stats.state_changes_refused += 1
+        self._refusal_log.log(logging.WARNING, "refused %s from uid %d: only root may "
+                              "change state", cmd, uid)
+        return {"ok": False, "error": f"{cmd}: permission denied (only root may do this)"}
 
     @staticmethod
     async def _reply(stream: trio.SocketStream, reply: dict[str, Any]) -> None:

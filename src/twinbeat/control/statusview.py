@@ -6,9 +6,14 @@ from the control socket (which only moves bytes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
-from twinbeat.core import GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
+from twinbeat.core import FenceSnapshot, GroupSnapshot, PeerLinkSnapshot, PeerSnapshot, Snapshot
+
+# The monitor driver's view of each group's resources (daemon/monitor.py `Monitor.view`).
+Checks = Mapping[str, list[dict[str, Any]]]
 
 # A group in one of these local states needs an admin, whatever the links say.
 TROUBLE_STATES = frozenset({"failed", "critical"})
@@ -17,8 +22,13 @@ TROUBLE_STATES = frozenset({"failed", "critical"})
 LEAVING_STATES = frozenset({"leaving", "dead"})
 
 
-def status_view(snapshot: Snapshot) -> dict[str, Any]:
-    """The status document; `healthy` is what an admin would call a cluster with no warning."""
+def status_view(snapshot: Snapshot, checks: Checks | None = None) -> dict[str, Any]:
+    """The status document; `healthy` is what an admin would call a cluster with no warning.
+
+    `checks` (the monitor driver's, per group and resource) join the core's fail counts in
+    each group's `resources`. A group that failed here, or any resource failure the core
+    still counts, makes the cluster degraded until it expires or `twinbeat clear`.
+    """
     healthy = snapshot.state == "active"
     peers, links = [], []
     for peer in snapshot.peers:
@@ -28,6 +38,11 @@ def status_view(snapshot: Snapshot) -> dict[str, Any]:
         peers.append(_peer_view(peer))
         links += [_link_view(peer.name, link) for link in peer.links]
     healthy = healthy and not any(g.local_state in TROUBLE_STATES for g in snapshot.groups)
+    healthy = healthy and not any(_has_failures(g) for g in snapshot.groups)
+    # The core's word: a fence needed and not confirmed (or a peer not heard since start-up)
+    # means nothing is taken over from the peer (docs/fencing.md).
+    fencing = snapshot.fencing
+    healthy = healthy and (fencing is None or not fencing.degraded)
     return {
         "node": snapshot.node,
         "state": snapshot.state,
@@ -39,7 +54,30 @@ def status_view(snapshot: Snapshot) -> dict[str, Any]:
         "rejected_unattributed": {
             link.name: dict(link.rejected) for link in snapshot.links if link.rejected
         },
-        "groups": [_group_view(group, snapshot.now) for group in snapshot.groups],
+        "groups": [_group_view(group, snapshot.now, (checks or {}).get(group.key, []))
+                   for group in snapshot.groups],
+        "fencing": None if fencing is None else fence_view(fencing, snapshot.now),
+    }
+
+
+def fence_view(fencing: FenceSnapshot, now: float) -> dict[str, Any]:
+    """The core's fencing of the peer; core times become ages, as everywhere in the view."""
+    history = []
+    for record in fencing.history:
+        entry = asdict(record)
+        if isinstance(entry.get("at"), float | int):
+            entry["age"] = now - entry.pop("at")
+        history.append(entry)
+    return {
+        "state": fencing.state,
+        "peer": fencing.peer,
+        "degraded": fencing.degraded,
+        "reason": fencing.reason,
+        "attempts": fencing.attempts,
+        "last_result": fencing.last_result,
+        "since_age": now - fencing.since,
+        "next_attempt_in": None if fencing.next_attempt is None else fencing.next_attempt - now,
+        "history": history,
     }
 
 
@@ -75,7 +113,12 @@ def _link_view(peer: str, link: PeerLinkSnapshot) -> dict[str, Any]:
     }
 
 
-def _group_view(group: GroupSnapshot, now: float) -> dict[str, Any]:
+def _has_failures(group: GroupSnapshot) -> bool:
+    return group.failed_here or group.fail_count > 0 or any(
+        r.fail_count > 0 for r in group.resources)
+
+
+def _group_view(group: GroupSnapshot, now: float, checks: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "key": group.key,
         "primary": group.primary,
@@ -84,4 +127,26 @@ def _group_view(group: GroupSnapshot, now: float) -> dict[str, Any]:
         "standby": group.standby,
         "takeover": group.takeover,
         "since_age": now - group.last_change,
+        "fail_count": group.fail_count,
+        "last_failure": group.last_failure,
+        "failed_here": group.failed_here,
+        "resources": _resources_view(group, checks),
     }
+
+
+def _resources_view(group: GroupSnapshot, checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per resource: the core's counts (`index`, `text`, `fail_count`,
+    `last_failure`) and the driver's last check, matched by index."""
+    counted = {r.index: r for r in group.resources}
+    out = []
+    for index in range(max(len(checks), len(group.resources))):
+        core = counted.get(index)
+        check = checks[index] if index < len(checks) else {}
+        out.append({
+            "index": index,
+            "text": core.text if core is not None else check.get("text"),
+            "fail_count": core.fail_count if core is not None else 0,
+            "last_failure": core.last_failure if core is not None else None,
+            **{k: v for k, v in check.items() if k != "text"},
+        })
+    return out

@@ -81,6 +81,52 @@ class GroupStopFailed:
 
 
 @dataclass(frozen=True)
+class ResourceFailed:
+    """The monitor found resource number `resource` of group `key` failed (or its check hung
+    past its timeout). `resource` is the 0-based index in the haresources line.
+
+    `cannot_run`: the agent says this node cannot run it at all (OCF_ERR_INSTALLED,
+    OCF_ERR_CONFIGURED): the group is given up here at once. The driver monitors only the
+    groups the core asked it to (`StartMonitoring`), but a result may race with a stop: one
+    for a group no longer held here is stale and ignored (monitoring.py).
+    """
+
+    key: str
+    resource: int
+    reason: str
+    cannot_run: bool = False
+
+
+@dataclass(frozen=True)
+class GroupRestarted:
+    """The `RestartGroup` succeeded: every resource of the group runs again."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class GroupRestartFailed:
+    """The `RestartGroup` failed.
+
+    `rolled_back=True`: a start failed and the driver then stopped the *whole* group cleanly
+    (nothing of it runs here). False: something could not be stopped (or the restart hung
+    past its timeout): part of the group may run here, so it stays claimed (CRITICAL).
+    """
+
+    key: str
+    reason: str
+    rolled_back: bool = True
+
+
+@dataclass(frozen=True)
+class FailuresCleared:
+    """`twinbeat clear [GROUP]`: forget the fail counts of `key` (None: of every group); a
+    group given up here for failures may run here again."""
+
+    key: str | None
+
+
+@dataclass(frozen=True)
 class StandbyRequested:
     """`twinbeat standby local|foreign|all`: hand these groups to the peer."""
 
@@ -106,6 +152,35 @@ class ShutdownRequested:
     """Graceful stop: release everything, tell the peer, then ShutdownComplete."""
 
 
+# Fencing (docs/core.md, Fencing; core/fencing.py). Fed only when `Params.fencing` is on and
+# `peer` is `Params.peer` (anything else is `CoreMisuse`). A result for which no fence is
+# outstanding (the peer came back, or an administrator confirmed it first) is logged and
+# ignored.
+
+
+@dataclass(frozen=True)
+class PeerFenced:
+    """The fence device confirmed that `peer` was powered off or reset (after `FencePeer`)."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
+class FenceFailed:
+    """The fence device failed, refused, or did not answer within the driver's timeout."""
+
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FenceAcknowledged:
+    """An administrator confirmed by hand that `peer` is down (`twinbeat fence-ack NODE`,
+    heartbeat's `meatclient`): treated like a confirmed fence."""
+
+    peer: str
+
+
 Event = (
     Started
     | LeftoversFound
@@ -119,6 +194,13 @@ Event = (
     | TakeoverRequested
     | PingReachability
     | ShutdownRequested
+    | ResourceFailed
+    | GroupRestarted
+    | GroupRestartFailed
+    | FailuresCleared
+    | PeerFenced
+    | FenceFailed
+    | FenceAcknowledged
 )
 
 # --------------------------------------------------------------------------- actions
@@ -156,6 +238,30 @@ class StartGroup:
 
 @dataclass(frozen=True)
 class StopGroup:
+    key: str
+
+
+@dataclass(frozen=True)
+class RestartGroup:
+    """Restart in place: stop resources `from_resource`.. of the group right to left, then
+    start them again left to right; answer `GroupRestarted` or `GroupRestartFailed`."""
+
+    key: str
+    from_resource: int
+
+
+@dataclass(frozen=True)
+class StartMonitoring:
+    """Monitor every resource of the group from now on (it is held here)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class StopMonitoring:
+    """Stop monitoring the group (it is about to be stopped or restarted). Always issued
+    before the `StopGroup`/`RestartGroup` of the same step."""
+
     key: str
 
 
@@ -199,7 +305,16 @@ class RecordPeerGeneration:
     generation: int
 
 
+@dataclass(frozen=True)
+class FencePeer:
+    """Run the fence device against `peer` (power off or reset) and report `PeerFenced` or
+    `FenceFailed`. Any head-start delay has already been waited by the core (it is policy);
+    emitted again for each retry, never while an attempt is outstanding."""
+
+    peer: str
+
+
 Action = (
     SendHeartbeat | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
-    | RecordPeerGeneration
+    | RecordPeerGeneration | FencePeer | RestartGroup | StartMonitoring | StopMonitoring
 )

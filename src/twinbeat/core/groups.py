@@ -1,8 +1,9 @@
 """This node's resource groups: claim, ack, start, release, withdraw, standby and takeover.
 
-Owns: one `Group` record per haresources line (local state, standby/takeover flags, claim
-timestamp, failed-start backoff, split-brain flag, leftovers, start order). Every change of
-a group's local state goes through `states.group_step`.
+Owns: one `Group` record per haresources line (records.py: local state, standby/takeover
+flags, claim timestamp, failed-start backoff, leftovers, start order). Every change of a
+group's local state goes through `Groups.move` (`states.group_step`), monitoring.py's too;
+`move` also tells the monitor driver which groups to watch: exactly the ones held here.
 
 The rules (theory: states.py's docstring, docs/core.md):
 - **claim**: a group picked for this node by `ownership.desired_holder`, which the peer shows
@@ -26,9 +27,7 @@ I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from .announce import PeerWatch
 from .claim import claim_acked
 from .errors import CoreMisuse
 from .events import (
@@ -39,11 +38,14 @@ from .events import (
     GroupStopped,
     Log,
     StartGroup,
+    StartMonitoring,
     StopGroup,
+    StopMonitoring,
 )
 from .membership import LivePeer
 from .ownership import GroupView, NodeView, desired_holder, rank
-from .params import GroupSpec, Params
+from .params import Params
+from .records import Group, Situation
 from .states import (
     BUSY,
     GROUP_WIRE,
@@ -62,6 +64,9 @@ from .states import (
     group_step_allowed,
 )
 
+# Busy with the group here, not holding it (holder(): after HELD, RESTARTING, the peer's HELD).
+BUSY_HERE = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.GIVING_UP, GroupLocal.CRITICAL)
+
 # Failed start: wait BACKOFF_BASE * deadtime * 2**(failures-1) (capped) before retrying here.
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 8.0
@@ -74,47 +79,6 @@ RESULT_TRIGGERS: dict[type[GroupResult], GroupTrigger] = {
     GroupStopped: GroupTrigger.STOPPED,
     GroupStopFailed: GroupTrigger.STOP_FAILED,
 }
-
-
-@dataclass
-class Group:
-    """One haresources line as this node sees it; written by `Groups` and its own methods."""
-
-    spec: GroupSpec
-    index: int
-    state: GroupLocal = GroupLocal.NONE
-    yield_: bool = False  # standing by for this group (wire YIELD)
-    want: bool = False  # takeover requested here (wire WANT)
-    changed_at: float = 0.0
-    claim_prev_ts: int | None = None  # our last timestamp sent before the claim
-    failures: int = 0
-    retry_at: float | None = None
-    took_over_from: str | None = None
-    last_peer_holder: str | None = None
-    start_order: int = 0
-    leftover: bool = False
-    shutdown_retried: bool = False
-    watch: PeerWatch = field(default_factory=PeerWatch)  # the peer's doings, for announces
-
-    def stand_by(self) -> None:
-        """YIELD the group to the peer (`twinbeat standby`, or the peer's takeover request)."""
-        self.yield_, self.want = True, False
-
-    def pull(self) -> None:
-        """WANT the group here unless it is held here already (`twinbeat takeover`)."""
-        self.yield_ = False
-        self.want = self.state is not GroupLocal.HELD
-
-
-@dataclass(frozen=True)
-class Situation:
-    """What the groups see while settling (and planning handoffs); fixed for one settle."""
-
-    now: float
-    active: bool  # this node's phase is ACTIVE
-    ping_ok: bool
-    last_ts: int | None  # our latest heartbeat's timestamp
-    peer: LivePeer | None  # None: dead, never heard, or no peer configured
 
 
 class Groups:
@@ -159,11 +123,11 @@ class Groups:
     def holder(self, g: Group, peer: LivePeer | None) -> str | None:
         """Who holds the group as far as this node can tell (HELD first, then busy states)."""
         theirs = peer.group(g.index) if peer is not None else None
-        if g.state is GroupLocal.HELD:
+        if g.state in (GroupLocal.HELD, GroupLocal.RESTARTING):
             return self._p.node
         if peer is not None and theirs is WireGroupState.HELD:
             return peer.name
-        if g.state in (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.CRITICAL):
+        if g.state in BUSY_HERE:
             return self._p.node
         if peer is not None and theirs in BUSY - {WireGroupState.HELD}:
             return peer.name
@@ -217,14 +181,14 @@ class Groups:
             if g.spec.key in found:
                 out.append(Log("warning", f"Resource group {g.spec.key} found running at "
                                           "start-up: stopping it before joining"))
-                self._set(g, GroupTrigger.LEFTOVER, now)
+                self.move(g, GroupTrigger.LEFTOVER, now, out)
                 g.leftover = True
                 out.append(StopGroup(g.spec.key))
 
     def on_result(self, ev: GroupResult, now: float, out: list[Action]) -> None:
         """An agent finished starting or stopping a group."""
         g = self._by_key[ev.key]
-        self._set(g, _result_trigger(ev), now)
+        self.move(g, _result_trigger(ev), now, out)
         match ev:
             case GroupStarted(key=k):
                 g.failures = 0
@@ -262,7 +226,7 @@ class Groups:
             if g.retry_at is not None and now >= g.retry_at:
                 g.retry_at = None
                 if g.state is GroupLocal.FAILED:
-                    self._set(g, GroupTrigger.RETRY, now)
+                    self.move(g, GroupTrigger.RETRY, now, out)
                     out.append(Log("info", f"Resource group {g.spec.key}: start may be retried"))
 
     # ------------------------------------------------------------------ what befell the peer
@@ -297,7 +261,7 @@ class Groups:
         is retried once."""
         for g in self.records:
             if g.state is GroupLocal.CLAIMING:
-                self._set(g, GroupTrigger.WITHDRAW, now)
+                self.move(g, GroupTrigger.WITHDRAW, now, out)
         releasable = [
             g for g in self.records
             if g.state is GroupLocal.HELD
@@ -309,18 +273,24 @@ class Groups:
             self._release(g, now, out)
         return not any(g.state in NOT_RELEASED for g in self.records)
 
-    def _set(self, g: Group, trigger: GroupTrigger, now: float) -> None:
+    def move(self, g: Group, trigger: GroupTrigger, now: float, out: list[Action]) -> None:
+        """Every change of a group's state (also monitoring.py's). A group is monitored
+        exactly while it is held here: StopMonitoring comes before the stop or restart that
+        the caller appends next, StartMonitoring once it is held (again)."""
         state = group_step(g.state, trigger)
         if state is not g.state:
+            if g.state is GroupLocal.HELD:
+                out.append(StopMonitoring(g.spec.key))
             g.state = state
             g.changed_at = now
             if state is GroupLocal.HELD:
+                out.append(StartMonitoring(g.spec.key))
                 g.watch.hold_anew()
             elif state not in WATCHED:
                 g.watch.forget()
 
     def _release(self, g: Group, now: float, out: list[Action]) -> None:
-        self._set(g, GroupTrigger.RELEASE, now)
+        self.move(g, GroupTrigger.RELEASE, now, out)
         out.append(Log("info", f"releasing resource group: {g.spec.key}"))
         out.append(StopGroup(g.spec.key))
 
@@ -333,16 +303,16 @@ class Groups:
         want = self._desired(g, self._answer_takeover(g, s, out))
         theirs = s.peer.group(g.index) if s.peer is not None else None
         if g.state is GroupLocal.NONE and want == me and theirs not in BUSY and not blocked:
-            self._set(g, GroupTrigger.CLAIM, s.now)
+            self.move(g, GroupTrigger.CLAIM, s.now, out)
             g.claim_prev_ts = s.last_ts
             if g.took_over_from is None:
                 g.took_over_from = g.last_peer_holder
         if g.state is GroupLocal.CLAIMING:
             if want != me or blocked or theirs in SETTLED:
-                self._set(g, GroupTrigger.WITHDRAW, s.now)
+                self.move(g, GroupTrigger.WITHDRAW, s.now, out)
                 g.took_over_from = None
-            elif claim_acked(s.peer, g.index, g.claim_prev_ts):
-                self._set(g, GroupTrigger.ACKED, s.now)
+            elif claim_acked(s.peer, g.index, g.claim_prev_ts) and s.takeover_ok:
+                self.move(g, GroupTrigger.ACKED, s.now, out)
                 out.append(Log("info", f"acquiring resource group: {g.spec.key}"))
                 out.append(StartGroup(g.spec.key))
         elif g.state is GroupLocal.HELD:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from .errors import CoreMisuse
 from .events import Action, Log, StandbyRequested, TakeoverRequested
-from .groups import Group, Groups, Situation
+from .groups import Groups
 from .membership import LivePeer
 from .params import Params
+from .records import Group, Situation
 from .snapshot import Snapshot
 from .states import WireNodeState
 

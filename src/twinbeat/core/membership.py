@@ -41,6 +41,7 @@ from .params import Params
 from .sequences import Newest
 from .states import (
     BUSY,
+    DEPARTING,
     U32,
     WIRE_NODE_STATE_NAMES,
     WireGroupState,
@@ -181,12 +182,33 @@ class Membership:
     def _declare_dead(self, peer: PeerTracker, out: list[Action]) -> list[Notice]:
         quiet = peer.node_state is WireNodeState.GONE
         busy = tuple(i for i, gv in enumerate(peer.groups) if gv.state in BUSY)
-        died = PeerDied(peer.name, busy, was_alive=peer.alive)
+        left = peer.node_state in DEPARTING and peer.config_match and not busy
+        died = PeerDied(peer.name, busy, was_alive=peer.alive, left=left)
         peer.alive = False
         peer.declared_dead = True
         out.append(Log("info" if quiet else "warning", f"node {peer.name}: is dead"))
         peer.forget_state()
         return [died, AnswerOwed()]
+
+    def fenced(self, last_ts: int | None, out: list[Action]) -> list[Notice]:
+        """The peer was fenced, or an administrator confirmed it down (fencing.py): it is
+        dead now, whatever its links said, and nothing it sent before can revive it.
+
+        Frames still in flight (or held back) echo only timestamps we sent before the
+        confirmation. Raising the floor of *news* (Freshness) to our latest timestamp means
+        that only an incarnation that heard us afterwards — booted after the reset — can
+        come alive; a frame of the reset one cannot make it look alive again."""
+        peer = self.peer
+        if peer is None:
+            return []
+        if last_ts is not None and (peer.echo_floor is None
+                                    or ts_after(last_ts, peer.echo_floor)):
+            peer.echo_floor = last_ts
+        if peer.declared_dead:
+            return []
+        for lt in peer.links.values():
+            lt.mark_dead()
+        return self._declare_dead(peer, out)
 
     # ------------------------------------------------------------------ frames
 

@@ -6,6 +6,8 @@ the composition of the parts that own everything else:
 - membership.py — the peer and its links: frame acceptance, the link quorum, RTT, counters;
 - groups.py — this node's resource groups: the claim rule, standby/takeover, split brain;
 - heartbeat.py — when a heartbeat goes out, its sequence and timestamp;
+- monitoring.py — fail counts: a failed resource restarts in place or gives its group up;
+- fencing.py — whether the peer must be fenced before anything is taken over from it;
 - reports.py — the mach_down and initial-acquisition progress lines;
 - status.py — the snapshot and the status line; handoff.py — standby/takeover requests.
 
@@ -16,10 +18,10 @@ Must not import trio, socket, os, time, subprocess, logging or twinbeat.config.
 
 Every `feed` runs in four steps: (1) `_check` validates the event and raises `CoreMisuse`
 before anything changes; (2) the timers due at `now` fire (links and the peer going dead,
-failed-start backoff); (3) the event is applied by its owner; (4) `_settle` moves the phase
-and the group states towards what ownership says until nothing changes (a checked fixed
-point), then emits a heartbeat if the advertised state changed or keepalive is due, and a
-StatusChanged if the status line changed.
+failed-start backoff, failures expiring); (3) the event is applied by its owner; (4)
+`_settle` moves the phase and the group states towards what ownership says until nothing
+changes (a checked fixed point), then emits a heartbeat if the advertised state changed or
+keepalive is due, and a StatusChanged if the status line changed.
 """
 
 from __future__ import annotations
@@ -28,14 +30,21 @@ from .errors import CoreMisuse
 from .events import (
     Action,
     Event,
+    FailuresCleared,
+    FenceAcknowledged,
+    FenceFailed,
     FrameReceived,
+    GroupRestarted,
+    GroupRestartFailed,
     GroupStarted,
     GroupStartFailed,
     GroupStopFailed,
     GroupStopped,
     LeftoversFound,
     Log,
+    PeerFenced,
     PingReachability,
+    ResourceFailed,
     ShutdownRequested,
     StandbyRequested,
     Started,
@@ -43,7 +52,8 @@ from .events import (
     TakeoverRequested,
     Tick,
 )
-from .groups import Groups, Situation
+from .fencing import FenceEvent, Fencing
+from .groups import Groups
 from .handoff import (
     HandoffPlan,
     HandoffRequest,
@@ -56,8 +66,10 @@ from .handoff import (
 )
 from .heartbeat import Advertised, Heartbeats
 from .membership import Membership
+from .monitoring import Monitoring
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .params import Params
+from .records import Situation
 from .reports import Reports
 from .snapshot import Snapshot
 from .states import (
@@ -82,7 +94,8 @@ def settle_bound(n_groups: int) -> int:
     forward (at most len(Phase) - 1 moves), and each group's advertised byte changes at most
     GROUP_CHANGES_PER_SETTLE times — YIELD for a peer's takeover request (once: it is only
     set while clear), CLAIM, then WITHDRAW or RELEASE (ACKED keeps the wire value STARTING;
-    STARTING and STOPPING are left only by an agent's result, FAILED by a timer; a withdrawn
+    STARTING, STOPPING, RESTARTING and GIVING_UP are left only by an agent's result, FAILED
+    and GIVEN_UP by a timer or an event, never while settling; a withdrawn
     claim is not claimed again under the same views, since what makes it withdraw — another
     desired holder, a busy peer, the ping guard, a config mismatch — also forbids the claim).
     Hence at most len(Phase) - 1 + 3·groups changing passes plus the one that sees no change.
@@ -101,8 +114,10 @@ class Node:
         self._ping_ok = True  # until told otherwise (PingReachability)
         self._membership = Membership(params)
         self._groups = Groups(params, now)
+        self._monitoring = Monitoring(params)
         self._reports = Reports()
         self._heartbeats = Heartbeats(params)
+        self._fencing = Fencing(params, now)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = ""
 
@@ -115,8 +130,10 @@ class Node:
             return []  # only a repeated ShutdownRequested gets here: harmless
         out: list[Action] = []
         self._now = now
-        self._heed(self._membership.advance(now, out))
+        self._fencing.fed(now)
+        self._heed(self._membership.advance(now, out), out)
         self._groups.advance(now, out)
+        self._monitoring.advance(now, self._groups, out)
         self._apply(event, now, out)
         self._settle(now, out)
         return out
@@ -129,11 +146,15 @@ class Node:
             self._heartbeats.deadline(self._phase),
             self._membership.deadline(),
             self._groups.deadline(),
+            self._monitoring.deadline(),
+            self._fencing.deadline(),
         )
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self) -> Snapshot:
-        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership, self._groups)
+        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
+                              self._groups, monitoring=self._monitoring,
+                              fencing=self._fencing.snapshot())
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""
@@ -142,11 +163,17 @@ class Node:
 
     # ------------------------------------------------------------------ validation
 
-    def _check(self, ev: Event, now: float) -> None:
+    def _check_when(self, ev: Event, now: float) -> None:
         if now < self._now:
             raise CoreMisuse(f"time went backwards ({now} < {self._now})")
         if self._phase is Phase.GONE and not isinstance(ev, ShutdownRequested):
             raise CoreMisuse(f"{type(ev).__name__} fed after the node is gone")
+
+    def _check(self, ev: Event, now: float) -> None:
+        self._check_when(ev, now)
+        self._check_event(ev)
+
+    def _check_event(self, ev: Event) -> None:
         match ev:
             case Started():
                 phase_step(self._phase, PhaseTrigger.STARTED)
@@ -157,12 +184,16 @@ class Node:
                 self._membership.check_link(link)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.check_result(ev)
+            case ResourceFailed() | GroupRestarted() | GroupRestartFailed() | FailuresCleared():
+                self._monitoring.check(ev, self._groups)
             case StandbyRequested(which=which) | TakeoverRequested(which=which):
                 check_which(which)
             case PingReachability() if not self._p.ping_configured:
                 raise CoreMisuse("PingReachability without ping nodes configured")
             case PingReachability() | Tick() | ShutdownRequested():
                 pass
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._fencing.check(ev)
             case _:
                 raise CoreMisuse(f"not an event: {ev!r}")
 
@@ -176,17 +207,22 @@ class Node:
                 self._phase = phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.leftovers(keys, now, out)
             case FrameReceived():
-                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out))
+                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():
                 self._on_request(ev, out)
+            case ResourceFailed() | GroupRestarted() | GroupRestartFailed() | FailuresCleared():
+                peer = self._membership.live_peer()
+                self._monitoring.on_event(ev, now, self._groups, peer, out)
             case PingReachability(reachable=reachable):
                 self._on_ping(reachable, out)
             case ShutdownRequested():
                 self._on_shutdown(out)
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._on_fence(ev, now, out)
 
-    def _heed(self, notices: list[Notice]) -> None:
+    def _heed(self, notices: list[Notice], out: list[Action]) -> None:
         """Carry membership's notices to their owners."""
         for notice in notices:
             match notice:
@@ -194,9 +230,11 @@ class Node:
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
                     self._reports.peer_died(peer, busy, was_alive)
+                    self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
                     self._reports.peer_returned(peer)
                     self._groups.peer_returned()
+                    self._fencing.peer_returned(self._now, out)
                 case PeerHolds(peer=peer, indices=indices):
                     self._groups.peer_held(peer, indices)
                 case AnswerOwed():
@@ -209,6 +247,13 @@ class Node:
             standby(self._groups, ev.which, refusal, out)
         else:
             takeover(self._groups, ev.which, takeover_refusal(active), out)
+
+    def _on_fence(self, ev: FenceEvent, now: float, out: list[Action]) -> None:
+        """A fence result or an administrator's confirmation; a peer now known down is dead
+        to membership too, and nothing it sent before can revive it."""
+        alive = self._membership.live_peer() is not None
+        if self._fencing.on_event(ev, now, alive, out):
+            self._heed(self._membership.fenced(self._heartbeats.last_ts, out), out)
 
     def _on_ping(self, reachable: bool, out: list[Action]) -> None:
         if reachable == self._ping_ok:
@@ -231,7 +276,8 @@ class Node:
 
     def _situation(self, now: float, peer: LivePeer | None) -> Situation:
         return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping_ok,
-                         last_ts=self._heartbeats.last_ts, peer=peer)
+                         last_ts=self._heartbeats.last_ts, peer=peer,
+                         takeover_ok=peer is not None or self._fencing.takeover_ok())
 
     def _settle(self, now: float, out: list[Action]) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
@@ -243,12 +289,15 @@ class Node:
         else:
             raise CoreMisuse(f"settling did not converge within {self._settle_bound} passes: "
                              "a transition rule loops (a bug in the core, not the caller's)")
+        active = self._phase is Phase.ACTIVE
+        self._fencing.step(now, active and (self._ping_ok or not self._p.ping_configured), out)
         state = self._advertised()
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
             out.extend(self._heartbeats.send(self._phase, now, state, echoes))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
-        status = status_line(self._phase, self._membership, self._groups)
+        status = status_line(self._phase, self._membership, self._groups, self._monitoring,
+                             self._fencing.status())
         if status != self._status:
             self._status = status
             out.append(StatusChanged(status))

@@ -36,6 +36,9 @@ class PeerDied:
     peer: str
     busy: tuple[int, ...]  # groups it showed claiming, starting, holding or stopping
     was_alive: bool
+    # It said it was leaving (LEAVING/GONE), ran our configuration and showed no group busy:
+    # it released everything and never starts anything again (no fence needed: fencing.py).
+    left: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ parsers) nor anything doing I/O.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import CoreMisuse
@@ -15,10 +16,12 @@ from .states import U32
 
 @dataclass(frozen=True)
 class GroupSpec:
-    """One haresources line: its key (first resource) and its preferred node."""
+    """One haresources line: its key (first resource), its preferred node, and the texts of
+    its resources as written there (for log lines and the status; () when unknown)."""
 
     key: str
     primary: str
+    resources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Params:
     `timestamp_origin` is added to every timestamp we send (the daemon draws it at random
     per run); `first_sequence` is the first sequence number we send: 1 in production, near
     2^32 in the simulator so that every run may cross the wrap.
+
+    Monitoring (monitoring.py, docs/core.md §Monitoring): a group whose resources failed
+    `migration_threshold` times here within `failure_timeout` seconds is given up here
+    (Pacemaker's migration-threshold and failure-timeout); failures older than that are
+    forgotten, and 0 means never.
     """
 
     node: str
@@ -53,6 +61,10 @@ class Params:
     peer_generation: int | None = None
     timestamp_origin: int = 0
     first_sequence: int = 1
+    migration_threshold: int = 3
+    failure_timeout: float = 600.0
+    fencing: bool = False
+    fence_delay: float = 0.0
 
     def validate(self) -> None:
         """Raise `CoreMisuse` for values the core cannot work with."""
@@ -64,6 +76,8 @@ class Params:
             raise CoreMisuse("need 0 < keepalive < deadtime")
         if self.warntime <= 0 or self.initdead <= 0:
             raise CoreMisuse("warntime and initdead must be positive")
+        if not 0 <= self.fence_delay < float("inf"):
+            raise CoreMisuse("fence_delay must be a finite number of seconds >= 0")
         keys = [g.key for g in self.groups]
         if len(set(keys)) != len(keys):
             raise CoreMisuse("group keys must be unique")
@@ -84,3 +98,7 @@ class Params:
             raise CoreMisuse("timestamp_origin must be a u32")
         if not 1 <= self.first_sequence <= U32:
             raise CoreMisuse("first_sequence must be 1 .. 2^32 - 1 (0 is never sent)")
+        if type(self.migration_threshold) is not int or self.migration_threshold < 1:
+            raise CoreMisuse("migration_threshold must be an integer >= 1")
+        if not 0 <= self.failure_timeout < math.inf:
+            raise CoreMisuse("failure_timeout must be >= 0 seconds (0: never forgotten)")

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .events import Action, Log
-from .groups import Groups, Situation
+from .groups import Groups
+from .records import Situation
 from .states import BUSY, GroupLocal
 
 # Local states after which a group counts as dealt with for the mach_down report.
-TAKEN_OVER = (GroupLocal.HELD, GroupLocal.FAILED, GroupLocal.CRITICAL)
+TAKEN_OVER = (GroupLocal.HELD, GroupLocal.FAILED, GroupLocal.CRITICAL, GroupLocal.GIVEN_UP)
 UNSETTLED = (GroupLocal.CLAIMING, GroupLocal.STARTING, GroupLocal.STOPPING)
 
 

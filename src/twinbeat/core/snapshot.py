@@ -54,14 +54,57 @@ class LinkSnapshot:
 
 
 @dataclass(frozen=True)
+class ResourceSnapshot:
+    """One resource of a group (monitoring.py): its failures here within the failure window."""
+
+    index: int  # 0-based, in haresources order
+    text: str  # as written in haresources
+    fail_count: int
+    last_failure: str | None  # the reason of its latest failure (kept until cleared)
+
+
+@dataclass(frozen=True)
 class GroupSnapshot:
     key: str
     primary: str
     holder: str | None
-    local_state: str  # none|claiming|starting|held|stopping|failed|critical
+    local_state: str  # none|claiming|starting|held|stopping|failed|critical|restarting|
+    #                   giving_up|given_up
     standby: bool
     takeover: bool
     last_change: float  # core time of the last local state change
+    fail_count: int  # the group's resource failures here within the failure window
+    last_failure: str | None  # "<resource text>: <reason>" of the latest (kept until cleared)
+    failed_here: bool  # given up here for failures or "cannot run": not eligible here
+    resources: tuple[ResourceSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class FenceRecord:
+    """One outcome of fencing the peer (core/fencing.py)."""
+
+    at: float  # core time
+    result: str  # "fenced" | "failed" | "acknowledged" (fence-ack) | "cancelled" (came back)
+    reason: str | None  # the driver's reason for a failure; None otherwise
+
+
+@dataclass(frozen=True)
+class FenceSnapshot:
+    """Fencing of the peer, when `Params.fencing` is on (docs/core.md, Fencing).
+
+    `degraded` is True while a fence is needed and not confirmed, or the peer has not been
+    heard since start-up: no group is taken over from it meanwhile, and `reason` says why
+    in words (None when not degraded)."""
+
+    state: str  # idle|unseen|waiting|fencing|failed|retrying|fenced (states.FenceState)
+    peer: str
+    attempts: int  # FencePeer issued for the current death of the peer
+    last_result: str | None  # the latest record's result
+    since: float  # core time of the last change of state
+    next_attempt: float | None  # core time the head start or the backoff ends
+    degraded: bool
+    reason: str | None
+    history: tuple[FenceRecord, ...]  # the last few outcomes, oldest first
 
 
 @dataclass(frozen=True)
@@ -74,3 +117,4 @@ class Snapshot:
     peers: tuple[PeerSnapshot, ...]
     links: tuple[LinkSnapshot, ...]
     groups: tuple[GroupSnapshot, ...]
+    fencing: FenceSnapshot | None = None  # None: fencing not configured

@@ -1,12 +1,14 @@
 """Every state the core can be in, the wire values of those states, and all transition rules.
 
 Owns: `Phase` (this node's lifecycle), `GroupLocal` (this node's relation to one resource
-group), the wire encodings (node state, node flags, per-group byte: docs/protocol.md), the
-triggers (`PhaseTrigger`, `GroupTrigger`) and the two transition tables keyed by
-(state, trigger). Like h11's `_state.py` (Rule 1), every state change of both machines is
-listed here: node.py changes the phase only through `phase_step`, groups.py a group's state
-only through `group_step`; a pair that is not in a table raises `CoreMisuse` and changes
-nothing. Must import nothing but errors.py (and nothing doing I/O).
+group), `FenceState` (whether the peer must be fenced before a takeover), the wire encodings
+(node state, node flags, per-group byte: docs/protocol.md), the triggers (`PhaseTrigger`,
+`GroupTrigger`, `FenceTrigger`) and the three transition tables keyed by (state, trigger).
+Like h11's `_state.py` (Rule 1), every state change of these machines is listed here:
+node.py changes the phase only through `phase_step`, groups.py a group's state only through
+`group_step`, fencing.py the fence state only through `fence_step`; a pair that is not in a
+table raises `CoreMisuse` and changes nothing. Must import nothing but errors.py (and
+nothing doing I/O).
 
 Theory of operation
 ===================
@@ -30,7 +32,18 @@ the claim step: if A started, B's acking frame was sent after B saw A's claim an
 idle, so B's own claim began later, after A's frame showing A idle — which A cannot have sent
 while claiming. Handoff is therefore always stop-then-start. The only way around the claim
 step is the peer being declared dead (all links silent beyond deadtime: link quorum) or
-having left (LEAVING/GONE, which never start anything).
+having left (LEAVING/GONE, which never start anything). With fencing configured, the first
+of these is closed too: a group is started while the peer is dead only once the peer has
+been fenced (or confirmed down by an administrator), or had left holding nothing
+(fencing.py) — so not even both links cut, nor a hung peer, can make two holders.
+
+Monitoring (monitoring.py) adds three local states to a group held here. A failed resource
+restarts in place (RESTARTING, advertised HELD: the peer must not start it meanwhile); one
+failure too many within the failure window (or a resource that cannot run here) gives the
+group up: it is stopped (GIVING_UP, advertised STOPPING) and then stays GIVEN_UP, advertised
+FAILED, so that ownership counts this node out — auto_failback included — until its fail
+count expires or an admin clears it. Both nodes given up: nobody is eligible, and the group
+stays stopped.
 
 Phases:  BOOT -Started-> PROBING -LeftoversFound-> CLEANING -leftovers stopped-> JOINING
          -comms up (the peer heard, or dead after initdead)-> ACTIVE; any phase
@@ -174,6 +187,9 @@ class GroupLocal(enum.Enum):
     STOPPING = "stopping"  # StopGroup issued
     FAILED = "failed"  # start failed; backing off before this node tries again
     CRITICAL = "critical"  # stop (or a start's rollback) failed; still claimed: nobody starts it
+    RESTARTING = "restarting"  # RestartGroup issued (a resource failed); advertised HELD
+    GIVING_UP = "giving_up"  # StopGroup issued: failed here too often (or cannot run here)
+    GIVEN_UP = "given_up"  # stopped for failures; not eligible here until they expire/clear
 
 
 GROUP_WIRE = {
@@ -184,6 +200,9 @@ GROUP_WIRE = {
     GroupLocal.STOPPING: WireGroupState.STOPPING,
     GroupLocal.FAILED: WireGroupState.FAILED,
     GroupLocal.CRITICAL: WireGroupState.CRITICAL,
+    GroupLocal.RESTARTING: WireGroupState.HELD,  # the peer must not start it meanwhile
+    GroupLocal.GIVING_UP: WireGroupState.STOPPING,
+    GroupLocal.GIVEN_UP: WireGroupState.FAILED,  # not eligible: no failback, no ping-pong
 }
 
 
@@ -201,6 +220,12 @@ class GroupTrigger(enum.Enum):
     STOPPED = "stopped"  # event GroupStopped
     STOP_FAILED = "stop_failed"  # event GroupStopFailed
     RETRY = "retry"  # timer: failed-start backoff over
+    RESTART = "restart"  # event ResourceFailed, below the failure threshold: RestartGroup
+    GIVE_UP = "give_up"  # event ResourceFailed reaching the threshold, or cannot run here
+    RESTARTED = "restarted"  # event GroupRestarted
+    RESTART_FAILED = "restart_failed"  # event GroupRestartFailed, rolled back (nothing runs)
+    RESTART_STUCK = "restart_stuck"  # event GroupRestartFailed(rolled_back=False)
+    FORGIVEN = "forgiven"  # event FailuresCleared, or timer: the fail count expired
 
 
 GROUP_TRANSITIONS: dict[tuple[GroupLocal, GroupTrigger], GroupLocal] = {
@@ -216,13 +241,26 @@ GROUP_TRANSITIONS: dict[tuple[GroupLocal, GroupTrigger], GroupLocal] = {
     (GroupLocal.STOPPING, GroupTrigger.STOPPED): GroupLocal.NONE,
     (GroupLocal.STOPPING, GroupTrigger.STOP_FAILED): GroupLocal.CRITICAL,
     (GroupLocal.FAILED, GroupTrigger.RETRY): GroupLocal.NONE,  # backoff over
+    # monitoring.py: restart in place, or give the group up
+    (GroupLocal.HELD, GroupTrigger.RESTART): GroupLocal.RESTARTING,  # -> RestartGroup
+    (GroupLocal.RESTARTING, GroupTrigger.RESTARTED): GroupLocal.HELD,
+    (GroupLocal.RESTARTING, GroupTrigger.RESTART_FAILED): GroupLocal.GIVEN_UP,
+    (GroupLocal.RESTARTING, GroupTrigger.RESTART_STUCK): GroupLocal.CRITICAL,
+    (GroupLocal.HELD, GroupTrigger.GIVE_UP): GroupLocal.GIVING_UP,  # -> StopGroup
+    (GroupLocal.GIVING_UP, GroupTrigger.STOPPED): GroupLocal.GIVEN_UP,
+    (GroupLocal.GIVING_UP, GroupTrigger.STOP_FAILED): GroupLocal.CRITICAL,
+    (GroupLocal.GIVING_UP, GroupTrigger.FORGIVEN): GroupLocal.STOPPING,  # a plain stop now
+    (GroupLocal.GIVEN_UP, GroupTrigger.FORGIVEN): GroupLocal.NONE,
 }
 
 
 # A node leaving is done once none of its groups is in one of these.
-NOT_RELEASED = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.HELD)
+NOT_RELEASED = (GroupLocal.STARTING, GroupLocal.STOPPING, GroupLocal.HELD,
+                GroupLocal.RESTARTING, GroupLocal.GIVING_UP)
 # While a group is in one of these here, its PeerWatch keeps what it learnt (announce.py).
-WATCHED = (GroupLocal.STARTING, GroupLocal.HELD)
+WATCHED = (GroupLocal.STARTING, GroupLocal.HELD, GroupLocal.RESTARTING)
+# Given up here for failures (the snapshot's `failed_here`).
+GIVEN_UP_HERE = (GroupLocal.GIVING_UP, GroupLocal.GIVEN_UP)
 
 
 def group_step(state: GroupLocal, trigger: GroupTrigger) -> GroupLocal:
@@ -237,6 +275,80 @@ def group_step(state: GroupLocal, trigger: GroupTrigger) -> GroupLocal:
 
 def group_step_allowed(state: GroupLocal, trigger: GroupTrigger) -> bool:
     return (state, trigger) in GROUP_TRANSITIONS
+
+
+# ----------------------------------------------------------------- fencing (the peer)
+
+
+class FenceState(enum.Enum):
+    """Whether the peer must be fenced before this node takes anything over (fencing.py).
+
+    Only `idle` and `fenced` let a group start while the peer is dead; the others make the
+    status degraded (`FENCE_PENDING`)."""
+
+    IDLE = "idle"  # nothing to do: the peer is alive, left gracefully, or not declared dead yet
+    UNSEEN = "unseen"  # not heard in this run (initdead over): never fenced, never taken over
+    WAITING = "waiting"  # dead: the head start (fence_delay) runs before the first attempt
+    FENCING = "fencing"  # FencePeer issued: the first attempt is outstanding
+    FAILED = "failed"  # the last attempt failed: backing off before the next
+    RETRYING = "retrying"  # FencePeer issued again: a retry is outstanding
+    FENCED = "fenced"  # the device (or an administrator) confirmed it down: takeover allowed
+
+
+class FenceTrigger(enum.Enum):
+    """What moves the fence state: membership's notices, a timer, or a fence event."""
+
+    DIED = "died"  # notice PeerDied: heard in this run, did not leave gracefully
+    UNSEEN = "unseen"  # notice PeerDied of a peer never heard in this run (initdead)
+    RETURNED = "returned"  # notice PeerReturned: heard again before any attempt was made
+    DUE = "due"  # timer: head start or backoff over (and this node may fence): FencePeer
+    CONFIRMED = "confirmed"  # event PeerFenced
+    REFUSED = "refused"  # event FenceFailed while the peer is still dead
+    MOOT = "moot"  # event FenceFailed after the peer came back: nothing to retry
+    ACKNOWLEDGED = "acknowledged"  # event FenceAcknowledged (the peer not alive)
+
+
+FENCE_TRANSITIONS: dict[tuple[FenceState, FenceTrigger], FenceState] = {
+    (FenceState.IDLE, FenceTrigger.DIED): FenceState.WAITING,
+    (FenceState.IDLE, FenceTrigger.UNSEEN): FenceState.UNSEEN,
+    (FenceState.UNSEEN, FenceTrigger.RETURNED): FenceState.IDLE,
+    (FenceState.WAITING, FenceTrigger.RETURNED): FenceState.IDLE,  # cancelled
+    (FenceState.FAILED, FenceTrigger.RETURNED): FenceState.IDLE,  # retries cancelled
+    (FenceState.FENCED, FenceTrigger.RETURNED): FenceState.IDLE,  # a new incarnation
+    (FenceState.WAITING, FenceTrigger.DUE): FenceState.FENCING,
+    (FenceState.FAILED, FenceTrigger.DUE): FenceState.RETRYING,
+    (FenceState.FENCING, FenceTrigger.CONFIRMED): FenceState.FENCED,
+    (FenceState.RETRYING, FenceTrigger.CONFIRMED): FenceState.FENCED,
+    (FenceState.FENCING, FenceTrigger.REFUSED): FenceState.FAILED,
+    (FenceState.RETRYING, FenceTrigger.REFUSED): FenceState.FAILED,
+    (FenceState.FENCING, FenceTrigger.MOOT): FenceState.IDLE,
+    (FenceState.RETRYING, FenceTrigger.MOOT): FenceState.IDLE,
+    (FenceState.IDLE, FenceTrigger.ACKNOWLEDGED): FenceState.FENCED,
+    (FenceState.UNSEEN, FenceTrigger.ACKNOWLEDGED): FenceState.FENCED,
+    (FenceState.WAITING, FenceTrigger.ACKNOWLEDGED): FenceState.FENCED,
+    (FenceState.FENCING, FenceTrigger.ACKNOWLEDGED): FenceState.FENCED,
+    (FenceState.FAILED, FenceTrigger.ACKNOWLEDGED): FenceState.FENCED,
+    (FenceState.RETRYING, FenceTrigger.ACKNOWLEDGED): FenceState.FENCED,
+}
+
+# A fence is needed and not confirmed (or the peer is unseen): no takeover, status degraded.
+FENCE_PENDING = frozenset({FenceState.UNSEEN, FenceState.WAITING, FenceState.FENCING,
+                           FenceState.FAILED, FenceState.RETRYING})
+# An attempt is outstanding: its result is awaited (PeerFenced / FenceFailed).
+FENCE_OUTSTANDING = frozenset({FenceState.FENCING, FenceState.RETRYING})
+
+
+def fence_step(state: FenceState, trigger: FenceTrigger) -> FenceState:
+    """The state `trigger` leads to from `state`; `CoreMisuse` if the table has no such rule."""
+    try:
+        return FENCE_TRANSITIONS[(state, trigger)]
+    except KeyError:
+        raise CoreMisuse(f"{trigger.value!r} is illegal for fencing in state {state.value}") \
+            from None
+
+
+def fence_step_allowed(state: FenceState, trigger: FenceTrigger) -> bool:
+    return (state, trigger) in FENCE_TRANSITIONS
 
 
 # ----------------------------------------------------------------- wire timestamps

@@ -12,15 +12,21 @@ from __future__ import annotations
 from .groups import Groups
 from .liveness import LinkTracker
 from .membership import Membership, PeerTracker
+from .monitoring import Monitoring, resource_text
+from .notices import LivePeer
+from .records import Group
 from .snapshot import (
+    FenceSnapshot,
     GroupSnapshot,
     LinkCounters,
     LinkSnapshot,
     PeerLinkSnapshot,
     PeerSnapshot,
+    ResourceSnapshot,
     Snapshot,
 )
 from .states import (
+    GIVEN_UP_HERE,
     NODE_FLAG_PING_CONFIGURED,
     NODE_FLAG_PING_OK,
     WIRE_NODE_STATE_NAMES,
@@ -72,9 +78,32 @@ def peer_snapshot(p: PeerTracker, now: float, deadtime: float) -> PeerSnapshot:
     )
 
 
-def build_snapshot(
-    phase: Phase, now: float, ping_ok: bool, membership: Membership, groups: Groups
-) -> Snapshot:
+def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
+                   live: LivePeer | None) -> GroupSnapshot:
+    count = monitoring.counts[g.index]
+    n = max([len(g.spec.resources), *(i + 1 for i in count.reasons)])
+    return GroupSnapshot(
+        key=g.spec.key,
+        primary=g.spec.primary,
+        holder=groups.holder(g, live),
+        local_state=g.state.value,
+        standby=g.yield_,
+        takeover=g.want,
+        last_change=g.changed_at,
+        fail_count=len(count.failures),
+        last_failure=monitoring.last_failure(g),
+        failed_here=g.state in GIVEN_UP_HERE,
+        resources=tuple(
+            ResourceSnapshot(index=i, text=resource_text(g.spec, i), fail_count=count.of(i),
+                             last_failure=count.reasons.get(i))
+            for i in range(n)
+        ),
+    )
+
+
+def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membership,
+                   groups: Groups, *, monitoring: Monitoring,
+                   fencing: FenceSnapshot | None = None) -> Snapshot:
     p = membership.params
     peer = membership.peer
     live = membership.live_peer()
@@ -89,23 +118,16 @@ def build_snapshot(
             LinkSnapshot(name=ln, rejected=dict(counts.by_reason))
             for ln, counts in membership.unattributed.items()
         ),
-        groups=tuple(
-            GroupSnapshot(
-                key=g.spec.key,
-                primary=g.spec.primary,
-                holder=groups.holder(g, live),
-                local_state=g.state.value,
-                standby=g.yield_,
-                takeover=g.want,
-                last_change=g.changed_at,
-            )
-            for g in groups.records
-        ),
+        groups=tuple(group_snapshot(g, groups, monitoring, live) for g in groups.records),
+        fencing=fencing,
     )
 
 
-def status_line(phase: Phase, membership: Membership, groups: Groups) -> str:
-    """For sd_notify STATUS=: phase, groups held, the peer's liveness, critical groups."""
+def status_line(phase: Phase, membership: Membership, groups: Groups,
+                monitoring: Monitoring, fencing: str | None = None) -> str:
+    """For sd_notify STATUS=: phase, groups held, the peer's liveness, critical groups,
+    groups given up here and groups with failures (each makes the cluster degraded), and a
+    fence that holds takeovers back (`fencing`: fencing.py's few words)."""
     held = [g for g in groups.records if g.state is GroupLocal.HELD]
     parts = [f"{phase.value}; holding {len(held)}/{len(groups.records)} groups"]
     p = membership.peer
@@ -116,4 +138,13 @@ def status_line(phase: Phase, membership: Membership, groups: Groups) -> str:
     crit = [g.spec.key for g in groups.records if g.state is GroupLocal.CRITICAL]
     if crit:
         parts.append(f"CRITICAL: {', '.join(crit)}")
+    given_up = [g.spec.key for g in groups.records if g.state in GIVEN_UP_HERE]
+    if given_up:
+        parts.append(f"FAILED here: {', '.join(given_up)}")
+    failing = [f"{g.spec.key} ({n})" for g in groups.records
+               if (n := len(monitoring.counts[g.index].failures)) and g.state not in GIVEN_UP_HERE]
+    if failing:
+        parts.append(f"failures: {', '.join(failing)}")
+    if fencing:
+        parts.append(fencing)
     return "; ".join(parts)

@@ -1,7 +1,8 @@
 """The resource groups' side of the daemon: run what the core orders, report what happened.
 
 Owns the group runners (one per haresources line, built from the config) and the tasks that
-carry out `StartGroup`, `StopGroup` and `Announce`, and the probe for leftovers at start-up.
+carry out `StartGroup`, `StopGroup`, `RestartGroup` and `Announce`, and the probe for
+leftovers at start-up. (Checking the held groups is daemon/monitor.py's.)
 Every outcome goes back to the core as an event through `report`; nothing is decided here
 beyond turning "we do not know what runs" into the outcome that keeps the group claimed.
 No exception leaves these tasks: one would end the daemon's nursery with the groups held.
@@ -59,22 +60,44 @@ class GroupOps:
         failed stop, rather than let the peer start a second copy.
         """
         runner = self.runners[key]
+        if start:
+            await self._attempt(key, "start", runner.start, ev.GroupStarted(key),
+                                lambda why, rolled_back: ev.GroupStartFailed(key, why, rolled_back))
+        else:
+            await self._attempt(key, "stop", runner.stop, ev.GroupStopped(key),
+                                lambda why, _rolled_back: ev.GroupStopFailed(key, why))
+
+    async def restart(self, key: str, from_resource: int) -> None:
+        """RestartGroup: the runner's restart in place (GroupRunner.restart), reported as
+        GroupRestarted, or GroupRestartFailed with `rolled_back` False whenever what runs is
+        not known (a stop failed, the whole thing timed out, a bug)."""
+        runner = self.runners[key]
+        await self._attempt(key, "restart", lambda: runner.restart(from_resource),
+                            ev.GroupRestarted(key),
+                            lambda why, rolled_back: ev.GroupRestartFailed(key, why, rolled_back))
+
+    async def _attempt(self, key: str, op: str, call: Callable[[], Awaitable[None]],
+                       done: ev.Event, failed: Callable[[str, bool], ev.Event]) -> None:
+        """Run one group operation under GROUP_OP_TIMEOUT and report its one event.
+
+        `failed(reason, rolled_back)`: rolled back after an AgentError (the group holds
+        nothing it should not), not after RollbackFailedError, a timeout or a bug.
+        """
         event: ev.Event
         try:
             with trio.fail_after(GROUP_OP_TIMEOUT):
-                await (runner.start() if start else runner.stop())
+                await call()
         except RollbackFailedError as exc:
-            event = ev.GroupStartFailed(key, str(exc), rolled_back=False)
+            event = failed(str(exc), False)
         except AgentError as exc:
-            reason = str(exc)
-            event = ev.GroupStartFailed(key, reason) if start else ev.GroupStopFailed(key, reason)
+            event = failed(str(exc), True)
         except trio.TooSlowError:
-            event = _outcome_unknown(key, start, f"timed out after {GROUP_OP_TIMEOUT:g}s")
+            event = failed(f"timed out after {GROUP_OP_TIMEOUT:g}s", False)
         except Exception as exc:
-            log.debug("group %s: %s raised", key, "start" if start else "stop", exc_info=True)
-            event = _outcome_unknown(key, start, f"internal error: {type(exc).__name__}: {exc}")
+            log.debug("group %s: %s raised", key, op, exc_info=True)
+            event = failed(f"internal error: {type(exc).__name__}: {exc}", False)
         else:
-            event = ev.GroupStarted(key) if start else ev.GroupStopped(key)
+            event = done
         await self._report(event)
 
     async def announce(self, key: str) -> None:
@@ -98,10 +121,3 @@ class GroupOps:
                             key, exc)
                 found.append(key)
         return tuple(found)
-
-
-def _outcome_unknown(key: str, start: bool, reason: str) -> ev.Event:
-    """A start or stop cut off mid-way: what runs is unknown, so the group stays claimed."""
-    if start:
-        return ev.GroupStartFailed(key, reason, rolled_back=False)
-    return ev.GroupStopFailed(key, reason)

@@ -29,6 +29,7 @@ from typing import Any
 import trio
 
 from twinbeat.config import Bcast, Config, Mcast, Serial, Ucast, load_for_command
+from twinbeat.config.fencecheck import check_fencing
 from twinbeat.control.server import (
     ControlServer,
     ControlSocketError,
@@ -39,9 +40,11 @@ from twinbeat.control.statusview import status_view
 from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.agents import GroupOps
+from twinbeat.daemon.fencer import Fencer, acknowledge
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
+from twinbeat.daemon.monitor import Monitor
 from twinbeat.daemon.peerstate import PeerStateError, PeerStateWriter, load_peer_generation
 from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
 from twinbeat.engine import Engine, Transmit
@@ -78,6 +81,8 @@ class Daemon:
                     self.links[link.name] = UdpLink(link, config.hacf.udpport)
         self.events_in = Inbox(self.links)
         self.ops = GroupOps({}, self.events_in.send)  # the agents are built in `run`
+        self.monitor = Monitor({}, self.events_in.send)  # ...and their checks
+        self.fencer = Fencer.build(config, self.events_in.send)
         self.engine: Engine | None = None
         self._fed_at = -math.inf  # the core's time only moves forward
         self._core_changed = trio.Event()
@@ -99,11 +104,14 @@ class Daemon:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self.ops = GroupOps.build(self.config, nursery, self.events_in.send)
+            self.monitor = Monitor.for_groups(self.config, self.ops.runners, self.events_in.send)
+            await nursery.start(self.monitor.run)
             # A random timestamp origin per run: no echo in an earlier run's capture can pass
             # for one of this run's, even after a reboot restarted the clock (docs/core.md).
             self.engine = Engine.from_config(
                 self.config, self.generation, trio.current_time(),
-                peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32))
+                peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32),
+                fencing=bool(self.fencer.devices), fence_delay=self.config.hacf.fencing.delay)
             nursery.start_soon(self._handle_signals)
             if self.peer_state is not None:
                 nursery.start_soon(self.peer_state.run)
@@ -116,8 +124,11 @@ class Daemon:
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
             notify.notify("READY=1")
             # Supervised: whatever a client does to it, or however it fails, stays in there.
-            nursery.start_soon(ControlServer(self.status, self.handoff).run, listener,
-                               self.run_dir)
+            nursery.start_soon(ControlServer(self.status, self.handoff, clear=self.clear,
+                                             fence_ack=self.fence_ack).run,
+                               listener, self.run_dir)
+            if self.fencer.devices:
+                nursery.start_soon(self.fencer.check_devices)
             if self.config.hacf.ping_nodes:
                 await nursery.start(self._pinger().run)
             interval = notify.watchdog_interval()
@@ -203,16 +214,16 @@ class Daemon:
         match output:
             case Transmit(payloads=payloads):
                 self._transmit(payloads)
-            case ev.StartGroup(key=key):
-                self._nursery.start_soon(self.ops.run, key, True)
-            case ev.StopGroup(key=key):
-                self._nursery.start_soon(self.ops.run, key, False)
-            case ev.Announce(key=key):
-                self._nursery.start_soon(self.ops.announce, key)
+            case (ev.StartGroup() | ev.StopGroup() | ev.RestartGroup() | ev.Announce()
+                  | ev.StartMonitoring() | ev.StopMonitoring()):
+                self._resource_action(output)
             case ev.Log(level=level, message=message):
                 log.log(logging.getLevelName(level.upper()), message)
             case ev.StatusChanged(text=text):
                 notify.notify(f"STATUS={text}")
+            case ev.FencePeer(peer=peer):
+                # Its own task: heartbeats never wait on a fence device.
+                self._nursery.start_soon(self.fencer.fence, peer)
             case ev.RecordPeerGeneration(generation=generation):
                 self._record_peer_generation(generation)
             case ev.ShutdownComplete():
@@ -220,6 +231,28 @@ class Daemon:
                 self.done = True
             case _:
                 raise TypeError(f"unknown output {output!r}")
+
+    def _resource_action(self, action: ev.Action) -> None:
+        """The groups' operations run as their own tasks (GroupOps); checks are the monitor
+        driver's, which the core arms and disarms per group. A group being stopped or
+        restarted is never checked meanwhile, whatever the order of the core's orders: a
+        service stopped on purpose must not come back as a failure (the core re-arms it)."""
+        assert self._nursery is not None
+        match action:
+            case ev.StartGroup(key=key):
+                self._nursery.start_soon(self.ops.run, key, True)
+            case ev.StopGroup(key=key):
+                self.monitor.stop(key)
+                self._nursery.start_soon(self.ops.run, key, False)
+            case ev.RestartGroup(key=key, from_resource=index):
+                self.monitor.stop(key)
+                self._nursery.start_soon(self.ops.restart, key, index)
+            case ev.Announce(key=key):
+                self._nursery.start_soon(self.ops.announce, key)
+            case ev.StartMonitoring(key=key):
+                self.monitor.start(key)
+            case ev.StopMonitoring(key=key):
+                self.monitor.stop(key)
 
     def _transmit(self, payloads: tuple[tuple[str, bytes], ...]) -> None:
         for name, payload in payloads:
@@ -236,7 +269,7 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         assert self.engine is not None
-        view = status_view(self.engine.snapshot())
+        view = status_view(self.engine.snapshot(), self.monitor.view(trio.current_time()))
         # The drivers' own counters: what the core never sees (send failures, line noise
         # between serial frames, reopens of a vanished interface or pty).
         dropped = self.events_in.dropped
@@ -245,7 +278,17 @@ class Daemon:
             for name, link in self.links.items()
         }
         view["frames_dropped_queue_full"] = sum(dropped.values())
+        if self.fencer.devices:
+            view["fence_devices"] = self.fencer.view(trio.current_time())
         return view
+
+    async def fence_ack(self, node: str) -> dict[str, Any]:
+        """`twinbeat fence-ack NODE` (root): checked, fed, answered (daemon/fencer.py)."""
+        assert self.engine is not None
+        # A lambda: `_core_changed` is a new Event after every feed, so look it up each time.
+        return await acknowledge(node, self.config.peer, self.engine.snapshot,
+                                 self.events_in.send,
+                                 lambda: self._core_changed.wait())  # noqa: PLW0108
 
     async def handoff(self, cmd: str, which: str, timeout: float) -> dict[str, Any]:
         """Run `standby`/`takeover` and wait until the core says the affected groups moved.
@@ -270,15 +313,39 @@ class Daemon:
                  if holders.get(key) != plan.target]
         return {"ok": False, "error": f"{cmd} timed out after {timeout:g}s: {'; '.join(stuck)}"}
 
+    async def clear(self, key: str | None) -> dict[str, Any]:
+        """`twinbeat clear [GROUP]`: the core forgets those groups' resource failures."""
+        keys = [group.key for group in self.config.groups]
+        if key is not None and key not in keys:
+            return {"ok": False, "error": f"clear: no group {key!r} (a group is named by its "
+                                          "first resource, as in haresources)"}
+        log.info("failures cleared for %s by twinbeat clear", key or "every group")
+        await self.events_in.send(ev.FailuresCleared(key))
+        return {"ok": True, "cleared": keys if key is None else [key]}
 
-def main(args: argparse.Namespace) -> int:
-    """Load and check the config, then run until a signal's graceful shutdown completes."""
+
+def _checked_config(args: argparse.Namespace) -> Config | None:
+    """The configuration, its warnings printed; None (reasons printed) if it cannot run."""
     config = load_for_command(args.config_dir, node=args.node)
     if config is None:
         print("twinbeat: not started: configuration error", file=sys.stderr)
-        return 1
+        return None
     for message in config.warnings:
         print(message, file=sys.stderr)
+    fencing = check_fencing(config)  # a node that cannot fence would wait for ever
+    for message in (*fencing.warnings, *fencing.errors):
+        print(message, file=sys.stderr)
+    if fencing.errors:
+        print("twinbeat: not started: fencing configuration error", file=sys.stderr)
+        return None
+    return config
+
+
+def main(args: argparse.Namespace) -> int:
+    """Load and check the config, then run until a signal's graceful shutdown completes."""
+    config = _checked_config(args)
+    if config is None:
+        return 1
     try:
         # A second daemon must not bump the running one's generation nor write to its log.
         ensure_not_running(args.run_dir)

@@ -22,6 +22,7 @@ from twinbeat.lab import network, procs, render
 from twinbeat.lab import plan as lp
 from twinbeat.lab.cable import Cable, socat_available
 from twinbeat.lab.errors import LabError
+from twinbeat.lab.fencing import POWER_OFF, POWER_ON, FenceSetup, prepare, set_power, start_switch
 from twinbeat.lab.harness import Harness
 from twinbeat.lab.network import Port
 from twinbeat.lab.node import NodeDaemon
@@ -29,9 +30,10 @@ from twinbeat.lab.poller import Poller
 
 __all__ = ["Lab", "LabError", "preflight"]
 
-STOPPED = {"cable": "the serial cable (socat)", "poller": "the client's poller"} | {
+STOPPED = {"cable": "the serial cable (socat)", "poller": "the client's poller",
+           "switch": "the power switch"} | {
     f"{node}-daemon": f"{node}'s daemon" for node in lp.NODES
-}
+} | {f"{node}-squatter": f"{node}'s port-80 squatter (lab/service.py)" for node in lp.NODES}
 
 
 def preflight() -> None:
@@ -58,7 +60,8 @@ class Lab:
             netns=plan.netns("lan"),
             log=plan.cable_log,
         )
-        self.nodes = {n: NodeDaemon(self.harness, plan.files(n), plan.netns(n)) for n in lp.NODES}
+        self.nodes = {n: NodeDaemon(self.harness, plan.files(n), plan.netns(n),
+                                    plan.machine_env(n)) for n in lp.NODES}
 
     @classmethod
     def make(
@@ -93,9 +96,11 @@ class Lab:
         daemons: bool = True,
         apache_in_group: bool = True,
         auto_failback: str = "on",
+        fencing: FenceSetup | None = None,
         say: Callable[[str], None] = lambda _text: None,
     ) -> None:
-        """Network, cable, configs and (with `daemons`) both daemons, ready.
+        """Network, cable, configs and (with `daemons`) both daemons, ready. With `fencing`,
+        the power switch too, and ha.cf's fencing lines for it (lab/fencing.py).
 
         On any failure after the first namespace exists, everything is torn down again.
         """
@@ -109,9 +114,14 @@ class Lab:
         try:
             self._build_network()
             say("namespaces, bridge and veths in place")
-            render.write_all(
-                self.plan, apache_in_group=apache_in_group, auto_failback=auto_failback
-            )
+            lines = ""
+            if fencing is not None:
+                password = prepare(self.plan.run_dir, self.harness, fencing)
+                lines = fencing.hacf_lines(self.plan.run_dir, password)
+                start_switch(self.plan.run_dir, self.name, self.harness)
+                say(f"power switch up; the nodes fence through it ({fencing.kind})")
+            render.write_all(self.plan, apache_in_group=apache_in_group,
+                             auto_failback=auto_failback, fencing=lines)
             self.cable.plug()
             say(f"serial cable: {self.cable.ends[0]} <-> {self.cable.ends[1]}")
             if daemons:
@@ -269,15 +279,28 @@ class Lab:
             procs.send(pid, signal.SIGKILL)
         procs.wait_gone(victims, 5.0)
         self.harness.forget(daemon.label)
+        set_power(self.plan.run_dir, node, POWER_OFF)
 
     def power_on(self, node: str, *, daemon: bool = True, wait: bool = True) -> None:
         """Power back: NICs up, a new cable at the same paths, the daemon started again."""
+        set_power(self.plan.run_dir, node, POWER_ON)
         for ifname in (lp.LAN_IFACE, lp.HB_IFACE):
             self.set_link(node, ifname, up=True)
         if not self.cable.plugged:
             self.cable.plug()
         if daemon:
             self.node(node).start(wait=wait)
+
+    def freeze(self, node: str, sig: int = signal.SIGSTOP) -> list[int]:
+        """A hung node: every process in its namespace stopped (SIGSTOP), NICs and cable
+        left as they are; `thaw` (SIGCONT) lets them all run again. Their PIDs."""
+        victims = network.pids_in(self.netns(node))
+        for pid in victims:
+            procs.send(pid, sig)
+        return victims
+
+    def thaw(self, node: str) -> list[int]:
+        return self.freeze(node, signal.SIGCONT)
 
     # -- the client ------------------------------------------------------------------------
 

@@ -53,10 +53,12 @@ class DaemonLog:
 class NodeDaemon:
     """`twinbeat run` for one node, as a process of `harness` inside namespace `netns`."""
 
-    def __init__(self, harness: Harness, files: NodeFiles, netns: str) -> None:
+    def __init__(self, harness: Harness, files: NodeFiles, netns: str,
+                 env: dict[str, str] | None = None) -> None:
         self.harness = harness
         self.files = files
         self.netns = netns
+        self.env = env or {}  # the node's "machine": its own HA_VARRUN etc. (plan.machine_env)
         self.label = f"{files.name}-daemon"
         self.log = DaemonLog(files.daemon_log)
 
@@ -74,7 +76,7 @@ class NodeDaemon:
             self.files.run_argv(),
             netns=self.netns,
             log=self.files.daemon_log,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **self.env),
             grace=procs.DAEMON_GRACE,
         )
         if wait:

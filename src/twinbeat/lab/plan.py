@@ -1,6 +1,6 @@
 """The lab's fixed plan: names, addresses, timer presets and where files go.
 
-Pure data; imports nothing that touches the system.
+Pure data; imports nothing that touches the system (config's pure OCF helpers aside).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from twinbeat.config.model import OcfResource
+from twinbeat.config.ocf import instance_name, parse_ocf
 from twinbeat.lab.files import NodeFiles
 
 NODES = ("prime", "calc")
@@ -68,7 +70,12 @@ PRESETS: dict[str, Timers] = {
     "1s-3s": Timers(keepalive="1", deadtime="3", warntime="2", initdead="6"),
     # As fast as the daemon claims to go.
     "fast": Timers(keepalive="10ms", deadtime="40ms", warntime="25ms", initdead="1"),
+    # The `lab` timers, with apache2 run by resource-agents' OCF agent instead of a script.
+    "ocf": Timers(keepalive="100ms", deadtime="1", warntime="500ms", initdead="3"),
 }
+# Presets whose service is `ocf:heartbeat:apache` (the others: resource.d/apache2).
+OCF_PRESETS = frozenset({"ocf"})
+OCF_AGENT = "ocf:heartbeat:apache"
 
 
 def parse_seconds(text: str) -> float:
@@ -115,11 +122,43 @@ class Plan:
             raise ValueError(f"unknown lab node {node!r}")
         return NodeFiles(node, self.run_dir / node)
 
+    @property
+    def ocf(self) -> bool:
+        """apache2 is `ocf:heartbeat:apache` (docs/lab.md, the `ocf` preset)."""
+        return self.preset in OCF_PRESETS
+
+    @property
+    def ocf_config(self) -> Path:
+        """The OCF preset's apache2.conf: one file, as haresources must be the same on both
+        nodes; each node's paths come from its daemon's environment (`machine_env`)."""
+        return self.run_dir / "apache2-ocf.conf"
+
+    @property
+    def ocf_resource(self) -> str:
+        return f"{OCF_AGENT}::configfile={self.ocf_config}"
+
     def apache_dir(self, node: str) -> Path:
         return self.files(node).home / "apache2"
 
     def apache_pidfile(self, node: str) -> Path:
-        return self.apache_dir(node) / "apache2.pid"
+        """Where this preset's apache2 keeps its pid: its own config's PidFile, or for the OCF
+        agent (whose config has none) `$HA_VARRUN/apache2-<instance>.pid`."""
+        if not self.ocf:
+            return self.apache_dir(node) / "apache2.pid"
+        return self.machine_run(node) / f"apache2-{ocf_instance(self.ocf_resource)}.pid"
+
+    def machine_run(self, node: str) -> Path:
+        """The node's own /run for resource agents (HA_VARRUN): two lab nodes share a disk,
+        two real machines do not, and an agent keeps its pid files there."""
+        return self.files(node).home / "var-run"
+
+    def machine_env(self, node: str) -> dict[str, str]:
+        """What a separate machine would give its resource agents: its own HA_VARRUN and
+        HA_RSCTMP (resource-agents' ocf-directories), and the node's home for the OCF
+        preset's shared apache2.conf."""
+        home = self.files(node).home
+        return {"HA_VARRUN": f"{self.machine_run(node)}/", "HA_RSCTMP": str(home / "rsctmp"),
+                "TWINBEAT_LAB_HOME": str(home)}
 
     def resource_script(self, node: str) -> Path:
         return self.files(node).resource_dir / "apache2"
@@ -130,6 +169,13 @@ class Plan:
     @property
     def cable_log(self) -> Path:
         return self.run_dir / "cable.log"
+
+
+def ocf_instance(text: str) -> str:
+    """OCF_RESOURCE_INSTANCE of the resource written `text` (the daemon's own rule)."""
+    resource = parse_ocf(text)
+    assert isinstance(resource, OcfResource), resource
+    return instance_name(resource)
 
 
 def peer_of(node: str) -> str:

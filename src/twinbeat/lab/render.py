@@ -2,7 +2,10 @@
 
 For each node: `ha.d/` (ha.cf, authkeys 0600, haresources, resource.d/apache2), a state
 dir, a run dir, and an apache2 tree (config, DocumentRoot whose index.html is the node's
-name). Both nodes share one fresh sha256 key.
+name). Both nodes share one fresh sha256 key. The `ocf` preset's group runs apache2 through
+`ocf:heartbeat:apache` with one shared config (`RUN/apache2-ocf.conf`, whose paths follow
+each daemon's TWINBEAT_LAB_HOME); resource.d/apache2 is still written, for the tests'
+status and fault helpers, and looks at that agent's pid file.
 """
 
 from __future__ import annotations
@@ -17,12 +20,17 @@ from string import Template
 from twinbeat.lab import plan as lp
 from twinbeat.lab.files import write_file
 
-GROUP_APACHE = f"IPaddr::{lp.VIP}/{lp.LAN_PREFIX}/{lp.LAN_IFACE} apache2"
-GROUP_VIP_ONLY = f"IPaddr::{lp.VIP}/{lp.LAN_PREFIX}/{lp.LAN_IFACE}"
-
 
 def template(name: str) -> Template:
     return Template(resources.files("twinbeat.lab").joinpath("templates", name).read_text())
+
+
+def group_line(lab: lp.Plan, apache_in_group: bool = True) -> str:
+    """The one haresources group: the VIP, then apache2 (its script or its OCF agent)."""
+    vip = f"IPaddr::{lp.VIP}/{lp.LAN_PREFIX}/{lp.LAN_IFACE}"
+    if not apache_in_group:
+        return f"prime {vip}"
+    return f"prime {vip} {lab.ocf_resource if lab.ocf else 'apache2'}"
 
 
 def write_node(
@@ -32,6 +40,7 @@ def write_node(
     *,
     apache_in_group: bool = True,
     auto_failback: str = "on",
+    fencing: str = "",
 ) -> None:
     timers = lab.timers
     files = lab.files(node)
@@ -53,7 +62,9 @@ def write_node(
         "modules": lp.APACHE_MODULES,
         "script": str(lab.resource_script(node)),
         "auto_failback": auto_failback,
-        "group": f"prime {GROUP_APACHE if apache_in_group else GROUP_VIP_ONLY}",
+        "group": group_line(lab, apache_in_group),
+        "pidfile": str(lab.apache_pidfile(node)),
+        "fencing": fencing,
     }
     files.write_config(
         ha_cf=template("ha.cf").substitute(values),
@@ -62,19 +73,28 @@ def write_node(
         haresources=template("haresources").substitute(values),
         scripts={lab.resource_script(node).name: template("apache2.sh").substitute(values)},
     )
+    if fencing:  # it may hold the switch's password (stonith_host, heartbeat's style)
+        os.chmod(files.config_dir / "ha.cf", 0o600)
 
     # apache2's workers run as www-data: they must reach and read the DocumentRoot.
     write_file(apache_dir / "apache2.conf", template("apache2.conf").substitute(values))
     write_file(apache_dir / "htdocs" / "index.html", f"{node}\n")
+    for directory in (lab.machine_run(node), files.home / "rsctmp"):
+        directory.mkdir(parents=True, exist_ok=True)
     for directory in (lab.run_dir, files.home, apache_dir, apache_dir / "htdocs"):
         os.chmod(directory, 0o755)
 
 
-def write_all(lab: lp.Plan, *, apache_in_group: bool = True, auto_failback: str = "on") -> None:
+def write_all(lab: lp.Plan, *, apache_in_group: bool = True, auto_failback: str = "on",
+              fencing: str = "") -> None:
     lab.run_dir.mkdir(parents=True, exist_ok=True)
     key_hex = secrets.token_hex(32)
+    if lab.ocf:
+        write_file(lab.ocf_config, template("apache2-ocf.conf").substitute(
+            lab=lab.name, modules=lp.APACHE_MODULES))
     for node in lp.NODES:
-        write_node(lab, node, key_hex, apache_in_group=apache_in_group, auto_failback=auto_failback)
+        write_node(lab, node, key_hex, apache_in_group=apache_in_group,
+                   auto_failback=auto_failback, fencing=fencing)
 
 
 def check_www_data_can_read(path: Path) -> str | None:

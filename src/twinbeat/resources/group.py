@@ -16,15 +16,19 @@ BaseExceptions pass through untouched.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import trio
 
-from twinbeat.config.model import Group, IPaddrResource, Resource, ScriptResource
+from twinbeat.config.model import Group, IPaddrResource, OcfResource, Resource, ScriptResource
+from twinbeat.config.ocf import agent_path, instance_name
 from twinbeat.resources.errors import AgentError, RollbackFailedError
+from twinbeat.resources.health import Check
 from twinbeat.resources.ipaddr import IPaddrAgent
+from twinbeat.resources.ocf import OcfAgent
 from twinbeat.resources.script import ScriptAgent
 
 log = logging.getLogger("twinbeat.resources")
@@ -40,6 +44,8 @@ class Agent(Protocol):
     async def status(self) -> bool: ...
     async def announce(self) -> None: ...
     def quiet(self) -> None: ...
+    async def monitor(self, timeout: float) -> Check: ...
+    async def advised_timeout(self, action: str) -> float | None: ...
 
 
 def make_agent(
@@ -52,10 +58,10 @@ def make_agent(
     garp_interval: float = 0.5,
     garp_repeat_after: float = 5.0,
 ) -> Agent:
-    """The agent for a haresources resource: IPaddrAgent or ScriptAgent, by its type.
+    """The agent for a haresources resource: IPaddrAgent, ScriptAgent or OcfAgent, by its type.
 
-    `timeout` bounds each script call; the garp settings are ha.cf's `garp_count` and
-    `garp_interval` (an IP address's announcements).
+    `timeout` bounds each script call (and an OCF action whose meta-data advises none); the
+    garp settings are ha.cf's `garp_count` and `garp_interval` (an address's announcements).
     """
     match resource:
         case IPaddrResource():
@@ -64,6 +70,10 @@ def make_agent(
                                garp_repeat_after=garp_repeat_after)
         case ScriptResource():
             return ScriptAgent(resource, config_dir, timeout=timeout)
+        case OcfResource(provider=provider, agent=agent, params=params):
+            return OcfAgent(resource.text, agent_path(provider, agent), provider=provider,
+                            agent=agent, params=params, instance=instance_name(resource),
+                            default_timeout=timeout)
 
 
 # heartbeat's ResourceManager retries a failed stop (HA_STOPRETRYMAX) before it calls the
@@ -123,6 +133,40 @@ class GroupRunner:
                 failed.append(problem)
         if failed:
             raise AgentError(f"stop of group {self.key} failed: " + "; ".join(failed))
+
+    async def restart(self, from_resource: int) -> None:
+        """Restart in place (the core's RestartGroup): stop resources `from_resource`... right
+        to left, then start them left to right; the ones before stay up.
+
+        Raises RollbackFailedError when a stop failed (the group is in an unknown state: it
+        stays claimed), AgentError when a start failed and the *whole* group was then stopped
+        right to left (it holds nothing here: the peer may take it), and RollbackFailedError
+        when that stop failed too. The resources after the restarted ones go down with them
+        because they depend on them (a service on its address, heartbeat's left-to-right).
+        """
+        if not 0 <= from_resource < len(self.agents):
+            raise ValueError(f"group {self.key} has no resource {from_resource}")
+        tail = self.agents[from_resource:]
+        for agent in tail:
+            with contextlib.suppress(Exception):  # as in stop(): quiet is best effort
+                agent.quiet()
+        stuck = [p for agent in reversed(tail) if (p := await self._stop_one(agent))]
+        if stuck:
+            raise RollbackFailedError(f"restart of group {self.key}: stop failed: "
+                                      + "; ".join(stuck))
+        for agent in tail:
+            try:
+                await self._guarded(agent, "start", agent.start)
+            except AgentError as exc:
+                log.critical("group %s: restart: start of %s failed: %s; stopping the group",
+                             self.key, agent.text, exc)
+                try:
+                    await self.stop()
+                except AgentError as stop_exc:
+                    raise RollbackFailedError(f"restart: start of {agent.text} failed: {exc}; "
+                                              f"then {stop_exc}") from exc
+                raise AgentError(f"restart: start of {agent.text} failed: {exc}; "
+                                 "group stopped") from exc
 
     async def _stop_one(self, agent: Agent) -> str | None:
         """Stop one resource as heartbeat does: retry, then believe its status.

@@ -23,6 +23,11 @@ Choices, following heartbeat's IPaddr script (reference §6.1-6.2):
   (ENODEV) counts as stopped. Heartbeat requires stop to succeed on a stopped resource.
 - Netlink errors and system errors (EMFILE from `IPRoute()`) are AgentErrors naming the
   resource; the group runner turns anything else into one too.
+- The monitor's check (`monitor`): the address is configured (on its interface, when the
+  resource names one), and that interface is up (IFF_UP) with carrier (IFLA_CARRIER, else
+  IFF_LOWER_UP). An address that vanished is NOT_RUNNING (a restart puts it back); one on a
+  downed or unplugged NIC is FAILED: after `migration_threshold` of those the core moves the
+  group to the peer, whose LAN may be fine (what heartbeat needed ipfail for).
 """
 
 from __future__ import annotations
@@ -40,10 +45,13 @@ from pyroute2.netlink.exceptions import NetlinkError
 from twinbeat.config.model import IPaddrResource
 from twinbeat.resources.errors import AgentError
 from twinbeat.resources.garp import GarpSender, arp_address
+from twinbeat.resources.health import OK, Check, Health
 
 log = logging.getLogger("twinbeat.resources")
 
 IFNAMSIZ_MAX = 15  # label length limit (ERANGE past it)
+IFF_UP = 0x1
+IFF_LOWER_UP = 0x10000
 
 
 class IPaddrAgent:
@@ -124,6 +132,28 @@ class IPaddrAgent:
                 return bool(self._held(ipr))
         except (NetlinkError, OSError) as exc:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
+
+    async def monitor(self, timeout: float) -> Check:
+        """One check (module docstring). Netlink answers at once: `timeout` is not needed."""
+        try:
+            with IPRoute() as ipr:
+                held = self._held(ipr)
+                if not held:
+                    return Check(Health.NOT_RUNNING, f"{self.address} is not configured")
+                links = {msg["index"]: ipr.get_links(msg["index"])[0] for msg in held}
+        except (NetlinkError, OSError) as exc:
+            raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
+        names = {index: str(link.get("ifname")) for index, link in links.items()}
+        want = self.resource.iface.split(":", 1)[0] if self.resource.iface else None
+        chosen = [index for index, name in names.items() if want is None or name == want]
+        if not chosen:
+            return Check(Health.FAILED, f"{self.address} is on {', '.join(names.values())}, "
+                                        f"not on {want}")
+        return _link_health(names[chosen[0]], links[chosen[0]])
+
+    async def advised_timeout(self, action: str) -> float | None:
+        """No advice: netlink calls do not hang."""
+        return None
 
     async def announce(self) -> None:
         """Re-send the gratuitous ARP bursts (core action `Announce`).
@@ -248,6 +278,17 @@ class IPaddrAgent:
         if self._garp is not None:
             self._garp.close()
             self._garp = None
+
+
+def _link_health(ifname: str, link: Any) -> Check:
+    """OK when the interface is up and has carrier (IFLA_CARRIER, else IFF_LOWER_UP)."""
+    flags = link["flags"]
+    if not flags & IFF_UP:
+        return Check(Health.FAILED, f"{ifname} is down")
+    carrier = link.get("carrier")
+    if not (carrier if carrier is not None else flags & IFF_LOWER_UP):
+        return Check(Health.FAILED, f"{ifname} has no carrier")
+    return OK
 
 
 def _why(exc: Exception) -> str:

@@ -5,41 +5,48 @@ Owns finding and calling the program, in heartbeat's lookup order (reference §6
 the systemd unit `NAME.service` through `systemctl start|stop|is-active` -- the lookup is
 `twinbeat.config.find_agent`, so `twinbeat check` and the daemon always agree.
 
-Every call is an argument list (never a shell string) under `trio.fail_after(timeout)`; a
-timeout is a failure and the process is killed. Output goes to temporary files rather than
-pipes: a start script that leaves a daemon holding its stdout open would otherwise hang the
-call until the timeout. Output is logged on `twinbeat.resources`.
+Every call is an argument list (never a shell string) under a timeout, killed by PID when
+it runs over (process.py).
 
 Status is judged as heartbeat does: for resource.d scripts the exit code is ignored and
 stdout is matched ("not running" = not held; else "running" or "OK" = held; anything else =
 not held); init.d scripts use the LSB status codes (0 running, 1-3 not running); systemd
 uses the exit status of `is-active`.
+
+The monitor's check (`monitor`, daemon/monitor.py) reads the same calls more finely
+(health.py): resource.d as heartbeat judged status (held: OK, else NOT_RUNNING); init.d by
+the LSB code (0 OK, 3 NOT_RUNNING, 1/2 "dead" and 4 "unknown" FAILED); systemd by
+`is-active` (active: OK, `failed`: FAILED, else NOT_RUNNING); a script that vanished:
+CANNOT_RUN.
+
+heartbeat's classic names (`Filesystem::DEV::DIR`, `apache`), when no resource.d script of
+that name exists, are found as OCF agents (config/agents.py); this agent then hands every
+call to an `OcfAgent` with the parameters heartbeat's wrapper would have set (classic.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import shutil
-import signal
-import subprocess
-import tempfile
 from dataclasses import dataclass
-from typing import IO
-
-import trio
 
 from twinbeat.config.agents import find_agent
+from twinbeat.config.classic import ClassicMapping, classic_mapping
 from twinbeat.config.model import ScriptResource
+from twinbeat.config.ocf import OCF_ROOT
 from twinbeat.resources.errors import AgentError
+from twinbeat.resources.health import OK, Check, Health
+from twinbeat.resources.ocf import OcfAgent
+from twinbeat.resources.process import run_program
 
 log = logging.getLogger("twinbeat.resources")
 
 INIT_D = "/etc/init.d"
-KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of a timed-out script
 LSB_NOT_RUNNING = (1, 2, 3)  # dead+pidfile, dead+lockfile, not running
+LSB_STOPPED = 3
+LSB_STATUS = {1: "dead, pid file exists", 2: "dead, lock file exists", 4: "status unknown"}
 _NOT_RUNNING = re.compile(r"not *running", re.IGNORECASE)  # heartbeat: *[Nn][Oo][Tt] *[Rr]unning*
 _RUNNING = re.compile(r"[Rr]unning|OK")
 
@@ -48,17 +55,17 @@ _RUNNING = re.compile(r"[Rr]unning|OK")
 class Program:
     """How to call one resource: `kind` is "resource.d" | "init.d" | "systemd"."""
 
-    kind: str
-    path: str  # the script, or the unit name for systemd
+    kind: str  # "resource.d" | "ocf" (a classic name) | "init.d" | "systemd"
+    path: str  # the script or agent, or the unit name for systemd
 
 
 def locate(config_dir: str, name: str) -> Program:
     """Heartbeat's lookup order, shared with `twinbeat check` via `config.find_agent`."""
-    found = find_agent(config_dir, name, init_dir=INIT_D)
+    found = find_agent(config_dir, name, init_dir=INIT_D, ocf_root=OCF_ROOT)
     if found is None:
         raise AgentError(f"cannot locate resource script {name} (not in "
-                         f"{os.path.join(config_dir, 'resource.d')}, not in {INIT_D}, "
-                         f"no {name}.service unit)")
+                         f"{os.path.join(config_dir, 'resource.d')}, no OCF agent of "
+                         f"heartbeat's, not in {INIT_D}, no {name}.service unit)")
     return Program(*found)
 
 
@@ -78,6 +85,7 @@ class ScriptAgent:
         self.args = resource.args
         self.config_dir = config_dir
         self.timeout = timeout
+        self._ocf: OcfAgent | None = None
 
     def program(self) -> Program:
         """Looked up on every call, as heartbeat does: a script installed later is found.
@@ -86,13 +94,21 @@ class ScriptAgent:
         return locate(self.config_dir, self.name)
 
     async def start(self) -> None:
-        await self._checked("start")
+        program = self.program()
+        if program.kind == "ocf":
+            return await self._classic(program).start()
+        await self._checked(program, "start")
 
     async def stop(self) -> None:
-        await self._checked("stop")
+        program = self.program()
+        if program.kind == "ocf":
+            return await self._classic(program).stop()
+        await self._checked(program, "stop")
 
     async def status(self) -> bool:
         program = self.program()
+        if program.kind == "ocf":
+            return await self._classic(program).status()
         code, stdout = await self._call(program, "status")
         if program.kind == "resource.d":
             return held_from_output(stdout)
@@ -104,6 +120,34 @@ class ScriptAgent:
             return False
         raise AgentError(f"{self.text}: status exited {code} (LSB: unknown)")
 
+    async def monitor(self, timeout: float) -> Check:
+        """One check for the monitor driver (module docstring); AgentError if it timed out
+        or could not run."""
+        try:
+            program = self.program()
+        except AgentError as exc:
+            return Check(Health.CANNOT_RUN, str(exc))
+        if program.kind == "ocf":
+            return await self._classic(program).monitor(timeout)
+        code, stdout = await self._call(program, "status", timeout=timeout, quiet=True)
+        said = stdout.strip().splitlines()[0][:100] if stdout.strip() else ""
+        match program.kind:
+            case "resource.d":
+                return OK if held_from_output(stdout) else Check(
+                    Health.NOT_RUNNING, f"status said {said!r}" if said else "status said nothing")
+            case "systemd":
+                if code == 0:
+                    return OK
+                health = Health.FAILED if said == "failed" else Health.NOT_RUNNING
+                return Check(health, f"{program.path} is {said or 'not active'}")
+        return _lsb_check(code)
+
+    async def advised_timeout(self, action: str) -> float | None:
+        """A classic name's OCF meta-data timeout for `action`; scripts give none."""
+        program = self.program()
+        return await self._classic(program).advised_timeout(action) \
+            if program.kind == "ocf" else None
+
     async def announce(self) -> None:
         """Nothing to announce for a script resource."""
 
@@ -112,8 +156,19 @@ class ScriptAgent:
 
     # -- internals ---------------------------------------------------------------------
 
-    async def _checked(self, action: str) -> None:
-        code, _ = await self._call(self.program(), action)
+    def _classic(self, program: Program) -> OcfAgent:
+        """The OCF agent heartbeat's wrapper of this name would have run (classic.py)."""
+        if self._ocf is None or self._ocf.path != program.path:
+            mapping = classic_mapping(self.name, self.args)
+            if not isinstance(mapping, ClassicMapping):
+                raise AgentError(f"{self.text}: {mapping or 'not a classic name'}")
+            self._ocf = OcfAgent(self.text, program.path, provider="heartbeat",
+                                 agent=mapping.agent, params=mapping.params,
+                                 instance=mapping.instance, default_timeout=self.timeout)
+        return self._ocf
+
+    async def _checked(self, program: Program, action: str) -> None:
+        code, _ = await self._call(program, action)
         if code != 0:
             raise AgentError(f"{self.text}: {action} exited {code}")
 
@@ -126,53 +181,20 @@ class ScriptAgent:
             return [systemctl, verb, program.path]
         return [program.path, *self.args, action]
 
-    async def _call(self, program: Program, action: str) -> tuple[int, str]:
-        """Run one action; return (exit code, stdout). Timeout or exec failure: AgentError.
-
-        So is a system error around it (EMFILE or ENOSPC making the output files): the
-        resource cannot be driven, which is a failure of this call, not of the daemon.
-        """
-        argv = self._argv(program, action)
-        try:
-            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-                code = await self._run(argv, action, out, err)
-                stdout = _read(out)
-                stderr = _read(err)
-        except OSError as exc:
-            raise AgentError(f"{self.text}: {action}: {exc.strerror or exc}") from exc
-        log.debug("%s: %s -> %d", self.text, " ".join(argv), code)
-        for stream, text in (("stdout", stdout), ("stderr", stderr)):
-            for line in text.splitlines():
-                log.info("%s %s %s: %s", self.text, action, stream, line)
-        return code, stdout
-
-    async def _run(self, argv: list[str], action: str, out: IO[bytes], err: IO[bytes]) -> int:
-        try:
-            with trio.fail_after(self.timeout):
-                result = await trio.run_process(
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=False,
-                    start_new_session=True, deliver_cancel=_kill_session)
-        except trio.TooSlowError:
-            raise AgentError(f"{self.text}: {action} timed out after "
-                             f"{self.timeout:g} s") from None
-        except OSError as exc:
-            raise AgentError(f"{self.text}: cannot run {argv[0]}: {exc.strerror}") from exc
-        return result.returncode
+    async def _call(self, program: Program, action: str, *, timeout: float | None = None,
+                    quiet: bool = False) -> tuple[int, str]:
+        """Run one action; return (exit code, stdout). Timeout or exec failure: AgentError."""
+        done = await run_program(self._argv(program, action), label=self.text, action=action,
+                                 timeout=self.timeout if timeout is None else timeout,
+                                 quiet=quiet)
+        return done.code, done.stdout
 
 
-async def _kill_session(process: trio.Process) -> None:
-    """On timeout: SIGTERM the script's whole session (its children too), SIGKILL later.
-
-    trio runs this shielded; a script's `sleep` child must not outlive the failed call.
-    """
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with trio.move_on_after(KILL_GRACE):
-        await process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _read(file: IO[bytes]) -> str:
-    file.seek(0)
-    return file.read(65536).decode(errors="replace")
+def _lsb_check(code: int) -> Check:
+    """An init script's `status` exit code as a check (LSB: 0 running, 3 stopped)."""
+    if code == 0:
+        return OK
+    if code == LSB_STOPPED:
+        return Check(Health.NOT_RUNNING, "status exited 3 (LSB: not running)")
+    meaning = LSB_STATUS.get(code, "unknown")
+    return Check(Health.FAILED, f"status exited {code} (LSB: {meaning})")

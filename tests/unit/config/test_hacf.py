@@ -258,7 +258,7 @@ def test_crm_needs_pacemaker(value: str) -> None:
 
 @pytest.mark.parametrize("directive", ["msgfmt classic", "compression bz2", "apiauth ipfail "
                                        "uid=hacluster", "coredumps true", "conn_logd_time 60",
-                                       "stonith_host * baytech 10.0.0.3 login pw",
+                                       "failfast hacluster",
                                        "deadping 30", "debug 1", "mcast6 eth0 ff02::1 694 1 0"])
 def test_known_heartbeat_directives_are_ignored_with_a_warning(directive: str) -> None:
     _, report = parse(BASE + directive + "\n")

@@ -18,10 +18,14 @@ from twinbeat.core import (
     Node,
     Params,
     RecordPeerGeneration,
+    RestartGroup,
     SendHeartbeat,
     Started,
     StartGroup,
+    StartMonitoring,
     StatusChanged,
+    StopGroup,
+    StopMonitoring,
     Tick,
 )
 
@@ -87,9 +91,18 @@ def logs(actions: list[Action]) -> list[str]:
 
 
 def orders(actions: list[Action]) -> list[Action]:
-    """The actions that are neither logs, status lines, heartbeats nor state-dir records."""
+    """The agents' orders: the actions that are neither logs, status lines, heartbeats,
+    state-dir records nor the monitor's orders (those: `monitor_orders`)."""
     return [a for a in actions
-            if not isinstance(a, Log | StatusChanged | SendHeartbeat | RecordPeerGeneration)]
+            if not isinstance(a, Log | StatusChanged | SendHeartbeat | RecordPeerGeneration
+                              | StartMonitoring | StopMonitoring)]
+
+
+def monitor_orders(actions: list[Action]) -> list[Action]:
+    """The monitor's orders, and the stops, starts and restarts they must be ordered with."""
+    return [a for a in actions
+            if isinstance(a, StartMonitoring | StopMonitoring | StartGroup | StopGroup
+                          | RestartGroup)]
 
 
 def joined(p: Params = PARAMS, *, peer: Peer | None = None,

@@ -14,6 +14,7 @@ from twinbeat.core.states import (
     GroupTrigger,
     Phase,
     PhaseTrigger,
+    WireGroupState,
     group_step,
     group_step_allowed,
     phase_step,
@@ -71,3 +72,18 @@ def test_an_illegal_group_transition_raises(state: GroupLocal, trigger: GroupTri
     assert not group_step_allowed(state, trigger)
     with pytest.raises(CoreMisuse, match=f"'{trigger.value}' is illegal for a group"):
         group_step(state, trigger)
+
+
+def test_a_restart_stays_held_on_the_wire_and_a_group_given_up_is_failed() -> None:
+    """The peer must not start a group being restarted here; a group given up here is FAILED,
+    so ownership (auto_failback included) counts this node out until it is forgiven."""
+    restarting = group_step(GroupLocal.HELD, GroupTrigger.RESTART)
+    assert GROUP_WIRE[restarting] is WireGroupState.HELD
+    assert group_step(restarting, GroupTrigger.RESTARTED) is GroupLocal.HELD
+    giving_up = group_step(GroupLocal.HELD, GroupTrigger.GIVE_UP)
+    assert GROUP_WIRE[giving_up] is WireGroupState.STOPPING
+    given_up = group_step(giving_up, GroupTrigger.STOPPED)
+    assert GROUP_WIRE[given_up] is WireGroupState.FAILED
+    assert group_step(given_up, GroupTrigger.FORGIVEN) is GroupLocal.NONE
+    assert not group_step_allowed(given_up, GroupTrigger.CLAIM)
+    assert not group_step_allowed(GroupLocal.RESTARTING, GroupTrigger.RELEASE)

@@ -12,7 +12,7 @@ import errno
 import pytest
 
 from twinbeat.config.model import IPaddrResource, ScriptResource
-from twinbeat.resources import AgentError, ipaddr, script
+from twinbeat.resources import AgentError, ipaddr, process, script
 from twinbeat.resources.garp import arp_address, mac_bytes
 
 
@@ -34,7 +34,7 @@ async def test_emfile_from_temporary_file_is_an_agent_error(monkeypatch, tmp_pat
     (tmp_path / "resource.d").mkdir()
     (tmp_path / "resource.d" / "web").write_text("#!/bin/sh\nexit 0\n")
     (tmp_path / "resource.d" / "web").chmod(0o755)
-    monkeypatch.setattr(script.tempfile, "TemporaryFile", emfile)
+    monkeypatch.setattr(process.tempfile, "TemporaryFile", emfile)
     agent = script.ScriptAgent(ScriptResource("web", (), "web"), str(tmp_path))
     with pytest.raises(AgentError, match=rf"web: {op}: Too many open files"):
         await getattr(agent, op)()

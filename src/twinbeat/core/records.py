@@ -1,0 +1,59 @@
+"""The record of one resource group as this node sees it, and the situation it is judged in.
+
+Owns the plain types groups.py's rules work on: `Group` (one haresources line: local state,
+standby/takeover flags, claim timestamp, failed-start backoff, leftovers, start order and its
+`PeerWatch`) and `Situation` (what the groups see while settling). groups.py writes a
+`Group`'s fields (handoff.py through `stand_by`/`pull`); everything else reads them. Kept
+apart so that the rules module stays about rules. Must import nothing doing I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .announce import PeerWatch
+from .notices import LivePeer
+from .params import GroupSpec
+from .states import GroupLocal
+
+
+@dataclass
+class Group:
+    """One haresources line as this node sees it; written by `Groups` and its own methods."""
+
+    spec: GroupSpec
+    index: int
+    state: GroupLocal = GroupLocal.NONE
+    yield_: bool = False  # standing by for this group (wire YIELD)
+    want: bool = False  # takeover requested here (wire WANT)
+    changed_at: float = 0.0
+    claim_prev_ts: int | None = None  # our last timestamp sent before the claim
+    failures: int = 0
+    retry_at: float | None = None
+    took_over_from: str | None = None
+    last_peer_holder: str | None = None
+    start_order: int = 0
+    leftover: bool = False
+    shutdown_retried: bool = False
+    watch: PeerWatch = field(default_factory=PeerWatch)  # the peer's doings, for announces
+
+    def stand_by(self) -> None:
+        """YIELD the group to the peer (`twinbeat standby`, or the peer's takeover request)."""
+        self.yield_, self.want = True, False
+
+    def pull(self) -> None:
+        """WANT the group here unless it is held here already (`twinbeat takeover`)."""
+        self.yield_ = False
+        self.want = self.state not in (GroupLocal.HELD, GroupLocal.RESTARTING)
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the groups see while settling (and planning handoffs); fixed for one settle."""
+
+    now: float
+    active: bool  # this node's phase is ACTIVE
+    ping_ok: bool
+    last_ts: int | None  # our latest heartbeat's timestamp
+    peer: LivePeer | None  # None: dead, never heard, or no peer configured
+    takeover_ok: bool = True  # False: the peer is dead and not fenced yet (fencing.py)
