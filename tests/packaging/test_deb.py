@@ -159,12 +159,16 @@ def scripts(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_postinst_enables_the_unit_and_never_restarts_it(scripts):
+def test_postinst_neither_enables_nor_restarts_the_unit(scripts):
     postinst = (scripts / "postinst").read_text()
-    assert "deb-systemd-helper enable 'twinbeat.service'" in postinst
-    # A start at install is harmless (ConditionPathExists= skips it until /etc/ha.d is
-    # complete); a restart on upgrade would move the resource groups: never.
-    assert "restart" not in postinst.replace("was-enabled", "")
+    # The admin enables it once /etc/ha.d is written (docs/install.md). The only start is
+    # deb-systemd-invoke's, which starts an enabled unit only (one the admin enabled before a
+    # remove and reinstall); a restart on upgrade would move the resource groups: never.
+    # The one `enable` is dh's "dont-enable" form: only for a unit the admin had enabled.
+    assert postinst.count("deb-systemd-helper enable") == 1
+    guard = postinst.index("deb-systemd-helper debian-installed 'twinbeat.service'")
+    assert guard < postinst.index("deb-systemd-helper enable")
+    assert "restart" not in postinst
 
 
 def test_prerm_stops_the_service_on_removal_only(scripts):
@@ -221,6 +225,13 @@ def test_twinbeat_ha_cf_5_is_the_docs_directive_table(tree):
     flat = " ".join(page.split())
     for directive in directives:
         assert directive in flat, f"{directive} (docs/config.md) missing from twinbeat-ha.cf(5)"
+    # twinbeat's additions, including the monitoring and fencing ones, with their sections.
+    for addition in ("garp_count", "monitor_interval", "migration_threshold", "fence_timeout"):
+        assert f"{addition}" in flat
+    for heading in ("Monitoring", "Fencing", "Where twinbeat differs"):
+        assert f"\n   {heading}" in page, f"section {heading} missing"
+    # The docs' "implemented in" column points into the source: not on the man page.
+    assert "implemented in" not in flat and "core/membership.py" not in flat
 
 
 # -- lintian ---------------------------------------------------------------------------------
