@@ -3,19 +3,9 @@
 PID 1 of this machine is not systemd. A systemd can still run as PID 1 of a private PID
 namespace, but booted on the host's file system it runs sysinit (systemd-tmpfiles once emptied
 the host's /tmp) and starts every enabled unit (DESIGN.md §9). So `BootedSystemd` runs it
-inside a network namespace the test made, in new PID, mount, UTS and cgroup namespaces, and
-before exec'ing it the setup script (`_SETUP`):
-
-- binds /dev/console to a log file (the host's console is untouched; systemd logs to its own
-  journald, in /run);
-- mounts private tmpfs on /run, /tmp and /var/tmp, carrying over only the directories the
-  caller names (the lab's run dir: its serial pty links and apache2's files);
-- overlays /etc, /var/lib and /usr/local/bin with private tmpfs layers, so that what the test
-  puts there (/etc/ha.d, the unit's StateDirectory, the twinbeat command) never reaches the
-  host's disk;
-- mounts cgroup2 at /sys/fs/cgroup, rooted (cgroup namespace) in a cgroup made for this boot;
-- and execs systemd with SYSTEMD_UNIT_PATH set to a directory of its own (no host unit is
-  even loaded, so nothing of the host's can start) and `--unit=` a target of its own.
+inside a network namespace the test made, in new PID, mount, UTS and cgroup namespaces, on a
+root file system that keeps everything off the host (nsroots.py: the host's own, made
+private, or a Debian tree of the test's), booting a target of its own.
 
 Everything is stopped by PID: SIGKILL to that PID 1 from outside ends every process of its
 PID namespace, then the boot's cgroup directories are removed. If the test process itself
@@ -28,7 +18,6 @@ import contextlib
 import ctypes
 import os
 import secrets
-import shlex
 import shutil
 import signal
 import subprocess
@@ -36,72 +25,9 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-SYSTEMD = "/lib/systemd/systemd"
-BOOT_TARGET = "twinbeat-test.target"
+from nsroots import SYSTEMD, Files, HostRoot, Root
+
 PR_SET_PDEATHSIG = 1
-
-# Units of the host's that the boot uses as they are (journald, so that `journalctl -u` shows
-# a failing unit's output); everything else in the unit path is written here.
-HOST_UNITS = (
-    "systemd-journald.service",
-    "systemd-journald.socket",
-    "systemd-journald-dev-log.socket",
-)
-# twinbeat.service's default dependencies and Wants= name these; empty stand-ins suffice.
-STUB_TARGETS = (
-    "sysinit.target",
-    "basic.target",
-    "shutdown.target",
-    "network-online.target",
-    "multi-user.target",
-    "sockets.target",
-)
-BOOT_TARGET_TEXT = """[Unit]
-Description=twinbeat test boot: journald, nothing else
-Wants=systemd-journald.socket systemd-journald-dev-log.socket systemd-journald.service
-"""
-SLICE_TEXT = "[Unit]\nDescription=System Slice\nDefaultDependencies=no\n"
-# The manager's defaults (not the unit's): no core files (a watchdog abort would write one
-# into / on the host's disk) and a journal in /run only.
-SYSTEM_CONF = "[Manager]\nDefaultLimitCORE=0\n"
-JOURNALD_CONF = "[Journal]\nStorage=volatile\nForwardToConsole=no\nForwardToSyslog=no\n"
-
-OVERLAID = ("/etc", "/var/lib", "/usr/local/bin")
-
-_SETUP = """\
-set -eu
-work={work}
-mount --make-rprivate /
-mount --bind "$work/console.log" /dev/console
-mount -t tmpfs -o mode=0755 twinbeat-test /mnt
-cp -a "$work/stage" /mnt/stage
-i=0
-for keep in {keep}; do
-  mkdir "/mnt/keep$i" && mount --rbind "$keep" "/mnt/keep$i"; i=$((i + 1))
-done
-mount -t tmpfs -o mode=0755 twinbeat-test /run
-mount -t tmpfs -o mode=1777 twinbeat-test /tmp
-mount -t tmpfs -o mode=1777 twinbeat-test /var/tmp
-i=0
-for keep in {keep}; do
-  mkdir -p "$keep" && mount --move "/mnt/keep$i" "$keep"; i=$((i + 1))
-done
-i=0
-for dir in {overlaid}; do
-  mkdir -p "/mnt/ovl$i/upper" "/mnt/ovl$i/work"
-  mount -t overlay twinbeat-test \
-    -o "lowerdir=$dir,upperdir=/mnt/ovl$i/upper,workdir=/mnt/ovl$i/work" "$dir"
-  i=$((i + 1))
-done
-cp -a /mnt/stage/root/. /
-mount -t cgroup2 twinbeat-test /sys/fs/cgroup
-hostname {hostname}
-ulimit -c 0
-echo "twinbeat-test: exec systemd" >&2
-exec env -i container=twinbeat-test SYSTEMD_UNIT_PATH=/mnt/stage/units SYSTEMD_LOG_COLOR=0 \
-  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  {systemd} --system --unit={target} --show-status=no --log-target=journal
-"""
 
 
 class BootError(RuntimeError):
@@ -147,8 +73,8 @@ def _die_with_parent() -> None:
 
 
 class BootedSystemd:
-    """systemd as PID 1 in netns `netns`; `files` land under the overlaid /etc, /var/lib,
-    /usr/local/bin (path -> (text, mode)); `units` are written to its unit path."""
+    """systemd as PID 1 in netns `netns`, on `root` (default: the host's, made private);
+    `files` (path -> (text, mode)) and `units` (name -> text) are put where `root` says."""
 
     def __init__(
         self,
@@ -157,15 +83,15 @@ class BootedSystemd:
         *,
         hostname: str,
         units: Mapping[str, str],
-        files: Mapping[str, tuple[str, int]],
-        keep: Sequence[Path] = (),
+        files: Files,
+        root: Root | None = None,
     ) -> None:
         self.work = work
         self.netns = netns
         self.hostname = hostname
         self.units = dict(units)
         self.files = dict(files)
-        self.keep = [str(p) for p in keep]
+        self.root: Root = root if root is not None else HostRoot()
         self.console = work / "console.log"
         self.cgroup: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -173,55 +99,15 @@ class BootedSystemd:
 
     # -- boot ------------------------------------------------------------------------------
 
-    def _stage(self) -> Path:
-        for path in (*self.keep, *self.files):
-            if not path.startswith("/") or ".." in Path(path).parts:
-                raise ValueError(f"not an absolute path: {path!r}")
-        for path in self.files:
-            if not any(path.startswith(d + "/") for d in OVERLAID):
-                raise ValueError(f"{path}: outside the overlaid {', '.join(OVERLAID)}")
-        stage = self.work / "stage"
-        units = stage / "units"
-        units.mkdir(parents=True)
-        for name in HOST_UNITS:
-            shutil.copy(Path("/lib/systemd/system") / name, units / name)
-        for name in STUB_TARGETS:
-            (units / name).write_text(f"[Unit]\nDescription=stand-in {name}\n")
-        (units / "system.slice").write_text(SLICE_TEXT)
-        (units / BOOT_TARGET).write_text(BOOT_TARGET_TEXT)
-        for name, text in self.units.items():
-            (units / name).write_text(text)
-        files = {
-            "/etc/hostname": (self.hostname + "\n", 0o644),
-            "/etc/systemd/system.conf.d/zz-twinbeat-test.conf": (SYSTEM_CONF, 0o644),
-            "/etc/systemd/journald.conf.d/zz-twinbeat-test.conf": (JOURNALD_CONF, 0o644),
-            **self.files,
-        }
-        for path, (text, mode) in files.items():
-            target = stage / "root" / path.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-            target.chmod(mode)
-        return stage
-
     def boot(self, timeout: float = 60.0) -> None:
         """Start it and wait until `systemctl is-system-running` says running/degraded."""
-        self._stage()
+        self.root.stage(self.work, self.units, self.files, self.hostname)
         self.console.touch()
         setup = self.work / "setup.sh"
-        setup.write_text(
-            _SETUP.format(
-                work=shlex.quote(str(self.work)),
-                keep=" ".join(shlex.quote(k) for k in self.keep),
-                overlaid=" ".join(OVERLAID),
-                hostname=shlex.quote(self.hostname),
-                systemd=SYSTEMD,
-                target=BOOT_TARGET,
-            )
-        )
-        root = cgroup2_root()
-        assert root is not None
-        self.cgroup = root / f"twinbeat-test-{secrets.token_hex(4)}"
+        setup.write_text(self.root.script(self.work, self.hostname))
+        hierarchy = cgroup2_root()
+        assert hierarchy is not None
+        self.cgroup = hierarchy / f"twinbeat-test-{secrets.token_hex(4)}"
         self.cgroup.mkdir()
         procs_file = str(self.cgroup / "cgroup.procs")
 
@@ -279,9 +165,14 @@ class BootedSystemd:
     # -- inside ----------------------------------------------------------------------------
 
     def run(
-        self, argv: Sequence[str], *, check: bool = True, timeout: float = 120.0
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        timeout: float = 120.0,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """A command in systemd's namespaces (mount, PID, network, UTS, cgroup)."""
+        """A command in systemd's namespaces (mount, PID, network, UTS, cgroup), on its root."""
         assert self.pid1 is not None
         result = subprocess.run(
             [
@@ -292,7 +183,7 @@ class BootedSystemd:
             text=True,
             timeout=timeout,
             check=False,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "cat"},
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "cat", **(env or {})},
         )
         if check and result.returncode != 0:
             raise AssertionError(

@@ -1,11 +1,11 @@
 """etc/systemd/twinbeat.service under a real systemd, with the lab's two nodes.
 
 prime's daemon is started by a systemd booted as PID 1 of namespaces of the test's own, inside
-prime's network namespace (nsboot.py says how it stays off the host), from the unit file as
-it is in the tree: the same ExecStart=/usr/local/bin/twinbeat (a tiny launcher of this venv's
-twinbeat, in a private overlay), the same /etc/ha.d (the lab's prime files, in a private
-overlay), the same /run/twinbeat and /var/lib/twinbeat. calc's daemon runs as in every lab
-test. The tests run in file order, each leaving prime's unit in a known state.
+prime's network namespace (nsboot.py and nsroots.py say how it stays off the host), from the
+unit file as it is in the tree: the same ExecStart=/usr/local/bin/twinbeat (a launcher of
+this venv's twinbeat, in a private overlay), the same /etc/ha.d (the lab's prime files, in a
+private overlay), the same /run/twinbeat and /var/lib/twinbeat. calc's daemon runs as in
+every lab test. The tests run in file order, each leaving prime's unit in a known state.
 
 Skipped, with the reason, where no systemd can be booted (not root, no systemd, no overlay
 or cgroup2, namespaces refused) or the lab cannot run (apache2, socat).
@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from nsboot import BootedSystemd, booted, cannot_boot_reason
+from nsroots import HostRoot
 
 from twinbeat.control.client import DaemonNotRunningError, request
 from twinbeat.lab import plan as lp
@@ -136,7 +137,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             hostname="prime",  # the unit runs `twinbeat run` without --node
             units={UNIT: UNIT_FILE.read_text()},  # as it is in the tree
             files=_prime_files(lab),
-            keep=[lab.plan.run_dir],  # the serial pty links, apache2's files, ha-log
+            root=HostRoot(keep=[lab.plan.run_dir]),  # serial pty links, apache2's files, ha-log
         )
         with booted(systemd):
             lab.node("calc").start()
