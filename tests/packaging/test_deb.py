@@ -3,7 +3,7 @@ man pages, lintian's verdict, and the packaged tree run as it is (its private ve
 compiled codec, `twinbeat check` on the packaged examples).
 
 Fast enough for every CI run once the package is built (the build itself takes 1-2 min).
-The install into a clean Debian 12 under a real systemd is test_deb_install.py.
+The install on a clean Debian 12, under its own systemd, is test_deb_install.py.
 """
 
 from __future__ import annotations
