@@ -18,7 +18,6 @@ import contextlib
 import ctypes
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import time
@@ -26,6 +25,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from nsroots import SYSTEMD, Files, HostRoot, Root
+
+from twinbeat.lab import network
 
 PR_SET_PDEATHSIG = 1
 
@@ -40,8 +41,8 @@ def cannot_boot_reason() -> str | None:
         return "needs root (namespaces, mounts)"
     missing = [t for t in (SYSTEMD, "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/systemctl")
                if not os.access(t, os.X_OK)]
-    if missing or shutil.which("ip") is None:
-        return f"{', '.join(missing) or 'ip'} not found (apt-get install systemd iproute2)"
+    if missing:
+        return f"{', '.join(missing)} not found (apt-get install systemd util-linux)"
     if "overlay" not in Path("/proc/filesystems").read_text():
         return "no overlay file system in this kernel"
     if cgroup2_root() is None:
@@ -117,7 +118,9 @@ class BootedSystemd:
             _die_with_parent()
 
         argv = [
-            *("ip", "netns", "exec", self.netns),
+            # Into the test's network namespace by its /run/netns file (no `ip netns exec`:
+            # the lab does its own namespace work, docs/lab.md).
+            *("nsenter", f"--net={network.NETNS_DIR / self.netns}"),
             *("unshare", "--pid", "--fork", "--mount", "--uts", "--cgroup", "--mount-proc"),
             *("--kill-child=SIGKILL", "sh", str(setup)),
         ]
