@@ -79,7 +79,7 @@ def test_fence_agent_powers_a_node_off_and_on_from_inside_the_other(agent_lab: L
     ours = [("calc", "off", "prime", True), ("calc", "status", "prime", True),
             ("calc", "off", "prime", True), ("calc", "on", "prime", True)]
     # The daemon's own fence adds one more ("calc", "off", "prime", True) before the "on".
-    assert entries[:5] in (ours[:i] + [ours[0]] + ours[i:] for i in range(1, 4)), logs(lab)
+    assert entries[:5] in ([*ours[:i], ours[0], *ours[i:]] for i in range(1, 4)), logs(lab)
 
 
 def test_the_switch_refuses_a_wrong_password_and_unknown_outlets(agent_lab: Lab) -> None:
