@@ -19,7 +19,6 @@ from pyroute2 import IPRoute
 from twinbeat.config.agents import find_agent
 from twinbeat.config.model import Bcast, Config, Mcast, ScriptResource, StonithHost, Ucast
 from twinbeat.export.facts import Facts
-from twinbeat.links.iface import LinkUnavailableError, lookup
 
 STONITH_TIMEOUT = 10.0
 
@@ -40,15 +39,16 @@ def gather(config: Config, addresses: Mapping[str, tuple[str, ...]]) -> Facts:
 
 
 def local_addresses(ifaces: list[str]) -> dict[str, tuple[str, ...]]:
-    """This host's IPv4 addresses on each interface that exists here."""
+    """This host's IPv4 addresses on each interface that exists here (links/iface.py reads
+    the same for the UDP link; not imported, as links/ brings trio along)."""
     found: dict[str, tuple[str, ...]] = {}
     try:
         with IPRoute() as ipr:
             for iface in ifaces:
-                try:
-                    found[iface] = tuple(a for a, _, _ in lookup(ipr, iface).addresses)
-                except LinkUnavailableError:
-                    continue
+                for index in ipr.link_lookup(ifname=iface)[:1]:
+                    found[iface] = tuple(msg.get("address")
+                                         for msg in ipr.get_addr(family=2, index=index)
+                                         if msg.get("address"))
     except OSError:
         return {}
     return found
