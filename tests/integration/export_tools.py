@@ -67,12 +67,28 @@ calc 198.18.1.101 ocf:heartbeat:Dummy::fake=1
 """
 
 
+HOST_DIRS = ("/etc/corosync", "/var/lib/pacemaker", "/var/lib/pacemaker/cib")
+
+
+def host_state() -> dict[str, object]:
+    """The host's cluster directories, and libqb's files in its /dev/shm: the tests must
+    leave them as they were."""
+    state: dict[str, object] = {d: (os.stat(d).st_mtime, sorted(os.listdir(d)))
+                                for d in HOST_DIRS if os.path.isdir(d)}
+    state["/dev/shm"] = sorted(n for n in os.listdir("/dev/shm") if n.startswith("qb-"))
+    return state
+
+
 def missing_tools() -> list[str]:
     return [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
-def run(argv: list[str], timeout: float = 120.0,
+def run(argv: list[str], scratch: Path, timeout: float = 120.0,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A Pacemaker tool with `scratch` as its shadow directory: run as root, crm_simulate
+    writes its working copy (`shadow.PID`) into /var/lib/pacemaker/cib unless
+    CIB_shadow_dir says otherwise, and the host's must stay untouched."""
+    env = dict(os.environ if env is None else env, CIB_shadow_dir=str(scratch))
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
                           env=env)
 
@@ -87,7 +103,7 @@ def verify(cib: Path, online: dict[str, dict[str, str]] | None = None,
         staged = cib.with_name(cib.name + ".live.xml")
         staged.write_text(with_online(cib.read_text(), online))
         cib = staged
-    return run(["crm_verify", *(["-V"] if verbose else []), "--xml-file", str(cib)])
+    return run(["crm_verify", *(["-V"] if verbose else []), "--xml-file", str(cib)], cib.parent)
 
 
 def with_online(cib_text: str, online: dict[str, dict[str, str]]) -> str:
@@ -125,7 +141,7 @@ def placement(cib: Path, online: dict[str, dict[str, str]],
     argv = ["crm_simulate", "--xml-file", str(staged), "--simulate", "--output-as=xml"]
     if save is not None:
         argv += ["--save-output", str(save)]
-    done = run(argv)
+    done = run(argv, cib.parent)
     assert done.returncode == 0, done.stderr + done.stdout
     revised = ET.fromstring(done.stdout).find("revised_cluster_status/resources")
     assert revised is not None, done.stdout

@@ -24,6 +24,7 @@ from export_tools import (
     FEATURES_HACF,
     configs,
     groups_of,
+    host_state,
     missing_tools,
     placement,
     run,
@@ -42,6 +43,14 @@ PEER = {"prime": "calc", "calc": "prime"}
 UP = {"pingd": "1000"}  # the ping agent's attribute on a node that reaches its ping nodes
 # crm_verify on a CIB without status, fencing on: about the nodes' state, not the configuration
 STATE_WARNING = re.compile(r"lack of quorum|is unclean but cannot be fenced|Scheduling node")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_untouched() -> Iterator[None]:
+    """No tool here may write the host's /etc/corosync, /var/lib/pacemaker or /dev/shm."""
+    before = host_state()
+    yield
+    assert host_state() == before
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +129,8 @@ def test_the_crm_form_loads_into_an_empty_cib_and_places_the_same(
         exported: dict[str, Path], tmp_path: Path, config: str) -> None:
     out = exported[config]
     cib = tmp_path / "crm.xml"
-    cib.write_text(run(["cibadmin", "--empty"]).stdout)
-    done = run(["crm", "configure", "load", "update", str(out / "cib.crm")],
+    cib.write_text(run(["cibadmin", "--empty"], tmp_path).stdout)
+    done = run(["crm", "configure", "load", "update", str(out / "cib.crm")], tmp_path,
                env=_tool_env(tmp_path, cib))
     assert done.returncode == 0, done.stderr
     assert verify(cib, {"prime": UP, "calc": UP}).returncode == 0
@@ -133,16 +142,16 @@ def test_the_pcs_form_builds_a_cib_that_places_the_same(
         exported: dict[str, Path], tmp_path: Path, config: str) -> None:
     out = exported[config]
     cib = tmp_path / "pcs.xml"
-    cib.write_text(run(["cibadmin", "--empty"]).stdout)
-    done = run(["sh", str(out / "cib-pcs.sh"), str(cib)], timeout=600,
+    cib.write_text(run(["cibadmin", "--empty"], tmp_path).stdout)
+    done = run(["sh", str(out / "cib-pcs.sh"), str(cib)], tmp_path, timeout=600,
                env=_tool_env(tmp_path, None))
     assert done.returncode == 0, done.stderr
     # pcs leaves the node list to the running cluster (corosync.conf): add it as it would
     nodes = run(["cibadmin", "--create", "--scope", "nodes", "--xml-text",
-                 '<node id="1" uname="prime"/>'], env=_tool_env(tmp_path, cib))
+                 '<node id="1" uname="prime"/>'], tmp_path, env=_tool_env(tmp_path, cib))
     assert nodes.returncode == 0, nodes.stderr
     run(["cibadmin", "--create", "--scope", "nodes", "--xml-text",
-         '<node id="2" uname="calc"/>'], env=_tool_env(tmp_path, cib))
+         '<node id="2" uname="calc"/>'], tmp_path, env=_tool_env(tmp_path, cib))
     assert verify(cib, {"prime": UP, "calc": UP}).returncode == 0
     _same_placement(out / "cib.xml", cib)
 
