@@ -114,13 +114,13 @@ def with_online(cib_text: str, online: dict[str, dict[str, str]]) -> str:
     ids = {n.get("uname"): n.get("id") for n in root.iterfind("configuration/nodes/node")}
     status = root.find("status")
     assert status is not None
-    for state in list(status):
-        if state.get("uname") not in online:
-            status.remove(state)
+    for old_state in list(status):
+        if old_state.get("uname") not in online:
+            status.remove(old_state)
     for name, attrs in online.items():
-        state = next((s for s in status if s.get("uname") == name), None)
-        if state is None:
-            state = ET.SubElement(status, "node_state", id=str(ids[name]), uname=name)
+        found = [s for s in status if s.get("uname") == name]
+        state = found[0] if found else ET.SubElement(status, "node_state", id=str(ids[name]),
+                                                     uname=name)
         state.attrib.update(in_ccm="true", crmd="online", join="member", expected="member")
         for old in state.findall("transient_attributes"):
             state.remove(old)
