@@ -300,6 +300,17 @@ class PingGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsEndpoint:
+    """`metrics ADDRESS:PORT` (twinbeat's own, config/metrics.py): a Prometheus endpoint."""
+
+    host: str  # an IPv4 or IPv6 literal, without brackets (IPv6 may carry `%iface`)
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class HaCf:
     """What ha.cf says, typed, with heartbeat's defaults applied (docs/config.md)."""
 
@@ -323,6 +334,7 @@ class HaCf:
     garp_interval: float  # seconds between them
     monitoring: Monitoring = field(default_factory=Monitoring)  # twinbeat's own (monitor*)
     fencing: Fencing = Fencing()  # stonith, stonith_host, fence lines and fence_* settings
+    metrics: tuple[MetricsEndpoint, ...] = ()  # twinbeat's own: Prometheus endpoints (off)
 
     @property
     def ping_nodes(self) -> tuple[tuple[str, ...], ...]:
