@@ -42,7 +42,7 @@ print(sent)
 """
 
 
-async def test_an_attacked_endpoint_never_disturbs_the_heartbeats(harness, tmp_path) -> None:  # noqa: ANN001
+async def test_an_attacked_endpoint_never_disturbs_the_heartbeats(harness, tmp_path) -> None:
     with trio.fail_after(GUARD):
         pair = Pair(harness, tmp_path, extra_hacf=METRICS)
         await pair.start()

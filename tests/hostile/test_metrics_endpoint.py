@@ -66,7 +66,7 @@ async def endpoint(nursery: trio.Nursery) -> Endpoint:
     return await serving(nursery, lambda: BODY)
 
 
-async def serving(nursery: trio.Nursery, render, **options) -> Endpoint:  # noqa: ANN001
+async def serving(nursery: trio.Nursery, render, **options) -> Endpoint:
     server = MetricsServer(render, **options)
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     nursery.start_soon(server.serve, listeners[0])
@@ -139,7 +139,7 @@ async def test_a_client_that_closes_or_resets_early(endpoint: Endpoint) -> None:
         assert endpoint.outcomes() == {"bad_request": 2, "ok": 1}
 
 
-async def test_slowloris_clients_time_out_and_never_block_a_scrape(nursery) -> None:  # noqa: ANN001
+async def test_slowloris_clients_time_out_and_never_block_a_scrape(nursery) -> None:
     with trio.fail_after(GUARD):
         endpoint = await serving(nursery, lambda: BODY, request_timeout=0.5)
         slow = [await endpoint.connect(f"127.0.0.{n}") for n in (2, 3)]
@@ -172,7 +172,7 @@ async def test_connections_over_the_caps_are_answered_busy_at_once(endpoint: End
         assert endpoint.outcomes()["busy"] == 2
 
 
-async def test_a_failing_render_is_a_500_and_the_server_goes_on(nursery, caplog) -> None:  # noqa: ANN001
+async def test_a_failing_render_is_a_500_and_the_server_goes_on(nursery, caplog) -> None:
     calls = []
 
     def render() -> bytes:
@@ -191,7 +191,7 @@ async def test_a_failing_render_is_a_500_and_the_server_goes_on(nursery, caplog)
         assert endpoint.outcomes() == {"error": 1, "ok": 1}
 
 
-async def test_a_client_that_never_reads_its_reply_is_dropped(nursery, monkeypatch) -> None:  # noqa: ANN001
+async def test_a_client_that_never_reads_its_reply_is_dropped(nursery, monkeypatch) -> None:
     monkeypatch.setattr(httpd, "REPLY_TIMEOUT", 0.5)
     big = b"#" * (32 << 20)  # far more than both sockets' buffers
     with trio.fail_after(GUARD):
@@ -204,7 +204,7 @@ async def test_a_client_that_never_reads_its_reply_is_dropped(nursery, monkeypat
         assert status_of(await endpoint.ask(b"HEAD /metrics HTTP/1.1\r\n\r\n")) == 200
 
 
-async def test_a_connection_flood_costs_a_bounded_number_of_renders(nursery) -> None:  # noqa: ANN001
+async def test_a_connection_flood_costs_a_bounded_number_of_renders(nursery) -> None:
     renders = []
     rate = 20.0
     with trio.fail_after(GUARD):
@@ -223,7 +223,7 @@ async def test_a_connection_flood_costs_a_bounded_number_of_renders(nursery) -> 
         assert len(renders) <= httpd.ACCEPT_BURST + rate * elapsed + 1  # ...at the rate
 
 
-async def test_the_supervisor_waits_for_the_address_and_port(nursery, caplog, monkeypatch) -> None:  # noqa: ANN001
+async def test_the_supervisor_waits_for_the_address_and_port(nursery, caplog, monkeypatch) -> None:
     monkeypatch.setattr(httpd, "RESTART_DELAY", (0.1, 0.2))
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))

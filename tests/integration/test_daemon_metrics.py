@@ -51,7 +51,7 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
-async def scraped(pair: Pair, node: str, condition, what: str) -> Samples:  # noqa: ANN001
+async def scraped(pair: Pair, node: str, condition, what: str) -> Samples:
     """Scrape `node` from the other node's namespace until `condition(samples)` holds."""
     other = "calc" if node == "prime" else "prime"
     found: list[Samples] = []
@@ -65,7 +65,7 @@ async def scraped(pair: Pair, node: str, condition, what: str) -> Samples:  # no
     return found[0]
 
 
-async def test_a_pair_is_scraped_and_a_failover_is_counted(harness, tmp_path) -> None:  # noqa: ANN001
+async def test_a_pair_is_scraped_and_a_failover_is_counted(harness, tmp_path) -> None:
     with trio.fail_after(GUARD):
         pair = Pair(harness, tmp_path, extra_hacf=METRICS)
         await pair.start()
