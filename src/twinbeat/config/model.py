@@ -80,14 +80,19 @@ SERIAL_LINK_ID_BASE = 0x80
 
 @dataclass(frozen=True, slots=True)
 class IPaddrResource:
-    """`IPaddr::ADDR[/PREFIX[/IFACE[/BROADCAST]]]`, `IPaddr2::...`, or a bare IPv4 address."""
+    """`IPaddr::ADDR[/PREFIX[/IFACE[/BROADCAST]]]`, `IPaddr2::...`, a bare IPv4 address, or an
+    IPv6 address in those forms or heartbeat's `IPv6addr::ADDR[/PREFIX[/IFACE]]` (ipv6.py)."""
 
-    agent: str  # "IPaddr" | "IPaddr2"
-    address: str
+    agent: str  # "IPaddr" | "IPaddr2" | "IPv6addr"
+    address: str  # canonical text: dotted quad, or compressed IPv6 (`":" in address`)
     prefixlen: int | None
     iface: str | None
-    broadcast: str | None
+    broadcast: str | None  # IPv4 only
     text: str  # as written in haresources
+
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.address
 
 
 @dataclass(frozen=True, slots=True)
