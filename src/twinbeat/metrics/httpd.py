@@ -161,7 +161,7 @@ class MetricsServer:
             try:
                 listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host,
                                                           backlog=BACKLOG)
-            except OSError as exc:
+            except Exception as exc:  # an OSError, or anything odd: never the daemon's end
                 problem = _bind_problem(exc)
                 if problem != reported:  # once per kind of failure, not per retry
                     log.warning("metrics %s: cannot listen: %s; retrying", endpoint, problem)
@@ -295,7 +295,9 @@ def _client_of(stream: trio.SocketStream) -> str:
         return "?"
 
 
-def _bind_problem(exc: OSError) -> str:
+def _bind_problem(exc: Exception) -> str:
+    if not isinstance(exc, OSError):
+        return _describe(exc)
     if exc.errno == errno.EADDRNOTAVAIL:
         return "not an address of this node (yet)"
     if isinstance(exc, socket.gaierror):
