@@ -67,7 +67,14 @@ async def endpoint(nursery: trio.Nursery) -> Endpoint:
 
 
 async def serving(nursery: trio.Nursery, render, **options) -> Endpoint:
-    server = MetricsServer(render, **options)
+    """A server of `render()` (a plain function: its result is the body), rendering anew for
+    every scrape unless the test says otherwise."""
+
+    async def body() -> bytes:
+        return render()
+
+    options.setdefault("render_interval", 0.0)
+    server = MetricsServer(body, **options)
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     nursery.start_soon(server.serve, listeners[0])
     return Endpoint(server, listeners[0].socket.getsockname()[1])
@@ -209,7 +216,7 @@ async def test_a_connection_flood_costs_a_bounded_number_of_renders(nursery) -> 
     rate = 20.0
     with trio.fail_after(GUARD):
         endpoint = await serving(nursery, lambda: renders.append(1) or BODY, accept_rate=rate)
-        began = trio.current_time()
+        began = trio.current_time()  # (every scrape renders anew here: the accept rate alone)
 
         async def flood(source: str) -> None:
             for _ in range(40):
@@ -223,13 +230,33 @@ async def test_a_connection_flood_costs_a_bounded_number_of_renders(nursery) -> 
         assert len(renders) <= httpd.ACCEPT_BURST + rate * elapsed + 1  # ...at the rate
 
 
+async def test_scrapes_share_one_render_per_interval(nursery) -> None:
+    renders = []
+    with trio.fail_after(GUARD):
+        endpoint = await serving(nursery, lambda: renders.append(1) or BODY,
+                                 render_interval=1.0, accept_rate=1000.0)
+        began = trio.current_time()
+        async with trio.open_nursery() as clients:
+            for n in range(8):
+                clients.start_soon(endpoint.ask, GET, f"127.0.3.{n}")  # at once: one render
+        assert len(renders) == 1
+        for _ in range(40):
+            assert status_of(await endpoint.ask(GET)) == 200
+        elapsed = trio.current_time() - began
+        assert endpoint.outcomes() == {"ok": 48}
+        assert len(renders) <= elapsed / 1.0 + 1
+
+
 async def test_the_supervisor_waits_for_the_address_and_port(nursery, caplog, monkeypatch) -> None:
     monkeypatch.setattr(httpd, "RESTART_DELAY", (0.1, 0.2))
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()
     port = squatter.getsockname()[1]
-    server = MetricsServer(lambda: BODY)
+    async def body() -> bytes:
+        return BODY
+
+    server = MetricsServer(body)
     with trio.fail_after(GUARD), caplog.at_level(logging.INFO, logger="twinbeat.metrics"):
         nursery.start_soon(server.run, MetricsEndpoint("127.0.0.1", port))
         nursery.start_soon(server.run, MetricsEndpoint("198.18.250.1", port))  # not ours

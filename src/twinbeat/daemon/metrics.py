@@ -4,17 +4,22 @@ Wires metrics/ into the running daemon: `readings(daemon)` gathers one scrape's 
 state (the core's snapshot through the engine, the monitor's checks, the links' driver
 counters, the fence devices, the loop lag, the endpoint's own counters) and
 `DaemonMetrics.run` starts the loop-lag sampler and one supervised server per endpoint in
-its own nursery. Rendering happens in the event loop when a scrape arrives; nothing is
-polled in between. Read-only: nothing here changes the daemon.
+its own nursery. Rendering happens in the event loop when a scrape arrives (at most about
+once a second, metrics/httpd.py), from one reading taken at its start, and yields to the
+loop after each metric family: prometheus_client's text format costs tens of microseconds
+per series, so a cluster with many groups would otherwise hold the heartbeats back for the
+whole render (bench/metrics_render.py). Nothing is polled between scrapes. Read-only:
+nothing here changes the daemon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import trio
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from twinbeat import __version__
 from twinbeat.config.model import MetricsEndpoint
@@ -51,6 +56,27 @@ def readings(daemon: Daemon, lag: LagStats | None = None,
     )
 
 
+class Families(CollectorRegistry):
+    """Some already-built families, as the registry `generate_latest` renders."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        super().__init__(auto_describe=False)
+        self._families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+async def render_yielding(collector: SnapshotCollector) -> bytes:
+    """`generate_latest` of the collector, one family at a time with a checkpoint after
+    each, so the core task runs between them. One reading serves the whole render."""
+    chunks = []
+    for family in collector.collect():
+        chunks.append(generate_latest(Families([family])))
+        await trio.sleep(0)
+    return b"".join(chunks)
+
+
 class DaemonMetrics:
     """The endpoint's server and the loop-lag sampler, reading through `read`."""
 
@@ -59,17 +85,16 @@ class DaemonMetrics:
         self.endpoints = endpoints
         self.lag = LoopLag()
         self.server = MetricsServer(self.render)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SnapshotCollector(
-            lambda: read(self.lag.stats, self.server.stats.counts())))
+        self.collector = SnapshotCollector(
+            lambda: read(self.lag.stats, self.server.stats.counts()))
 
     @classmethod
     def of(cls, daemon: Daemon) -> DaemonMetrics:
         return cls(daemon.config.hacf.metrics,
                    lambda lag, endpoint: readings(daemon, lag, endpoint))
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    async def render(self) -> bytes:
+        return await render_yielding(self.collector)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:

@@ -13,6 +13,11 @@ nothing a client does may cost the daemon more than a bounded share of that loop
 - **New connections are rate-limited** (ACCEPT_RATE per second, a burst of ACCEPT_BURST):
   past that the accept loop waits and the kernel's backlog (BACKLOG) holds or drops the
   rest, so a connection flood costs at most a few renders per second.
+- **At most one render per RENDER_INTERVAL**: scrapes within it share the last body (and
+  concurrent ones wait for the render under way), so however many clients ask, the daemon
+  renders about once a second. The render itself is a coroutine that yields to the loop
+  between metric families (daemon/metrics.py), so no scrape holds a heartbeat back for
+  longer than one family takes.
 - **A reply that cannot be sent within REPLY_TIMEOUT is dropped**; no exception leaves a
   connection's task (a failed render is a 500 and one rate-limited log line).
 - `run` supervises it all: an endpoint that cannot be bound (an address this node does not
@@ -30,7 +35,7 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -50,6 +55,7 @@ BACKLOG = 16
 ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 ACCEPT_RETRY = 0.1
 RESTART_DELAY = (1.0, 30.0)
+RENDER_INTERVAL = 1.0  # s: a body this fresh is served again instead of rendering anew
 LOG_BURST, LOG_WINDOW = 5, 60.0
 INDEX = b"twinbeat: metrics are at /metrics\n"
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
@@ -61,7 +67,7 @@ OUTCOMES = {200: "ok", 400: "bad_request", 404: "not_found", 405: "method_not_al
 
 log = logging.getLogger("twinbeat.metrics")
 
-Render = Callable[[], bytes]
+Render = Callable[[], Awaitable[bytes]]
 
 
 class Request(NamedTuple):
@@ -140,8 +146,12 @@ class MetricsServer:
     """Serves `render()`'s bytes at /metrics on the endpoints `run` is given."""
 
     def __init__(self, render: Render, *, request_timeout: float = REQUEST_TIMEOUT,
-                 accept_rate: float = ACCEPT_RATE) -> None:
+                 accept_rate: float = ACCEPT_RATE,
+                 render_interval: float = RENDER_INTERVAL) -> None:
         self._render = render
+        self._render_interval = render_interval
+        self._rendered: tuple[float, bytes] | None = None  # (when, body) of the last render
+        self._render_lock = trio.Lock()
         self._request_timeout = request_timeout
         self._accept_rate = accept_rate
         self._tokens = float(ACCEPT_BURST)
@@ -280,12 +290,21 @@ class MetricsServer:
         if request.path == "/":
             return 200, response(200, INDEX, "text/plain", head_only=head_only)
         try:
-            body = self._render()
+            body = await self._body()
         except Exception as exc:
             self._error_log.log(logging.ERROR, "metrics: rendering failed: %s", _describe(exc))
             log.debug("metrics: rendering failed", exc_info=exc)
             return 500, error_response(500)
         return 200, response(200, body, CONTENT_TYPE_LATEST, head_only=head_only)
+
+
+    async def _body(self) -> bytes:
+        """The last body if it is fresh enough, else a new render (one at a time)."""
+        async with self._render_lock:
+            now = trio.current_time()
+            if self._rendered is None or now - self._rendered[0] >= self._render_interval:
+                self._rendered = (now, await self._render())
+            return self._rendered[1]
 
 
 def _client_of(stream: trio.SocketStream) -> str:
