@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from config_helpers import HOWTO_HACF, lines_of, texts
 
+from twinbeat.cli import main
 from twinbeat.config.hacf import parse_hacf
 from twinbeat.config.messages import Report
 from twinbeat.config.metrics import MAX_ENDPOINTS, parse_endpoint
@@ -81,3 +82,12 @@ def test_the_same_endpoint_twice_and_too_many_are_errors() -> None:
         f"{PATH}:{11 + MAX_ENDPOINTS}: metrics 127.0.0.{MAX_ENDPOINTS + 1}:9694: at most "
         f"{MAX_ENDPOINTS} endpoints",
     ]
+
+
+def test_check_lists_the_endpoints(write_dir, capsys) -> None:
+    d = write_dir(hacf=HOWTO_HACF + "metrics 198.18.1.1:9694\nmetrics [fd00::1]:9694\n",
+                  haresources="prime IPaddr2::fd00::100/64/eth0 apache2\n")
+    assert main(["check", "--config-dir", d, "--node", "prime"]) == 0
+    out, _ = capsys.readouterr()
+    assert "metrics:  http://198.18.1.1:9694/metrics, http://[fd00::1]:9694/metrics" in out
+    assert "group:    IPaddr2::fd00::100/64/eth0 (preferred node prime)" in out
