@@ -71,6 +71,7 @@ class Link:
     name: str
     link_id: int  # on the wire: UDP links 0,1,2... in ha.cf order; serial links 0x80+n
     medium: Medium
+    line: int = field(default=0, compare=False)  # ha.cf line of the medium (for messages)
 
 
 SERIAL_LINK_ID_BASE = 0x80

@@ -187,16 +187,18 @@ class Daemon:
 
     # -- events in ------------------------------------------------------------------------------
 
-    def _deliver(self, link_name: str, data: bytes) -> None:
+    def _deliver(self, link_name: str, data: bytes) -> bool:
         """Called by a link for every datagram or serial frame; must not block.
 
         What the wire refuses is counted by the engine and goes no further; an authentic frame
-        is queued on its link's own queue with the time it arrived.
+        is queued on its link's own queue with the time it arrived. True if it was authentic.
         """
         assert self.engine is not None
         event = self.engine.frame_event(link_name, data)
-        if event is not None:
-            self.events_in.put_frame(link_name, event, trio.current_time())
+        if event is None:
+            return False
+        self.events_in.put_frame(link_name, event, trio.current_time())
+        return True
 
     def _feed(self, event: ev.Event, at: float | None = None) -> None:
         """Feed one event at `at` (when a frame arrived) or now; the core's time never goes
