@@ -98,6 +98,9 @@ def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
                              last_failure=count.reasons.get(i))
             for i in range(n)
         ),
+        acquired=g.acquired,
+        takeovers=g.takeovers,
+        failovers=g.failovers,
     )
 
 

@@ -44,6 +44,7 @@ from twinbeat.daemon.fencer import Fencer, acknowledge
 from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
+from twinbeat.daemon.metrics import DaemonMetrics, drivers_view
 from twinbeat.daemon.monitor import Monitor
 from twinbeat.daemon.peerstate import PeerStateError, PeerStateWriter, load_peer_generation
 from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
@@ -131,6 +132,8 @@ class Daemon:
                 nursery.start_soon(self.fencer.check_devices)
             if self.config.hacf.ping_nodes:
                 await nursery.start(self._pinger().run)
+            if self.config.hacf.metrics:  # read-only; supervised like the control socket
+                await nursery.start(DaemonMetrics.of(self).run)
             interval = notify.watchdog_interval()
             if interval:
                 nursery.start_soon(self._watchdog_pings, interval)
@@ -274,12 +277,8 @@ class Daemon:
         view = status_view(self.engine.snapshot(), self.monitor.view(trio.current_time()))
         # The drivers' own counters: what the core never sees (send failures, line noise
         # between serial frames, reopens of a vanished interface or pty).
-        dropped = self.events_in.dropped
-        view["drivers"] = {
-            name: {"open": link.up, **link.counters(), "queue_full_dropped": dropped[name]}
-            for name, link in self.links.items()
-        }
-        view["frames_dropped_queue_full"] = sum(dropped.values())
+        view["drivers"] = drivers_view(self.links, self.events_in.dropped)
+        view["frames_dropped_queue_full"] = sum(self.events_in.dropped.values())
         if self.fencer.devices:
             view["fence_devices"] = self.fencer.view(trio.current_time())
         return view
