@@ -25,6 +25,8 @@ from twinbeat.cli import build_parser
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE = "usr/lib/twinbeat"
 DEBIAN_PYTHON = "/usr/bin/python3"
+# The Python modules the package takes from Debian (debian/control's Depends).
+DEBIAN_MODULES = ("serial", "outcome", "idna", "sortedcontainers", "prometheus_client")
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +83,7 @@ def test_installs_the_command_unit_udev_rule_examples_and_man_pages(members):
         "usr/share/doc/twinbeat/examples/authkeys",
         "usr/share/doc/twinbeat/examples/haresources",
         "usr/share/doc/twinbeat/examples/twinbeat-hardening.conf",
+        "usr/share/doc/twinbeat/examples/twinbeat.json",  # the sample Grafana dashboard
         "usr/share/doc/twinbeat/copyright",
         "usr/share/man/man8/twinbeat.8.gz",
         "usr/share/man/man5/twinbeat-ha.cf.5.gz",
@@ -112,7 +115,7 @@ def test_the_private_venv_holds_twinbeat_its_codec_and_the_bundled_packages(memb
     ):
         assert any(re.fullmatch(pattern, n) for n in names), f"nothing matches {pattern}"
     # From Debian instead (debian/control Depends), so not bundled:
-    for module in ("serial", "outcome", "idna", "sortedcontainers"):
+    for module in DEBIAN_MODULES:
         assert f"{site}/{module}" not in members, f"{module} is bundled; Debian's should be used"
     # Bytecode is compiled at install time (dh_python3's postinst), never shipped.
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
@@ -144,8 +147,9 @@ def test_control_fields(control, version):
     assert control["Version"] == version
     assert control["Architecture"] == arch
     depends = control["Depends"]
-    for needed in ("python3-serial", "python3-outcome", "python3-idna",
-                   "python3-sortedcontainers", "libssl3", "libffi8", "python3 (<< "):
+    debian = [f"python3-{m}" for m in DEBIAN_MODULES]
+    debian = [{"python3-prometheus_client": "python3-prometheus-client"}.get(d, d) for d in debian]
+    for needed in (*debian, "libssl3", "libffi8", "python3 (<< "):
         assert needed in depends, f"Depends lacks {needed}: {depends}"
     for bundled in ("python3-trio", "python3-pyroute2", "python3-cffi", "python3-attr"):
         assert bundled not in depends, f"{bundled} is bundled, not a dependency: {depends}"
@@ -270,7 +274,7 @@ def _missing_debian_modules() -> list[str]:
     code = "import importlib.util as u, sys; print(' '.join(m for m in sys.argv[1:] " \
         "if u.find_spec(m) is None))"
     out = subprocess.run(
-        [DEBIAN_PYTHON, "-I", "-c", code, "serial", "outcome", "idna", "sortedcontainers"],
+        [DEBIAN_PYTHON, "-I", "-c", code, *DEBIAN_MODULES],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     return out

@@ -41,6 +41,7 @@ HA_D = "/etc/ha.d"
 NODE = "solo"  # the machine's host name: a one-node cluster (docs/config.md, "Nodes")
 IFACE = "eth1"
 VIP = "198.18.77.100"
+METRICS_PORT = 9694
 HA_CF = f"""# A one-node cluster on the test's veth (the lab's address plan: 198.18.0.0/15).
 node {NODE}
 bcast {IFACE}
@@ -49,6 +50,7 @@ deadtime 1
 warntime 500ms
 initdead 2
 auto_failback on
+metrics 198.18.77.1:{METRICS_PORT}
 """
 HARESOURCES = f"{NODE} IPaddr::{VIP}/24/{IFACE}\n"
 
@@ -56,7 +58,9 @@ HARESOURCES = f"{NODE} IPaddr::{VIP}/24/{IFACE}\n"
 @dataclass
 class Machine:
     systemd: BootedSystemd
+    harness: Harness
     netns: str
+    wire: str  # the namespace at the other end of the veth
     deb: str  # the .deb's path inside the machine
     install: subprocess.CompletedProcess[str]
 
@@ -112,7 +116,7 @@ def machine(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mac
                     env=debian12.APT_ENV,
                     timeout=600,
                 )
-                yield Machine(systemd, node, str(inside), install)
+                yield Machine(systemd, harness, node, wire, str(inside), install)
     finally:
         debian12.remove(tree)
 
@@ -125,7 +129,7 @@ def test_apt_install_works_on_a_clean_debian_12(machine: Machine) -> None:
     # Python packages from Debian where its versions fit; the others are bundled.
     query = machine.run("dpkg-query", "-W", "-f=${Package} ${Status}\\n", check=False).stdout
     installed = {line.split()[0] for line in query.splitlines() if line.endswith(" installed")}
-    assert {"twinbeat", "python3-serial", "python3-outcome", "python3-idna"} <= installed
+    assert {"twinbeat", "python3-serial", "python3-idna", "python3-prometheus-client"} <= installed
     assert not {"python3-trio", "python3-pyroute2", "python3-cffi-backend"} & installed
 
 
@@ -175,6 +179,17 @@ def test_the_packaged_service_runs_once_configured(machine: Machine) -> None:
     status = json.loads(machine.run("twinbeat", "status", "--json").stdout)
     assert status["node"] == NODE
     assert [group["holder"] for group in status["groups"]] == [NODE]
+    # The metrics endpoint, served through Debian 12's prometheus_client, scraped from the
+    # other end of the veth.
+    scrape = machine.harness.python(
+        machine.wire,
+        "import sys, urllib.request\n"
+        "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())",
+        f"http://198.18.77.1:{METRICS_PORT}/metrics",
+    )
+    assert scrape.returncode == 0, scrape.stderr + machine.systemd.journal(UNIT)
+    assert "twinbeat_group_holder_is_self{" in scrape.stdout
+    assert "twinbeat_healthy " in scrape.stdout
 
 
 def test_reinstalling_over_a_running_daemon_does_not_restart_it(machine: Machine) -> None:
