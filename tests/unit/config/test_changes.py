@@ -57,7 +57,8 @@ def test_comments_and_spacing_change_nothing(config) -> None:
 
 def test_timers_and_auto_failback_are_applied_in_place(config) -> None:
     new = HACF.replace("keepalive 100ms", "keepalive 200ms").replace(
-        "deadtime 1", "deadtime 2\nwarntime 1\ninitdead 12").replace("auto_failback on", "auto_failback off")
+        "deadtime 1", "deadtime 2\nwarntime 1\ninitdead 12").replace(
+        "auto_failback on", "auto_failback off")
     result = compare(config(), config(hacf=new))
     assert not result.refused
     assert result.changes == ("keepalive 100ms -> 200ms", "deadtime 1s -> 2s",
