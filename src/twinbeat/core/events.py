@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .params import Params
+
 # --------------------------------------------------------------------------- events
 
 
@@ -181,6 +183,16 @@ class FenceAcknowledged:
     peer: str
 
 
+@dataclass(frozen=True)
+class Reconfigured:
+    """The configuration was reloaded (SIGHUP, `twinbeat reload`): `params` replaces the
+    running ones (docs/core.md, Reload). The node, its peer and the run's own values
+    (generation, timestamp origin, first sequence, peer_generation) must be the running
+    ones; a reload `Node.reconfigure_refusal` refuses is `CoreMisuse`."""
+
+    params: Params
+
+
 Event = (
     Started
     | LeftoversFound
@@ -201,6 +213,7 @@ Event = (
     | PeerFenced
     | FenceFailed
     | FenceAcknowledged
+    | Reconfigured
 )
 
 # --------------------------------------------------------------------------- actions

@@ -65,6 +65,13 @@ class Heartbeats:
         self._answer_owed = False
         self._final_sent = False
 
+    def reconfigure(self, params: Params) -> None:
+        """A reload: the new keepalive (and echo window) from now on, and a heartbeat at once
+        (on every link, new ones included; the fingerprint may have changed)."""
+        self._keepalive = params.keepalive
+        self._window_ms = round(ECHO_WINDOW * params.deadtime * 1000)
+        self._answer_owed = True
+
     @property
     def last_ts(self) -> int | None:
         """The timestamp of our latest heartbeat (a claim must be echoed past it)."""

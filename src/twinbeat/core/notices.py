@@ -26,7 +26,9 @@ class LivePeer:
 
     def group(self, index: int) -> WireGroupState | None:
         """The peer's state for group `index`, or None when its group bytes are unknown."""
-        return self.groups[index].state if self.groups else None
+        if not 0 <= index < len(self.groups):
+            return None  # unknown bytes, or a group not on the wire (a reload's leftover)
+        return self.groups[index].state
 
 
 @dataclass(frozen=True)

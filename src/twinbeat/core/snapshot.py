@@ -77,6 +77,7 @@ class GroupSnapshot:
     last_failure: str | None  # "<resource text>: <reason>" of the latest (kept until cleared)
     failed_here: bool  # given up here for failures or "cannot run": not eligible here
     resources: tuple[ResourceSnapshot, ...]
+    removed: bool = False  # removed by a reload, still being stopped here (core/regroup.py)
 
 
 @dataclass(frozen=True)
