@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -68,6 +68,7 @@ class Outcome:
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # `path:line` errors, or why the reload is refused
     dry_run: bool = False
+    config_dir: str = ""
 
     @property
     def refused(self) -> bool:
@@ -76,7 +77,8 @@ class Outcome:
     def reply(self) -> dict[str, Any]:
         body: dict[str, Any] = {"ok": not self.refused, "applied": self.applied,
                                 "dry_run": self.dry_run, "changes": list(self.changes),
-                                "warnings": list(self.warnings), "errors": list(self.errors)}
+                                "warnings": list(self.warnings), "errors": list(self.errors),
+                                "config_dir": self.config_dir}
         if self.refused:
             body["error"] = "reload refused; the running configuration is unchanged"
         return body
@@ -126,7 +128,7 @@ class Reloader:
     async def reload(self, dry_run: bool = False) -> Outcome:
         """One reload (or a dry run); logged, and answered as an `Outcome`."""
         async with self._lock:
-            outcome = await self._reload(dry_run)
+            outcome = replace(await self._reload(dry_run), config_dir=self.daemon.config.config_dir)
         _report(outcome)
         return outcome
 
