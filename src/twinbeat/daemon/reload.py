@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ from twinbeat.config.changes import Changes, compare
 from twinbeat.config.fencecheck import check_fencing
 from twinbeat.config.messages import ConfigErrors
 from twinbeat.core import Params
+from twinbeat.daemon import notify
 from twinbeat.daemon.linkset import build_drivers
 from twinbeat.engine import keyring_from_config, params_from_config
 from twinbeat.resources.fence import Device
@@ -157,8 +159,15 @@ class Reloader:
             return Outcome(changes=changes.changes, errors=(refusal,), dry_run=dry_run)
         if dry_run:
             return result
-        self._apply(loaded, changes, params, link_ids)
-        await self._after(loaded, changes)
+        # systemd shows "reloading" until READY=1 (sd_notify(3); MONOTONIC_USEC for
+        # Type=notify-reload units).
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        notify.notify(f"RELOADING=1\nMONOTONIC_USEC={usec}")
+        try:
+            self._apply(loaded, changes, params, link_ids)
+            await self._after(loaded, changes)
+        finally:
+            notify.notify("READY=1")
         return Outcome(applied=True, changes=changes.changes, warnings=changes.warnings)
 
     def _apply(self, loaded: Loaded, changes: Changes, params: Params,
