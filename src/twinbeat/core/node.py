@@ -261,7 +261,8 @@ class Node:
                 case PeerDied(peer=peer, busy=busy, was_alive=was_alive):
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
-                    self._reports.peer_died(peer, busy, was_alive)
+                    keys = [g.spec.key for g in self._groups.records if g.index in busy]
+                    self._reports.peer_died(peer, keys, was_alive)
                     self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
                     self._reports.peer_returned(peer)
