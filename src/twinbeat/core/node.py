@@ -163,9 +163,10 @@ class Node:
     def reconfigure_refusal(self, params: Params) -> str | None:
         """Why feeding `Reconfigured(params)` now would be refused, or None (changes nothing;
         reconfigure.py)."""
-        return reconfigure_refusal(self._p, params, leaving=self._phase in (Phase.LEAVING,
-                                   Phase.GONE), membership=self._membership,
-                                   fencing=self._fencing)
+        return reconfigure_refusal(
+            self._p, params, starting=self._phase in (Phase.BOOT, Phase.PROBING),
+            leaving=self._phase in (Phase.LEAVING, Phase.GONE), membership=self._membership,
+            fencing=self._fencing)
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""

@@ -9,7 +9,9 @@ What a reload may not change, because other state hangs on it, is refused (the d
 "needs a restart" before it gets here: config/changes.py): this node, its peer, and the run's
 own values (generation, timestamp origin, first sequence). What it may not do *now*:
 
-- while shutting down: the groups are being given up anyway;
+- while starting up, before the groups left running here are known (`LeftoversFound`
+  names the groups of the configuration it was probed with), or shutting down (the groups are
+  being given up anyway);
 - remove the links that carry the peer: if the peer is alive and every link still up would
   be gone, the reload would declare it dead and take its groups over;
 - drop fencing while a STONITH attempt is under way: its result is still to come.
@@ -34,8 +36,8 @@ from .states import FENCE_OUTSTANDING
 FIXED = ("node", "peer", "generation", "timestamp_origin", "first_sequence")
 
 
-def reconfigure_refusal(old: Params, new: Params, *, leaving: bool, membership: Membership,
-                        fencing: Fencing) -> str | None:
+def reconfigure_refusal(old: Params, new: Params, *, starting: bool, leaving: bool,
+                        membership: Membership, fencing: Fencing) -> str | None:
     """Why `new` cannot replace `old` now, or None (see the module docstring)."""
     for name in FIXED:
         if getattr(old, name) != getattr(new, name):
@@ -44,6 +46,8 @@ def reconfigure_refusal(old: Params, new: Params, *, leaving: bool, membership: 
         new.validate()
     except ValueError as exc:
         return str(exc)
+    if starting:
+        return "starting up: reload once the groups found running here are known"
     if leaving:
         return "shutting down: the groups are being given up"
     peer = membership.peer

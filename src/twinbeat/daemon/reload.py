@@ -136,7 +136,9 @@ class Reloader:
 
     async def _reload(self, dry_run: bool) -> Outcome:
         d = self.daemon
-        assert d.engine is not None
+        if d.engine is None or not d.links_open:
+            return Outcome(errors=("starting up: reload once the links are open",),
+                           dry_run=dry_run)
         log.info("reload: reading %s", d.config.config_dir)
         loaded = await trio.to_thread.run_sync(load_checked, d.config.config_dir, d.config.node)
         if isinstance(loaded, list):

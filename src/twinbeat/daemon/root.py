@@ -88,6 +88,7 @@ class Daemon:
         self.exit_code = 0
         self._nursery: trio.Nursery | None = None
         self._pinger_scope: trio.CancelScope | None = None
+        self.links_open = False  # until then a reload is refused (the drivers are starting)
 
     @property
     def nursery(self) -> trio.Nursery | None:
@@ -125,6 +126,7 @@ class Daemon:
             self.linkset.drivers = self.links
             await self.linkset.start_all(nursery)
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
+            self.links_open = True
             notify.notify("READY=1")
             # Supervised: whatever a client does to it, or however it fails, stays in there.
             nursery.start_soon(ControlServer(self.status, self.handoff, clear=self.clear,

@@ -33,6 +33,8 @@ from twinbeat.core import (
     GroupSpec,
     GroupStarted,
     GroupStopped,
+    LeftoversFound,
+    Node,
     PeerFenced,
     PingReachability,
     Reconfigured,
@@ -40,6 +42,7 @@ from twinbeat.core import (
     SendHeartbeat,
     ShutdownRequested,
     StartGroup,
+    Started,
     StartMonitoring,
     StopGroup,
     StopMonitoring,
@@ -209,6 +212,20 @@ def test_refused_reloads_change_nothing() -> None:
     node.feed(ShutdownRequested(), 2.0)
     assert node.reconfigure_refusal(params(keepalive=1.0)) == \
         "shutting down: the groups are being given up"
+
+
+def test_no_reload_before_the_leftovers_are_known() -> None:
+    """LeftoversFound names the groups of the configuration the probe ran with."""
+    node = Node(PARAMS, 0.0)
+    assert node.reconfigure_refusal(without(B)).startswith("starting up")
+    node.feed(Started(), 0.0)
+    assert node.reconfigure_refusal(without(B)).startswith("starting up")
+    node.feed(LeftoversFound((B,)), 0.1)
+    assert node.reconfigure_refusal(without(B)) is None  # cleaning: B is being stopped
+    acts = node.feed(Reconfigured(without(B)), 0.2)
+    assert orders(acts) == []  # its stop is under way already
+    acts = node.feed(GroupStopped(B), 0.3)
+    assert f"Resource group {B} removed from the configuration" in logs(acts)
 
 
 def test_dropping_ping_nodes_ignores_a_late_report() -> None:
