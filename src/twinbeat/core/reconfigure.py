@@ -46,10 +46,14 @@ def reconfigure_refusal(old: Params, new: Params, *, starting: bool, leaving: bo
         new.validate()
     except ValueError as exc:
         return str(exc)
-    if starting:
-        return "starting up: reload once the groups found running here are known"
-    if leaving:
-        return "shutting down: the groups are being given up"
+    if starting or leaving:
+        return ("starting up: reload once the groups found running here are known" if starting
+                else "shutting down: the groups are being given up")
+    return _now_refusal(new, membership, fencing)
+
+
+def _now_refusal(new: Params, membership: Membership, fencing: Fencing) -> str | None:
+    """What the running state forbids: losing the peer's links, or a fence's result."""
     peer = membership.peer
     if peer is not None and peer.alive:
         up = [ln for ln, lt in peer.links.items() if lt.up]
