@@ -72,6 +72,7 @@ def summary(config: Config) -> list[str]:
     if hacf.ping_nodes:
         hosts = list(hacf.ping) + [f"{g.name}({' '.join(g.hosts)})" for g in hacf.ping_groups]
         lines.append(f"ping:     {', '.join(hosts)}")
+    lines += [f"respawn:  {r.text}" for r in hacf.respawn]
     if not config.groups:
         lines.append("groups:   none")
     for group in config.groups:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from twinbeat.config import Config, load
+from twinbeat.config import Config, ConfigErrors, load
 from twinbeat.config.changes import compare
+from twinbeat.config.check import summary
 
 HACF = """\
 keepalive 100ms
@@ -173,3 +174,24 @@ def test_respawn_programs_started_and_stopped(config) -> None:
     assert [r.text for r in result.respawn_removed] == ["nobody /bin/sleep 100"]
     assert result.changes == ("respawn: start root /bin/sleep 300",
                               "respawn: stop nobody /bin/sleep 100")
+
+
+def test_check_lists_the_respawn_programs(config) -> None:
+    lines = summary(config(hacf=HACF + "respawn nobody /bin/sleep 100\n"))
+    assert "respawn:  nobody /bin/sleep 100" in lines
+
+
+@pytest.mark.parametrize("line, error", [
+    ("respawn no-such-user-here /bin/sleep 1", "respawn: invalid user no-such-user-here (no "
+                                               "such user on this machine)"),
+    ("respawn nobody /nonexistent/agent", "respawn: client child command /nonexistent/agent "
+                                          "is not executable"),
+    ("respawn nobody /etc/passwd", "respawn: client child command /etc/passwd is not "
+                                   "executable"),
+])
+def test_a_respawn_line_that_cannot_run_here_is_an_error(config, line: str,
+                                                         error: str) -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        config(hacf=HACF + line + "\n")
+    assert [m.text for m in caught.value.messages] == [error]
+    assert caught.value.messages[0].line == len(HACF.splitlines()) + 1
