@@ -160,3 +160,84 @@ async def test_respawn_lines_follow_the_reload(harness, tmp_path) -> None:
         assert prime.twinbeat("reload").returncode == 0
         assert not Path(f"/proc/{pid}").exists()
         assert "respawn" not in prime.status()
+
+
+def frames_ok(node, link: str) -> int:
+    found = node.link(link)
+    return 0 if found is None else found["frames_ok"]
+
+
+async def heard_on(pair: Pair, node, link: str, frames: int = 10) -> None:
+    """`node` counts `frames` more good frames from its peer on `link`."""
+    start = frames_ok(node, link)
+    await pair.until(lambda: frames_ok(node, link) >= start + frames,
+                     f"{node.name} hears its peer on {link}")
+
+
+def reload_ok(node) -> str:
+    result = node.twinbeat("reload")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    return result.stdout + result.stderr
+
+
+async def test_links_removed_added_and_reopened_by_reloads(harness, tmp_path) -> None:
+    with trio.fail_after(GUARD):
+        pair = Pair(harness, tmp_path)
+        await pair.start()
+        prime, calc = pair.nodes
+        tty = pair.serial_link["calc"]
+        edit(prime, "ha.cf", "bcast eth1\n", "")
+        assert "link eth1: removed" in reload_ok(prime)
+        assert [link["name"] for link in prime.status()["links"]] == [
+            pair.serial_link["prime"]]
+        await pair.until(lambda: "Link prime:eth1 dead." in calc.log.read(), "calc: eth1 dead")
+        await heard_on(pair, calc, tty)  # the cable carries the cluster
+        assert prime.holds() and calc.status()["peers"][0]["alive"]
+
+        edit(prime, "ha.cf", "udpport 694", "udpport 694\nbcast eth1")
+        assert "link eth1: added" in reload_ok(prime)
+        await heard_on(pair, calc, "eth1")
+        await heard_on(pair, prime, "eth1")
+
+        edit(calc, "ha.cf", "baud 115200", "baud 38400")
+        assert f"link {tty}: changed (reopened)" in reload_ok(calc)
+        await heard_on(pair, prime, pair.serial_link["prime"])
+        await heard_on(pair, calc, tty)
+        assert "cannot open" not in calc.log.read().split("reload applied")[-1]
+        assert prime.holds() and not calc.holds()
+
+
+async def test_a_key_change_by_reloads_one_node_at_a_time(harness, tmp_path) -> None:
+    """docs/operations.md, "Changing keys": the nodes never stop hearing each other."""
+    new_key = "7a" * 32
+    with trio.fail_after(GUARD):
+        pair = Pair(harness, tmp_path)
+        await pair.start()
+        prime, calc = pair.nodes
+        for node in pair.nodes:
+            append(node, "authkeys", f"2 sha256 {new_key}")
+            assert "key 2 added (sha256)" in reload_ok(node)
+        edit(prime, "authkeys", "auth 1", "auth 2")
+        out = reload_ok(prime)
+        assert "signing with key 2 (was 1)" in out
+        assert "warning: the peer must already accept key 2" in out
+        await heard_on(pair, calc, "eth1")
+
+        edit(prime, "authkeys", "1 sha256", "#1 sha256")  # calc still signs with key 1
+        result = prime.twinbeat("reload")
+        assert result.returncode == 1
+        assert "calc signs its frames with key 1, which the new authkeys no longer accepts" \
+            in result.stderr
+        edit(prime, "authkeys", "#1 sha256", "1 sha256")
+
+        edit(calc, "authkeys", "auth 1", "auth 2")
+        reload_ok(calc)
+        for node in pair.nodes:
+            edit(node, "authkeys", "1 sha256", "#1 sha256")
+            assert "key 1 removed" in reload_ok(node)
+        for node in pair.nodes:
+            await heard_on(pair, node, "eth1")
+            assert node.status()["peers"][0]["alive"]
+            assert not node.status()["rejected_unattributed"].get("eth1")
+        assert prime.holds() and not calc.holds()
+        assert not any("is dead" in node.log.read() for node in pair.nodes)
