@@ -15,7 +15,8 @@ of its first resource), so a reload matches the new list against the old one by 
   stays here as *retiring*: off the wire (neither node's new configuration has it), shown in
   the status, and its results are applied as usual. A group not running is dropped at once.
   Stopped, it is forgotten, and a late report about it (a check already under way) is
-  ignored. A removed group whose stop failed stays CRITICAL here, like any failed stop.
+  ignored. A removed group whose stop failed stays CRITICAL here, like any failed stop (the
+  shutdown retries it once), and holds no new group back.
 - **redefined** (same key, other resources): stopped like a removed group, then it takes its
   new definition and starts anew wherever the rules say. One not running takes it at once
   (its fail count, which named the old resources, is forgotten).
@@ -140,8 +141,11 @@ def _step_retiring(groups: Groups, g: Group, now: float, out: list[Action]) -> N
 
 
 def _stopping(groups: Groups) -> bool:
-    """Something a reload removed or redefined still runs here (or is being stopped)."""
-    return bool(groups.retiring) or any(g.pending is not None for g in groups.records)
+    """Something a reload removed or redefined is still being stopped here. A CRITICAL one
+    (its stop failed) waits for an admin, like any failed stop, and holds nothing back: the
+    log has said so loudly, and the other groups must not wait for ever."""
+    return any(g.state is not GroupLocal.CRITICAL for g in groups.retiring.values()) or any(
+        g.pending is not None and g.state is not GroupLocal.CRITICAL for g in groups.records)
 
 
 def _hold(groups: Groups, fresh: list[Group], now: float, out: list[Action]) -> None:

@@ -32,6 +32,7 @@ from twinbeat.core import (
     FenceFailed,
     GroupSpec,
     GroupStarted,
+    GroupStopFailed,
     GroupStopped,
     LeftoversFound,
     Node,
@@ -271,3 +272,14 @@ def test_the_groups_wire_bytes_follow_the_new_order() -> None:
     assert last_hb(acts).groups == bytes([HELD, HELD])
     assert [g.key for g in node.snapshot().groups] == [B, A]
     assert NONE == 0
+
+
+def test_a_removed_group_whose_stop_failed_holds_nothing_back() -> None:
+    """A failed stop waits for an admin (CRITICAL); the groups a reload adds do not wait."""
+    node, t = holding()
+    new = params(groups=(PARAMS.groups[0], GroupSpec(C, "calc")), fingerprint=FP + 8)
+    node.feed(Reconfigured(new), t + 1)
+    acts = node.feed(GroupStopFailed(B, "apache2 would not stop"), t + 2)
+    assert f"Resource group {C} may start now" in logs(acts)
+    assert orders(acts) == [StartGroup(C)]
+    assert keys(node) == [(A, "held", False), (C, "starting", False), (B, "critical", True)]
