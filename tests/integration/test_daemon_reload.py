@@ -161,6 +161,17 @@ async def test_respawn_lines_follow_the_reload(harness, tmp_path) -> None:
         assert not Path(f"/proc/{pid}").exists()
         assert "respawn" not in prime.status()
 
+        append(prime, "ha.cf", "respawn nobody /bin/sleep 2000")
+        assert prime.twinbeat("reload").returncode == 0
+        await pair.until(program, "the new program runs")
+        pid = program()["pid"]
+        prime.signal(signal.SIGTERM)  # a graceful stop: groups given up, then the programs
+        assert await prime.wait_exit() == 0
+        assert not Path(f"/proc/{pid}").exists()
+        log = prime.log.read()
+        assert log.index("Resource group dummy released") < log.index(
+            "respawn: nobody /bin/sleep 2000: stopped")
+
 
 def frames_ok(node, link: str) -> int:
     found = node.link(link)

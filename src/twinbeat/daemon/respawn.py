@@ -116,8 +116,9 @@ class Respawner:
                 await self._keep_running(child)
         finally:
             child.pid = None
-            if child.stopping:
+            if child.stopping and child.state != "stopped":  # cancelled while it ran
                 child.state = "stopped"
+                log.info("respawn: %s: stopped", child.spec.text)
             child.done.set()
 
     async def _keep_running(self, child: Child) -> None:
