@@ -302,7 +302,8 @@ class Engine:
             payloads.append((link, encode(
                 self.keyring,
                 sender=self.params.node,
-                fingerprint=self.params.fingerprint,
+                fingerprint=(self.params.fingerprint if heartbeat.fingerprint is None
+                             else heartbeat.fingerprint),
                 generation=self.params.generation,
                 sequence=heartbeat.sequence,
                 timestamp_ms=heartbeat.timestamp_ms,

@@ -61,12 +61,14 @@ from .states import (
     GROUP_FLAG_YIELD,
     NODE_FLAG_PING_CONFIGURED,
     NODE_FLAG_PING_OK,
+    NODE_FLAG_TRANSLATED,
     WireGroupState,
     WireNodeState,
 )
 
 __all__ = [
     "GROUP_FLAG_WANT", "GROUP_FLAG_YIELD", "NODE_FLAG_PING_CONFIGURED", "NODE_FLAG_PING_OK",
+    "NODE_FLAG_TRANSLATED",
     "Action", "Announce", "CoreMisuse", "Event", "FailuresCleared", "FenceAcknowledged",
     "FenceFailed", "FencePeer", "FenceRecord", "FenceSnapshot", "FrameReceived",
     "GroupRestartFailed", "GroupRestarted", "GroupSnapshot", "GroupSpec", "GroupStartFailed",

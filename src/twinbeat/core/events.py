@@ -234,7 +234,11 @@ class LinkEcho:
 
 @dataclass(frozen=True)
 class SendHeartbeat:
-    """Send this node's full state on every link; `echoes` has exactly one entry per link."""
+    """Send this node's full state on every link; `echoes` has exactly one entry per link.
+
+    `fingerprint`: the configuration fingerprint the frame carries when it is not this node's
+    own (`Params.fingerprint`): the peer's, whose layout `groups` then follows (a rolling
+    reload, layouts.py; `node_flags` has NODE_FLAG_TRANSLATED)."""
 
     sequence: int
     node_state: int
@@ -242,6 +246,7 @@ class SendHeartbeat:
     groups: bytes
     echoes: tuple[LinkEcho, ...]
     timestamp_ms: int
+    fingerprint: int | None = None
 
 
 @dataclass(frozen=True)

@@ -142,10 +142,14 @@ class Groups:
         """When a failed start's backoff ends."""
         return min((g.retry_at for g in self.records if g.retry_at is not None), default=None)
 
-    def advertised(self) -> bytes:
-        """One byte per group for our heartbeat: state nibble + YIELD/WANT."""
-        return bytes(encode_group(WireGroupState.STOPPING if g.held_back else GROUP_WIRE[g.state],
-                                  g.yield_, g.want) for g in self.records)
+    def advertised(self, layout: Sequence[str] | None = None) -> bytes:
+        """One byte per group for our heartbeat: state nibble + YIELD/WANT; in the order of
+        `layout` (keys: the peer's configuration, layouts.py; NONE for a key not here)."""
+        records = self.records if layout is None else [
+            self._by_key.get(key) or self.retiring.get(key) for key in layout]
+        return bytes(0 if g is None else encode_group(
+            WireGroupState.STOPPING if g.held_back else GROUP_WIRE[g.state], g.yield_, g.want)
+            for g in records)
 
     def holder(self, g: Group, peer: LivePeer | None) -> str | None:
         """Who holds the group as far as this node can tell (HELD first, then busy states)."""

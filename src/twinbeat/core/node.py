@@ -78,6 +78,7 @@ from .snapshot import Snapshot
 from .states import (
     NODE_FLAG_PING_CONFIGURED,
     NODE_FLAG_PING_OK,
+    NODE_FLAG_TRANSLATED,
     PHASE_WIRE,
     Phase,
     PhaseTrigger,
@@ -344,7 +345,9 @@ class Node:
         state = self._advertised()
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
-            out.extend(self._heartbeats.send(self._phase, now, state, echoes))
+            layout = self._membership.outgoing()
+            fingerprint = None if layout is None else layout[0]
+            out.extend(self._heartbeats.send(self._phase, now, state, echoes, fingerprint))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
         status = status_line(self._phase, self._membership, self._groups, self._monitoring,
                              self._fencing.status())
@@ -371,4 +374,8 @@ class Node:
             flags |= NODE_FLAG_PING_CONFIGURED
             if self._ping_ok:
                 flags |= NODE_FLAG_PING_OK
+        layout = self._membership.outgoing()  # the peer runs our previous files: theirs
+        if layout is not None:
+            return (int(PHASE_WIRE[self._phase]), flags | NODE_FLAG_TRANSLATED,
+                    self._groups.advertised(layout[1]))
         return int(PHASE_WIRE[self._phase]), flags, self._groups.advertised()

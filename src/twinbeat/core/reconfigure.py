@@ -18,9 +18,10 @@ own values (generation, timestamp origin, first sequence). What it may not do *n
 
 `relink`: links added get a tracker that has `deadtime` to be heard (the peer reloads too)
 before it is reported dead; links removed are forgotten with their counters. When the
-fingerprint changes (haresources or the nodes), what the peer advertised is read under the
-old layout of group bytes: it is forgotten, and the peer counts as mismatched until its next
-frame says what it runs. Meanwhile neither node acquires anything on the other's account.
+fingerprint changes (haresources or the nodes), the old configuration's group order is kept
+(layouts.py: the peer's frames are read in it until the peer reloads too, and ours go out in
+it), and what the peer advertised is forgotten until its next frame: it was read in the old
+layout. Meanwhile nothing is acquired on the peer's account (a mismatched peer blocks claims).
 Must import nothing doing I/O, nor node.py.
 """
 
@@ -79,6 +80,8 @@ def relink(membership: Membership, params: Params, now: float) -> None:
         ln: peer.links.get(ln) or LinkTracker(link=ln, expect_by=now + params.deadtime)
         for ln in params.links
     }
+    membership.layouts.remember(old.fingerprint, tuple(g.key for g in old.groups),
+                                params.fingerprint)
     if old.fingerprint != params.fingerprint or len(old.groups) != len(params.groups):
         peer.groups = ()
         peer.config_match = False

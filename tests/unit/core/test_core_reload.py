@@ -28,6 +28,7 @@ from core_helpers import (
 )
 
 from twinbeat.core import (
+    NODE_FLAG_TRANSLATED,
     CoreMisuse,
     FenceFailed,
     GroupSpec,
@@ -167,12 +168,37 @@ def test_a_new_group_list_waits_for_the_peers_next_frame() -> None:
     assert not any("mismatch" in m for m in logs(acts))
 
 
-def test_a_peer_still_on_the_old_files_is_a_mismatch_nothing_moves() -> None:
+def test_a_peer_still_on_the_old_files_is_read_by_name_and_answered_in_its_layout() -> None:
+    """Between the two reloads (core/layouts.py): the peer's frames are read in our previous
+    group order, ours go out in it with its fingerprint, flagged TRANSLATED."""
+    node, peer, claim_ts = joined()
+    node.feed(peer.frame(2.0, echo=claim_ts), 2.0)
+    node.feed(GroupStarted(B), 2.1)
+    swapped = params(groups=(PARAMS.groups[1], PARAMS.groups[0], GroupSpec(C, "calc")),
+                     fingerprint=FP + 6)
+    acts = node.feed(Reconfigured(swapped), 3.0)
+    hb = last_hb(acts)
+    assert (hb.fingerprint, hb.groups, hb.node_flags & NODE_FLAG_TRANSLATED) == (
+        FP, bytes([NONE, HELD]), NODE_FLAG_TRANSLATED)  # A, B in the peer's order; no C
+    acts = node.feed(peer.frame(3.5, groups=bytes([HELD, NONE])), 3.5)  # prime holds A
+    assert any(m.startswith("node prime runs this node's previous configuration")
+               for m in logs(acts))
+    assert not any("mismatch" in m for m in logs(acts))
+    assert orders(acts) == []  # C is not claimed on the account of a peer without it
+    assert node.snapshot().groups[1].holder == "prime"  # A, read by its name
+    assert group_state(node, B) == "held"
+
+    acts = node.feed(peer.frame(4.0, fingerprint=FP + 6, groups=bytes([NONE, HELD, NONE])), 4.0)
+    assert last_hb(acts).fingerprint is None  # the peer reloaded: our own layout again
+    assert not last_hb(acts).node_flags & NODE_FLAG_TRANSLATED
+
+
+def test_a_peer_on_unknown_files_is_a_mismatch_nothing_moves() -> None:
     node, peer, claim_ts = joined()
     node.feed(peer.frame(2.0, echo=claim_ts), 2.0)
     node.feed(GroupStarted(B), 2.1)
     acts = node.feed(Reconfigured(params(fingerprint=FP + 6)), 3.0)
-    acts += node.feed(peer.frame(3.5, groups=bytes([NONE, NONE])), 3.5)
+    acts += node.feed(peer.frame(3.5, groups=bytes([NONE, NONE]), fingerprint=FP + 9), 3.5)
     assert any(m.startswith("Configuration mismatch with node prime") for m in logs(acts))
     assert orders(acts) == []
     assert group_state(node, B) == "held"
@@ -283,3 +309,17 @@ def test_a_removed_group_whose_stop_failed_holds_nothing_back() -> None:
     assert f"Resource group {C} may start now" in logs(acts)
     assert orders(acts) == [StartGroup(C)]
     assert keys(node) == [(A, "held", False), (C, "starting", False), (B, "critical", True)]
+
+
+def test_a_translated_frame_is_answered_in_our_own_layout() -> None:
+    """Two nodes that both reloaded must not keep translating for each other (layouts.py):
+    a translated frame says the peer's files changed, so ours go out as they are."""
+    node, peer, _ = joined()
+    acts = node.feed(Reconfigured(params(fingerprint=FP + 6)), 2.0)
+    assert last_hb(acts).fingerprint == FP  # the peer last said it runs FP: its layout
+    acts = node.feed(peer.frame(2.5, fingerprint=FP, flags=NODE_FLAG_TRANSLATED), 2.5)
+    acts += node.feed(Tick(), 5.0)
+    hb = last_hb(acts)
+    assert hb.fingerprint is None and not hb.node_flags & NODE_FLAG_TRANSLATED
+    acts = node.feed(peer.frame(5.5, fingerprint=FP + 6, flags=NODE_FLAG_TRANSLATED), 5.5)
+    assert node.snapshot().peers[0].config_match  # it translates into ours: readable
