@@ -332,7 +332,8 @@ class Groups:
             return  # a reload's new group: it waits until the removed ones are stopped
         me = self._p.node
         # No acquiring on a mismatched peer's account, nor while isolated (ping guard).
-        blocked = (s.peer is not None and not s.peer.config_match) or (
+        blocked = (s.peer is not None and (not s.peer.config_match
+                                           or g.index in s.peer.absent)) or (
             self._p.ping_configured and not s.ping_ok
         )
         want = self._desired(g, self._answer_takeover(g, s, out))

@@ -10,7 +10,9 @@ sender's haresources order. The bytes mean something only to a node that knows t
 - **Same fingerprint**: the same groups in the same order; read as they are.
 - **A fingerprint of one of our earlier configurations** (a reload changed ours, and the peer
   has not reloaded yet): we know that order, so its bytes are read by group key into ours. A
-  group the peer's files do not have shows NONE (the peer never starts it); one it has and
+  group the peer's files do not have shows NONE (the peer never starts it) and is *absent*:
+  not claimed here until the peer has it too, for it may take over what one of the peer's
+  groups still runs (an address moved from a removed line to a new one); one it has and
   ours no longer does is ignored. Meanwhile our own frames go out *in the peer's layout*,
   with its fingerprint and NODE_FLAG_TRANSLATED, so that the peer, which cannot know our new
   files, reads them as its own: each of its groups shows our state for that key (NONE for
@@ -68,6 +70,7 @@ class ConfigView:
 
     fingerprint: int | None = None  # of the peer's own files (its untranslated frames)
     translating: bool = False  # reading it in one of our earlier layouts (logged once)
+    absent: frozenset[int] = frozenset()  # our groups (indices) its files do not have
 
 
 def peer_groups(ev: FrameReceived, out: list[Action], *, fingerprint: int,
@@ -80,6 +83,7 @@ def peer_groups(ev: FrameReceived, out: list[Action], *, fingerprint: int,
     # layout: what it said then is stale, so ours go out in our own layout again.
     view.fingerprint = None if translated else ev.fingerprint
     theirs = tuple(GroupView(*decode_group(byte)) for byte in ev.groups)
+    view.absent = frozenset()
     if ev.fingerprint == fingerprint and len(theirs) == len(keys):
         view.translating = False
         return theirs
@@ -92,4 +96,5 @@ def peer_groups(ev: FrameReceived, out: list[Action], *, fingerprint: int,
                                f"(fingerprint {ev.fingerprint:08x}): reading its groups by "
                                "name until it reloads"))
     by_key = dict(zip(earlier, theirs, strict=True))
+    view.absent = frozenset(i for i, key in enumerate(keys) if key not in by_key)
     return tuple(by_key.get(key, NOT_HELD) for key in keys)

@@ -130,7 +130,7 @@ class Membership:
         if peer is None or not peer.alive:
             return None
         return LivePeer(peer.name, peer.config_match, peer.node_state, peer.node_flags,
-                        peer.groups, peer.echo_max)
+                        peer.groups, peer.echo_max, peer.config.absent)
 
     def outgoing(self) -> tuple[int, tuple[str, ...]] | None:
         """The layout our frames go out in when the peer runs our previous configuration

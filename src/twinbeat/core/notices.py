@@ -23,6 +23,9 @@ class LivePeer:
     node_flags: int
     groups: tuple[GroupView, ...]  # () until a matching frame is applied
     echo_max: int | None  # our newest timestamp it has echoed (this incarnation)
+    # Our groups its files do not have (it runs our previous configuration, layouts.py):
+    # not claimed here before it has them too.
+    absent: frozenset[int] = frozenset()
 
     def group(self, index: int) -> WireGroupState | None:
         """The peer's state for group `index`, or None when its group bytes are unknown."""

@@ -184,7 +184,8 @@ def test_a_peer_still_on_the_old_files_is_read_by_name_and_answered_in_its_layou
     assert any(m.startswith("node prime runs this node's previous configuration")
                for m in logs(acts))
     assert not any("mismatch" in m for m in logs(acts))
-    assert orders(acts) == []  # C is not claimed on the account of a peer without it
+    assert orders(acts) == []
+    assert group_state(node, C) == "none"  # not claimed before the peer has it too
     assert node.snapshot().groups[1].holder == "prime"  # A, read by its name
     assert group_state(node, B) == "held"
 
