@@ -12,8 +12,9 @@ leftovers it probes, every StopGroup, the heal, the end.
   freezes, standby). A daemon that is down reads the files when it boots. Sometimes a node
   reloads files that did not change. At healing both reload the final files.
 - The daemon's reload is `Engine.reconfigure`, fed like the daemon's reload (daemon/reload.py)
-  with the same keys and links; a reload the core refuses (shutting down) changes nothing,
-  and that daemon reads the files when it starts again.
+  with the same keys and links; a reload the core refuses (starting up, shutting down)
+  changes nothing and is tried again a second later, as an admin would (a daemon that exits
+  reads the files when it starts again).
 
 Properties (a violation raises through `Simulation._violation`, with the replay command):
 - **An unchanged reload changes nothing**: right after a Tick at the same instant, the
@@ -45,6 +46,7 @@ EVERY = 12.0  # mean seconds between changes of the files
 LAG = 10.0  # the second node reloads up to this long after the first (or at healing)
 EXTRA = "svc-extra"  # the resource a redefinition adds or removes
 BUSY = ("held", "starting", "restarting")  # a removed group in one of these must be stopped
+RETRY = 1.0  # s: a refused reload is tried again (until the daemon has started, or exited)
 
 
 def fingerprint(groups: tuple[GroupSpec, ...]) -> int:
@@ -183,7 +185,8 @@ class Reloads:
         engine = sn.engine
         params = replace(engine.params, groups=self.files, fingerprint=fingerprint(self.files))
         if engine.reconfigure_refusal(params, engine.link_ids) is not None:
-            self.stats["refused"] += 1
+            self.stats["refused"] += 1  # starting up or shutting down: the admin tries again
+            sim._push(sim.now + RETRY, "reload", ("node", name))
             return
         now = sn.local(sim.now)
         if params == engine.params:
