@@ -30,6 +30,7 @@ HANDLERS: dict[str, str] = {
     "keygen": "twinbeat.config.keygen:main",
     "cleanup": "twinbeat.resources.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
+    "export": "twinbeat.export.command:main",
 }
 
 
@@ -138,6 +139,8 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     keygen.add_argument("--force", action="store_true", help="overwrite an existing file")
 
+    _add_export_command(sub)
+
     lab = sub.add_parser("lab", help="a two-node cluster on this machine (root)")
     lab.add_argument(
         "action", choices=("up", "demo", "status", "down"), help="what to do with the lab"
@@ -160,6 +163,21 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="how the nodes fence each other through the lab's power switch: a fence agent "
         "(default), heartbeat's stonith_host line, or no fencing",
     )
+
+
+def _add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`export pacemaker`: corosync.conf and a CIB from /etc/ha.d (docs/pacemaker.md)."""
+    export = sub.add_parser("export", help="write an equivalent Corosync + Pacemaker "
+                            "configuration (docs/pacemaker.md)")
+    export.add_argument("target", choices=("pacemaker",), help="what to export to")
+    _add_config_options(export)
+    export.add_argument("--output", default="pacemaker",
+                        help="directory for corosync.conf, cib.xml, ... (default ./pacemaker)")
+    export.add_argument("--format", default="cib", choices=("cib", "crm", "pcs"),
+                        help="besides cib.xml, also crmsh's (cib.crm) or pcs's (cib-pcs.sh) form")
+    export.add_argument("--address", action="append", metavar="NODE=ADDR[,ADDR...]",
+                        help="a node's corosync address on each UDP link, in ha.cf order "
+                        "(default: this node's from its interfaces, the peer's from ucast)")
 
 
 def _resolve(spec: str) -> Callable[[argparse.Namespace], int]:

@@ -125,9 +125,9 @@ def test_fence_ack_parses():
         FenceAckRequest("CALC"))
 
 
-@pytest.mark.parametrize("node", [b"", b'""', b'"a b"', b'"calc\\n"', b'"caf\u00e9"', b"1",
+@pytest.mark.parametrize("node", [b"", b'""', b'"a b"', b'"calc\\n"', b'"caf\\u00e9"', b"1",
                                   b"null", b'["calc"]', b'{"n": "calc"}', b"true",
-                                  b'"' + b"x" * 65 + b'"', b'"\u0000"'])
+                                  b'"' + b"x" * 65 + b'"', b'"\\u0000"'])
 def test_fence_ack_needs_a_node_name(node):
     line = b'{"cmd": "fence-ack"' + (b', "node": ' + node if node else b"") + b"}"
     with pytest.raises(BadRequestError, match="fence-ack: node must be a node name"):

@@ -8,7 +8,8 @@ valid `Config`s of the same node and says, in an admin's words,
   respawn programs; each one line;
 - `refusals`: why the reload must be refused instead, each one line; anything here means
   nothing changes: the node list (a node renamed, a peer changed), logging targets,
-  realtime, the watchdog device, the gratuitous ARP settings of running addresses; and the
+  realtime, the watchdog device, the gratuitous ARP settings of running addresses, the
+  metrics endpoint; and the
   two changes that would cut the nodes off from each other (no link left as it was; the key
   the peer signs with dropped or changed);
 - `warnings`: what the admin must do on the peer for the change to work (a new signing key).
@@ -46,6 +47,7 @@ RESTART_ONLY: dict[str, Callable[[HaCf], object]] = {
     "watchdog": lambda h: h.watchdog,
     "garp_count": lambda h: h.garp_count,
     "garp_interval": lambda h: h.garp_interval,
+    "metrics": lambda h: h.metrics,
 }
 RESTART_WHY = {
     "logfile": "the log targets are opened at start-up",
@@ -55,6 +57,7 @@ RESTART_WHY = {
     "watchdog": "the watchdog device is opened at start-up",
     "garp_count": "the addresses already held keep their announcer",
     "garp_interval": "the addresses already held keep their announcer",
+    "metrics": "the endpoint is opened at start-up",
 }
 TIMERS = ("keepalive", "deadtime", "warntime", "initdead")
 

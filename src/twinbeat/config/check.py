@@ -73,6 +73,8 @@ def summary(config: Config) -> list[str]:
         hosts = list(hacf.ping) + [f"{g.name}({' '.join(g.hosts)})" for g in hacf.ping_groups]
         lines.append(f"ping:     {', '.join(hosts)}")
     lines += [f"respawn:  {r.text}" for r in hacf.respawn]
+    if hacf.metrics:
+        lines.append(f"metrics:  {', '.join(f'http://{e}/metrics' for e in hacf.metrics)}")
     if not config.groups:
         lines.append("groups:   none")
     for group in config.groups:

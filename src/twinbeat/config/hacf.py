@@ -23,7 +23,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TypeVar
 
-from twinbeat.config import fencing, media, respawn
+from twinbeat.config import fencing, media, metrics, respawn
 from twinbeat.config import hacf_settings as s
 from twinbeat.config import monitoring as mon
 from twinbeat.config.hacf_finish import finish
@@ -62,8 +62,6 @@ IGNORED: dict[str, str] = {
     "hbgenmethod": "the generation counter is always kept in a file",
     "log_badpack": "bad frames are counted (twinbeat status) instead",
     "max_rexmit_delay": "twinbeat frames carry whole state; nothing is retransmitted",
-    "mcast6": "IPv6 media are not supported",
-    "ucast6": "IPv6 media are not supported",
     "memreserve": "not needed",
     "msgfmt": "twinbeat has its own binary frame format",
     "normalpoll": "not needed",
@@ -174,6 +172,13 @@ def ping_host_problem(host: str) -> str | None:
     return None
 
 
+def d_ipv6_medium(state: HaCfState, args: list[str], line: int, name: str) -> None:
+    # Refused, never ignored: a cluster whose only dedicated link was an IPv6 one would
+    # otherwise start with one link fewer than the admin believes (docs/config.md).
+    state.error(line, f"{name}: IPv6 heartbeat media are not supported; use bcast, ucast or "
+                      "mcast over IPv4 on the same interface, or serial")
+
+
 def d_use_logd(state: HaCfState, args: list[str], line: int) -> None:
     if state.read("use_logd", _USE_LOGD, args, line) is True:
         state.warn(line, "use_logd: twinbeat has no logd; it logs per logfile/debugfile/"
@@ -222,6 +227,8 @@ DIRECTIVES: dict[str, Handler] = {
     "udp": media.d_udp,
     "ucast": media.d_ucast,
     "mcast": media.d_mcast,
+    "ucast6": lambda state, args, line: d_ipv6_medium(state, args, line, "ucast6"),
+    "mcast6": lambda state, args, line: d_ipv6_medium(state, args, line, "mcast6"),
     "serial": media.d_serial,
     "auto_failback": _setting(s.AUTO_FAILBACK),
     "nice_failback": d_nice_failback,
@@ -253,6 +260,8 @@ DIRECTIVES: dict[str, Handler] = {
     "fence_delay": _setting(s.FENCE_DELAY),
     "fence_timeout": _setting(s.FENCE_TIMEOUT),
     "fence_action": _setting(s.FENCE_ACTION),
+    # twinbeat's own: the Prometheus endpoint (config/metrics.py, docs/metrics.md)
+    "metrics": metrics.d_metrics,
 }
 
 

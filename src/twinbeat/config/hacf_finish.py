@@ -54,6 +54,7 @@ def finish(state: HaCfState) -> HaCf:
         monitoring=monitoring(state),
         fencing=fencing_of(state),
         respawn=tuple(state.respawn),
+        metrics=tuple(state.metrics),
     )
 
 

@@ -57,7 +57,7 @@ is on (with it off, nothing here acts and the core behaves as it always did):
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 
 from .errors import CoreMisuse
@@ -113,6 +113,9 @@ class Fencing:
         self.next_at: float | None = None  # the head start or the backoff ends
         self.preferred: str | None = None  # who has the head start for this death
         self.history: deque[FenceRecord] = deque(maxlen=HISTORY)
+        # Since start-up, for the metrics: FencePeer issued, and outcomes by result.
+        self.attempts_total = 0
+        self.results: Counter[str] = Counter()
         self._blocked = False  # an attempt is due but this node may not fence now
         self._fed_at = now
         self._resumed_at: float | None = None  # the first feed after a stall
@@ -213,6 +216,7 @@ class Fencing:
             return
         self.next_at = None
         self.attempts += 1
+        self.attempts_total += 1
         self._set(FenceTrigger.DUE, now)
         attempt = "" if self.attempts == 1 else f" (attempt {self.attempts})"
         out.append(Log("warning", f"Initiating STONITH of node {self.peer}{attempt}"))
@@ -295,6 +299,8 @@ class Fencing:
             degraded=degraded,
             reason=self.reason() if degraded else None,
             history=tuple(self.history),
+            attempts_total=self.attempts_total,
+            results=dict(self.results),
         )
 
     def reason(self) -> str | None:
@@ -331,3 +337,4 @@ class Fencing:
 
     def _record(self, now: float, result: str, reason: str | None) -> None:
         self.history.append(FenceRecord(at=now, result=result, reason=reason))
+        self.results[result] += 1

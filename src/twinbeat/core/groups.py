@@ -229,6 +229,9 @@ class Groups:
                 g.start_order = self._start_counter
                 src = f" (took over from {g.took_over_from})" if g.took_over_from else ""
                 out.append(Log("info", f"Resource group {k} acquired{src}"))
+                g.acquired += 1
+                g.takeovers += int(g.took_over_from is not None)
+                g.failovers += int(g.took_over_from is not None and g.claimed_from_dead)
                 g.took_over_from = None
             case GroupStartFailed(key=k, reason=reason, rolled_back=False):
                 g.want = False
@@ -341,6 +344,7 @@ class Groups:
         if g.state is GroupLocal.NONE and want == me and theirs not in BUSY and not blocked:
             self.move(g, GroupTrigger.CLAIM, s.now, out)
             g.claim_prev_ts = s.last_ts
+            g.claimed_from_dead = s.peer is None
             if g.took_over_from is None:
                 g.took_over_from = g.last_peer_holder
         if g.state is GroupLocal.CLAIMING:

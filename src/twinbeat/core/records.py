@@ -65,6 +65,13 @@ class Group:
     start_order: int = 0
     leftover: bool = False
     shutdown_retried: bool = False
+    claimed_from_dead: bool = False  # the peer was dead (or unheard) when this node claimed
+    # Counters for the status and metrics: starts that succeeded here; of those, the ones
+    # that took the group over from the peer ("took over from" in the log); of those, the
+    # ones whose claim was made while the peer was dead: failovers.
+    acquired: int = 0
+    takeovers: int = 0
+    failovers: int = 0
     watch: PeerWatch = field(default_factory=PeerWatch)  # the peer's doings, for announces
     fails: FailCount = field(default_factory=FailCount)  # monitoring.py's fail count
     # Reloads (regroup.py): the definition this group takes once it is stopped here, and

@@ -99,6 +99,9 @@ def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
             for i in range(n)
         ),
         removed=g.index < 0,
+        acquired=g.acquired,
+        takeovers=g.takeovers,
+        failovers=g.failovers,
     )
 
 

@@ -86,8 +86,8 @@ class LinkSet:
             done.set()
 
     def _callback(self, driver: LinkDriver) -> Deliver:
-        def deliver(name: str, data: bytes) -> None:
-            if self.drivers.get(name) is driver:
-                self._deliver(name, data)
+        def deliver(name: str, data: bytes) -> bool:
+            """The daemon's answer (was it authentic?), or False for a replaced driver."""
+            return self.drivers.get(name) is driver and self._deliver(name, data)
 
         return deliver

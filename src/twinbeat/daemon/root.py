@@ -44,6 +44,7 @@ from twinbeat.daemon.generation import GenerationError, bump_generation
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.linkset import LinkSet, build_drivers
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
+from twinbeat.daemon.metrics import DaemonMetrics, drivers_view
 from twinbeat.daemon.monitor import Monitor
 from twinbeat.daemon.peerstate import PeerStateError, PeerStateWriter, load_peer_generation
 from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
@@ -136,6 +137,8 @@ class Daemon:
                 nursery.start_soon(self.fencer.check_devices)
             self.restart_pinger()
             self.respawner.start(self.config.hacf.respawn)
+            if self.config.hacf.metrics:  # read-only; supervised like the control socket
+                await nursery.start(DaemonMetrics.of(self).run)
             interval = notify.watchdog_interval()
             if interval:
                 nursery.start_soon(self._watchdog_pings, interval)
@@ -199,16 +202,18 @@ class Daemon:
 
     # -- events in ------------------------------------------------------------------------------
 
-    def _deliver(self, link_name: str, data: bytes) -> None:
+    def _deliver(self, link_name: str, data: bytes) -> bool:
         """Called by a link for every datagram or serial frame; must not block.
 
         What the wire refuses is counted by the engine and goes no further; an authentic frame
-        is queued on its link's own queue with the time it arrived.
+        is queued on its link's own queue with the time it arrived. True if it was authentic.
         """
         assert self.engine is not None
         event = self.engine.frame_event(link_name, data)
-        if event is not None:
-            self.events_in.put_frame(link_name, event, trio.current_time())
+        if event is None:
+            return False
+        self.events_in.put_frame(link_name, event, trio.current_time())
+        return True
 
     def _feed(self, event: ev.Event, at: float | None = None) -> None:
         """Feed one event at `at` (when a frame arrived) or now; the core's time never goes
@@ -294,12 +299,8 @@ class Daemon:
         view = status_view(self.engine.snapshot(), self.monitor.view(trio.current_time()))
         # The drivers' own counters: what the core never sees (send failures, line noise
         # between serial frames, reopens of a vanished interface or pty).
-        dropped = self.events_in.dropped
-        view["drivers"] = {
-            name: {"open": link.up, **link.counters(), "queue_full_dropped": dropped[name]}
-            for name, link in self.links.items()
-        }
-        view["frames_dropped_queue_full"] = sum(dropped.values())
+        view["drivers"] = drivers_view(self.links, self.events_in.dropped)
+        view["frames_dropped_queue_full"] = sum(self.events_in.dropped.values())
         if self.fencer.devices:
             view["fence_devices"] = self.fencer.view(trio.current_time())
         if self.respawner.children:

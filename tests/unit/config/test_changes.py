@@ -195,3 +195,9 @@ def test_a_respawn_line_that_cannot_run_here_is_an_error(config, line: str,
         config(hacf=HACF + line + "\n")
     assert [m.text for m in caught.value.messages] == [error]
     assert caught.value.messages[0].line == len(HACF.splitlines()) + 1
+
+
+def test_a_new_metrics_endpoint_needs_a_restart(config) -> None:
+    result = compare(config(), config(hacf=HACF + "metrics 127.0.0.1:9744\n"))
+    assert result.refusals == (
+        "metrics: needs a restart (the endpoint is opened at start-up)",)

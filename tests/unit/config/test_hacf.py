@@ -259,7 +259,7 @@ def test_crm_needs_pacemaker(value: str) -> None:
 @pytest.mark.parametrize("directive", ["msgfmt classic", "compression bz2", "apiauth ipfail "
                                        "uid=hacluster", "coredumps true", "conn_logd_time 60",
                                        "failfast hacluster",
-                                       "deadping 30", "debug 1", "mcast6 eth0 ff02::1 694 1 0"])
+                                       "deadping 30", "debug 1"])
 def test_known_heartbeat_directives_are_ignored_with_a_warning(directive: str) -> None:
     _, report = parse(BASE + directive + "\n")
     assert report.errors == []
@@ -267,6 +267,15 @@ def test_known_heartbeat_directives_are_ignored_with_a_warning(directive: str) -
     assert [w for w in texts(report.warnings) if w.startswith("/etc/ha.d/ha.cf:3:")] == [
         f"/etc/ha.d/ha.cf:3: {name}: ignored by twinbeat ({IGNORED[name]})"
     ]
+
+
+@pytest.mark.parametrize("directive", ["mcast6 eth0 ff02::1 694 1 0", "ucast6 eth1 fd00::2"])
+def test_ipv6_media_are_refused_not_ignored(directive: str) -> None:
+    # A link the admin believes in must not silently be missing (issue #16).
+    name = directive.split(maxsplit=1)[0]
+    assert errors(BASE + directive + "\n") == [
+        f"/etc/ha.d/ha.cf:3: {name}: IPv6 heartbeat media are not supported; use bcast, "
+        "ucast or mcast over IPv4 on the same interface, or serial"]
 
 
 def test_unknown_directive_is_an_error_with_file_and_line() -> None:
