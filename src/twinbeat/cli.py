@@ -26,6 +26,7 @@ HANDLERS: dict[str, str] = {
     "takeover": "twinbeat.control.client:takeover_main",
     "clear": "twinbeat.control.client:clear_main",
     "fence-ack": "twinbeat.control.client:fence_ack_main",
+    "reload": "twinbeat.control.reloadclient:reload_main",
     "keygen": "twinbeat.config.keygen:main",
     "cleanup": "twinbeat.resources.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate ha.cf, authkeys and haresources")
     _add_config_options(check)
+    check.add_argument(
+        "--diff", nargs="?", const="", default=None, metavar="OLD_DIR",
+        help="also say what a reload would change: against the running daemon (its dry run), "
+        "or against the configuration in OLD_DIR",
+    )
+    _add_socket_option(check)
 
     _add_daemon_commands(sub)
     _add_operator_commands(sub)
@@ -89,8 +96,8 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`status`, `standby`, `takeover`, `clear`, `fence-ack`: what an admin types against a
-    running daemon."""
+    """`status`, `standby`, `takeover`, `clear`, `reload`, `fence-ack`: what an admin types
+    against a running daemon."""
     status = sub.add_parser("status", help="show nodes, links and resource groups")
     _add_socket_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -108,6 +115,13 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     _add_socket_option(clear)
     clear.add_argument("group", nargs="?", default=None,
                        help="the group's key (its first resource); default: every group")
+
+    reload = sub.add_parser(
+        "reload", help="re-read ha.cf, authkeys and haresources in the running daemon (root)"
+    )
+    _add_socket_option(reload)
+    reload.add_argument("--dry-run", action="store_true",
+                        help="only say what the reload would change, or why it is refused")
 
     ack = sub.add_parser(
         "fence-ack", help="confirm the peer is off when its fence device cannot (root)"

@@ -20,6 +20,9 @@ replica runs unchanged against simulated time and network; two copies of the glu
   `RestartGroup`, `Announce`), the monitor's orders (`StartMonitoring`, `StopMonitoring`),
   `FencePeer`, `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
   through unchanged.
+- **Reload**: `reconfigure` swaps the keyring, the link ids and the params together with the
+  core's `Reconfigured`, all or nothing; `peer_key` (the key slot the peer's latest frame
+  was signed with) lets the caller refuse an authkeys that would no longer accept the peer.
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
 rejection counters and nothing else (not the core), so a link driver may call it from its
@@ -46,6 +49,7 @@ from twinbeat.core import (
     Node,
     Params,
     PeerSnapshot,
+    Reconfigured,
     RecordPeerGeneration,
     RestartGroup,
     SendHeartbeat,
@@ -91,6 +95,11 @@ class Rejections:
     def __init__(self, links: tuple[str, ...]) -> None:
         self.unattributed: dict[str, dict[str, int]] = {ln: {} for ln in links}
         self.peer: dict[str, dict[str, int]] = {ln: {} for ln in links}
+
+    def relink(self, links: tuple[str, ...]) -> None:
+        """A reload's links: new ones start at zero, removed ones are forgotten."""
+        self.unattributed = {ln: self.unattributed.get(ln, {}) for ln in links}
+        self.peer = {ln: self.peer.get(ln, {}) for ln in links}
 
     @staticmethod
     def count(counts: dict[str, int], reason: str) -> None:
@@ -181,6 +190,7 @@ class Engine:
         self.link_ids = dict(link_ids)
         self.node = Node(params, now)
         self.rejections = Rejections(params.links)
+        self.peer_key: int | None = None  # the key slot of the peer's latest authentic frame
 
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float, *,
@@ -214,6 +224,8 @@ class Engine:
         if frame.link_id != link_id:
             self._count_cross_link(link, frame.sender)
             return None
+        if frame.sender == self.params.peer:
+            self.peer_key = frame.key_index  # a reload must keep accepting it (changes.py)
         return FrameReceived(
             link=link,
             peer=frame.sender,
@@ -253,6 +265,33 @@ class Engine:
                 outputs.append(action)
         return outputs
 
+    # -- reload -----------------------------------------------------------------------------
+
+    def reconfigure_refusal(self, params: Params, link_ids: Mapping[str, int]) -> str | None:
+        """Why `reconfigure` would refuse these, or None; asking changes nothing."""
+        if set(link_ids) != set(params.links):
+            return f"link ids {sorted(link_ids)} do not match links {params.links}"
+        return self.node.reconfigure_refusal(params)
+
+    def reconfigure(self, params: Params, keyring: Keyring, link_ids: Mapping[str, int],
+                    now: float) -> list[Output]:
+        """A reload: the new keys, links and params together, then `Reconfigured` to the core.
+
+        All or nothing: if the core refuses (`CoreMisuse`, see `reconfigure_refusal`) the
+        engine is left as it was. From the next call on, frames are verified with the new
+        keyring and signed for the new links (the heartbeat the core sends at once too)."""
+        if set(link_ids) != set(params.links):
+            raise CoreMisuse(f"link ids {sorted(link_ids)} do not match links {params.links}")
+        before = self.params, self.keyring, self.link_ids
+        self.params, self.keyring, self.link_ids = params, keyring, dict(link_ids)
+        try:
+            outputs = self.feed(Reconfigured(params), now)
+        except CoreMisuse:
+            self.params, self.keyring, self.link_ids = before
+            raise
+        self.rejections.relink(params.links)
+        return outputs
+
     # -- out --------------------------------------------------------------------------------
 
     def _transmit(self, heartbeat: SendHeartbeat) -> Transmit:
@@ -263,7 +302,8 @@ class Engine:
             payloads.append((link, encode(
                 self.keyring,
                 sender=self.params.node,
-                fingerprint=self.params.fingerprint,
+                fingerprint=(self.params.fingerprint if heartbeat.fingerprint is None
+                             else heartbeat.fingerprint),
                 generation=self.params.generation,
                 sequence=heartbeat.sequence,
                 timestamp_ms=heartbeat.timestamp_ms,

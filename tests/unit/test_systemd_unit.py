@@ -128,6 +128,14 @@ def test_starts_only_once_etc_ha_d_is_configured(unit):
     }
 
 
+def test_exec_reload_asks_the_daemon_and_waits_for_its_answer(unit):
+    argv = single(unit, "Service", "ExecReload").split()
+    assert argv[0] == INSTALLED_BINARY
+    args = build_parser().parse_args(argv[1:])
+    assert (args.command, args.dry_run) == ("reload", False)
+    assert args.run_dir == "/run/" + single(unit, "Service", "RuntimeDirectory")
+
+
 def test_realtime_limits(unit):
     assert single(unit, "Service", "LimitMEMLOCK") == "infinity"
     assert int(single(unit, "Service", "LimitRTPRIO")) > 0

@@ -23,7 +23,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TypeVar
 
-from twinbeat.config import fencing, media, metrics
+from twinbeat.config import fencing, media, metrics, respawn
 from twinbeat.config import hacf_settings as s
 from twinbeat.config import monitoring as mon
 from twinbeat.config.hacf_finish import finish
@@ -56,7 +56,7 @@ IGNORED: dict[str, str] = {
     "cluster": "the cluster is the two nodes on `node` lines",
     "deadping": "ping nodes use deadtime",
     "debug": "use debugfile for debug output",
-    "env": "no respawned clients read HA_ variables",
+    "env": "respawned programs get no HA_ variables",
     "failfast": "not supported",
     "hbaping": "not supported",
     "hbgenmethod": "the generation counter is always kept in a file",
@@ -186,18 +186,15 @@ def d_use_logd(state: HaCfState, args: list[str], line: int) -> None:
 
 
 def d_respawn(state: HaCfState, args: list[str], line: int) -> None:
-    if len(args) < 2:
-        state.error(line, "respawn: needs a user and an absolute command path")
+    parsed = respawn.parse_respawn(args, line)
+    if isinstance(parsed, str):
+        state.error(line, parsed)
         return
-    command = args[1]
-    if not command.startswith("/"):
-        state.error(line, f"respawn: client child command {shown(command)} is not a "
-                          "full pathname")
+    not_run = respawn.heartbeat_client(parsed)
+    if not_run is not None:
+        state.warn(line, not_run)
         return
-    # Parsed so a heartbeat file loads, but not run: ipfail, the usual client, is replaced
-    # by the ping-node guard, and an admin must not believe the child is being kept alive.
-    state.warn(line, f"respawn: twinbeat does not start respawn children; "
-                     f"{shown(command)} will not run (ping nodes replace ipfail)")
+    state.respawn.append(parsed)
 
 
 def _setting(setting: Setting[T]) -> Handler:

@@ -53,6 +53,7 @@ def finish(state: HaCfState) -> HaCf:
         garp_interval=state.value(s.GARP_INTERVAL, s.DEFAULT_GARP_INTERVAL),
         monitoring=monitoring(state),
         fencing=fencing_of(state),
+        respawn=tuple(state.respawn),
         metrics=tuple(state.metrics),
     )
 

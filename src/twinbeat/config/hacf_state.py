@@ -21,6 +21,7 @@ from twinbeat.config.model import (
     MetricsEndpoint,
     MonitorOverride,
     PingGroup,
+    Respawn,
 )
 from twinbeat.config.readers import Invalid, Setting
 
@@ -44,6 +45,7 @@ class HaCfState:
     ping_groups: list[PingGroup] = field(default_factory=list)
     monitors: list[MonitorOverride] = field(default_factory=list)  # `monitor RESOURCE ...`
     fence_devices: list[FenceDevice] = field(default_factory=list)  # fencing.py, ha.cf order
+    respawn: list[Respawn] = field(default_factory=list)  # respawn.py, ha.cf order
     metrics: list[MetricsEndpoint] = field(default_factory=list)  # metrics.py, ha.cf order
     # Setting name -> (value, line). Only `put` writes here, and its signature ties the value
     # to the Setting's type, which is why `given` may cast it back to that type.

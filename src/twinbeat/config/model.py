@@ -306,6 +306,23 @@ class PingGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class Respawn:
+    """`respawn USER /PATH [ARGS...]`: a program the daemon runs as USER and restarts when it
+    exits (heartbeat's managed client child; daemon/respawn.py). `args` are the line's further
+    words; nothing goes through a shell."""
+
+    user: str
+    command: str  # absolute path
+    args: tuple[str, ...]
+    line: int = field(default=0, compare=False)  # where ha.cf says it (not part of its identity)
+
+    @property
+    def text(self) -> str:
+        """The line as a heartbeat admin wrote it, for logs and the status."""
+        return " ".join((self.user, self.command, *self.args))
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsEndpoint:
     """`metrics ADDRESS:PORT` (twinbeat's own, config/metrics.py): a Prometheus endpoint."""
 
@@ -340,6 +357,7 @@ class HaCf:
     garp_interval: float  # seconds between them
     monitoring: Monitoring = field(default_factory=Monitoring)  # twinbeat's own (monitor*)
     fencing: Fencing = Fencing()  # stonith, stonith_host, fence lines and fence_* settings
+    respawn: tuple[Respawn, ...] = ()  # `respawn` lines that are run (config/respawn.py)
     metrics: tuple[MetricsEndpoint, ...] = ()  # twinbeat's own: Prometheus endpoints (off)
 
     @property

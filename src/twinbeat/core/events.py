@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .params import Params
+
 # --------------------------------------------------------------------------- events
 
 
@@ -181,6 +183,16 @@ class FenceAcknowledged:
     peer: str
 
 
+@dataclass(frozen=True)
+class Reconfigured:
+    """The configuration was reloaded (SIGHUP, `twinbeat reload`): `params` replaces the
+    running ones (docs/core.md, Reload). The node, its peer and the run's own values
+    (generation, timestamp origin, first sequence, peer_generation) must be the running
+    ones; a reload `Node.reconfigure_refusal` refuses is `CoreMisuse`."""
+
+    params: Params
+
+
 Event = (
     Started
     | LeftoversFound
@@ -201,6 +213,7 @@ Event = (
     | PeerFenced
     | FenceFailed
     | FenceAcknowledged
+    | Reconfigured
 )
 
 # --------------------------------------------------------------------------- actions
@@ -221,7 +234,11 @@ class LinkEcho:
 
 @dataclass(frozen=True)
 class SendHeartbeat:
-    """Send this node's full state on every link; `echoes` has exactly one entry per link."""
+    """Send this node's full state on every link; `echoes` has exactly one entry per link.
+
+    `fingerprint`: the configuration fingerprint the frame carries when it is not this node's
+    own (`Params.fingerprint`): the peer's, whose layout `groups` then follows (a rolling
+    reload, layouts.py; `node_flags` has NODE_FLAG_TRANSLATED)."""
 
     sequence: int
     node_state: int
@@ -229,6 +246,7 @@ class SendHeartbeat:
     groups: bytes
     echoes: tuple[LinkEcho, ...]
     timestamp_ms: int
+    fingerprint: int | None = None
 
 
 @dataclass(frozen=True)

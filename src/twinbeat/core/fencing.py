@@ -105,6 +105,7 @@ class Fencing:
     def __init__(self, params: Params, now: float) -> None:
         self._p = params
         self.enabled = params.fencing and params.peer is not None
+        self.configured = self.enabled  # fencing was on at some time in this run
         self.peer = params.peer or ""
         self.state = FenceState.IDLE
         self.since = now
@@ -131,11 +132,26 @@ class Fencing:
         return None if self._blocked else self.next_at
 
     def check(self, ev: FenceEvent) -> None:
-        """`CoreMisuse` unless fencing is configured and `ev` is about the peer."""
-        if not self.enabled:
+        """`CoreMisuse` unless fencing is configured (or was, before a reload: a late result
+        is ignored) and `ev` is about the peer."""
+        if not self.configured:
             raise CoreMisuse(f"{type(ev).__name__} without fencing configured")
         if ev.peer != self.peer:
             raise CoreMisuse(f"{type(ev).__name__} for {ev.peer!r}, which is not the peer")
+
+    def reconfigure(self, params: Params, now: float, out: list[Action]) -> None:
+        """A reload: the new delay and timers from now on. Fencing dropped: nothing waits for
+        a fence any more (reconfigure.py refuses it while an attempt is under way)."""
+        was = self.enabled
+        self._p = params
+        self.enabled = params.fencing and params.peer is not None
+        self.configured = self.configured or self.enabled
+        if was and not self.enabled:
+            if self.state is not FenceState.IDLE:
+                self._record(now, "cancelled", "fencing removed by a reload")
+                out.append(Log("warning", f"Fencing removed by the reload: no longer waiting "
+                                          f"for STONITH of node {self.peer}"))
+            self.state, self.since, self.next_at = FenceState.IDLE, now, None
 
     # ------------------------------------------------------------------ what befell the peer
 
@@ -211,6 +227,10 @@ class Fencing:
     def on_event(self, ev: FenceEvent, now: float, alive: bool, out: list[Action]) -> bool:
         """Apply a fence event; True when the peer is now known down (node.py then has
         membership treat it as reset: `Membership.fenced`). `alive`: the peer is alive."""
+        if not self.enabled:
+            out.append(Log("info", f"{type(ev).__name__} for node {self.peer} ignored: fencing "
+                                   "is no longer configured"))
+            return False
         match ev:
             case PeerFenced():
                 return self._confirmed(now, out)

@@ -90,6 +90,10 @@ class Groups:
             Group(spec=g, index=i, changed_at=now) for i, g in enumerate(params.groups)
         )
         self._by_key = {g.spec.key: g for g in self.records}
+        # A reload (regroup.py): groups removed from haresources but still being stopped
+        # here (not on the wire), and the keys of those stopped since (late reports ignored).
+        self.retiring: dict[str, Group] = {}
+        self.gone: set[str] = set()
         self._start_counter = 0
         self._peer_was_alive = False  # when it was last declared dead (peer_returned)
 
@@ -99,26 +103,53 @@ class Groups:
     def node(self) -> str:
         return self._p.node
 
+    @property
+    def params(self) -> Params:
+        return self._p
+
     def get(self, key: str) -> Group:
-        try:
-            return self._by_key[key]
-        except KeyError:
-            raise CoreMisuse(f"unknown group {key!r}") from None
+        """The group of `key`: in the configuration, or removed by a reload and still being
+        stopped here (regroup.py)."""
+        g = self._by_key.get(key) or self.retiring.get(key)
+        if g is None:
+            raise CoreMisuse(f"unknown group {key!r}")
+        return g
+
+    def every(self) -> list[Group]:
+        """The configured groups, then those a reload removed that are still stopping."""
+        return [*self.records, *self.retiring.values()]
+
+    def retired(self, key: str | None) -> bool:
+        """`key` was removed by a reload and is stopped: a late report about it is ignored."""
+        return key is not None and key in self.gone and key not in self._by_key \
+            and key not in self.retiring
+
+    def adopt(self, params: Params, records: list[Group]) -> None:
+        """A reload's new group list (regroup.py: the records are reused by key)."""
+        self._p = params
+        self.records = tuple(records)
+        self._by_key = {g.spec.key: g for g in self.records}
+        self.gone -= set(self._by_key)
 
     def check_keys(self, keys: Sequence[str]) -> None:
         for key in keys:
             self.get(key)
 
     def has_leftovers(self) -> bool:
-        return any(g.leftover for g in self.records)
+        return any(g.leftover for g in self.every())
 
     def deadline(self) -> float | None:
         """When a failed start's backoff ends."""
         return min((g.retry_at for g in self.records if g.retry_at is not None), default=None)
 
-    def advertised(self) -> bytes:
-        """One byte per group for our heartbeat: state nibble + YIELD/WANT."""
-        return bytes(encode_group(GROUP_WIRE[g.state], g.yield_, g.want) for g in self.records)
+    def advertised(self, layout: Sequence[str] | None = None) -> bytes:
+        """One byte per group for our heartbeat: state nibble + YIELD/WANT; in the order of
+        `layout` (keys: the peer's configuration, layouts.py; NONE for a key not here)."""
+        records = self.records if layout is None else [
+            self._by_key.get(key) or self.retiring.get(key) for key in layout]
+        return bytes(0 if g is None else encode_group(
+            WireGroupState.STOPPING if g.held_back else GROUP_WIRE[g.state], g.yield_, g.want)
+            for g in records)
 
     def holder(self, g: Group, peer: LivePeer | None) -> str | None:
         """Who holds the group as far as this node can tell (HELD first, then busy states)."""
@@ -152,7 +183,8 @@ class Groups:
             )
         ]
         p = s.peer
-        if p is not None and p.config_match and p.node_state is not None and p.groups:
+        if p is not None and p.config_match and p.node_state is not None \
+                and 0 <= g.index < len(p.groups):
             views.append(
                 NodeView(
                     name=p.name,
@@ -187,7 +219,7 @@ class Groups:
 
     def on_result(self, ev: GroupResult, now: float, out: list[Action]) -> None:
         """An agent finished starting or stopping a group."""
-        g = self._by_key[ev.key]
+        g = self.get(ev.key)
         self.move(g, _result_trigger(ev), now, out)
         match ev:
             case GroupStarted(key=k):
@@ -266,15 +298,15 @@ class Groups:
             if g.state is GroupLocal.CLAIMING:
                 self.move(g, GroupTrigger.WITHDRAW, now, out)
         releasable = [
-            g for g in self.records
+            g for g in self.every()
             if g.state is GroupLocal.HELD
             or (g.state is GroupLocal.CRITICAL and not g.shutdown_retried)
         ]
         for g in sorted(releasable, key=lambda g: g.start_order, reverse=True):
             if g.state is GroupLocal.CRITICAL:
                 g.shutdown_retried = True
-            self._release(g, now, out)
-        return not any(g.state in NOT_RELEASED for g in self.records)
+            self.release(g, now, out)
+        return not any(g.state in NOT_RELEASED for g in self.every())
 
     def move(self, g: Group, trigger: GroupTrigger, now: float, out: list[Action]) -> None:
         """Every change of a group's state (also monitoring.py's). A group is monitored
@@ -292,15 +324,19 @@ class Groups:
             elif state not in WATCHED:
                 g.watch.forget()
 
-    def _release(self, g: Group, now: float, out: list[Action]) -> None:
+    def release(self, g: Group, now: float, out: list[Action], why: str = "") -> None:
+        """HELD (or CRITICAL, at shutdown) -> STOPPING: StopMonitoring, then StopGroup."""
         self.move(g, GroupTrigger.RELEASE, now, out)
-        out.append(Log("info", f"releasing resource group: {g.spec.key}"))
+        out.append(Log("info", f"releasing resource group: {g.spec.key}{why}"))
         out.append(StopGroup(g.spec.key))
 
     def _step_group(self, g: Group, s: Situation, out: list[Action]) -> None:
+        if g.held_back:
+            return  # a reload's new group: it waits until the removed ones are stopped
         me = self._p.node
         # No acquiring on a mismatched peer's account, nor while isolated (ping guard).
-        blocked = (s.peer is not None and not s.peer.config_match) or (
+        blocked = (s.peer is not None and (not s.peer.config_match
+                                           or g.index in s.peer.absent)) or (
             self._p.ping_configured and not s.ping_ok
         )
         want = self._desired(g, self._answer_takeover(g, s, out))
@@ -350,7 +386,7 @@ class Groups:
         g.watch.step(g.spec.key, peer=peer, theirs=theirs, alive=s.peer is not None,
                      keeper=keeper, me=me, out=out)
         if keeper != me:
-            self._release(g, s.now, out)
+            self.release(g, s.now, out)
 
 
 def _result_trigger(ev: GroupResult) -> GroupTrigger:

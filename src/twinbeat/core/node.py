@@ -44,6 +44,7 @@ from .events import (
     Log,
     PeerFenced,
     PingReachability,
+    Reconfigured,
     ResourceFailed,
     ShutdownRequested,
     StandbyRequested,
@@ -69,12 +70,15 @@ from .membership import Membership
 from .monitoring import Monitoring
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .params import Params
+from .reconfigure import reconfigure_refusal, relink
 from .records import Situation
+from .regroup import after_result, regroup
 from .reports import Reports
 from .snapshot import Snapshot
 from .states import (
     NODE_FLAG_PING_CONFIGURED,
     NODE_FLAG_PING_OK,
+    NODE_FLAG_TRANSLATED,
     PHASE_WIRE,
     Phase,
     PhaseTrigger,
@@ -112,6 +116,7 @@ class Node:
         self._now = now
         self._phase = Phase.BOOT
         self._ping_ok = True  # until told otherwise (PingReachability)
+        self._ping_ever = params.ping_configured  # a reload may drop ping nodes: late reports
         self._membership = Membership(params)
         self._groups = Groups(params, now)
         self._monitoring = Monitoring(params)
@@ -146,7 +151,7 @@ class Node:
             self._heartbeats.deadline(self._phase),
             self._membership.deadline(),
             self._groups.deadline(),
-            self._monitoring.deadline(),
+            self._monitoring.deadline(self._groups),
             self._fencing.deadline(),
         )
         return min((t for t in times if t is not None), default=None)
@@ -155,6 +160,14 @@ class Node:
         return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
                               self._groups, monitoring=self._monitoring,
                               fencing=self._fencing.snapshot())
+
+    def reconfigure_refusal(self, params: Params) -> str | None:
+        """Why feeding `Reconfigured(params)` now would be refused, or None (changes nothing;
+        reconfigure.py)."""
+        return reconfigure_refusal(
+            self._p, params, starting=self._phase in (Phase.BOOT, Phase.PROBING),
+            leaving=self._phase in (Phase.LEAVING, Phase.GONE), membership=self._membership,
+            fencing=self._fencing)
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""
@@ -188,14 +201,21 @@ class Node:
                 self._monitoring.check(ev, self._groups)
             case StandbyRequested(which=which) | TakeoverRequested(which=which):
                 check_which(which)
-            case PingReachability() if not self._p.ping_configured:
-                raise CoreMisuse("PingReachability without ping nodes configured")
-            case PingReachability() | Tick() | ShutdownRequested():
-                pass
+            case PingReachability() | Tick() | ShutdownRequested() | Reconfigured():
+                self._check_command(ev)
             case PeerFenced() | FenceFailed() | FenceAcknowledged():
                 self._fencing.check(ev)
             case _:
                 raise CoreMisuse(f"not an event: {ev!r}")
+
+    def _check_command(self, ev: PingReachability | Tick | ShutdownRequested
+                       | Reconfigured) -> None:
+        if isinstance(ev, PingReachability) and not self._ping_ever:
+            raise CoreMisuse("PingReachability without ping nodes configured")
+        if isinstance(ev, Reconfigured):
+            refusal = self.reconfigure_refusal(ev.params)
+            if refusal is not None:
+                raise CoreMisuse(f"Reconfigured refused: {refusal}")
 
     # ------------------------------------------------------------------ events
 
@@ -210,17 +230,31 @@ class Node:
                 self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
+                after_result(self._groups, ev.key, now, out)
             case StandbyRequested() | TakeoverRequested():
                 self._on_request(ev, out)
             case ResourceFailed() | GroupRestarted() | GroupRestartFailed() | FailuresCleared():
-                peer = self._membership.live_peer()
-                self._monitoring.on_event(ev, now, self._groups, peer, out)
+                self._on_monitoring(ev, now, out)
+            case PingReachability() | ShutdownRequested() | Reconfigured():
+                self._on_command(ev, now, out)
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._on_fence(ev, now, out)
+
+    def _on_command(self, ev: PingReachability | ShutdownRequested | Reconfigured, now: float,
+                    out: list[Action]) -> None:
+        match ev:
             case PingReachability(reachable=reachable):
                 self._on_ping(reachable, out)
             case ShutdownRequested():
                 self._on_shutdown(out)
-            case PeerFenced() | FenceFailed() | FenceAcknowledged():
-                self._on_fence(ev, now, out)
+            case Reconfigured(params=params):
+                self._reconfigure(params, now, out)
+
+    def _on_monitoring(self, ev: ResourceFailed | GroupRestarted | GroupRestartFailed
+                       | FailuresCleared, now: float, out: list[Action]) -> None:
+        self._monitoring.on_event(ev, now, self._groups, self._membership.live_peer(), out)
+        if isinstance(ev, GroupRestarted | GroupRestartFailed):
+            after_result(self._groups, ev.key, now, out)
 
     def _heed(self, notices: list[Notice], out: list[Action]) -> None:
         """Carry membership's notices to their owners."""
@@ -229,7 +263,8 @@ class Node:
                 case PeerDied(peer=peer, busy=busy, was_alive=was_alive):
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
-                    self._reports.peer_died(peer, busy, was_alive)
+                    keys = [g.spec.key for g in self._groups.records if g.index in busy]
+                    self._reports.peer_died(peer, keys, was_alive)
                     self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
                     self._reports.peer_returned(peer)
@@ -255,9 +290,25 @@ class Node:
         if self._fencing.on_event(ev, now, alive, out):
             self._heed(self._membership.fenced(self._heartbeats.last_ts, out), out)
 
-    def _on_ping(self, reachable: bool, out: list[Action]) -> None:
-        if reachable == self._ping_ok:
+    def _reconfigure(self, params: Params, now: float, out: list[Action]) -> None:
+        """A reload, each part to its owner (reconfigure.py); the same params change nothing."""
+        if params == self._p:
             return
+        self._ping_ever = self._ping_ever or params.ping_configured
+        if params.ping_configured != self._p.ping_configured:
+            self._ping_ok = True  # new ping nodes: reachable until the pinger says otherwise
+        self._p = params
+        relink(self._membership, params, now)
+        self._heartbeats.reconfigure(params)
+        regroup(self._groups, params, now, out)
+        self._monitoring.reconfigure(params)
+        self._fencing.reconfigure(params, now, out)
+        self._settle_bound = settle_bound(len(params.groups))
+        out.append(Log("info", "Configuration reloaded"))
+
+    def _on_ping(self, reachable: bool, out: list[Action]) -> None:
+        if reachable == self._ping_ok or not self._p.ping_configured:
+            return  # unchanged, or a late report of ping nodes a reload removed
         self._ping_ok = reachable
         if reachable:
             out.append(Log("info", "Ping nodes reachable again"))
@@ -294,7 +345,9 @@ class Node:
         state = self._advertised()
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
-            out.extend(self._heartbeats.send(self._phase, now, state, echoes))
+            layout = self._membership.outgoing()
+            fingerprint = None if layout is None else layout[0]
+            out.extend(self._heartbeats.send(self._phase, now, state, echoes, fingerprint))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
         status = status_line(self._phase, self._membership, self._groups, self._monitoring,
                              self._fencing.status())
@@ -321,4 +374,8 @@ class Node:
             flags |= NODE_FLAG_PING_CONFIGURED
             if self._ping_ok:
                 flags |= NODE_FLAG_PING_OK
+        layout = self._membership.outgoing()  # the peer runs our previous files: theirs
+        if layout is not None:
+            return (int(PHASE_WIRE[self._phase]), flags | NODE_FLAG_TRANSLATED,
+                    self._groups.advertised(layout[1]))
         return int(PHASE_WIRE[self._phase]), flags, self._groups.advertised()

@@ -77,6 +77,7 @@ class GroupSnapshot:
     last_failure: str | None  # "<resource text>: <reason>" of the latest (kept until cleared)
     failed_here: bool  # given up here for failures or "cannot run": not eligible here
     resources: tuple[ResourceSnapshot, ...]
+    removed: bool = False  # removed by a reload, still being stopped here (core/regroup.py)
     acquired: int = 0  # starts that succeeded here since this daemon started
     takeovers: int = 0  # of those, taken over from the peer ("took over from" in the log)
     failovers: int = 0  # of those, claimed while the peer was dead: after its failure

@@ -80,7 +80,7 @@ def peer_snapshot(p: PeerTracker, now: float, deadtime: float) -> PeerSnapshot:
 
 def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
                    live: LivePeer | None) -> GroupSnapshot:
-    count = monitoring.counts[g.index]
+    count = g.fails
     n = max([len(g.spec.resources), *(i + 1 for i in count.reasons)])
     return GroupSnapshot(
         key=g.spec.key,
@@ -98,6 +98,7 @@ def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
                              last_failure=count.reasons.get(i))
             for i in range(n)
         ),
+        removed=g.index < 0,
         acquired=g.acquired,
         takeovers=g.takeovers,
         failovers=g.failovers,
@@ -121,7 +122,7 @@ def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membersh
             LinkSnapshot(name=ln, rejected=dict(counts.by_reason))
             for ln, counts in membership.unattributed.items()
         ),
-        groups=tuple(group_snapshot(g, groups, monitoring, live) for g in groups.records),
+        groups=tuple(group_snapshot(g, groups, monitoring, live) for g in groups.every()),
         fencing=fencing,
     )
 
@@ -138,14 +139,14 @@ def status_line(phase: Phase, membership: Membership, groups: Groups,
         up = sum(1 for lt in p.links.values() if lt.up)
         word = "alive" if p.alive else "dead" if p.declared_dead else "unheard"
         parts.append(f"{p.name} {word} ({up}/{len(p.links)} links)")
-    crit = [g.spec.key for g in groups.records if g.state is GroupLocal.CRITICAL]
+    crit = [g.spec.key for g in groups.every() if g.state is GroupLocal.CRITICAL]
     if crit:
         parts.append(f"CRITICAL: {', '.join(crit)}")
     given_up = [g.spec.key for g in groups.records if g.state in GIVEN_UP_HERE]
     if given_up:
         parts.append(f"FAILED here: {', '.join(given_up)}")
     failing = [f"{g.spec.key} ({n})" for g in groups.records
-               if (n := len(monitoring.counts[g.index].failures)) and g.state not in GIVEN_UP_HERE]
+               if (n := len(g.fails.failures)) and g.state not in GIVEN_UP_HERE]
     if failing:
         parts.append(f"failures: {', '.join(failing)}")
     if fencing:
