@@ -22,7 +22,7 @@ def running():
 
 
 def test_the_peers_signing_slot_is_remembered() -> None:
-    e = engine()
+    e = running()
     assert e.peer_key is None
     e.frame_event("eth1", frame(keyring=KEYRING))
     assert e.peer_key == 1
