@@ -43,4 +43,7 @@ async def test_the_text_is_generate_latests_from_one_reading_with_checkpoints() 
         nursery.cancel_scope.cancel()
     assert body == expected
     assert reads == [1]
-    assert turns - before >= families - 1  # the loop ran other tasks between the families
+    # The loop ran the other task between the families. trio runs each runnable task once
+    # per scheduler batch in a random order, so the first and last batch may or may not
+    # count: one turn of slack (a render that never yields gives the other task at most 1).
+    assert turns - before >= families - 2
