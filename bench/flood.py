@@ -21,8 +21,9 @@ settings keep the lab's artefacts out of the measurement: the sender runs at nic
 nodes) and the serial cable's socat relay runs SCHED_FIFO like the daemons
 (`--no-cable-realtime` to turn it off: in the field a cable needs no CPU).
 
-Printed, one table: the sender's rate; the share of it calc's daemon read and refused (the
-rest the kernel dropped, its socket buffer full); calc's daemon CPU (share of one core); per
+Printed, one table: the sender's rate; the share of it calc's daemon read and refused, by the
+MAC check or before it (links/admission.py) (the rest the kernel dropped, its socket buffer
+full); calc's daemon CPU (share of one core); per
 link (as calc hears prime) the heartbeats prime sent and the share calc's core accepted, the
 worst gap between two of them (`max_gap` since the daemon started, `*` when the run did not
 exceed it), `late` (gaps over warntime) and "Link ... dead." lines; and false takeovers (calc
@@ -219,7 +220,10 @@ def run_rows(run: Run, duration: float) -> list[str]:
     drv1 = run.after[TARGET].get("drivers", {}).get(UDP_LINK, {})
     refused = [sum(s.get("rejected_unattributed", {}).get(UDP_LINK, {}).values())
                for s in (run.before[TARGET], run.after[TARGET])]
-    read = f"{100 * (refused[1] - refused[0]) / sent:.0f}%" if sent else "-"
+    # Junk from an unproven source over its budget is read and dropped before the MAC check
+    # (links/admission.py): read all the same.
+    unchecked = delta(drv1, drv0, "unproven_dropped")
+    read = f"{100 * (refused[1] - refused[0] + unchecked) / sent:.0f}%" if sent else "-"
     false = max(run.watch.takeovers, run.logs.acquired)
     verdict = f"{false} (prime declared dead {run.logs.prime_dead})"
     if run.watch.prime_died:

@@ -27,9 +27,11 @@ HANDLERS: dict[str, str] = {
     "takeover": "twinbeat.control.client:takeover_main",
     "clear": "twinbeat.control.client:clear_main",
     "fence-ack": "twinbeat.control.client:fence_ack_main",
+    "reload": "twinbeat.control.reloadclient:reload_main",
     "keygen": "twinbeat.config.keygen:main",
     "cleanup": "twinbeat.resources.cleanup:main",
     "lab": "twinbeat.lab.cli:main",
+    "export": "twinbeat.export.command:main",
 }
 
 
@@ -60,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate ha.cf, authkeys and haresources")
     _add_config_options(check)
+    check.add_argument(
+        "--diff", nargs="?", const="", default=None, metavar="OLD_DIR",
+        help="also say what a reload would change: against the running daemon (its dry run), "
+        "or against the configuration in OLD_DIR",
+    )
+    _add_socket_option(check)
 
     _add_daemon_commands(sub)
     _add_operator_commands(sub)
@@ -95,8 +103,8 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`status`, `standby`, `takeover`, `clear`, `fence-ack`: what an admin types against a
-    running daemon."""
+    """`status`, `standby`, `takeover`, `clear`, `reload`, `fence-ack`: what an admin types
+    against a running daemon."""
     status = sub.add_parser("status", help="show nodes, links and resource groups")
     _add_socket_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -115,6 +123,13 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     clear.add_argument("group", nargs="?", default=None,
                        help="the group's key (its first resource); default: every group")
 
+    reload = sub.add_parser(
+        "reload", help="re-read ha.cf, authkeys and haresources in the running daemon (root)"
+    )
+    _add_socket_option(reload)
+    reload.add_argument("--dry-run", action="store_true",
+                        help="only say what the reload would change, or why it is refused")
+
     ack = sub.add_parser(
         "fence-ack", help="confirm the peer is off when its fence device cannot (root)"
     )
@@ -130,6 +145,8 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "path", nargs="?", default=f"{DEFAULT_CONFIG_DIR}/authkeys", help="file to write"
     )
     keygen.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    _add_export_command(sub)
 
     lab = sub.add_parser("lab", help="a two-node cluster on this machine (root)")
     lab.add_argument(
@@ -153,6 +170,21 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="how the nodes fence each other through the lab's power switch: a fence agent "
         "(default), heartbeat's stonith_host line, or no fencing",
     )
+
+
+def _add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`export pacemaker`: corosync.conf and a CIB from /etc/ha.d (docs/pacemaker.md)."""
+    export = sub.add_parser("export", help="write an equivalent Corosync + Pacemaker "
+                            "configuration (docs/pacemaker.md)")
+    export.add_argument("target", choices=("pacemaker",), help="what to export to")
+    _add_config_options(export)
+    export.add_argument("--output", default="pacemaker",
+                        help="directory for corosync.conf, cib.xml, ... (default ./pacemaker)")
+    export.add_argument("--format", default="cib", choices=("cib", "crm", "pcs"),
+                        help="besides cib.xml, also crmsh's (cib.crm) or pcs's (cib-pcs.sh) form")
+    export.add_argument("--address", action="append", metavar="NODE=ADDR[,ADDR...]",
+                        help="a node's corosync address on each UDP link, in ha.cf order "
+                        "(default: this node's from its interfaces, the peer's from ucast)")
 
 
 def _resolve(spec: str) -> Callable[[argparse.Namespace], int]:

@@ -24,6 +24,9 @@ replica runs unchanged against simulated time and network; two copies of the glu
   `RestartGroup`, `Announce`), the monitor's orders (`StartMonitoring`, `StopMonitoring`),
   `FencePeer`, `Log`, `StatusChanged`, `RecordPeerGeneration` and `ShutdownComplete` pass
   through unchanged.
+- **Reload**: `reconfigure` swaps the keyring, the link ids and the params together with the
+  core's `Reconfigured`, all or nothing; `peer_key` (the key slot the peer's latest frame
+  was signed with) lets the caller refuse an authkeys that would no longer accept the peer.
 
 Pure: no trio, no sockets, no clock, no files; time is passed in. `frame_event` touches the
 rejection counters and nothing else (not the core), so a link driver may call it from its
@@ -38,7 +41,6 @@ from dataclasses import dataclass, replace
 
 from twinbeat.config import AutoFailback, Config
 from twinbeat.core import (
-    PROTOCOL_HEARTBEAT,
     Announce,
     CoreMisuse,
     Event,
@@ -53,6 +55,7 @@ from twinbeat.core import (
     Node,
     Params,
     PeerSnapshot,
+    Reconfigured,
     RecordPeerGeneration,
     RestartGroup,
     SendForeign,
@@ -67,24 +70,20 @@ from twinbeat.core import (
     StopMonitoring,
     TakeoverRequested,
 )
+from twinbeat.engine_hb import decode_heartbeat, encode_foreign, heartbeat_event
 from twinbeat.wire import (
     HB_STARTS,
-    HbMessage,
     Keyring,
     WireError,
     decode_untrusted,
     encode,
-    hb_decode_untrusted,
-    hb_encode_classic,
-    hb_encode_netstring,
 )
+
+__all__ = ["CROSS_LINK", "Engine", "Output", "Rejections", "Transmit", "heartbeat_event",
+           "keyring_from_config", "params_from_config"]
 
 # The wire's reason for an authentic frame that arrived on another link than it was sent on.
 CROSS_LINK = "link"
-# Refusals of heartbeat 3.0.6 messages are counted apart: "heartbeat-mac" says a heartbeat
-# node with another key, where "mac" would suggest a twinbeat one.
-HEARTBEAT = "heartbeat-"
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,6 @@ Output = (
     Transmit | StartGroup | StopGroup | Announce | Log | StatusChanged | ShutdownComplete
     | RecordPeerGeneration | RestartGroup | StartMonitoring | StopMonitoring | FencePeer
 )
-SERIAL_LINK_IDS = 0x80  # link ids from here up are serial links (config/model.py)
 
 
 class Rejections:
@@ -114,6 +112,11 @@ class Rejections:
     def __init__(self, links: tuple[str, ...]) -> None:
         self.unattributed: dict[str, dict[str, int]] = {ln: {} for ln in links}
         self.peer: dict[str, dict[str, int]] = {ln: {} for ln in links}
+
+    def relink(self, links: tuple[str, ...]) -> None:
+        """A reload's links: new ones start at zero, removed ones are forgotten."""
+        self.unattributed = {ln: self.unattributed.get(ln, {}) for ln in links}
+        self.peer = {ln: self.peer.get(ln, {}) for ln in links}
 
     @staticmethod
     def count(counts: dict[str, int], reason: str) -> None:
@@ -144,33 +147,6 @@ def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     for reason, n in b.items():
         total[reason] = total.get(reason, 0) + n
     return total
-
-
-def _text(value: bytes | None) -> str | None:
-    if value is None or not value.isascii():
-        return None
-    return value.decode("ascii")
-
-
-def _hex(value: bytes | None) -> int | None:
-    """heartbeat's `%lx` numbers (`hg`, `seq`); None when absent or not hex."""
-    if value is None or not 0 < len(value) <= 16 or not _HEX.issuperset(value):
-        return None
-    return int(value, 16)
-
-
-def heartbeat_event(link: str, msg: HbMessage) -> ForeignHeartbeat | None:
-    """The core's view of a verified heartbeat 3.0.6 message, or None without `t` or `src`."""
-    kind, peer = _text(msg.get(b"t")), _text(msg.get(b"src"))
-    if kind is None or peer is None:
-        return None
-    return ForeignHeartbeat(
-        link=link, peer=peer, protocol=PROTOCOL_HEARTBEAT, message_type=kind,
-        status=_text(msg.get(b"st")) if kind == "status" else None,
-        generation=_hex(msg.get(b"hg")), sequence=_hex(msg.get(b"seq")),
-        fields=tuple((f.name.decode("ascii", "replace"), f.value.decode("latin-1"))
-                     for f in msg.fields if not f.binary),
-    )
 
 
 def params_from_config(config: Config, generation: int, *, peer_generation: int | None = None,
@@ -235,6 +211,7 @@ class Engine:
         self.link_ids = dict(link_ids)
         self.node = Node(params, now)
         self.rejections = Rejections(params.links)
+        self.peer_key: int | None = None  # the key slot of the peer's latest authentic frame
 
     @classmethod
     def from_config(cls, config: Config, generation: int, now: float, *,
@@ -271,6 +248,8 @@ class Engine:
         if frame.link_id != link_id:
             self._count_cross_link(link, frame.sender)
             return None
+        if frame.sender == self.params.peer:
+            self.peer_key = frame.key_index  # a reload must keep accepting it (changes.py)
         return FrameReceived(
             link=link,
             peer=frame.sender,
@@ -286,16 +265,11 @@ class Engine:
         )
 
     def _heartbeat_event(self, link: str, data: bytes) -> ForeignHeartbeat | None:
-        """A heartbeat 3.0.6 message: verified with the authkeys key, then read for what the
-        core needs. heartbeat itself drops a message without `t` or `src` (reference §1.6)."""
-        try:
-            msg = hb_decode_untrusted(data, self.keyring)
-        except WireError as exc:
-            Rejections.count(self.rejections.unattributed[link], HEARTBEAT + exc.reason)
+        """A heartbeat 3.0.6 message (engine_hb.py), or None: refused, and counted."""
+        event = decode_heartbeat(link, data, self.keyring)
+        if isinstance(event, str):
+            Rejections.count(self.rejections.unattributed[link], event)
             return None
-        event = heartbeat_event(link, msg)
-        if event is None:
-            Rejections.count(self.rejections.unattributed[link], HEARTBEAT + "field")
         return event
 
     def _count_cross_link(self, link: str, sender: str) -> None:
@@ -325,6 +299,33 @@ class Engine:
                 outputs.append(action)
         return outputs
 
+    # -- reload -----------------------------------------------------------------------------
+
+    def reconfigure_refusal(self, params: Params, link_ids: Mapping[str, int]) -> str | None:
+        """Why `reconfigure` would refuse these, or None; asking changes nothing."""
+        if set(link_ids) != set(params.links):
+            return f"link ids {sorted(link_ids)} do not match links {params.links}"
+        return self.node.reconfigure_refusal(params)
+
+    def reconfigure(self, params: Params, keyring: Keyring, link_ids: Mapping[str, int],
+                    now: float) -> list[Output]:
+        """A reload: the new keys, links and params together, then `Reconfigured` to the core.
+
+        All or nothing: if the core refuses (`CoreMisuse`, see `reconfigure_refusal`) the
+        engine is left as it was. From the next call on, frames are verified with the new
+        keyring and signed for the new links (the heartbeat the core sends at once too)."""
+        if set(link_ids) != set(params.links):
+            raise CoreMisuse(f"link ids {sorted(link_ids)} do not match links {params.links}")
+        before = self.params, self.keyring, self.link_ids
+        self.params, self.keyring, self.link_ids = params, keyring, dict(link_ids)
+        try:
+            outputs = self.feed(Reconfigured(params), now)
+        except CoreMisuse:
+            self.params, self.keyring, self.link_ids = before
+            raise
+        self.rejections.relink(params.links)
+        return outputs
+
     # -- out --------------------------------------------------------------------------------
 
     def _transmit(self, heartbeat: SendHeartbeat) -> Transmit:
@@ -335,7 +336,8 @@ class Engine:
             payloads.append((link, encode(
                 self.keyring,
                 sender=self.params.node,
-                fingerprint=self.params.fingerprint,
+                fingerprint=(self.params.fingerprint if heartbeat.fingerprint is None
+                             else heartbeat.fingerprint),
                 generation=self.params.generation,
                 sequence=heartbeat.sequence,
                 timestamp_ms=heartbeat.timestamp_ms,
@@ -349,16 +351,9 @@ class Engine:
         return Transmit(tuple(payloads))
 
     def _transmit_foreign(self, message: SendForeign) -> Transmit | Log:
-        """A heartbeat 3.0.6 message as heartbeat sends it: netstring (with its inner auth
-        field, as `msgfmt classic` has it) on UDP links, classic text on serial links."""
-        fields = [(n.encode(), v.encode()) for n, v in message.fields]
-        try:
-            netstring = hb_encode_netstring(fields, self.keyring)
-            classic = hb_encode_classic(fields, self.keyring)
-        except ValueError as exc:
-            return Log("error", f"heartbeat message {message.fields[0][1]} not sent: {exc}")
-        return Transmit(tuple((link, classic if link_id >= SERIAL_LINK_IDS else netstring)
-                              for link, link_id in self.link_ids.items()))
+        """A heartbeat 3.0.6 message, encoded for each link (engine_hb.py)."""
+        payloads = encode_foreign(message, self.keyring, self.link_ids)
+        return payloads if isinstance(payloads, Log) else Transmit(payloads)
 
     # -- queries ----------------------------------------------------------------------------
 

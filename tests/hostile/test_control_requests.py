@@ -21,6 +21,7 @@ from twinbeat.control.requests import (
     ClearRequest,
     FenceAckRequest,
     HandoffRequest,
+    ReloadRequest,
     StatusRequest,
     nesting_exceeds,
     parse_request_untrusted,
@@ -34,12 +35,13 @@ json_values = st.recursive(
 )
 near_misses = st.fixed_dictionaries(
     {"cmd": st.sampled_from(["status", "standby", "takeover", "clear", "fence-ack", "STATUS",
-                             "fence_ack", ""]) | json_values},
+                             "fence_ack", "reload", ""]) | json_values},
     optional={"which": st.sampled_from(["local", "foreign", "all", "none"]) | json_values,
               "timeout": st.floats() | st.integers() | json_values,
               "group": st.text(max_size=MAX_GROUP_KEY + 2) | json_values,
               "node": st.sampled_from(["calc", "prime", "", "a b", "é", "x" * 65]) | st.text()
-              | json_values},
+              | json_values,
+              "dry_run": st.booleans() | json_values},
 )
 
 
@@ -49,7 +51,8 @@ def parses_or_refuses(line: bytes) -> None:
     except BadRequestError as exc:
         assert str(exc)
     else:
-        assert isinstance(request, StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest)
+        assert isinstance(request, StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest
+                          | ReloadRequest)
         if isinstance(request, ClearRequest) and request.group is not None:
             assert 0 < len(request.group) <= MAX_GROUP_KEY and request.group.isprintable()
 
@@ -122,9 +125,9 @@ def test_fence_ack_parses():
         FenceAckRequest("CALC"))
 
 
-@pytest.mark.parametrize("node", [b"", b'""', b'"a b"', b'"calc\\n"', b'"caf\u00e9"', b"1",
+@pytest.mark.parametrize("node", [b"", b'""', b'"a b"', b'"calc\\n"', b'"caf\\u00e9"', b"1",
                                   b"null", b'["calc"]', b'{"n": "calc"}', b"true",
-                                  b'"' + b"x" * 65 + b'"', b'"\u0000"'])
+                                  b'"' + b"x" * 65 + b'"', b'"\\u0000"'])
 def test_fence_ack_needs_a_node_name(node):
     line = b'{"cmd": "fence-ack"' + (b', "node": ' + node if node else b"") + b"}"
     with pytest.raises(BadRequestError, match="fence-ack: node must be a node name"):
@@ -134,3 +137,14 @@ def test_fence_ack_needs_a_node_name(node):
 def test_fence_ack_at_the_longest_name():
     assert parse_request_untrusted(
         b'{"cmd": "fence-ack", "node": "' + b"x" * 64 + b'"}') == FenceAckRequest("x" * 64)
+
+
+def test_reload_parses():
+    assert parse_request_untrusted(b'{"cmd": "reload"}') == ReloadRequest(False)
+    assert parse_request_untrusted(b'{"cmd": "reload", "dry_run": true}') == ReloadRequest(True)
+
+
+@pytest.mark.parametrize("value", [b"1", b'"yes"', b"null", b"[]"])
+def test_reload_dry_run_must_be_a_boolean(value):
+    with pytest.raises(BadRequestError, match="reload: dry_run must be true or false"):
+        parse_request_untrusted(b'{"cmd": "reload", "dry_run": ' + value + b"}")

@@ -305,3 +305,22 @@ async def test_fence_ack_without_a_daemon_callback_is_an_error_reply(tmp_path, n
     with trio.fail_after(GUARD):
         reply = await ask(tmp_path, b'{"cmd": "fence-ack", "node": "calc"}\n')
     assert reply == {"ok": False, "error": "fence-ack: not served by this daemon"}
+
+
+async def test_reload_is_roots_alone(tmp_path, nursery):
+    """A reload changes what runs: SO_PEERCRED decides, like standby."""
+    asked: list[bool] = []
+
+    async def reload(dry_run: bool) -> dict[str, object]:
+        asked.append(dry_run)
+        return {"ok": True, "applied": not dry_run, "changes": []}
+
+    server = await serving(tmp_path, nursery, Recorder(), uid_of=Uids(1000, 0), reload=reload)
+    line = b'{"cmd": "reload", "dry_run": true}\n'
+    with trio.fail_after(GUARD):
+        refused = await ask(tmp_path, line)
+        accepted = await ask(tmp_path, line)
+    assert refused == {"ok": False, "error": "reload: permission denied (only root may do this)"}
+    assert accepted == {"ok": True, "applied": False, "changes": []}
+    assert asked == [True]
+    assert server.stats.state_changes_refused == 1

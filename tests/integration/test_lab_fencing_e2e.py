@@ -1,9 +1,5 @@
 """End to end with fencing (issue #13): real daemons in the lab, the lab's power switch as the
 fence device, driven through the real fence-agents protocol and the real cluster-glue.
-
-These need the core's fencing policy (fence-core: when to fence, the head start, no takeover
-without a confirmed fence). While this tree carries only the contract's stub
-(`core.events.FENCING_CONTRACT_STUB`) they are skipped; TWINBEAT_FENCE_E2E=1 runs them anyway.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ from pathlib import Path
 import pytest
 from lab_fixtures import logs, running_lab
 
-from twinbeat.core import events as core_events
 from twinbeat.lab import plan as lp
 from twinbeat.lab.errors import wait_for
 from twinbeat.lab.fencing import (
@@ -30,14 +25,7 @@ from twinbeat.lab.fencing import (
 )
 from twinbeat.lab.lab import Lab
 
-STUB = getattr(core_events, "FENCING_CONTRACT_STUB", False)
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.slow,
-    pytest.mark.skipif(STUB and not os.environ.get("TWINBEAT_FENCE_E2E"),
-                       reason="needs the core's fencing policy (fence-core); this tree has the "
-                              "contract's stub only"),
-]
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 BOUND = 2.0  # detection grace + group start + the client's next GET (test_lab_e2e.py)
 FENCE_BUDGET = 5.0  # one run of fence_tblab or stonith external/tblab, with room for a load
 KINDS = ["agent", pytest.param("stonith", marks=pytest.mark.skipif(

@@ -48,6 +48,7 @@ from sim_arp import ArpCache, Garp
 from sim_fence import SimFencing
 from sim_monitor import Monitor
 from sim_network import LINKS, MAX_CONSECUTIVE_LOSS, MAX_DELAY, FakeNetwork
+from sim_reload import Reloads
 
 from twinbeat.core import (
     Announce,
@@ -132,6 +133,7 @@ class Simulation:
     seed: int
     fault_phase: float = FAULT_PHASE
     trace: list[str] = field(default_factory=list)
+    reloads: bool = False  # the files change and the daemons reload them (sim_reload.py)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -150,6 +152,9 @@ class Simulation:
         self.ledger: dict[str, dict[str, str]] = {n: {} for n in NAMES}
         self.monitor = Monitor(self, self.groups, agent_max=AGENT_MAX, keepalive=KEEPALIVE)
         self.groups = self.monitor.groups  # with their resources
+        self.reload = Reloads(self, self.reloads)
+        if self.reloads:
+            self.monitor.off()  # its reference counts follow one configuration per run
         self.fail_start = r.choice((0.0, 0.1, 0.3))
         self.fail_stop = r.choice((0.0, 0.0, 0.02))
         self.replay_rate = r.choice((0.0, 0.05, 0.3))
@@ -186,7 +191,8 @@ class Simulation:
         return Params(
             node=sn.name, peer=_other(sn.name), links=LINKS, keepalive=KEEPALIVE,
             deadtime=DEADTIME, warntime=WARNTIME, initdead=INITDEAD,
-            auto_failback=self.auto_failback, groups=self.groups, fingerprint=FINGERPRINT,
+            auto_failback=self.auto_failback, groups=self.reload.groups_of(sn.name),
+            fingerprint=self.reload.fingerprint_of(sn.name) or FINGERPRINT,
             generation=sn.generation, ping_configured=self.ping_configured,
             peer_generation=sn.peer_generation, timestamp_origin=origin,
             first_sequence=first_sequence, migration_threshold=self.monitor.threshold,
@@ -196,6 +202,7 @@ class Simulation:
 
     def _boot(self, name: str) -> None:
         sn = self.nodes[name]
+        self.reload.booting(name)
         sn.engine = Engine(self._params(sn), KEYRING, LINK_IDS, sn.local(self.now))
         sn.booted_at = self.now
         sn.generations.append(sn.generation)
@@ -262,6 +269,7 @@ class Simulation:
         elif isinstance(output, StartGroup):
             self._start_group(name, output.key)
         elif isinstance(output, StopGroup):
+            self.reload.stopped(name, output.key)
             fail = self.now < self.heal_at and self.rng.random() < self.fail_stop
             ev = GroupStopFailed(output.key, "sim") if fail else GroupStopped(output.key)
             self._agent_answers(name, ev)
@@ -279,6 +287,7 @@ class Simulation:
             self._violation(f"{name} started {key} while still holding leftovers")
         if self.ping_configured and not self.nodes[name].ping_told:
             self._violation(f"{name} started {key} while isolated (no ping node)")
+        self.reload.started(name, key)
         self.ledger[name][key] = "held"
         self._garps(self.arp.started(name, key, self.now))
         fail = self.now < self.heal_at and self.rng.random() < self.fail_start
@@ -355,6 +364,7 @@ class Simulation:
 
     def _schedule_faults(self) -> None:
         self.monitor.schedule()
+        self.reload.schedule()
         r = self.rng
         t = r.uniform(0, 5)
         while t < self.heal_at:
@@ -435,6 +445,7 @@ class Simulation:
                 self._boot(name)
             elif self.ping_configured and was_isolated:
                 self._feed(name, PingReachability(True))
+        self.reload.heal()
 
     # ------------------------------------------------------------------ properties
 
@@ -498,7 +509,7 @@ class Simulation:
 
     def _check_liveness(self) -> None:
         held: dict[str, str] = {}
-        for g in self.groups:
+        for g in self.reload.files:
             states = {n: self.ledger[n].get(g.key) for n in NAMES}
             if "critical" in states.values():
                 continue
@@ -514,6 +525,7 @@ class Simulation:
         for wrong in self.arp.wrong(held):
             self._violation(f"{self.bound:.0f}s after healing, {wrong}")
         self.monitor.check_end(held)
+        self.reload.check_end(held)
         for n in NAMES:
             engine = self.nodes[n].engine
             assert engine is not None
@@ -571,6 +583,7 @@ class Simulation:
         "fence_done": lambda s, p: s.fence.done(p),
         "power_on": lambda s, name: s.fence.power_on(name),
         "thaw": lambda s, p: s.fence.thaw(*p),
+        "reload": lambda s, p: s.reload.handle(p),
     }
 
 

@@ -20,11 +20,11 @@ hold a key, so unknown methods are not echoed either.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 
 from twinbeat.config.messages import Report
 from twinbeat.config.model import AuthKey, AuthKeys
+from twinbeat.config.rootfile import root_file_problems
 from twinbeat.config.source import Lines, words
 from twinbeat.config.values import parse_int
 
@@ -68,21 +68,11 @@ def read_authkeys(path: str, report: Report) -> bytes | None:
 def _judge_file(st: os.stat_result, path: str, report: Report) -> bool:
     """Report a non-regular file, an owner other than root, group/other bits; False for
     a file that must not even be read (not regular: a FIFO, a device, a directory)."""
-    if not stat.S_ISREG(st.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a plain file")
-        report.error(path, 0, f"not a regular file ({kind}); authkeys must be a plain file")
-        return False
-    if st.st_uid != 0:
-        # Whoever owns the file may rewrite the keys, whatever its mode.
-        report.error(path, 0, f"owned by uid {st.st_uid}, not root; only root may own the "
-                              "keys (chown root authkeys)")
-    mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o077:
-        # heartbeat: "Bad permissions on keyfile [...], 600 recommended." (it checks only
-        # the read bits; a group- or world-writable key file is as bad).
-        report.error(path, 0, f"bad permissions {mode:04o} (group/other may read or write "
-                              "it); 600 recommended")
-    return True
+    problems = root_file_problems(st, must="authkeys must be a plain file",
+                                  owner_fix="the keys (chown root authkeys)")
+    for problem in problems:
+        report.error(path, 0, problem.message)
+    return not any(problem.fatal for problem in problems)
 
 
 def _read_bounded(fd: int, path: str, report: Report) -> bytes | None:
@@ -95,15 +85,6 @@ def _read_bounded(fd: int, path: str, report: Report) -> bytes | None:
         data += chunk
     report.error(path, 0, f"larger than {MAX_FILE} bytes; not an authkeys file")
     return None
-
-
-_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 @dataclass(slots=True)

@@ -72,6 +72,9 @@ def summary(config: Config) -> list[str]:
     if hacf.ping_nodes:
         hosts = list(hacf.ping) + [f"{g.name}({' '.join(g.hosts)})" for g in hacf.ping_groups]
         lines.append(f"ping:     {', '.join(hosts)}")
+    lines += [f"respawn:  {r.text}" for r in hacf.respawn]
+    if hacf.metrics:
+        lines.append(f"metrics:  {', '.join(f'http://{e}/metrics' for e in hacf.metrics)}")
     if not config.groups:
         lines.append("groups:   none")
     for group in config.groups:
@@ -174,5 +177,12 @@ def fence_summary(config: Config, devices: list[str]) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Entry point for `twinbeat check` (see cli.py)."""
-    return run(args.config_dir, args.node, sys.stdout, sys.stderr)
+    """Entry point for `twinbeat check` (see cli.py); `--diff`: then what a reload would do."""
+    code = run(args.config_dir, args.node, sys.stdout, sys.stderr)
+    if code != 0 or getattr(args, "diff", None) is None:
+        return code
+    # Imported here: only --diff talks to the daemon, and the control client pulls in trio,
+    # which a plain `twinbeat check` must not need (cli.py).
+    from twinbeat.control.reloadclient import show_diff  # noqa: PLC0415
+
+    return show_diff(args)

@@ -10,10 +10,10 @@ agent lookup (agents.py) runs `ocf:heartbeat:NAME` with it.
 
 The mappings were read from heartbeat's `resources/heartbeat/*.in`; where a wrapper differs
 from its usage line, its usage line wins (portblock's wrapper refused every call:
-`$# != 3` with four arguments). `IPaddr` and `IPaddr2` are not here: they are twinbeat's
-own netlink agent. heartbeat's generic `OCF` wrapper (instance files under
-`conf/OCF/`) is not mapped; write `ocf:PROVIDER:AGENT::NAME=VALUE` instead (ocf.py).
-Pure: no file is looked at here.
+`$# != 3` with four arguments). `IPaddr`, `IPaddr2` and `IPv6addr` are not here: they are
+twinbeat's own netlink agent (haresources.py, ipv6.py). heartbeat's generic `OCF` wrapper
+(instance files under `conf/OCF/`) is not mapped; write `ocf:PROVIDER:AGENT::NAME=VALUE`
+instead (ocf.py). Pure: no file is looked at here.
 """
 
 from __future__ import annotations
@@ -73,18 +73,13 @@ def _audible_alarm(args: tuple[str, ...]) -> ClassicMapping | str:
     return ClassicMapping("AudibleAlarm", params, "AudibleAlarm")
 
 
-def _address_parts(agent: str, args: tuple[str, ...], names: tuple[str, ...],
-                   usage: str) -> ClassicMapping | str:
-    """IPv6addr::ADDR[/NETMASK[/NIC]] and SendArp::IP/NIC: one argument split on `/`."""
-    if len(args) != 1:
-        return f"{agent} takes {usage}"
-    parts = args[0].split("/")
-    if not parts[0] or len(parts) > len(names) or (agent == "SendArp" and len(parts) != 2) \
-            or not all(parts):
-        return f"{agent} takes {usage}"
-    # heartbeat's instance names: IPv6addr_<the whole argument>, SendArp_<the address>
-    tail = args[0] if agent == "IPv6addr" else parts[0]
-    return ClassicMapping(agent, tuple(zip(names, parts, strict=False)), f"{agent}_{tail}")
+def _send_arp(args: tuple[str, ...]) -> ClassicMapping | str:
+    """SendArp::IP/NIC: one argument split on `/`; heartbeat's instance: SendArp_<IP>."""
+    parts = args[0].split("/") if len(args) == 1 else []
+    if len(parts) != 2 or not all(parts):
+        return "SendArp takes SendArp::IP/NIC"
+    return ClassicMapping("SendArp", (("ip", parts[0]), ("nic", parts[1])),
+                          f"SendArp_{parts[0]}")
 
 
 def _was(args: tuple[str, ...]) -> ClassicMapping | str:
@@ -122,10 +117,7 @@ _POSITIONAL: dict[str, _Positional] = {
 _SPECIAL: dict[str, Callable[[tuple[str, ...]], ClassicMapping | str]] = {
     "AudibleAlarm": _audible_alarm,
     "Delay": _delay,
-    "IPv6addr": lambda args: _address_parts(
-        "IPv6addr", args, ("ipv6addr", "cidr_netmask", "nic"), "IPv6addr::ADDR[/NETMASK[/NIC]]"),
-    "SendArp": lambda args: _address_parts(
-        "SendArp", args, ("ip", "nic"), "SendArp::IP/NIC"),
+    "SendArp": _send_arp,
     "WAS": _was,
     "WinPopup": _win_popup,
 }

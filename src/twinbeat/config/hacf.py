@@ -23,7 +23,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TypeVar
 
-from twinbeat.config import fencing, media
+from twinbeat.config import fencing, media, metrics, respawn
 from twinbeat.config import hacf_settings as s
 from twinbeat.config import monitoring as mon
 from twinbeat.config.hacf_finish import finish
@@ -56,15 +56,13 @@ IGNORED: dict[str, str] = {
     "cluster": "the cluster is the two nodes on `node` lines",
     "deadping": "ping nodes use deadtime",
     "debug": "use debugfile for debug output",
-    "env": "no respawned clients read HA_ variables",
+    "env": "respawned programs get no HA_ variables",
     "failfast": "not supported",
     "hbaping": "not supported",
     "hbgenmethod": "the generation counter is always kept in a file",
     "log_badpack": "bad frames are counted (twinbeat status) instead",
     "max_rexmit_delay": "twinbeat frames carry whole state; a heartbeat peer is asked "
                         "again every 250 ms, heartbeat's default",
-    "mcast6": "IPv6 media are not supported",
-    "ucast6": "IPv6 media are not supported",
     "memreserve": "not needed",
     "msgfmt": "twinbeat has its own binary frame format; to a heartbeat peer it sends "
               "heartbeat's default (classic)",
@@ -176,6 +174,13 @@ def ping_host_problem(host: str) -> str | None:
     return None
 
 
+def d_ipv6_medium(state: HaCfState, args: list[str], line: int, name: str) -> None:
+    # Refused, never ignored: a cluster whose only dedicated link was an IPv6 one would
+    # otherwise start with one link fewer than the admin believes (docs/config.md).
+    state.error(line, f"{name}: IPv6 heartbeat media are not supported; use bcast, ucast or "
+                      "mcast over IPv4 on the same interface, or serial")
+
+
 def d_use_logd(state: HaCfState, args: list[str], line: int) -> None:
     if state.read("use_logd", _USE_LOGD, args, line) is True:
         state.warn(line, "use_logd: twinbeat has no logd; it logs per logfile/debugfile/"
@@ -183,18 +188,15 @@ def d_use_logd(state: HaCfState, args: list[str], line: int) -> None:
 
 
 def d_respawn(state: HaCfState, args: list[str], line: int) -> None:
-    if len(args) < 2:
-        state.error(line, "respawn: needs a user and an absolute command path")
+    parsed = respawn.parse_respawn(args, line)
+    if isinstance(parsed, str):
+        state.error(line, parsed)
         return
-    command = args[1]
-    if not command.startswith("/"):
-        state.error(line, f"respawn: client child command {shown(command)} is not a "
-                          "full pathname")
+    not_run = respawn.heartbeat_client(parsed)
+    if not_run is not None:
+        state.warn(line, not_run)
         return
-    # Parsed so a heartbeat file loads, but not run: ipfail, the usual client, is replaced
-    # by the ping-node guard, and an admin must not believe the child is being kept alive.
-    state.warn(line, f"respawn: twinbeat does not start respawn children; "
-                     f"{shown(command)} will not run (ping nodes replace ipfail)")
+    state.respawn.append(parsed)
 
 
 def _setting(setting: Setting[T]) -> Handler:
@@ -227,6 +229,8 @@ DIRECTIVES: dict[str, Handler] = {
     "udp": media.d_udp,
     "ucast": media.d_ucast,
     "mcast": media.d_mcast,
+    "ucast6": lambda state, args, line: d_ipv6_medium(state, args, line, "ucast6"),
+    "mcast6": lambda state, args, line: d_ipv6_medium(state, args, line, "mcast6"),
     "serial": media.d_serial,
     "auto_failback": _setting(s.AUTO_FAILBACK),
     "nice_failback": d_nice_failback,
@@ -259,6 +263,8 @@ DIRECTIVES: dict[str, Handler] = {
     "fence_timeout": _setting(s.FENCE_TIMEOUT),
     "fence_action": _setting(s.FENCE_ACTION),
     "peer_protocol": _setting(s.PEER_PROTOCOL),
+    # twinbeat's own: the Prometheus endpoint (config/metrics.py, docs/metrics.md)
+    "metrics": metrics.d_metrics,
 }
 
 

@@ -54,6 +54,8 @@ def finish(state: HaCfState) -> HaCf:
         monitoring=monitoring(state),
         fencing=fencing_of(state),
         peer_protocol=state.value(s.PEER_PROTOCOL, "auto"),
+        respawn=tuple(state.respawn),
+        metrics=tuple(state.metrics),
     )
 
 

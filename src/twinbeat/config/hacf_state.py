@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from twinbeat.config.messages import Report, shown
-from twinbeat.config.model import FenceDevice, Medium, MonitorOverride, PingGroup
+from twinbeat.config.model import (
+    FenceDevice,
+    Medium,
+    MetricsEndpoint,
+    MonitorOverride,
+    PingGroup,
+    Respawn,
+)
 from twinbeat.config.readers import Invalid, Setting
 
 T = TypeVar("T")
@@ -38,6 +45,8 @@ class HaCfState:
     ping_groups: list[PingGroup] = field(default_factory=list)
     monitors: list[MonitorOverride] = field(default_factory=list)  # `monitor RESOURCE ...`
     fence_devices: list[FenceDevice] = field(default_factory=list)  # fencing.py, ha.cf order
+    respawn: list[Respawn] = field(default_factory=list)  # respawn.py, ha.cf order
+    metrics: list[MetricsEndpoint] = field(default_factory=list)  # metrics.py, ha.cf order
     # Setting name -> (value, line). Only `put` writes here, and its signature ties the value
     # to the Setting's type, which is why `given` may cast it back to that type.
     _values: dict[str, tuple[Any, int]] = field(default_factory=dict)

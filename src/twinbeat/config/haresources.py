@@ -6,6 +6,9 @@ joins the next line. The node (lower-cased) is the group's preferred node and mu
 
 - `IPaddr::ADDR[/PREFIX[/IFACE[/BROADCAST]]]` and `IPaddr2::...` (a third part that starts
   with a digit is the broadcast address, as heartbeat's IPaddr wrapper reads it);
+- an IPv6 address in the same forms, `IPaddr2::2001:db8::10/64/eth0`, and heartbeat's
+  `IPv6addr::ADDR[/PREFIX[/IFACE]]` (ipv6.py): for these three names everything after the
+  first `::` is the one argument, so the address may contain `::` itself;
 - a token that starts with a digit and has no `::` is heartbeat's bare address form,
   `IPaddr::TOKEN`;
 - `ocf:PROVIDER:AGENT[::NAME=VALUE...]` is an OCF resource agent with named parameters
@@ -25,6 +28,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from twinbeat.config.ipv6 import is_ipv6_literal, parse_ipv6
 from twinbeat.config.limits import MAX_GROUPS
 from twinbeat.config.messages import Report, shown
 from twinbeat.config.model import Group, IPaddrResource, Resource, ScriptResource
@@ -32,7 +36,12 @@ from twinbeat.config.ocf import is_ocf, parse_ocf
 from twinbeat.config.source import Lines, strip_comment, words
 from twinbeat.config.values import is_iface_name, parse_int, parse_ipv4
 
-IPADDR_AGENTS = ("IPaddr", "IPaddr2")
+# The address agents (twinbeat's own netlink agent) and the argument each takes.
+ADDRESS_AGENTS = {
+    "IPaddr": "ADDR[/PREFIX[/IFACE[/BROADCAST]]]",
+    "IPaddr2": "ADDR[/PREFIX[/IFACE[/BROADCAST]]]",
+    "IPv6addr": "IPV6ADDR[/PREFIX[/IFACE]]",
+}
 # heartbeat's shell glob for a bare address, `[0-9]*.[0-9]*.[0-9]*.[0-9]*`, as a regex
 _BARE_ADDRESS = re.compile(r"[0-9].*\.[0-9].*\.[0-9].*\.[0-9].*", re.DOTALL)
 
@@ -59,16 +68,21 @@ def parse_resource(text: str) -> Resource | str:
     """One resource token as a model object, or the reason it is wrong."""
     if is_ocf(text):
         return parse_ocf(text)
+    agent, _, argument = text.partition("::")
+    if agent in ADDRESS_AGENTS:
+        # heartbeat split on every `::`, so its IPaddr never took an IPv6 address with
+        # `::` in it; here the whole rest is the address argument (docs/resources.md).
+        if not argument:
+            return f"{agent} takes one argument ({ADDRESS_AGENTS[agent]})"
+        return _address_resource(agent, argument, text)
+    if is_ipv6_literal(text.split("/", 1)[0]):
+        return f"an IPv6 address needs its agent: IPaddr2::{text}"
     if "::" in text:
         name, *args = text.split("::")
     elif _BARE_ADDRESS.fullmatch(text):
-        name, args = "IPaddr", [text]
+        return _address_resource("IPaddr", text, text)
     else:
         name, args = text, []
-    if name in IPADDR_AGENTS:
-        if len(args) != 1:
-            return f"{name} takes one argument (ADDR[/PREFIX[/IFACE[/BROADCAST]]])"
-        return _parse_ipaddr(name, args[0], text)
     problem = _script_problem(name, args)
     return ScriptResource(name, tuple(args), text) if problem is None else problem
 
@@ -85,8 +99,14 @@ def _script_problem(name: str, args: list[str]) -> str | None:
     return None
 
 
-def _parse_ipaddr(agent: str, spec: str, text: str) -> IPaddrResource | str:
+def _address_resource(agent: str, spec: str, text: str) -> IPaddrResource | str:
     parts = spec.split("/")
+    if agent == "IPv6addr" or ":" in parts[0]:
+        return parse_ipv6(agent, parts, text)
+    return _parse_ipaddr(agent, parts, text)
+
+
+def _parse_ipaddr(agent: str, parts: list[str], text: str) -> IPaddrResource | str:
     if len(parts) > 4:
         return "too many '/' parts (ADDR[/PREFIX[/IFACE[/BROADCAST]]])"
     address = parse_ipv4(parts[0])

@@ -23,6 +23,7 @@ from twinbeat.config.haresources import parse_haresources
 from twinbeat.config.messages import ConfigErrors, Report, shown
 from twinbeat.config.model import Config, Group
 from twinbeat.config.monitoring import unknown_monitored
+from twinbeat.config.respawn import check_respawn
 from twinbeat.config.source import decode_lines, read_file
 
 HA_CF = "ha.cf"
@@ -51,6 +52,8 @@ def load(config_dir: str, node: str | None = None) -> Config:
     if data is not None and hacf.nodes and local not in hacf.nodes:
         report.error(hacf_path, 0, f"current node {shown(local)} not in configuration "
                                    "(add `node " + shown(local) + "`, or pass --node)")
+    if data is not None:
+        check_respawn(hacf.respawn, hacf_path, report)
     if data is not None and not hacf.logfile and not hacf.debugfile and not hacf.logfacility:
         report.warn(hacf_path, 0, "no logfile, debugfile or logfacility: twinbeat logs to "
                                   "stderr (the journal under systemd)")

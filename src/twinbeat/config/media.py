@@ -147,10 +147,10 @@ def links(state: HaCfState) -> tuple[Link, ...]:
         state.error(udp[MAX_UDP_LINKS][2], f"more than {MAX_UDP_LINKS} UDP links")
     if len(serial) > MAX_SERIAL_LINKS:
         state.error(serial[MAX_SERIAL_LINKS][2], f"more than {MAX_SERIAL_LINKS} serial links")
-    numbered = [Link(name, index, _complete(state, medium))
-                for index, (name, medium, _) in enumerate(udp[:MAX_UDP_LINKS])]
-    numbered += [Link(name, SERIAL_LINK_ID_BASE + index, medium)
-                 for index, (name, medium, _) in enumerate(serial[:MAX_SERIAL_LINKS])]
+    numbered = [Link(name, index, _complete(state, medium), line)
+                for index, (name, medium, line) in enumerate(udp[:MAX_UDP_LINKS])]
+    numbered += [Link(name, SERIAL_LINK_ID_BASE + index, medium, line)
+                 for index, (name, medium, line) in enumerate(serial[:MAX_SERIAL_LINKS])]
     return tuple(numbered)
 
 

@@ -71,6 +71,7 @@ class Link:
     name: str
     link_id: int  # on the wire: UDP links 0,1,2... in ha.cf order; serial links 0x80+n
     medium: Medium
+    line: int = field(default=0, compare=False)  # ha.cf line of the medium (for messages)
 
 
 SERIAL_LINK_ID_BASE = 0x80
@@ -80,14 +81,19 @@ SERIAL_LINK_ID_BASE = 0x80
 
 @dataclass(frozen=True, slots=True)
 class IPaddrResource:
-    """`IPaddr::ADDR[/PREFIX[/IFACE[/BROADCAST]]]`, `IPaddr2::...`, or a bare IPv4 address."""
+    """`IPaddr::ADDR[/PREFIX[/IFACE[/BROADCAST]]]`, `IPaddr2::...`, a bare IPv4 address, or an
+    IPv6 address in those forms or heartbeat's `IPv6addr::ADDR[/PREFIX[/IFACE]]` (ipv6.py)."""
 
-    agent: str  # "IPaddr" | "IPaddr2"
-    address: str
+    agent: str  # "IPaddr" | "IPaddr2" | "IPv6addr"
+    address: str  # canonical text: dotted quad, or compressed IPv6 (`":" in address`)
     prefixlen: int | None
     iface: str | None
-    broadcast: str | None
+    broadcast: str | None  # IPv4 only
     text: str  # as written in haresources
+
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +306,34 @@ class PingGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class Respawn:
+    """`respawn USER /PATH [ARGS...]`: a program the daemon runs as USER and restarts when it
+    exits (heartbeat's managed client child; daemon/respawn.py). `args` are the line's further
+    words; nothing goes through a shell."""
+
+    user: str
+    command: str  # absolute path
+    args: tuple[str, ...]
+    line: int = field(default=0, compare=False)  # where ha.cf says it (not part of its identity)
+
+    @property
+    def text(self) -> str:
+        """The line as a heartbeat admin wrote it, for logs and the status."""
+        return " ".join((self.user, self.command, *self.args))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsEndpoint:
+    """`metrics ADDRESS:PORT` (twinbeat's own, config/metrics.py): a Prometheus endpoint."""
+
+    host: str  # an IPv4 or IPv6 literal, without brackets (IPv6 may carry `%iface`)
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class HaCf:
     """What ha.cf says, typed, with heartbeat's defaults applied (docs/config.md)."""
 
@@ -324,6 +358,8 @@ class HaCf:
     monitoring: Monitoring = field(default_factory=Monitoring)  # twinbeat's own (monitor*)
     fencing: Fencing = Fencing()  # stonith, stonith_host, fence lines and fence_* settings
     peer_protocol: str = "auto"  # auto | twinbeat | heartbeat (twinbeat's own; migrating.md)
+    respawn: tuple[Respawn, ...] = ()  # `respawn` lines that are run (config/respawn.py)
+    metrics: tuple[MetricsEndpoint, ...] = ()  # twinbeat's own: Prometheus endpoints (off)
 
     @property
     def ping_nodes(self) -> tuple[tuple[str, ...], ...]:

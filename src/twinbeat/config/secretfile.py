@@ -13,18 +13,10 @@ Each refusal is one line naming the file, and no message ever contains the file'
 from __future__ import annotations
 
 import os
-import stat
+
+from twinbeat.config.rootfile import root_file_problems
 
 MAX_SECRET = 4096  # bytes; a password file is one short line
-_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
-
-
 class SecretFileError(Exception):
     """The secret cannot be used; `str(exc)` is one line, `PATH: reason`."""
 
@@ -59,18 +51,11 @@ def read_secret(path: str) -> str:
 
 
 def _judge(st: os.stat_result, path: str) -> None:
-    if not stat.S_ISREG(st.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a plain file")
-        raise SecretFileError(f"{path}: not a regular file ({kind}); a secret must be a "
-                              "plain file")
-    if st.st_uid != 0:
-        # Whoever owns the file may rewrite the secret, whatever its mode.
-        raise SecretFileError(f"{path}: owned by uid {st.st_uid}, not root; only root may "
-                              f"own a secret (chown root {path})")
-    mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o077:
-        raise SecretFileError(f"{path}: bad permissions {mode:04o} (group/other may read or "
-                              f"write it); 600 recommended (chmod 600 {path})")
+    problems = root_file_problems(st, must="a secret must be a plain file",
+                                  owner_fix=f"a secret (chown root {path})",
+                                  mode_fix=f" (chmod 600 {path})")
+    if problems:
+        raise SecretFileError(f"{path}: {problems[0].message}")
 
 
 def _why(exc: BaseException) -> str:

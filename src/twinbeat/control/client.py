@@ -244,10 +244,12 @@ def status_main(args: argparse.Namespace) -> int:
     return EXIT_HEALTHY if status.get("healthy") else EXIT_DEGRADED
 
 
-def _handoff_main(cmd: str, args: argparse.Namespace) -> int:
-    message = {"cmd": cmd, "which": args.which, "timeout": args.timeout}
+def _ask(cmd: str, args: argparse.Namespace, message: dict[str, Any],
+         timeout: float) -> dict[str, Any] | int:
+    """The daemon's successful reply to `message`, or the exit code once the failure is
+    printed (daemon not running, socket trouble, a refusal)."""
     try:
-        reply = request(args.run_dir, message, timeout=args.timeout + 5.0)
+        reply = request(args.run_dir, message, timeout=timeout)
     except DaemonNotRunningError as exc:
         print(exc, file=sys.stderr)
         return EXIT_NOT_RUNNING
@@ -257,6 +259,14 @@ def _handoff_main(cmd: str, args: argparse.Namespace) -> int:
     if not reply.get("ok"):
         print(f"twinbeat {cmd}: {reply.get('error', 'failed')}", file=sys.stderr)
         return 1
+    return reply
+
+
+def _handoff_main(cmd: str, args: argparse.Namespace) -> int:
+    message = {"cmd": cmd, "which": args.which, "timeout": args.timeout}
+    reply = _ask(cmd, args, message, args.timeout + 5.0)
+    if isinstance(reply, int):
+        return reply
     moved = reply.get("moved", [])
     for change in moved:
         print(f"{change['key']}: {change['from'] or '-'} -> {change['to'] or '-'}")
@@ -292,17 +302,9 @@ def fence_ack_main(args: argparse.Namespace) -> int:
         if input(FENCE_ACK_WARNING.format(node=node)).strip().lower() not in ("y", "yes"):
             print("twinbeat fence-ack: not acknowledged", file=sys.stderr)
             return 1
-    try:
-        reply = request(args.run_dir, {"cmd": "fence-ack", "node": node}, timeout=10.0)
-    except DaemonNotRunningError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_NOT_RUNNING
-    except (OSError, ValueError) as exc:
-        print(f"twinbeat fence-ack: {exc}", file=sys.stderr)
-        return 1
-    if not reply.get("ok"):
-        print(f"twinbeat fence-ack: {reply.get('error', 'failed')}", file=sys.stderr)
-        return 1
+    reply = _ask("fence-ack", args, {"cmd": "fence-ack", "node": node}, 10.0)
+    if isinstance(reply, int):
+        return reply
     fencing = reply.get("fencing") or {}
     print(f"twinbeat fence-ack: {node} acknowledged as off"
           + (f"; fencing now {fencing['state']}" if fencing.get("state") else ""))
@@ -311,17 +313,9 @@ def fence_ack_main(args: argparse.Namespace) -> int:
 
 def clear_main(args: argparse.Namespace) -> int:
     """`twinbeat clear [GROUP]`: forget resource failures, so a group may come back here."""
-    try:
-        reply = request(args.run_dir, {"cmd": "clear", "group": args.group}, timeout=10.0)
-    except DaemonNotRunningError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_NOT_RUNNING
-    except (OSError, ValueError) as exc:
-        print(f"twinbeat clear: {exc}", file=sys.stderr)
-        return 1
-    if not reply.get("ok"):
-        print(f"twinbeat clear: {reply.get('error', 'failed')}", file=sys.stderr)
-        return 1
+    reply = _ask("clear", args, {"cmd": "clear", "group": args.group}, 10.0)
+    if isinstance(reply, int):
+        return reply
     for key in reply.get("cleared", []):
         print(f"{key}: failures cleared")
     return 0

@@ -3,10 +3,12 @@
 The format is one flat JSON object per line (docs/internals.md §4):
 `{"cmd": "status"}`, `{"cmd": "standby"|"takeover", "which": "local"|"foreign"|"all",
 "timeout": seconds}`, `{"cmd": "clear", "group": KEY or null}` (forget a group's resource
-failures; null or absent: every group) or `{"cmd": "fence-ack", "node": NAME}`. The socket is
-mode 0666 and this runs before SO_PEERCRED decides anything, so `parse_request_untrusted` is a
-parser of hostile input in the sense of DESIGN.md §2: it returns a request or raises
-`BadRequestError`, nothing else, whatever the bytes (a fuzz test holds it to that).
+failures; null or absent: every group), `{"cmd": "fence-ack", "node": NAME}` or
+`{"cmd": "reload", "dry_run": false}` (re-read /etc/ha.d; dry_run: only say what it would
+do). The socket is mode 0666 and this runs before SO_PEERCRED decides anything, so
+`parse_request_untrusted` is a parser of hostile input in the sense of DESIGN.md §2: it
+returns a request or raises `BadRequestError`, nothing else, whatever the bytes (a fuzz test
+holds it to that).
 
 Limits, and why:
 - `MAX_REQUEST` bytes per line: the longest real request is under 100 bytes; 4 KiB leaves
@@ -70,7 +72,14 @@ class FenceAckRequest:
     node: str
 
 
-Request = StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest
+@dataclass(frozen=True, slots=True)
+class ReloadRequest:
+    """`reload` (root only): re-read the configuration files; `dry_run`: only tell."""
+
+    dry_run: bool = False
+
+
+Request = StatusRequest | HandoffRequest | ClearRequest | FenceAckRequest | ReloadRequest
 
 
 def parse_request_untrusted(line: bytes) -> Request:
@@ -122,6 +131,11 @@ def _request_from(value: dict[str, Any]) -> Request:
         return _clear_from(value)
     if cmd == FENCE_ACK:
         return _fence_ack_from(value)
+    if cmd == "reload":
+        dry_run = value.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise BadRequestError("reload: dry_run must be true or false")
+        return ReloadRequest(dry_run)
     if not (isinstance(cmd, str) and cmd in HANDOFF_COMMANDS):
         raise BadRequestError(f"unknown command {_shown(cmd)}")
     return _handoff_from(cmd, value)

@@ -2,10 +2,11 @@
 
 Requests (control/requests.py): `{"cmd": "status"}`, `{"cmd": "standby"|"takeover", "which":
 "local"|"foreign"|"all", "timeout": seconds}`, `{"cmd": "clear", "group": KEY|null}`,
-`{"cmd": "fence-ack", "node": NAME}`. Replies: `{"ok": true, ...}` or `{"ok": false, "error":
-"..."}`. Anyone local may read status (the socket is mode 0666); only root may change state
-(standby, takeover, clear, fence-ack), decided from the kernel's SO_PEERCRED, never from
-anything the client says about itself.
+`{"cmd": "fence-ack", "node": NAME}`, `{"cmd": "reload", "dry_run": bool}`. Replies:
+`{"ok": true, ...}` or `{"ok": false, "error": "..."}`. Anyone local may read status (the
+socket is mode 0666); only root may change state (standby, takeover, clear, fence-ack,
+reload), decided from the kernel's SO_PEERCRED, never from anything the client says about
+itself.
 
 Because anyone may connect, the server treats every connection as hostile and nothing a
 client does may reach the daemon's core (issue #11):
@@ -45,6 +46,7 @@ from twinbeat.control.requests import (
     ClearRequest,
     FenceAckRequest,
     HandoffRequest,
+    ReloadRequest,
     Request,
     StatusRequest,
     parse_request_untrusted,
@@ -69,6 +71,7 @@ StatusFn = Callable[[], dict[str, Any]]
 HandoffFn = Callable[[str, str, float], Awaitable[dict[str, Any]]]
 ClearFn = Callable[[str | None], Awaitable[dict[str, Any]]]
 FenceAckFn = Callable[[str], Awaitable[dict[str, Any]]]
+ReloadFn = Callable[[bool], Awaitable[dict[str, Any]]]
 UidFn = Callable[[trio.SocketStream], int]
 
 
@@ -151,7 +154,7 @@ class ControlStats:
     restarts: int = 0  # times the whole server failed and was started again
 
 
-StateRequest = HandoffRequest | ClearRequest | FenceAckRequest
+StateRequest = HandoffRequest | ClearRequest | FenceAckRequest | ReloadRequest
 
 
 def _command(request: StateRequest) -> str:
@@ -163,6 +166,8 @@ def _command(request: StateRequest) -> str:
             return "clear"
         case FenceAckRequest():
             return "fence-ack"
+        case ReloadRequest():
+            return "reload"
 
 
 class ControlServer:
@@ -170,11 +175,13 @@ class ControlServer:
 
     def __init__(self, status: StatusFn, handoff: HandoffFn, *,
                  uid_of: UidFn = _stream_uid, request_timeout: float = REQUEST_TIMEOUT,
-                 clear: ClearFn | None = None, fence_ack: FenceAckFn | None = None) -> None:
+                 clear: ClearFn | None = None, fence_ack: FenceAckFn | None = None,
+                 reload: ReloadFn | None = None) -> None:
         self._status = status
         self._handoff = handoff
         self._clear = clear
         self._fence_ack = fence_ack
+        self._reload = reload
         self._uid_of = uid_of  # SO_PEERCRED; a test may stand in another user
         self._request_timeout = request_timeout
         self.stats = ControlStats()
@@ -325,6 +332,8 @@ class ControlServer:
                 return await self._clear(group)
             case FenceAckRequest(node=node) if self._fence_ack is not None:
                 return await self._fence_ack(node)
+            case ReloadRequest(dry_run=dry_run) if self._reload is not None:
+                return await self._reload(dry_run)
         command = _command(request)
         return {"ok": False, "error": f"{command}: not served by this daemon"}
 

@@ -156,6 +156,7 @@ def _group_view(group: GroupSnapshot, now: float, checks: list[dict[str, Any]]) 
         "last_failure": group.last_failure,
         "failed_here": group.failed_here,
         "resources": _resources_view(group, checks),
+        "removed": group.removed,
     }
 
 

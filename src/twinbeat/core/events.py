@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .params import Params
+
 # --------------------------------------------------------------------------- events
 
 
@@ -203,6 +205,16 @@ class FenceAcknowledged:
     peer: str
 
 
+@dataclass(frozen=True)
+class Reconfigured:
+    """The configuration was reloaded (SIGHUP, `twinbeat reload`): `params` replaces the
+    running ones (docs/core.md, Reload). The node, its peer and the run's own values
+    (generation, timestamp origin, first sequence, peer_generation) must be the running
+    ones; a reload `Node.reconfigure_refusal` refuses is `CoreMisuse`."""
+
+    params: Params
+
+
 Event = (
     Started
     | LeftoversFound
@@ -224,6 +236,7 @@ Event = (
     | PeerFenced
     | FenceFailed
     | FenceAcknowledged
+    | Reconfigured
 )
 # What the engine makes of bytes received on a link (engine.py `frame_event`).
 LinkEvent = FrameReceived | ForeignHeartbeat
@@ -246,7 +259,11 @@ class LinkEcho:
 
 @dataclass(frozen=True)
 class SendHeartbeat:
-    """Send this node's full state on every link; `echoes` has exactly one entry per link."""
+    """Send this node's full state on every link; `echoes` has exactly one entry per link.
+
+    `fingerprint`: the configuration fingerprint the frame carries when it is not this node's
+    own (`Params.fingerprint`): the peer's, whose layout `groups` then follows (a rolling
+    reload, layouts.py; `node_flags` has NODE_FLAG_TRANSLATED)."""
 
     sequence: int
     node_state: int
@@ -254,6 +271,7 @@ class SendHeartbeat:
     groups: bytes
     echoes: tuple[LinkEcho, ...]
     timestamp_ms: int
+    fingerprint: int | None = None
 
 
 @dataclass(frozen=True)

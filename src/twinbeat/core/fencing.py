@@ -57,7 +57,7 @@ is on (with it off, nothing here acts and the core behaves as it always did):
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 
 from .errors import CoreMisuse
@@ -105,6 +105,7 @@ class Fencing:
     def __init__(self, params: Params, now: float) -> None:
         self._p = params
         self.enabled = params.fencing and params.peer is not None
+        self.configured = self.enabled  # fencing was on at some time in this run
         self.peer = params.peer or ""
         self.state = FenceState.IDLE
         self.since = now
@@ -112,6 +113,9 @@ class Fencing:
         self.next_at: float | None = None  # the head start or the backoff ends
         self.preferred: str | None = None  # who has the head start for this death
         self.history: deque[FenceRecord] = deque(maxlen=HISTORY)
+        # Since start-up, for the metrics: FencePeer issued, and outcomes by result.
+        self.attempts_total = 0
+        self.results: Counter[str] = Counter()
         self._blocked = False  # an attempt is due but this node may not fence now
         self._fed_at = now
         self._resumed_at: float | None = None  # the first feed after a stall
@@ -128,11 +132,26 @@ class Fencing:
         return None if self._blocked else self.next_at
 
     def check(self, ev: FenceEvent) -> None:
-        """`CoreMisuse` unless fencing is configured and `ev` is about the peer."""
-        if not self.enabled:
+        """`CoreMisuse` unless fencing is configured (or was, before a reload: a late result
+        is ignored) and `ev` is about the peer."""
+        if not self.configured:
             raise CoreMisuse(f"{type(ev).__name__} without fencing configured")
         if ev.peer != self.peer:
             raise CoreMisuse(f"{type(ev).__name__} for {ev.peer!r}, which is not the peer")
+
+    def reconfigure(self, params: Params, now: float, out: list[Action]) -> None:
+        """A reload: the new delay and timers from now on. Fencing dropped: nothing waits for
+        a fence any more (reconfigure.py refuses it while an attempt is under way)."""
+        was = self.enabled
+        self._p = params
+        self.enabled = params.fencing and params.peer is not None
+        self.configured = self.configured or self.enabled
+        if was and not self.enabled:
+            if self.state is not FenceState.IDLE:
+                self._record(now, "cancelled", "fencing removed by a reload")
+                out.append(Log("warning", f"Fencing removed by the reload: no longer waiting "
+                                          f"for STONITH of node {self.peer}"))
+            self.state, self.since, self.next_at = FenceState.IDLE, now, None
 
     # ------------------------------------------------------------------ what befell the peer
 
@@ -197,6 +216,7 @@ class Fencing:
             return
         self.next_at = None
         self.attempts += 1
+        self.attempts_total += 1
         self._set(FenceTrigger.DUE, now)
         attempt = "" if self.attempts == 1 else f" (attempt {self.attempts})"
         out.append(Log("warning", f"Initiating STONITH of node {self.peer}{attempt}"))
@@ -207,6 +227,10 @@ class Fencing:
     def on_event(self, ev: FenceEvent, now: float, alive: bool, out: list[Action]) -> bool:
         """Apply a fence event; True when the peer is now known down (node.py then has
         membership treat it as reset: `Membership.fenced`). `alive`: the peer is alive."""
+        if not self.enabled:
+            out.append(Log("info", f"{type(ev).__name__} for node {self.peer} ignored: fencing "
+                                   "is no longer configured"))
+            return False
         match ev:
             case PeerFenced():
                 return self._confirmed(now, out)
@@ -275,6 +299,8 @@ class Fencing:
             degraded=degraded,
             reason=self.reason() if degraded else None,
             history=tuple(self.history),
+            attempts_total=self.attempts_total,
+            results=dict(self.results),
         )
 
     def reason(self) -> str | None:
@@ -311,3 +337,4 @@ class Fencing:
 
     def _record(self, now: float, result: str, reason: str | None) -> None:
         self.history.append(FenceRecord(at=now, result=result, reason=reason))
+        self.results[result] += 1

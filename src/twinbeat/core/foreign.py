@@ -37,6 +37,7 @@ every group. Must not import anything doing I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .errors import CoreMisuse
@@ -49,13 +50,16 @@ from .events import (
     TakeoverRequested,
 )
 from .groups import Groups
+from .hbgroups import hold_off
 from .hbsession import HbSession
 from .liveness import RejectCounts, grace
+from .membership import Membership
 from .notices import Notice, PeerDied
 from .params import Params
 from .r1 import R1
-from .records import Negotiation
+from .records import Negotiation, Situation
 from .snapshot import ForeignLinkSnapshot, ForeignSnapshot
+from .states import Phase
 
 PROTOCOL_HEARTBEAT = "heartbeat-3.0.6"
 PROTOCOLS = {PROTOCOL_HEARTBEAT: "heartbeat 3.0.6"}  # as logs and status name them
@@ -135,6 +139,37 @@ class Foreign:
         if self.negotiating:
             self.r1.comms_up(now, out)
 
+    def step(self, s: Situation, groups: Groups, out: list[Action]) -> bool:
+        """Settle the groups when the peer's protocol rules them (r1.py's negotiation, or
+        step 1's hold-off); False: groups.py's rules do."""
+        if s.negotiation is not None:
+            self.r1.step(s.now, groups, out)
+        elif s.held_off:
+            hold_off(groups, self.params.peer, s.now, out)
+        return s.negotiation is not None or s.held_off
+
+    def leave(self, now: float, out: list[Action],
+              step_leaving: Callable[[float, list[Action]], bool]) -> bool:
+        """A settling pass while we leave (groups.py's `step_leaving`), said to a heartbeat
+        peer around it; whether everything is released."""
+        self.leaving(now, False, out)  # heartbeat's peer hears it first
+        released = step_leaving(now, out)
+        if released:
+            self.leaving(now, True, out)
+        return released
+
+    def reconfigure(self, params: Params) -> None:
+        """A reload (reconfigure.py): links added or removed; new groups or timers start
+        the negotiation afresh with the peer (its files changed too)."""
+        self.links = {ln: self.links.get(ln) or ForeignLink() for ln in params.links}
+        self.unattributed = {ln: self.unattributed.get(ln) or RejectCounts()
+                             for ln in params.links}
+        self.params = self.session._p = params
+        if params.groups != self.r1._p.groups:
+            self.r1, self.negotiating = R1(params, self.session), False
+        else:
+            self.r1._p = params
+
     def leaving(self, now: float, released: bool, out: list[Action]) -> None:
         """Our graceful stop, said to a heartbeat peer: first `resource rsc_hold=none
         info=shutdown`, and once everything is stopped, `shutdone`."""
@@ -163,7 +198,14 @@ class Foreign:
             times.append(self.r1.deadline())
         return min((t for t in times if t is not None), default=None)
 
-    def advance(self, now: float, out: list[Action]) -> None:
+    def advance(self, now: float, membership: Membership, out: list[Action]) -> list[Notice]:
+        """Timers: the peer stops speaking (see `_expire`), then membership's (whose notices
+        are returned, a death that ends heartbeat speech read as `deaths` says)."""
+        self._expire(now, out)
+        foreign = self.speaking if self.spoke else None
+        return self.deaths(membership.advance(now, out, foreign=foreign))
+
+    def _expire(self, now: float, out: list[Action]) -> None:
         """No fresh status for deadtime on any link: it no longer speaks (then membership
         declares it dead, unless twinbeat frames keep it alive)."""
         expiry = self._expiry()
@@ -183,11 +225,12 @@ class Foreign:
         return [replace(n, busy=every, was_alive=True) if isinstance(n, PeerDied) else n
                 for n in notices]
 
-    def speak(self, now: float, st: str | None, native_alive: bool,
-              out: list[Action]) -> None:
+    def speak(self, now: float, phase: Phase, native_alive: bool, out: list[Action]) -> None:
         """Our side of heartbeat's message layer, when we talk it: gaps asked for again,
-        and a status (`st`: up or active; None once gone) every keepalive (node.py calls
-        this after settling)."""
+        and a status every keepalive (node.py calls this after settling): `up` while
+        starting, `active` from comms up until our `shutdone`."""
+        st = None if phase is Phase.GONE else "active" if phase in (
+            Phase.ACTIVE, Phase.LEAVING) else "up"
         self.talking = self.talks(native_alive) and st is not None and not self._left
         if not self.talking:
             return
@@ -203,9 +246,14 @@ class Foreign:
         if isinstance(ev, ForeignHeartbeat) and ev.protocol not in PROTOCOLS:
             raise CoreMisuse(f"unknown protocol {ev.protocol!r}")
 
+    def hears(self, ev: FrameReceived) -> bool:
+        """Whether a twinbeat frame counts: not the peer's with `peer_protocol heartbeat`."""
+        return self.params.peer_protocol != "heartbeat" or ev.peer != self.params.peer
+
     def on_message(self, ev: ForeignHeartbeat, now: float, out: list[Action], *,
-                   groups: Groups, active: bool, native_alive: bool) -> None:
+                   groups: Groups, phase: Phase, membership: Membership) -> None:
         """A verified message in heartbeat's protocol (see the module docstring)."""
+        active, native_alive = phase is Phase.ACTIVE, membership.live_peer() is not None
         p = self.params
         if ev.peer == p.node:
             return  # our own, looped back

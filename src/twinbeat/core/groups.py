@@ -42,6 +42,7 @@ from .events import (
     StopGroup,
     StopMonitoring,
 )
+from .hbgroups import negotiated_holder
 from .membership import LivePeer
 from .ownership import GroupView, NodeView, desired_holder, rank
 from .params import Params
@@ -90,6 +91,10 @@ class Groups:
             Group(spec=g, index=i, changed_at=now) for i, g in enumerate(params.groups)
         )
         self._by_key = {g.spec.key: g for g in self.records}
+        # A reload (regroup.py): groups removed from haresources but still being stopped
+        # here (not on the wire), and the keys of those stopped since (late reports ignored).
+        self.retiring: dict[str, Group] = {}
+        self.gone: set[str] = set()
         self._start_counter = 0
         self._peer_was_alive = False  # when it was last declared dead (peer_returned)
 
@@ -99,33 +104,60 @@ class Groups:
     def node(self) -> str:
         return self._p.node
 
+    @property
+    def params(self) -> Params:
+        return self._p
+
     def get(self, key: str) -> Group:
-        try:
-            return self._by_key[key]
-        except KeyError:
-            raise CoreMisuse(f"unknown group {key!r}") from None
+        """The group of `key`: in the configuration, or removed by a reload and still being
+        stopped here (regroup.py)."""
+        g = self._by_key.get(key) or self.retiring.get(key)
+        if g is None:
+            raise CoreMisuse(f"unknown group {key!r}")
+        return g
+
+    def every(self) -> list[Group]:
+        """The configured groups, then those a reload removed that are still stopping."""
+        return [*self.records, *self.retiring.values()]
+
+    def retired(self, key: str | None) -> bool:
+        """`key` was removed by a reload and is stopped: a late report about it is ignored."""
+        return key is not None and key in self.gone and key not in self._by_key \
+            and key not in self.retiring
+
+    def adopt(self, params: Params, records: list[Group]) -> None:
+        """A reload's new group list (regroup.py: the records are reused by key)."""
+        self._p = params
+        self.records = tuple(records)
+        self._by_key = {g.spec.key: g for g in self.records}
+        self.gone -= set(self._by_key)
 
     def check_keys(self, keys: Sequence[str]) -> None:
         for key in keys:
             self.get(key)
 
     def has_leftovers(self) -> bool:
-        return any(g.leftover for g in self.records)
+        return any(g.leftover for g in self.every())
 
     def deadline(self) -> float | None:
         """When a failed start's backoff ends."""
         return min((g.retry_at for g in self.records if g.retry_at is not None), default=None)
 
-    def advertised(self) -> bytes:
-        """One byte per group for our heartbeat: state nibble + YIELD/WANT."""
-        return bytes(encode_group(GROUP_WIRE[g.state], g.yield_, g.want) for g in self.records)
+    def advertised(self, layout: Sequence[str] | None = None) -> bytes:
+        """One byte per group for our heartbeat: state nibble + YIELD/WANT; in the order of
+        `layout` (keys: the peer's configuration, layouts.py; NONE for a key not here)."""
+        records = self.records if layout is None else [
+            self._by_key.get(key) or self.retiring.get(key) for key in layout]
+        return bytes(0 if g is None else encode_group(
+            WireGroupState.STOPPING if g.held_back else GROUP_WIRE[g.state], g.yield_, g.want)
+            for g in records)
 
     def holder(self, g: Group, peer: LivePeer | None,
                negotiation: Negotiation | None = None) -> str | None:
         """Who holds the group as far as this node can tell (HELD first, then busy states);
         while negotiating with a heartbeat peer (r1.py), the peer as its messages say."""
         if negotiation is not None:
-            return self._negotiated_holder(g, negotiation)
+            return negotiated_holder(g, self._p.node, negotiation)
         theirs = peer.group(g.index) if peer is not None else None
         if g.state in (GroupLocal.HELD, GroupLocal.RESTARTING):
             return self._p.node
@@ -136,11 +168,6 @@ class Groups:
         if peer is not None and theirs in BUSY - {WireGroupState.HELD}:
             return peer.name
         return None
-
-    def _negotiated_holder(self, g: Group, negotiation: Negotiation) -> str | None:
-        if g.state in (GroupLocal.HELD, GroupLocal.RESTARTING, *BUSY_HERE):
-            return self._p.node
-        return negotiation.peer if g.index in negotiation.peer_holds else None
 
     def desired(self, g: Group, s: Situation) -> str | None:
         """Who should hold the group now (ownership.desired_holder)."""
@@ -161,7 +188,8 @@ class Groups:
             )
         ]
         p = s.peer
-        if p is not None and p.config_match and p.node_state is not None and p.groups:
+        if p is not None and p.config_match and p.node_state is not None \
+                and 0 <= g.index < len(p.groups):
             views.append(
                 NodeView(
                     name=p.name,
@@ -196,7 +224,7 @@ class Groups:
 
     def on_result(self, ev: GroupResult, now: float, out: list[Action]) -> None:
         """An agent finished starting or stopping a group."""
-        g = self._by_key[ev.key]
+        g = self.get(ev.key)
         self.move(g, _result_trigger(ev), now, out)
         match ev:
             case GroupStarted(key=k):
@@ -206,6 +234,9 @@ class Groups:
                 g.start_order = self._start_counter
                 src = f" (took over from {g.took_over_from})" if g.took_over_from else ""
                 out.append(Log("info", f"Resource group {k} acquired{src}"))
+                g.acquired += 1
+                g.takeovers += int(g.took_over_from is not None)
+                g.failovers += int(g.took_over_from is not None and g.claimed_from_dead)
                 g.took_over_from = None
             case GroupStartFailed(key=k, reason=reason, rolled_back=False):
                 g.want = False
@@ -272,15 +303,15 @@ class Groups:
             if g.state is GroupLocal.CLAIMING:
                 self.move(g, GroupTrigger.WITHDRAW, now, out)
         releasable = [
-            g for g in self.records
+            g for g in self.every()
             if g.state is GroupLocal.HELD
             or (g.state is GroupLocal.CRITICAL and not g.shutdown_retried)
         ]
         for g in sorted(releasable, key=lambda g: g.start_order, reverse=True):
             if g.state is GroupLocal.CRITICAL:
                 g.shutdown_retried = True
-            self._release(g, now, out)
-        return not any(g.state in NOT_RELEASED for g in self.records)
+            self.release(g, now, out)
+        return not any(g.state in NOT_RELEASED for g in self.every())
 
     def move(self, g: Group, trigger: GroupTrigger, now: float, out: list[Action]) -> None:
         """Every change of a group's state (also monitoring.py's). A group is monitored
@@ -298,31 +329,19 @@ class Groups:
             elif state not in WATCHED:
                 g.watch.forget()
 
-    def _release(self, g: Group, now: float, out: list[Action]) -> None:
+    def release(self, g: Group, now: float, out: list[Action], why: str = "") -> None:
+        """HELD (or CRITICAL, at shutdown) -> STOPPING: StopMonitoring, then StopGroup."""
         self.move(g, GroupTrigger.RELEASE, now, out)
-        out.append(Log("info", f"releasing resource group: {g.spec.key}"))
+        out.append(Log("info", f"releasing resource group: {g.spec.key}{why}"))
         out.append(StopGroup(g.spec.key))
 
-    # r1.py's primitives: heartbeat's protocol orders its handoffs by messages, not claims.
-    def acquire(self, g: Group, now: float, out: list[Action]) -> None:
-        self.move(g, GroupTrigger.CLAIM, now, out)
-        self.move(g, GroupTrigger.ACKED, now, out)
-        out.append(Log("info", f"acquiring resource group: {g.spec.key}"))
-        out.append(StartGroup(g.spec.key))
-
-    def release(self, g: Group, now: float, out: list[Action]) -> None:
-        self._release(g, now, out)
-
-    def withdraw(self, g: Group, now: float, out: list[Action]) -> None:
-        self.move(g, GroupTrigger.WITHDRAW, now, out)
-
     def _step_group(self, g: Group, s: Situation, out: list[Action]) -> None:
-        if s.held_off:
-            self._hold_off(g, s.now, out)
-            return
+        if g.held_back:
+            return  # a reload's new group: it waits until the removed ones are stopped
         me = self._p.node
         # No acquiring on a mismatched peer's account, nor while isolated (ping guard).
-        blocked = (s.peer is not None and not s.peer.config_match) or (
+        blocked = (s.peer is not None and (not s.peer.config_match
+                                           or g.index in s.peer.absent)) or (
             self._p.ping_configured and not s.ping_ok
         )
         want = self._desired(g, self._answer_takeover(g, s, out))
@@ -330,6 +349,7 @@ class Groups:
         if g.state is GroupLocal.NONE and want == me and theirs not in BUSY and not blocked:
             self.move(g, GroupTrigger.CLAIM, s.now, out)
             g.claim_prev_ts = s.last_ts
+            g.claimed_from_dead = s.peer is None
             if g.took_over_from is None:
                 g.took_over_from = g.last_peer_holder
         if g.state is GroupLocal.CLAIMING:
@@ -342,15 +362,6 @@ class Groups:
                 out.append(StartGroup(g.spec.key))
         elif g.state is GroupLocal.HELD:
             self._step_held(g, want, theirs, s, out)
-
-    def _hold_off(self, g: Group, now: float, out: list[Action]) -> None:
-        """The peer speaks heartbeat 3.0.6 only and takes every group (foreign.py)."""
-        if g.state is GroupLocal.CLAIMING:
-            self.move(g, GroupTrigger.WITHDRAW, now, out)
-        elif g.state is GroupLocal.HELD:
-            out.append(Log("warning", f"Node {self._p.peer} runs heartbeat 3.0.6 and takes "
-                                      f"every resource group: giving up {g.spec.key}"))
-            self._release(g, now, out)
 
     def _answer_takeover(self, g: Group, s: Situation, out: list[Action]) -> list[NodeView]:
         """A takeover request (WANT) from a peer that may acquire: stand by for that group
@@ -380,7 +391,7 @@ class Groups:
         g.watch.step(g.spec.key, peer=peer, theirs=theirs, alive=s.peer is not None,
                      keeper=keeper, me=me, out=out)
         if keeper != me:
-            self._release(g, s.now, out)
+            self.release(g, s.now, out)
 
 
 def _result_trigger(ev: GroupResult) -> GroupTrigger:

@@ -65,6 +65,13 @@ class Heartbeats:
         self._answer_owed = False
         self._final_sent = False
 
+    def reconfigure(self, params: Params) -> None:
+        """A reload: the new keepalive (and echo window) from now on, and a heartbeat at once
+        (on every link, new ones included; the fingerprint may have changed)."""
+        self._keepalive = params.keepalive
+        self._window_ms = round(ECHO_WINDOW * params.deadtime * 1000)
+        self._answer_owed = True
+
     @property
     def last_ts(self) -> int | None:
         """The timestamp of our latest heartbeat (a claim must be echoed past it)."""
@@ -97,14 +104,17 @@ class Heartbeats:
         )
 
     def send(
-        self, phase: Phase, now: float, state: Advertised, echoes: tuple[LinkEcho, ...]
+        self, phase: Phase, now: float, state: Advertised, echoes: tuple[LinkEcho, ...],
+        fingerprint: int | None = None,
     ) -> list[Action]:
-        """The heartbeat (and after the final one, `ShutdownComplete`); call when `due`."""
+        """The heartbeat (and after the final one, `ShutdownComplete`); call when `due`.
+        `fingerprint`: the peer's layout's when `state` is in it (layouts.py)."""
         self._sequence = (self._sequence + 1) & U32 or 1  # 0 is never sent
         ts = self.stamp(now)
         out: list[Action] = [
             SendHeartbeat(sequence=self._sequence, node_state=state[0], node_flags=state[1],
-                          groups=state[2], echoes=echoes, timestamp_ms=ts)
+                          groups=state[2], echoes=echoes, timestamp_ms=ts,
+                          fingerprint=fingerprint)
         ]
         self._last_sent = state
         self._note_sent(now, ts)

@@ -63,6 +63,7 @@ class LinkTracker:
     echo_ts: int = 0  # the peer's timestamp_ms we echo on this link (0 = none yet)
     echo_at: float = 0.0
     echo_held: bool = False  # echo_ts is from an unproven frame: any accepted one replaces it
+    expect_by: float | None = None  # added by a reload: never heard, dead if silent past this
 
     # -- timers
 
@@ -73,6 +74,8 @@ class LinkTracker:
         if self.up and self.last_heard is not None:
             return self.last_heard + deadtime + grace
         if self.up is None and initdead_end is not None:
+            if self.expect_by is not None:
+                return max(initdead_end, self.expect_by) + grace
             return initdead_end + grace
         return None
 

@@ -28,12 +28,13 @@ node.py or anything doing I/O.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import CoreMisuse
 from .events import Action, FrameReceived, LinkEcho, Log, RecordPeerGeneration
 from .freshness import Followed, Judgement, judge
 from .heartbeat import SentRange
+from .layouts import ConfigView, Layouts, peer_groups
 from .liveness import LinkTracker, RejectCounts, grace
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .ownership import GroupView
@@ -46,7 +47,6 @@ from .states import (
     WIRE_NODE_STATE_NAMES,
     WireGroupState,
     WireNodeState,
-    decode_group,
     ts_after,
 )
 
@@ -89,6 +89,7 @@ class PeerTracker:
     groups: tuple[GroupView, ...] = ()
     config_match: bool = True
     mismatch_logged: bool = False
+    config: ConfigView = field(default_factory=ConfigView)  # its files (layouts.py)
     echo_max: int | None = None  # our latest timestamp the peer has echoed (this incarnation)
     echo_floor: int | None = None  # ... in this run, whatever the incarnation (never reset)
 
@@ -116,6 +117,7 @@ class Membership:
         self.unattributed = {ln: RejectCounts() for ln in params.links}
         self.initdead_end: float | None = None
         self.recorded = params.peer_generation  # what the state dir says (RecordPeerGeneration)
+        self.layouts = Layouts()  # this run's earlier configurations (a reload)
 
     # ------------------------------------------------------------------ queries
 
@@ -128,7 +130,12 @@ class Membership:
         if peer is None or not peer.alive:
             return None
         return LivePeer(peer.name, peer.config_match, peer.node_state, peer.node_flags,
-                        peer.groups, peer.echo_max)
+                        peer.groups, peer.echo_max, peer.config.absent)
+
+    def outgoing(self) -> tuple[int, tuple[str, ...]] | None:
+        """The layout our frames go out in when the peer runs our previous configuration
+        (layouts.py), else None: our own."""
+        return None if self.peer is None else self.layouts.outgoing(self.peer.config.fingerprint)
 
     def comms_up(self) -> bool:
         """Joining may end: the peer was heard, or declared dead (initdead), or there is none."""
@@ -340,7 +347,7 @@ class Membership:
 
     def _apply_state(self, peer: PeerTracker, ev: FrameReceived, out: list[Action]) -> list[Notice]:
         notices: list[Notice] = []
-        match = self._note_config(peer, ev, out)
+        new = self._peer_groups(peer, ev, out)
         try:
             state = WireNodeState(ev.node_state)
         except ValueError:
@@ -353,11 +360,10 @@ class Membership:
             notices.append(AnswerOwed())
         peer.node_state = state
         peer.node_flags = ev.node_flags
-        if not match:
+        if new is None:
             peer.groups = ()
             return notices
         old = peer.groups
-        new = tuple(GroupView(*decode_group(byte)) for byte in ev.groups)
         # Answer a new claim at once: it is waiting for our echo.
         if any(gv.state is WireGroupState.STARTING
                and (not old or (i < len(old) and old[i] != gv))
@@ -369,10 +375,15 @@ class Membership:
             notices.append(PeerHolds(peer.name, held))
         return notices
 
-    def _note_config(self, peer: PeerTracker, ev: FrameReceived, out: list[Action]) -> bool:
-        """Whether the peer runs our configuration; a mismatch is logged once per episode."""
+    def _peer_groups(self, peer: PeerTracker, ev: FrameReceived, out: list[Action]
+                     ) -> tuple[GroupView, ...] | None:
+        """The peer's groups in our layout, or None when its configuration cannot be read
+        (layouts.py); a mismatch is logged once per episode."""
         p = self.params
-        match = ev.fingerprint == p.fingerprint and len(ev.groups) == len(p.groups)
+        keys = tuple(g.key for g in p.groups)
+        groups = peer_groups(ev, out, fingerprint=p.fingerprint, keys=keys,
+                             layouts=self.layouts, name=peer.name, view=peer.config)
+        match = groups is not None
         if not match:
             if not peer.mismatch_logged:
                 out.append(
@@ -386,4 +397,4 @@ class Membership:
             out.append(Log("info", f"Configuration of node {peer.name} now matches"))
             peer.mismatch_logged = False
         peer.config_match = match
-        return match
+        return groups

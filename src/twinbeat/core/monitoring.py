@@ -38,8 +38,6 @@ The rules (`migration_threshold` N, `failure_timeout` W from `Params`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .errors import CoreMisuse
 from .events import (
     Action,
@@ -54,7 +52,7 @@ from .events import (
 from .groups import Groups
 from .notices import LivePeer
 from .params import GroupSpec, Params
-from .records import Group
+from .records import FailCount, Group
 from .states import GIVEN_UP_HERE, GroupLocal, GroupTrigger, WireGroupState
 
 MonitorEvent = ResourceFailed | GroupRestarted | GroupRestartFailed | FailuresCleared
@@ -70,36 +68,6 @@ def may_run_again(count: FailCount) -> bool:
     return not count.failures
 
 
-@dataclass
-class FailCount:
-    """One group's failures here: (core time, resource index) within the window, oldest first,
-    and the latest reason per resource (kept until cleared, for the status)."""
-
-    failures: list[tuple[float, int]] = field(default_factory=list)
-    reasons: dict[int, str] = field(default_factory=dict)
-    latest: int | None = None  # the resource of the latest failure
-    restart_from: int = 0  # the running RestartGroup's first resource
-
-    def add(self, now: float, resource: int, reason: str) -> int:
-        """Count a failure; the group's count within the window, this one included."""
-        self.failures.append((now, resource))
-        self.reasons[resource] = reason
-        self.latest = resource
-        return len(self.failures)
-
-    def forget(self, now: float, timeout: float) -> None:
-        """Drop the failures `timeout` old (none when it is 0: never forgotten)."""
-        if timeout > 0:
-            self.failures = [f for f in self.failures if now < f[0] + timeout]
-
-    def of(self, resource: int) -> int:
-        return sum(1 for _, r in self.failures if r == resource)
-
-    def expires(self, timeout: float) -> float | None:
-        """When the oldest failure is forgotten (None: nothing to forget, or never)."""
-        return self.failures[0][0] + timeout if self.failures and timeout > 0 else None
-
-
 def resource_text(spec: GroupSpec, index: int) -> str:
     """The resource as written in haresources (the key is the first one's text)."""
     if index < len(spec.resources):
@@ -112,18 +80,22 @@ class Monitoring:
 
     def __init__(self, params: Params) -> None:
         self._p = params
-        self.counts = tuple(FailCount() for _ in params.groups)
+
+    def reconfigure(self, params: Params) -> None:
+        """A reload: the new threshold and window apply from now on (docs/core.md, Reload)."""
+        self._p = params
 
     # ------------------------------------------------------------------ queries
 
-    def deadline(self) -> float | None:
+    def deadline(self, groups: Groups) -> float | None:
         """When the next failure is forgotten (the status changes; a group may run here)."""
-        times = [t for c in self.counts if (t := c.expires(self._p.failure_timeout)) is not None]
+        timeout = self._p.failure_timeout
+        times = [t for g in groups.every() if (t := g.fails.expires(timeout)) is not None]
         return min(times, default=None)
 
     def last_failure(self, g: Group) -> str | None:
         """"<resource text>: <reason>" of the group's latest failure, or None."""
-        c = self.counts[g.index]
+        c = g.fails
         if c.latest is None:
             return None
         return f"{resource_text(g.spec, c.latest)}: {c.reasons[c.latest]}"
@@ -132,10 +104,14 @@ class Monitoring:
 
     def check(self, ev: MonitorEvent, groups: Groups) -> None:
         """`CoreMisuse` for an unknown group or resource, or a restart result unasked for."""
+        if groups.retired(ev.key):
+            return  # a late report about a group a reload removed: ignored (on_event)
         match ev:
             case ResourceFailed(key=key, resource=i):
-                n = len(groups.get(key).spec.resources)
-                if i < 0 or (n and i >= n):
+                g = groups.get(key)
+                n = len(g.spec.resources)
+                # A group being stopped for a reload may report against its old resources.
+                if i < 0 or (n and i >= n and g.pending is None):
                     raise CoreMisuse(f"group {key} has no resource #{i}")
             case GroupRestarted(key=key) | GroupRestartFailed(key=key):
                 if groups.get(key).state is not GroupLocal.RESTARTING:
@@ -145,6 +121,10 @@ class Monitoring:
 
     def on_event(self, ev: MonitorEvent, now: float, groups: Groups, peer: LivePeer | None,
                  out: list[Action]) -> None:
+        if groups.retired(ev.key):
+            out.append(Log("debug", f"Ignoring {type(ev).__name__} for {ev.key}: no longer "
+                                    "in the configuration"))
+            return
         match ev:
             case ResourceFailed():
                 self._on_failure(ev, now, groups, peer, out)
@@ -160,9 +140,9 @@ class Monitoring:
         """Failures W old are forgotten; a group given up here whose failures are all
         forgotten may run here again (it advertises NONE, or finishes its stop as a plain
         one)."""
-        for g, c in zip(groups.records, self.counts, strict=True):
-            c.forget(now, self._p.failure_timeout)
-            if g.state in GIVEN_UP_HERE and may_run_again(c):
+        for g in groups.records:
+            g.fails.forget(now, self._p.failure_timeout)
+            if g.state in GIVEN_UP_HERE and may_run_again(g.fails):
                 out.append(Log("info", f"Fail count of resource group {g.spec.key} expired: "
                                        "it may run here again"))
                 groups.move(g, GroupTrigger.FORGIVEN, now, out)
@@ -177,7 +157,7 @@ class Monitoring:
             out.append(Log("debug", f"Ignoring a failure of {text} in group {ev.key}, which is "
                                     f"{g.state.value} here (no longer monitored)"))
             return
-        count = self.counts[g.index].add(now, ev.resource, ev.reason)
+        count = g.fails.add(now, ev.resource, ev.reason)
         limit = self._p.migration_threshold
         tally = f"failure {count} of {limit}{self._window()}"
         if ev.cannot_run:
@@ -192,7 +172,7 @@ class Monitoring:
             rest = "it" if last else "it and what follows it"
             out.append(Log("warning", f"Resource {text} of group {ev.key} failed ({ev.reason}): "
                                       f"restarting {rest} here ({tally})"))
-            self.counts[g.index].restart_from = ev.resource
+            g.fails.restart_from = ev.resource
             groups.move(g, GroupTrigger.RESTART, now, out)
             out.append(RestartGroup(ev.key, ev.resource))
             return
@@ -203,7 +183,7 @@ class Monitoring:
     def _on_restart_failed(self, ev: GroupRestartFailed, now: float, groups: Groups,
                            peer: LivePeer | None, out: list[Action]) -> None:
         g = groups.get(ev.key)
-        c = self.counts[g.index]
+        c = g.fails
         c.add(now, c.restart_from, f"restart failed: {ev.reason}")
         if not ev.rolled_back:
             groups.move(g, GroupTrigger.RESTART_STUCK, now, out)
@@ -218,7 +198,8 @@ class Monitoring:
 
     def _clear(self, key: str | None, now: float, groups: Groups, out: list[Action]) -> None:
         """`twinbeat clear [GROUP]`: forget the failures; a group given up here may run here."""
-        for g, c in zip(groups.records, self.counts, strict=True):
+        for g in groups.records:
+            c = g.fails
             if key is not None and g.spec.key != key:
                 continue
             c.failures.clear()

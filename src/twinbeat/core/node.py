@@ -4,8 +4,7 @@ Owns: this node's phase (its lifecycle: states.PHASE_TRANSITIONS) and ping reach
 the composition of the parts that own everything else:
 
 - membership.py — the peer and its links: frame acceptance, the link quorum, RTT, counters;
-- foreign.py — a peer that still speaks heartbeat 3.0.6: alive, answered in its protocol
-  (hbsession.py), its groups negotiated by its rules (r1.py) instead of groups.py's;
+- foreign.py — a peer that runs heartbeat 3.0.6: answered in its protocol (hbsession.py, r1.py);
 - groups.py — this node's resource groups: the claim rule, standby/takeover, split brain;
 - heartbeat.py — when a heartbeat goes out, its sequence and timestamp;
 - monitoring.py — fail counts: a failed resource restarts in place or gives its group up;
@@ -47,6 +46,7 @@ from .events import (
     Log,
     PeerFenced,
     PingReachability,
+    Reconfigured,
     ResourceFailed,
     ShutdownRequested,
     StandbyRequested,
@@ -73,38 +73,22 @@ from .membership import Membership
 from .monitoring import Monitoring
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .params import Params
+from .reconfigure import reconfigure_refusal, relink
 from .records import Situation
+from .regroup import after_result, regroup
 from .reports import Reports
+from .settling import settle_bound
 from .snapshot import Snapshot
 from .states import (
     NODE_FLAG_PING_CONFIGURED,
     NODE_FLAG_PING_OK,
+    NODE_FLAG_TRANSLATED,
     PHASE_WIRE,
     Phase,
     PhaseTrigger,
     phase_step,
 )
 from .status import build_snapshot, status_line
-
-# A group's advertised byte changes at most this often in one settle (see `settle_bound`).
-GROUP_CHANGES_PER_SETTLE = 3
-
-
-def settle_bound(n_groups: int) -> int:
-    """How many passes `_settle` may take; one more means a transition rule loops (a bug).
-
-    Every pass but the last changes the phase or the advertised state. While settling, time
-    and the peer's state are fixed, so only the internal rules fire: the phase only moves
-    forward (at most len(Phase) - 1 moves), and each group's advertised byte changes at most
-    GROUP_CHANGES_PER_SETTLE times — YIELD for a peer's takeover request (once: it is only
-    set while clear), CLAIM, then WITHDRAW or RELEASE (ACKED keeps the wire value STARTING;
-    STARTING, STOPPING, RESTARTING and GIVING_UP are left only by an agent's result, FAILED
-    and GIVEN_UP by a timer or an event, never while settling; a withdrawn
-    claim is not claimed again under the same views, since what makes it withdraw — another
-    desired holder, a busy peer, the ping guard, a config mismatch — also forbids the claim).
-    Hence at most len(Phase) - 1 + 3·groups changing passes plus the one that sees no change.
-    """
-    return len(Phase) + GROUP_CHANGES_PER_SETTLE * n_groups
 
 
 class Node:
@@ -116,6 +100,7 @@ class Node:
         self._now = now
         self._phase = Phase.BOOT
         self._ping_ok = True  # until told otherwise (PingReachability)
+        self._ping_ever = params.ping_configured  # a reload may drop ping nodes: late reports
         self._membership = Membership(params)
         self._foreign = Foreign(params)
         self._groups = Groups(params, now)
@@ -136,9 +121,7 @@ class Node:
         out: list[Action] = []
         self._now = now
         self._fencing.fed(now)
-        self._foreign.advance(now, out)
-        foreign = self._foreign.speaking if self._foreign.spoke else None
-        self._heed(self._foreign.deaths(self._membership.advance(now, out, foreign=foreign)), out)
+        self._heed(self._foreign.advance(now, self._membership, out), out)
         self._groups.advance(now, out)
         self._monitoring.advance(now, self._groups, out)
         self._apply(event, now, out)
@@ -154,7 +137,7 @@ class Node:
             self._membership.deadline(),
             self._foreign.deadline(),
             self._groups.deadline(),
-            self._monitoring.deadline(),
+            self._monitoring.deadline(self._groups),
             self._fencing.deadline(),
         )
         return min((t for t in times if t is not None), default=None)
@@ -163,6 +146,14 @@ class Node:
         return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
                               self._groups, monitoring=self._monitoring,
                               fencing=self._fencing.snapshot(), foreign=self._foreign)
+
+    def reconfigure_refusal(self, params: Params) -> str | None:
+        """Why feeding `Reconfigured(params)` now would be refused, or None (changes nothing;
+        reconfigure.py)."""
+        return reconfigure_refusal(
+            self._p, params, starting=self._phase in (Phase.BOOT, Phase.PROBING),
+            leaving=self._phase in (Phase.LEAVING, Phase.GONE), membership=self._membership,
+            fencing=self._fencing)
 
     def handoff_plan(self, request: HandoffRequest) -> HandoffPlan:
         """What feeding `request` now would move, or why it would be refused (changes nothing)."""
@@ -197,14 +188,21 @@ class Node:
                 self._monitoring.check(ev, self._groups)
             case StandbyRequested(which=which) | TakeoverRequested(which=which):
                 check_which(which)
-            case PingReachability() if not self._p.ping_configured:
-                raise CoreMisuse("PingReachability without ping nodes configured")
-            case PingReachability() | Tick() | ShutdownRequested():
-                pass
+            case PingReachability() | Tick() | ShutdownRequested() | Reconfigured():
+                self._check_command(ev)
             case PeerFenced() | FenceFailed() | FenceAcknowledged():
                 self._fencing.check(ev)
             case _:
                 raise CoreMisuse(f"not an event: {ev!r}")
+
+    def _check_command(self, ev: PingReachability | Tick | ShutdownRequested
+                       | Reconfigured) -> None:
+        if isinstance(ev, PingReachability) and not self._ping_ever:
+            raise CoreMisuse("PingReachability without ping nodes configured")
+        if isinstance(ev, Reconfigured):
+            refusal = self.reconfigure_refusal(ev.params)
+            if refusal is not None:
+                raise CoreMisuse(f"Reconfigured refused: {refusal}")
 
     # ------------------------------------------------------------------ events
 
@@ -219,26 +217,37 @@ class Node:
                 self._on_link(ev, now, out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
+                after_result(self._groups, ev.key, now, out)
             case StandbyRequested() | TakeoverRequested():
                 self._on_request(ev, out)
             case ResourceFailed() | GroupRestarted() | GroupRestartFailed() | FailuresCleared():
-                peer = self._membership.live_peer()
-                self._monitoring.on_event(ev, now, self._groups, peer, out)
+                self._on_monitoring(ev, now, out)
+            case PingReachability() | ShutdownRequested() | Reconfigured():
+                self._on_command(ev, now, out)
+            case PeerFenced() | FenceFailed() | FenceAcknowledged():
+                self._on_fence(ev, now, out)
+
+    def _on_command(self, ev: PingReachability | ShutdownRequested | Reconfigured, now: float,
+                    out: list[Action]) -> None:
+        match ev:
             case PingReachability(reachable=reachable):
                 self._on_ping(reachable, out)
             case ShutdownRequested():
                 self._on_shutdown(out)
-            case PeerFenced() | FenceFailed() | FenceAcknowledged():
-                self._on_fence(ev, now, out)
+            case Reconfigured(params=params):
+                self._reconfigure(params, now, out)
 
-    def _on_link(self, ev: FrameReceived | ForeignHeartbeat, now: float,
-                 out: list[Action]) -> None:
-        """What a link brought: a twinbeat frame, or a verified heartbeat 3.0.6 message."""
+    def _on_monitoring(self, ev: ResourceFailed | GroupRestarted | GroupRestartFailed
+                       | FailuresCleared, now: float, out: list[Action]) -> None:
+        self._monitoring.on_event(ev, now, self._groups, self._membership.live_peer(), out)
+        if isinstance(ev, GroupRestarted | GroupRestartFailed):
+            after_result(self._groups, ev.key, now, out)
+
+    def _on_link(self, ev: FrameReceived | ForeignHeartbeat, now: float, out: list[Action]) -> None:
         if isinstance(ev, ForeignHeartbeat):
-            self._foreign.on_message(ev, now, out, groups=self._groups,
-                                     active=self._phase is Phase.ACTIVE,
-                                     native_alive=self._membership.live_peer() is not None)
-        elif self._p.peer_protocol != "heartbeat" or ev.peer != self._p.peer:
+            self._foreign.on_message(ev, now, out, groups=self._groups, phase=self._phase,
+                                     membership=self._membership)
+        elif self._foreign.hears(ev):
             self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
 
     def _heed(self, notices: list[Notice], out: list[Action]) -> None:
@@ -248,7 +257,8 @@ class Node:
                 case PeerDied(peer=peer, busy=busy, was_alive=was_alive):
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
-                    self._reports.peer_died(peer, busy, was_alive)
+                    keys = [g.spec.key for g in self._groups.records if g.index in busy]
+                    self._reports.peer_died(peer, keys, was_alive)
                     self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
                     self._reports.peer_returned(peer)
@@ -276,9 +286,26 @@ class Node:
         if self._fencing.on_event(ev, now, alive, out):
             self._heed(self._membership.fenced(self._heartbeats.last_ts, out), out)
 
-    def _on_ping(self, reachable: bool, out: list[Action]) -> None:
-        if reachable == self._ping_ok:
+    def _reconfigure(self, params: Params, now: float, out: list[Action]) -> None:
+        """A reload, each part to its owner (reconfigure.py); the same params change nothing."""
+        if params == self._p:
             return
+        self._ping_ever = self._ping_ever or params.ping_configured
+        if params.ping_configured != self._p.ping_configured:
+            self._ping_ok = True  # new ping nodes: reachable until the pinger says otherwise
+        self._p = params
+        relink(self._membership, params, now)
+        self._foreign.reconfigure(params)
+        self._heartbeats.reconfigure(params)
+        regroup(self._groups, params, now, out)
+        self._monitoring.reconfigure(params)
+        self._fencing.reconfigure(params, now, out)
+        self._settle_bound = settle_bound(len(params.groups))
+        out.append(Log("info", "Configuration reloaded"))
+
+    def _on_ping(self, reachable: bool, out: list[Action]) -> None:
+        if reachable == self._ping_ok or not self._p.ping_configured:
+            return  # unchanged, or a late report of ping nodes a reload removed
         self._ping_ok = reachable
         if reachable:
             out.append(Log("info", "Ping nodes reachable again"))
@@ -314,13 +341,13 @@ class Node:
                              "a transition rule loops (a bug in the core, not the caller's)")
         active = self._phase is Phase.ACTIVE
         self._fencing.step(now, active and (self._ping_ok or not self._p.ping_configured), out)
-        st = None if self._phase is Phase.GONE else "active" if active or (
-            self._phase is Phase.LEAVING) else "up"
-        self._foreign.speak(now, st, peer is not None, out)
+        self._foreign.speak(now, self._phase, peer is not None, out)
         state = self._advertised()
         if self._heartbeats.due(self._phase, now, state):
             echoes = self._membership.echoes(now)
-            out.extend(self._heartbeats.send(self._phase, now, state, echoes))
+            layout = self._membership.outgoing()
+            fingerprint = None if layout is None else layout[0]
+            out.extend(self._heartbeats.send(self._phase, now, state, echoes, fingerprint))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
         status = status_line(self._phase, self._membership, self._groups,
                              monitoring=self._monitoring, fencing=self._fencing.status(),
@@ -337,16 +364,12 @@ class Node:
             self._phase = phase_step(self._phase, PhaseTrigger.COMMS_UP)
             out.append(Log("info", "Comms up: local status now active"))
             self._foreign.comms_up(now, out)
-        if self._phase is Phase.LEAVING:
-            self._foreign.leaving(now, False, out)  # heartbeat's peer hears it first
-            if self._groups.step_leaving(now, out):
-                self._foreign.leaving(now, True, out)
-                self._phase = phase_step(self._phase, PhaseTrigger.RELEASED)
+        if self._phase is Phase.LEAVING and self._foreign.leave(now, out,
+                                                               self._groups.step_leaving):
+            self._phase = phase_step(self._phase, PhaseTrigger.RELEASED)
         if self._phase is Phase.ACTIVE:
             situation = self._situation(now, peer)
-            if situation.negotiation is not None:
-                self._foreign.r1.step(now, self._groups, out)
-            else:
+            if not self._foreign.step(situation, self._groups, out):
                 self._groups.step(situation, out)
             self._reports.step(self._groups, situation, out)
 
@@ -356,4 +379,8 @@ class Node:
             flags |= NODE_FLAG_PING_CONFIGURED
             if self._ping_ok:
                 flags |= NODE_FLAG_PING_OK
+        layout = self._membership.outgoing()  # the peer runs our previous files: theirs
+        if layout is not None:
+            return (int(PHASE_WIRE[self._phase]), flags | NODE_FLAG_TRANSLATED,
+                    self._groups.advertised(layout[1]))
         return int(PHASE_WIRE[self._phase]), flags, self._groups.advertised()

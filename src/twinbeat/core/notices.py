@@ -23,10 +23,15 @@ class LivePeer:
     node_flags: int
     groups: tuple[GroupView, ...]  # () until a matching frame is applied
     echo_max: int | None  # our newest timestamp it has echoed (this incarnation)
+    # Our groups its files do not have (it runs our previous configuration, layouts.py):
+    # not claimed here before it has them too.
+    absent: frozenset[int] = frozenset()
 
     def group(self, index: int) -> WireGroupState | None:
         """The peer's state for group `index`, or None when its group bytes are unknown."""
-        return self.groups[index].state if self.groups else None
+        if not 0 <= index < len(self.groups):
+            return None  # unknown bytes, or a group not on the wire (a reload's leftover)
+        return self.groups[index].state
 
 
 @dataclass(frozen=True)

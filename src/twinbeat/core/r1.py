@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from .events import Action, Log
 from .groups import Groups
+from .hbgroups import toward
 from .hbsession import Fields, HbSession, field_of
 from .params import Params
 from .r1state import (
@@ -43,7 +44,6 @@ from .r1state import (
     Standby,
     bits_of,
 )
-from .records import Group
 from .states import GroupLocal
 
 
@@ -280,7 +280,8 @@ class R1:
     def step(self, now: float, groups: Groups, out: list[Action]) -> None:
         """Move the groups towards `want`; finish jobs; timers; auto failback."""
         for g in groups.records:
-            self._step_group(g, now, groups, out)
+            if not g.held_back:  # a reload's new group waits (regroup.py)
+                toward(groups, g, g.index in self.want, now, out)
         self._finish_jobs(now, groups, out)
         if self.rstate is RState.RSCRCVD and self.local_takeover_at is not None and (
                 now >= self.local_takeover_at):
@@ -324,15 +325,6 @@ class R1:
             self.failback_due = self.needs_failback = False
             self.request_standby("foreign", now, out)
 
-    def _step_group(self, g: Group, now: float, groups: Groups, out: list[Action]) -> None:
-        if g.index in self.want:
-            if g.state is GroupLocal.NONE:
-                groups.acquire(g, now, out)
-        elif g.state is GroupLocal.HELD:
-            groups.release(g, now, out)
-        elif g.state is GroupLocal.CLAIMING:
-            groups.withdraw(g, now, out)
-
     def _start_job(self, indices: set[int] | frozenset[int], acquire: bool, groups: Groups,
                    now: float, out: list[Action], *, then: tuple[Fields, ...] = (),
                    standby: Standby | None = None, log: str | None = None) -> None:
@@ -340,8 +332,8 @@ class R1:
             self.want |= indices
         self.jobs.append(Job(frozenset(indices), acquire, then, standby, log))
         for g in groups.records:
-            if g.index in indices:
-                self._step_group(g, now, groups, out)
+            if g.index in indices and not g.held_back:
+                toward(groups, g, g.index in self.want, now, out)
 
     def _finish_jobs(self, now: float, groups: Groups, out: list[Action]) -> None:
         busy = (GroupLocal.CLAIMING, GroupLocal.STARTING, GroupLocal.STOPPING,

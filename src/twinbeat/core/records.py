@@ -18,6 +18,36 @@ from .states import GroupLocal
 
 
 @dataclass
+class FailCount:
+    """One group's failures here: (core time, resource index) within the window, oldest first,
+    and the latest reason per resource (kept until cleared, for the status)."""
+
+    failures: list[tuple[float, int]] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)
+    latest: int | None = None  # the resource of the latest failure
+    restart_from: int = 0  # the running RestartGroup's first resource
+
+    def add(self, now: float, resource: int, reason: str) -> int:
+        """Count a failure; the group's count within the window, this one included."""
+        self.failures.append((now, resource))
+        self.reasons[resource] = reason
+        self.latest = resource
+        return len(self.failures)
+
+    def forget(self, now: float, timeout: float) -> None:
+        """Drop the failures `timeout` old (none when it is 0: never forgotten)."""
+        if timeout > 0:
+            self.failures = [f for f in self.failures if now < f[0] + timeout]
+
+    def of(self, resource: int) -> int:
+        return sum(1 for _, r in self.failures if r == resource)
+
+    def expires(self, timeout: float) -> float | None:
+        """When the oldest failure is forgotten (None: nothing to forget, or never)."""
+        return self.failures[0][0] + timeout if self.failures and timeout > 0 else None
+
+
+@dataclass
 class Group:
     """One haresources line as this node sees it; written by `Groups` and its own methods."""
 
@@ -35,7 +65,19 @@ class Group:
     start_order: int = 0
     leftover: bool = False
     shutdown_retried: bool = False
+    claimed_from_dead: bool = False  # the peer was dead (or unheard) when this node claimed
+    # Counters for the status and metrics: starts that succeeded here; of those, the ones
+    # that took the group over from the peer ("took over from" in the log); of those, the
+    # ones whose claim was made while the peer was dead: failovers.
+    acquired: int = 0
+    takeovers: int = 0
+    failovers: int = 0
     watch: PeerWatch = field(default_factory=PeerWatch)  # the peer's doings, for announces
+    fails: FailCount = field(default_factory=FailCount)  # monitoring.py's fail count
+    # Reloads (regroup.py): the definition this group takes once it is stopped here, and
+    # whether a new group waits (advertised STOPPING) for removed ones to be stopped.
+    pending: GroupSpec | None = None
+    held_back: bool = False
 
     def stand_by(self) -> None:
         """YIELD the group to the peer (`twinbeat standby`, or the peer's takeover request)."""

@@ -26,10 +26,11 @@ class Reports:
     """See the module docstring."""
 
     def __init__(self) -> None:
-        self._mach_down: tuple[str, set[int]] | None = None  # (peer, groups not yet dealt with)
+        # (peer, the keys of the groups not yet dealt with: keys, as a reload may reorder them)
+        self._mach_down: tuple[str, set[str]] | None = None
         self._initial_logged = False
 
-    def peer_died(self, peer: str, busy: Sequence[int], was_alive: bool) -> None:
+    def peer_died(self, peer: str, busy: Sequence[str], was_alive: bool) -> None:
         """A peer that was alive died busy with `busy`: report once they are taken over."""
         if was_alive:
             self._mach_down = (peer, set(busy))
@@ -42,11 +43,15 @@ class Reports:
         """One settling pass (phase ACTIVE)."""
         if self._mach_down is not None:
             peer, pending = self._mach_down
-            for i in sorted(pending):
-                g = groups.records[i]
-                theirs = s.peer.group(i) if s.peer is not None else None
+            configured = {g.spec.key: g for g in groups.records}
+            for key in sorted(pending):
+                g = configured.get(key)
+                if g is None:  # a reload removed it: nothing to take over
+                    pending.discard(key)
+                    continue
+                theirs = s.peer.group(g.index) if s.peer is not None else None
                 if g.state in TAKEN_OVER or (g.state is GroupLocal.NONE and theirs in BUSY):
-                    pending.discard(i)
+                    pending.discard(key)
             if not pending:
                 self._mach_down = None
                 out.append(Log("info", f"mach_down takeover complete for node {peer}."))

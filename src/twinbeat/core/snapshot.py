@@ -7,7 +7,7 @@ Must not import anything doing I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,10 @@ class GroupSnapshot:
     last_failure: str | None  # "<resource text>: <reason>" of the latest (kept until cleared)
     failed_here: bool  # given up here for failures or "cannot run": not eligible here
     resources: tuple[ResourceSnapshot, ...]
+    removed: bool = False  # removed by a reload, still being stopped here (core/regroup.py)
+    acquired: int = 0  # starts that succeeded here since this daemon started
+    takeovers: int = 0  # of those, taken over from the peer ("took over from" in the log)
+    failovers: int = 0  # of those, claimed while the peer was dead: after its failure
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ class FenceSnapshot:
     degraded: bool
     reason: str | None
     history: tuple[FenceRecord, ...]  # the last few outcomes, oldest first
+    attempts_total: int = 0  # FencePeer issued since start-up (for the metrics)
+    results: dict[str, int] = field(default_factory=dict)  # outcomes since start-up, by result
 
 
 @dataclass(frozen=True)

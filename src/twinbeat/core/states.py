@@ -69,6 +69,9 @@ class WireNodeState(enum.IntEnum):
 
 NODE_FLAG_PING_CONFIGURED = 0x01
 NODE_FLAG_PING_OK = 0x02
+# The frame's fingerprint and group bytes are the *receiver's* earlier configuration, not the
+# sender's own: a rolling reload (layouts.py).
+NODE_FLAG_TRANSLATED = 0x04
 
 
 class WireGroupState(enum.IntEnum):

@@ -91,7 +91,7 @@ def peer_snapshot(p: PeerTracker, now: float, deadtime: float, foreign: Foreign)
 def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
                    live: LivePeer | None, negotiation: Negotiation | None = None
                    ) -> GroupSnapshot:
-    count = monitoring.counts[g.index]
+    count = g.fails
     n = max([len(g.spec.resources), *(i + 1 for i in count.reasons)])
     return GroupSnapshot(
         key=g.spec.key,
@@ -109,6 +109,10 @@ def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
                              last_failure=count.reasons.get(i))
             for i in range(n)
         ),
+        removed=g.index < 0,
+        acquired=g.acquired,
+        takeovers=g.takeovers,
+        failovers=g.failovers,
     )
 
 
@@ -132,7 +136,7 @@ def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membersh
         ),
         groups=tuple(group_snapshot(g, groups, monitoring, live,
                                     foreign.negotiation(live is not None))
-                     for g in groups.records),
+                     for g in groups.every()),
         fencing=fencing,
     )
 
@@ -158,14 +162,14 @@ def status_line(phase: Phase, membership: Membership, groups: Groups, *,
             name = PROTOCOLS.get(foreign.protocol or "", "heartbeat")
             word = f"speaks {name} ({foreign.mode(False)})"
         parts.append(f"{p.name} {word} ({up}/{len(p.links)} links)")
-    crit = [g.spec.key for g in groups.records if g.state is GroupLocal.CRITICAL]
+    crit = [g.spec.key for g in groups.every() if g.state is GroupLocal.CRITICAL]
     if crit:
         parts.append(f"CRITICAL: {', '.join(crit)}")
     given_up = [g.spec.key for g in groups.records if g.state in GIVEN_UP_HERE]
     if given_up:
         parts.append(f"FAILED here: {', '.join(given_up)}")
     failing = [f"{g.spec.key} ({n})" for g in groups.records
-               if (n := len(monitoring.counts[g.index].failures)) and g.state not in GIVEN_UP_HERE]
+               if (n := len(g.fails.failures)) and g.state not in GIVEN_UP_HERE]
     if failing:
         parts.append(f"failures: {', '.join(failing)}")
     if fencing:

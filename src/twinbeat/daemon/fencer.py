@@ -70,6 +70,13 @@ class Fencer:
         devices = [Device.resolve(spec) for spec in config.fence_devices]
         return cls(config.peer, config.hacf.fencing, devices, report)
 
+    def reconfigure(self, peer: str | None, fencing: Fencing, devices: list[Device]) -> None:
+        """A reload: the new settings and devices; a device that stays (same line) keeps what
+        the status shows of it. A fence under way ends with the devices it began with."""
+        self.peer, self.fencing = peer, fencing
+        self.states = {d.name: self.states.get(d.name) or DeviceState() for d in devices}
+        self.devices = devices
+
     async def fence(self, peer: str) -> None:
         """Run the devices against `peer`; report PeerFenced or FenceFailed, whatever happens."""
         async with self._lock:
@@ -89,7 +96,7 @@ class Fencer:
         action = self.fencing.action
         for device in self.devices:
             log.warning("Resetting node %s with [%s] (%s)", peer, device.name, action.value)
-            state = self.states[device.name]
+            state = self.states.setdefault(device.name, DeviceState())
             try:
                 outcome = await device.run(action, peer, self.fencing.timeout)
             except FenceError as exc:
@@ -107,7 +114,7 @@ class Fencer:
         """The start-up check (`stonith -S`, `action=monitor`): does each device answer?
         Logged and shown in the status; a failed check changes nothing else."""
         for device in self.devices:
-            state = self.states[device.name]
+            state = self.states.setdefault(device.name, DeviceState())
             try:
                 await device.run(CHECK, self.peer or "", self.fencing.timeout)
             except FenceError as exc:

@@ -14,13 +14,16 @@ to prevent. The operator fixes or removes the file, knowing what they do.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import stat
+import time
 from pathlib import Path
 
 GENERATION_FILE = "generation"
 HEARTBEAT_GENERATION_FILE = "hb_generation"  # in heartbeat's /var/lib/heartbeat
+log = logging.getLogger("twinbeat")
 MAX_GENERATION = 2**32 - 1  # a u32 on the wire
 # What we write is at most ten digits and a newline; reading a little more than any plausible
 # hand-written counter tells a counter from some other file without reading a huge one.
@@ -50,6 +53,23 @@ def bump_generation(state_dir: str | os.PathLike[str], *, at_least: int = 0) -> 
     except OSError as exc:
         raise GenerationError(f"{path}: {exc.strerror or exc}") from None
     return new
+
+
+def start_generation(state_dir: str | os.PathLike[str],
+                     heartbeat_state_dir: str | os.PathLike[str]) -> int:
+    """This run's generation: `bump_generation`, above heartbeat's on a migrated node (a
+    bad heartbeat counter is one warning, see `heartbeat_generation`)."""
+    seed, why = heartbeat_generation(heartbeat_state_dir)
+    if why is not None:
+        log.warning("heartbeat's generation not read (%s): a heartbeat peer may drop this "
+                    "node's messages as replays (docs/migrating.md)", why)
+    return bump_generation(state_dir, at_least=seed)
+
+
+def wall_clock_offset(now: float) -> float:
+    """Unix time minus the event loop's clock at `now`: heartbeat's messages carry a
+    wall-clock `ts` (core/hbsession.py), the core only the loop's time."""
+    return time.time() - now
 
 
 def heartbeat_generation(state_dir: str | os.PathLike[str]) -> tuple[int, str | None]:

@@ -68,6 +68,15 @@ class Inbox:
         self._wakeup = trio.Event()
         self.dropped = dict.fromkeys(self._frames, 0)  # frames dropped as their queue was full
 
+    def relink(self, links: Iterable[str]) -> None:
+        """A reload's links: a queue for each new one; a removed link's queue goes, with the
+        frames still in it (the core no longer knows that link)."""
+        depth = next(iter(self._frames.values())).maxlen if self._frames else LINK_DEPTH
+        self._frames = {link: self._frames.get(link) or deque(maxlen=depth) for link in links}
+        self._order = list(self._frames)
+        self._turn = 0
+        self.dropped = {link: self.dropped.get(link, 0) for link in self._frames}
+
     # -- producers: never block ------------------------------------------------------------
 
     def put_frame(self, link: str, event: LinkEvent, at: float) -> None:

@@ -103,6 +103,26 @@ class Monitor:
         }
         return cls(watches, report)
 
+    def reconfigure(self, config: Config, runners: dict[str, GroupRunner]) -> None:
+        """A reload: the watches of the new configuration. A resource that stays (same group,
+        place, text and agent) keeps what its checks found; a group being monitored whose
+        settings changed is checked afresh under the new ones (the core stops monitoring the
+        groups it stops before this is called)."""
+        before = {key: [_settings(w) for w in ws] for key, ws in self.watches.items()}
+        fresh = Monitor.for_groups(config, runners, self.report).watches
+        changed = [key for key in self._armed
+                   if [_settings(w) for w in fresh.get(key, [])] != before.get(key)]
+        for key, watches in fresh.items():
+            old = {(w.index, w.text, id(w.agent)): w for w in self.watches.get(key, [])}
+            for i, watch in enumerate(watches):
+                kept = old.get((watch.index, watch.text, id(watch.agent)))
+                if kept is not None:
+                    watches[i] = _carried(kept, watch)
+        self.watches = fresh
+        for key in changed:
+            if key in fresh:
+                self.start(key)
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host the groups' check tasks until cancelled (the daemon's nursery)."""
         async with trio.open_nursery() as nursery:
@@ -216,6 +236,16 @@ class Monitor:
             "checks": watch.checks,
             "check_failures": watch.failures,
         }
+
+
+def _settings(watch: Watch) -> tuple[object, ...]:
+    return (watch.index, watch.text, id(watch.agent), watch.interval, watch.timeout)
+
+
+def _carried(old: Watch, new: Watch) -> Watch:
+    """`new`'s settings with what `old`'s checks found (the same resource, same agent)."""
+    old.interval, old.timeout = new.interval, new.timeout
+    return old
 
 
 def _without(message: str, text: str) -> str:

@@ -24,13 +24,11 @@ import math
 import secrets
 import signal
 import sys
-import time
 from typing import Any
 
 import trio
 
-from twinbeat.config import Bcast, Config, Mcast, Serial, Ucast, load_for_command
-from twinbeat.config.fencecheck import check_fencing
+from twinbeat.config import Config
 from twinbeat.control.server import (
     ControlServer,
     ControlSocketError,
@@ -42,17 +40,19 @@ from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.agents import GroupOps
 from twinbeat.daemon.fencer import Fencer, acknowledge
-from twinbeat.daemon.generation import GenerationError, bump_generation, heartbeat_generation
+from twinbeat.daemon.generation import GenerationError, start_generation, wall_clock_offset
 from twinbeat.daemon.inbox import Inbox
+from twinbeat.daemon.linkset import LinkSet, build_drivers
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
+from twinbeat.daemon.metrics import DaemonMetrics, drivers_view
 from twinbeat.daemon.monitor import Monitor
 from twinbeat.daemon.peerstate import PeerStateError, PeerStateWriter, load_peer_generation
 from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
-from twinbeat.engine import Engine, Transmit
+from twinbeat.daemon.reload import Reloader, checked_for_start
+from twinbeat.daemon.respawn import Respawner
+from twinbeat.engine import Engine, Output, Transmit
 from twinbeat.links import LinkDriver
 from twinbeat.links.pinger import Pinger
-from twinbeat.links.serial import SerialLink
-from twinbeat.links.udp import UdpLink
 
 log = logging.getLogger("twinbeat")
 
@@ -73,17 +73,14 @@ class Daemon:
             PeerStateWriter(state_dir, config.peer)
             if state_dir is not None and config.peer is not None else None
         )
-        self.links: dict[str, LinkDriver] = {}
-        for link in config.hacf.links:
-            match link.medium:
-                case Serial():
-                    self.links[link.name] = SerialLink(link, config.hacf.baud)
-                case Bcast() | Ucast() | Mcast():
-                    self.links[link.name] = UdpLink(link, config.hacf.udpport)
+        self.links: dict[str, LinkDriver] = build_drivers(config)
+        self.linkset = LinkSet(self.links, self._deliver)  # each in its scope (reloads)
         self.events_in = Inbox(self.links)
         self.ops = GroupOps({}, self.events_in.send)  # the agents are built in `run`
         self.monitor = Monitor({}, self.events_in.send)  # ...and their checks
         self.fencer = Fencer.build(config, self.events_in.send)
+        self.respawner = Respawner()
+        self.reloader = Reloader(self)
         self.engine: Engine | None = None
         self._fed_at = -math.inf  # the core's time only moves forward
         self._core_changed = trio.Event()
@@ -91,6 +88,12 @@ class Daemon:
         self.done = False
         self.exit_code = 0
         self._nursery: trio.Nursery | None = None
+        self._pinger_scope: trio.CancelScope | None = None
+        self.links_open = False  # until then a reload is refused (the drivers are starting)
+
+    @property
+    def nursery(self) -> trio.Nursery | None:
+        return self._nursery
 
     # -- lifetime -------------------------------------------------------------------------------
 
@@ -107,13 +110,13 @@ class Daemon:
             self.ops = GroupOps.build(self.config, nursery, self.events_in.send)
             self.monitor = Monitor.for_groups(self.config, self.ops.runners, self.events_in.send)
             await nursery.start(self.monitor.run)
-            # A random timestamp origin per run: no echo in an earlier run's capture can pass
-            # for one of this run's, even after a reboot restarted the clock (docs/core.md).
+            await nursery.start(self.respawner.run)
+            # A random timestamp origin per run: no echo of an earlier run's passes (core.md).
             self.engine = Engine.from_config(
                 self.config, self.generation, trio.current_time(),
                 peer_generation=self.peer_generation, timestamp_origin=secrets.randbits(32),
                 fencing=bool(self.fencer.devices), fence_delay=self.config.hacf.fencing.delay,
-                wall_clock_offset=time.time() - trio.current_time())  # heartbeat's `ts`
+                wall_clock_offset=wall_clock_offset(trio.current_time()))
             nursery.start_soon(self._handle_signals)
             if self.peer_state is not None:
                 nursery.start_soon(self.peer_state.run)
@@ -121,22 +124,26 @@ class Daemon:
             # A crashed daemon's leftovers (VIP, service) are found before joining, so the core
             # can stop them first: otherwise the VIP would be held twice after a restart.
             self._feed(ev.LeftoversFound(await self.ops.probe_leftovers()))
-            for link in self.links.values():
-                await nursery.start(link.run, self._deliver)
+            self.linkset.drivers = self.links
+            await self.linkset.start_all(nursery)
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
+            self.links_open = True
             notify.notify("READY=1")
             # Supervised: whatever a client does to it, or however it fails, stays in there.
             nursery.start_soon(ControlServer(self.status, self.handoff, clear=self.clear,
-                                             fence_ack=self.fence_ack).run,
+                                             fence_ack=self.fence_ack, reload=self.reload).run,
                                listener, self.run_dir)
             if self.fencer.devices:
                 nursery.start_soon(self.fencer.check_devices)
-            if self.config.hacf.ping_nodes:
-                await nursery.start(self._pinger().run)
+            self.restart_pinger()
+            self.respawner.start(self.config.hacf.respawn)
+            if self.config.hacf.metrics:  # read-only; supervised like the control socket
+                await nursery.start(DaemonMetrics.of(self).run)
             interval = notify.watchdog_interval()
             if interval:
                 nursery.start_soon(self._watchdog_pings, interval)
             await self._core_loop()
+            await self.respawner.stop()  # heartbeat: the clients after the resources
             nursery.cancel_scope.cancel()
         if self.watchdog is not None:
             self.watchdog.close()
@@ -146,24 +153,33 @@ class Daemon:
         assert self.engine is not None
         await self.events_in.serve(self.engine.next_deadline, self._feed, lambda: self.done)
 
-    def _pinger(self) -> Pinger:
+    def restart_pinger(self) -> None:
+        """(Re)start pinging ha.cf's ping nodes, if any (at start-up, and after a reload)."""
+        assert self._nursery is not None
+        if self._pinger_scope is not None:
+            self._pinger_scope.cancel()
+            self._pinger_scope = None
+        if self.config.hacf.ping_nodes:
+            self._pinger_scope = trio.CancelScope()
+            self._nursery.start_soon(self._run_pinger, self._pinger_scope)
+
+    async def _run_pinger(self, scope: trio.CancelScope) -> None:
         def report(reachable: bool) -> None:
             self.events_in.send_nowait(ev.PingReachability(reachable))  # never blocks nor drops
 
         hacf = self.config.hacf
         interval = max(hacf.keepalive, PING_INTERVAL_MIN)
-        # heartbeat's deadping defaults to deadtime
-        return Pinger(hacf.ping_nodes, interval, hacf.deadtime, report)
+        with scope:
+            # heartbeat's deadping defaults to deadtime
+            await Pinger(hacf.ping_nodes, interval, hacf.deadtime, report).run()
 
     async def _handle_signals(self) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             received = 0
             async for signum in signals:
-                if signum == signal.SIGHUP:
-                    # heartbeat re-reads its files on SIGHUP; twinbeat's config is immutable for
-                    # the daemon's life, so say so instead of dying with the groups held.
-                    log.warning("SIGHUP: configuration reload is not supported; "
-                                "run `twinbeat check` and restart twinbeat to apply changes")
+                if signum == signal.SIGHUP:  # heartbeat re-reads its files (daemon/reload.py)
+                    assert self._nursery is not None
+                    self._nursery.start_soon(self.reloader.reload)
                     continue
                 received += 1
                 if received == 1:
@@ -186,26 +202,35 @@ class Daemon:
 
     # -- events in ------------------------------------------------------------------------------
 
-    def _deliver(self, link_name: str, data: bytes) -> None:
+    def _deliver(self, link_name: str, data: bytes) -> bool:
         """Called by a link for every datagram or serial frame; must not block.
 
         What the wire refuses is counted by the engine and goes no further; an authentic frame
-        is queued on its link's own queue with the time it arrived.
+        is queued on its link's own queue with the time it arrived. True if it was authentic.
         """
         assert self.engine is not None
         event = self.engine.frame_event(link_name, data)
-        if event is not None:
-            self.events_in.put_frame(link_name, event, trio.current_time())
+        if event is None:
+            return False
+        self.events_in.put_frame(link_name, event, trio.current_time())
+        return True
 
     def _feed(self, event: ev.Event, at: float | None = None) -> None:
         """Feed one event at `at` (when a frame arrived) or now; the core's time never goes
         back, so a frame that waited behind a later event is fed at that event's time."""
         assert self.engine is not None
-        now = trio.current_time() if at is None else at
-        self._fed_at = max(self._fed_at, now)
-        for output in self.engine.feed(event, self._fed_at):
+        self.carry_out(self.engine.feed(event, self.core_now(at)))
+
+    def core_now(self, at: float | None = None) -> float:
+        """The core's time for what is fed now (or `at`): it never goes back."""
+        self._fed_at = max(self._fed_at, trio.current_time() if at is None else at)
+        return self._fed_at
+
+    def carry_out(self, outputs: list[Output]) -> None:
+        """The core's actions, in order; then wake whoever waits for the core's state to
+        change (handoffs), and re-arm."""
+        for output in outputs:
             self._execute(output)
-        # Wake whoever waits for the core's state to change (handoffs), then re-arm.
         self._core_changed.set()
         self._core_changed = trio.Event()
 
@@ -274,15 +299,17 @@ class Daemon:
         view = status_view(self.engine.snapshot(), self.monitor.view(trio.current_time()))
         # The drivers' own counters: what the core never sees (send failures, line noise
         # between serial frames, reopens of a vanished interface or pty).
-        dropped = self.events_in.dropped
-        view["drivers"] = {
-            name: {"open": link.up, **link.counters(), "queue_full_dropped": dropped[name]}
-            for name, link in self.links.items()
-        }
-        view["frames_dropped_queue_full"] = sum(dropped.values())
+        view["drivers"] = drivers_view(self.links, self.events_in.dropped)
+        view["frames_dropped_queue_full"] = sum(self.events_in.dropped.values())
         if self.fencer.devices:
             view["fence_devices"] = self.fencer.view(trio.current_time())
+        if self.respawner.children:
+            view["respawn"] = self.respawner.view(trio.current_time())
         return view
+
+    async def reload(self, dry_run: bool) -> dict[str, Any]:
+        """`twinbeat reload [--dry-run]` (root): daemon/reload.py."""
+        return (await self.reloader.reload(dry_run)).reply()
 
     async def fence_ack(self, node: str) -> dict[str, Any]:
         """`twinbeat fence-ack NODE` (root): checked, fed, answered (daemon/fencer.py)."""
@@ -326,26 +353,9 @@ class Daemon:
         return {"ok": True, "cleared": keys if key is None else [key]}
 
 
-def _checked_config(args: argparse.Namespace) -> Config | None:
-    """The configuration, its warnings printed; None (reasons printed) if it cannot run."""
-    config = load_for_command(args.config_dir, node=args.node)
-    if config is None:
-        print("twinbeat: not started: configuration error", file=sys.stderr)
-        return None
-    for message in config.warnings:
-        print(message, file=sys.stderr)
-    fencing = check_fencing(config)  # a node that cannot fence would wait for ever
-    for message in (*fencing.warnings, *fencing.errors):
-        print(message, file=sys.stderr)
-    if fencing.errors:
-        print("twinbeat: not started: fencing configuration error", file=sys.stderr)
-        return None
-    return config
-
-
 def main(args: argparse.Namespace) -> int:
     """Load and check the config, then run until a signal's graceful shutdown completes."""
-    config = _checked_config(args)
+    config = checked_for_start(args.config_dir, args.node)
     if config is None:
         return 1
     try:
@@ -368,14 +378,10 @@ def main(args: argparse.Namespace) -> int:
         peer_generation = (
             None if config.peer is None else load_peer_generation(args.state_dir, config.peer)
         )
-        seed, why = heartbeat_generation(args.heartbeat_state_dir)
-        generation = bump_generation(args.state_dir, at_least=seed)
+        generation = start_generation(args.state_dir, args.heartbeat_state_dir)
     except (GenerationError, PeerStateError) as exc:
         print(f"twinbeat: not started: {exc}", file=sys.stderr)
         return 1
-    if why is not None:
-        log.warning("heartbeat's generation not read (%s): a heartbeat peer may drop this "
-                    "node's messages as replays (docs/migrating.md)", why)
     if config.hacf.realtime:
         for problem in enter_realtime():
             log.warning("%s; continuing without it", problem)

@@ -3,7 +3,9 @@
 Plain functions on namespace *names*; they never create anything in the host's own namespace
 (a veth is made inside one namespace with its peer placed straight into the other), never add
 a route (so no namespace gets a default route), and refuse any address outside 198.18.0.0/15
-(RFC 2544 benchmarking space: never routed, never the host's). Who may call the mutating ones
+(RFC 2544 benchmarking space: never routed, never the host's), or for IPv6 outside the ULA
+fd00::/8 and the documentation prefix 2001:db8::/32. IPv6 addresses are added without DAD
+(the lab's addresses are its own), so they are usable at once. Who may call the mutating ones
 on which namespace is `Harness`'s business: it only passes names it created.
 
 Also here: `enter()` (setns for a child process) and `pids_in()` (who lives in a namespace).
@@ -30,6 +32,8 @@ from twinbeat.lab.errors import LabError
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 LAB_NETWORK = ipaddress.ip_network("198.18.0.0/15")
+LAB_NETWORKS6 = (ipaddress.ip_network("fd00::/8"), ipaddress.ip_network("2001:db8::/32"))
+IFA_F_NODAD = 0x02
 AF_INET, AF_INET6 = 2, 10
 IFF_UP = 1
 
@@ -73,22 +77,32 @@ class LinkInfo:
 
 
 def lab_address(cidr: str) -> tuple[str, int]:
-    """("A.B.C.D", N) from "A.B.C.D/N", or LabError when it is not inside 198.18.0.0/15."""
+    """("A.B.C.D", N) from "A.B.C.D/N" (or an IPv6 one), or LabError when it is not inside
+    198.18.0.0/15 (IPv6: fd00::/8 or 2001:db8::/32)."""
     try:
         interface = ipaddress.ip_interface(cidr)
     except ValueError:
         raise LabError(f"bad address {cidr!r} (want A.B.C.D/N)") from None
-    if "/" not in cidr or interface.ip not in LAB_NETWORK:
+    if interface.version == 6:
+        if "/" not in cidr or not any(interface.ip in net for net in LAB_NETWORKS6):
+            raise LabError(f"address {cidr} refused: the lab's IPv6 is fd00::/8 or "
+                           "2001:db8::/32 only")
+    elif "/" not in cidr or interface.ip not in LAB_NETWORK:
         raise LabError(f"address {cidr} refused: the lab uses 198.18.0.0/15 only")
     return str(interface.ip), interface.network.prefixlen
 
 
 def _add(route: Any, index: int, address: str, prefixlen: int) -> None:
-    """Add an IPv4 address with its broadcast address, as a machine's network configuration
+    """Add an address: IPv4 with its broadcast address, as a machine's network configuration
     does (ifupdown, `ip addr add ... brd +`): heartbeat 3.0.6's bcast sends to the address
-    the kernel reports (SIOCGIFBRDADDR), and without one it sends nothing at all."""
-    network = ipaddress.ip_network(f"{address}/{prefixlen}", strict=False)
-    extra = {"broadcast": str(network.broadcast_address)} if prefixlen < 31 else {}
+    the kernel reports (SIOCGIFBRDADDR), and without one it sends nothing at all; IPv6
+    without duplicate address detection (it would hold the address back for a second)."""
+    extra: dict[str, Any]
+    if ":" in address:
+        extra = {"flags": IFA_F_NODAD}
+    else:
+        network = ipaddress.ip_network(f"{address}/{prefixlen}", strict=False)
+        extra = {"broadcast": str(network.broadcast_address)} if prefixlen < 31 else {}
     route.addr("add", index=index, address=address, prefixlen=prefixlen, **extra)
 
 
@@ -239,6 +253,14 @@ def addresses(name: str, ifname: str) -> list[Address]:
         raise LabError(f"no interface {ifname} in {name}") from None
 
 
+def addresses6(name: str, ifname: str) -> list[tuple[str, int]]:
+    """IPv6 addresses on one interface, link-local ones left out: (address, prefixlen)."""
+    with ipr(name) as route:
+        return [(str(msg.get("IFA_ADDRESS")), int(msg["prefixlen"]))
+                for msg in route.get_addr(family=AF_INET6, index=_index(route, ifname))
+                if not ipaddress.ip_address(str(msg.get("IFA_ADDRESS"))).is_link_local]
+
+
 def mac(name: str, ifname: str) -> str:
     with ipr(name) as route:
         return str(route.get_links(_index(route, ifname))[0].get("IFLA_ADDRESS"))
@@ -254,18 +276,21 @@ def default_routes(name: str) -> list[object]:
 
 
 def neighbour(name: str, address: str) -> str | None:
-    """The MAC this namespace's ARP cache has for `address` (gratuitous ARP updates it)."""
+    """The MAC this namespace's ARP (or IPv6 neighbour) cache has for `address` (gratuitous
+    ARP, or an unsolicited neighbour advertisement, updates it)."""
+    wanted = ipaddress.ip_address(address)
+    family = AF_INET6 if wanted.version == 6 else AF_INET
     with ipr(name) as route:
-        for entry in route.get_neighbours(family=AF_INET):
-            if entry.get("NDA_DST") == address:
+        for entry in route.get_neighbours(family=family):
+            if ipaddress.ip_address(str(entry.get("NDA_DST"))) == wanted:
                 lladdr = entry.get("NDA_LLADDR")
                 return None if lladdr is None else str(lladdr)
     return None
 
 
 def set_neighbour(name: str, ifname: str, address: str, lladdr: str, state: str = "stale") -> None:
-    """Put an ARP entry in place (e.g. a stale one for a GARP to correct)."""
-    lab_address(f"{address}/32")
+    """Put an ARP (or IPv6 neighbour) entry in place (e.g. a stale one for a GARP to correct)."""
+    lab_address(f"{address}/{128 if ':' in address else 32}")
     with ipr(name) as route:
         route.neigh(
             "replace",

@@ -16,7 +16,8 @@ import trio
 from twinbeat.links.stats import LinkStats
 
 # Called by a link for every datagram or serial frame: (link name, bytes). Must not block.
-Deliver = Callable[[str, bytes], None]
+# True when the bytes were an authentic frame (links/admission.py trusts their source).
+Deliver = Callable[[str, bytes], bool]
 
 
 class LinkDriver(Protocol):

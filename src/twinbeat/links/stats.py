@@ -18,6 +18,7 @@ class LinkStats:
     received: int = 0  # datagrams/frames handed to `deliver`
     oversize_dropped: int = 0  # received units longer than MAX_RECEIVE
     reopens: int = 0  # successful (re)opens after the first one
+    unproven_dropped: int = 0  # datagrams of unproven sources over their budget (admission.py)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -26,6 +27,7 @@ class LinkStats:
             "received": self.received,
             "oversize_dropped": self.oversize_dropped,
             "reopens": self.reopens,
+            "unproven_dropped": self.unproven_dropped,
         }
 
 

@@ -23,6 +23,7 @@ from pyroute2 import IPRoute
 
 from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast, UdpMedium
 from twinbeat.links import Deliver
+from twinbeat.links.admission import SourceBudget
 from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
@@ -70,6 +71,7 @@ class UdpLink:
         self._destinations: tuple[str, ...] = ()
         self._why_down: str | None = None
         self._opened_once = False
+        self.budget = SourceBudget()  # which sources' datagrams are worth a MAC check
 
     # -- public API --------------------------------------------------------------------
 
@@ -157,6 +159,9 @@ class UdpLink:
         self._sock = sock
         self._index = info.index
         self._destinations = destinations
+        if isinstance(self.medium, Ucast):  # ha.cf names the peer's address: trust it at once
+            for address in destinations:
+                self.budget.authentic(address, trio.current_time())
         self.up = True
         if self._opened_once:
             self.stats.reopens += 1
@@ -229,7 +234,7 @@ class UdpLink:
             try:
                 # One byte over the limit tells an oversize datagram (the kernel truncates the
                 # rest); a bigger buffer is allocated per datagram and costs under a flood.
-                data = sock.recv(MAX_RECEIVE + 1)
+                data, source = sock.recvfrom(MAX_RECEIVE + 1)
             except BlockingIOError:
                 return False
             except OSError as exc:  # e.g. ENETDOWN reported on the socket: reopen soon
@@ -238,8 +243,13 @@ class UdpLink:
             if len(data) > MAX_RECEIVE:
                 self.stats.oversize_dropped += 1
                 continue
+            now = trio.current_time()
+            if not self.budget.admit(source[0], now):
+                self.stats.unproven_dropped += 1
+                continue
             self.stats.received += 1
-            deliver(self.name, data)
+            if deliver(self.name, data):
+                self.budget.authentic(source[0], now)
         return True
 
     def _still_usable(self, ipr: IPRoute) -> bool:

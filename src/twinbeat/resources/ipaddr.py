@@ -1,6 +1,8 @@
-"""IPaddr/IPaddr2 agent: add or remove a virtual IPv4 address, and announce it by GARP.
+"""IPaddr/IPaddr2/IPv6addr agent: add or remove a virtual IPv4 or IPv6 address, and
+announce it (gratuitous ARP for IPv4, unsolicited neighbour advertisements for IPv6).
 
-Owns one haresources `IPaddr::VIP[/PREFIX[/IFACE[/BROADCAST]]]` resource. It works through
+Owns one haresources `IPaddr::VIP[/PREFIX[/IFACE[/BROADCAST]]]` resource (or its IPv6 forms,
+config/ipv6.py). It works through
 pyroute2's sync `IPRoute` in the daemon's own network namespace (never the `ip` command); a
 netlink call blocks the loop well under a millisecond (DESIGN.md §9).
 
@@ -15,6 +17,13 @@ Choices, following heartbeat's IPaddr script (reference §6.1-6.2):
   burst of `garp_count` runs in the background `garp_interval` apart (heartbeat: 10 at 500 ms),
   and a second burst follows `garp_repeat_after` seconds later (keepalived's habit: switches
   that missed the first burst while relearning get another). `announce()` repeats this.
+- IPv6: the same bursts, of unsolicited neighbour advertisements (resources/ndisc.py). The
+  address is added with IFA_F_NODAD: usable at once, like an IPv4 VIP. Duplicate Address
+  Detection would hold it "tentative" for a second or more (unusable: no answers, no NA
+  from it), which is the whole failover budget, and would fail the takeover exactly when a
+  stale holder still answers for the address: the case the advertisement's Override flag
+  exists to fix. Only one node holds a group (the core's claim and ack, and fencing), as
+  for IPv4, which has no DAD either. IPv6 addresses have no label and no broadcast.
 - No gratuitous ARP where there is no ARP: an interface flagged NOARP (`ip link set arp off`),
   or one without an Ethernet address (tun, ipip, loopback), still gets the address, and the
   skipped announcement is logged at info (nothing is wrong: there are no neighbour caches to
@@ -46,16 +55,19 @@ from twinbeat.config.model import IPaddrResource
 from twinbeat.resources.errors import AgentError
 from twinbeat.resources.garp import GarpSender, arp_address
 from twinbeat.resources.health import OK, Check, Health
+from twinbeat.resources.ndisc import NaSender
 
 log = logging.getLogger("twinbeat.resources")
 
 IFNAMSIZ_MAX = 15  # label length limit (ERANGE past it)
+IFA_F_NODAD = 0x02  # <linux/if_addr.h>: no duplicate address detection (module docstring)
+AF_INET, AF_INET6 = 2, 10
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
 
 
 class IPaddrAgent:
-    """Hold one virtual IPv4 address; see the module docstring for the policy."""
+    """Hold one virtual IPv4 or IPv6 address; see the module docstring for the policy."""
 
     def __init__(
         self,
@@ -69,31 +81,25 @@ class IPaddrAgent:
         self.resource = resource
         self.text = resource.text
         self.address = resource.address
-        self._vip = ipaddress.IPv4Address(resource.address)
+        self._vip = ipaddress.ip_address(resource.address)
+        self._family = AF_INET6 if resource.ipv6 else AF_INET
+        self._what = "unsolicited NA" if resource.ipv6 else "gratuitous ARP"
         self._nursery = nursery
         self.garp_count = max(1, garp_count)
         self.garp_interval = garp_interval
         self.garp_repeat_after = garp_repeat_after
-        self._garp: GarpSender | None = None
+        self._garp: GarpSender | NaSender | None = None
         self._garp_scope: trio.CancelScope | None = None
 
     # -- public API --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Add the address (EEXIST = already ours: still announce) and start the GARPs."""
+        """Add the address (EEXIST = already ours: still announce) and start announcing it."""
         try:
             with IPRoute() as ipr:
                 index, ifname, prefixlen = self._plan(ipr)
-                net = ipaddress.IPv4Network(f"{self.address}/{prefixlen}", strict=False)
-                request: dict[str, Any] = {
-                    "index": index, "address": self.address, "prefixlen": prefixlen}
-                broadcast = self.resource.broadcast or (
-                    str(net.broadcast_address) if prefixlen <= 30 else None)
-                if broadcast:
-                    request["broadcast"] = broadcast
-                label = self._free_label(ipr, index, ifname)
-                if label:
-                    request["label"] = label
+                request = self._request(ipr, index, ifname, prefixlen)
+                label = request.get("label")
                 try:
                     ipr.addr("add", **request)
                     log.info("%s: added %s/%d on %s%s", self.text, self.address, prefixlen,
@@ -197,7 +203,8 @@ class IPaddrAgent:
             if cover is None:
                 where = f"on {want_if}" if want_if else "on any interface"
                 raise AgentError(f"{self.text}: no address {where} has a network containing "
-                                 f"{self.address}; give IPaddr::{self.address}/PREFIX/IFACE")
+                                 f"{self.address}; give {self.resource.agent}::{self.address}"
+                                 "/PREFIX/IFACE")
             if index is None:
                 index = cover[0]
             if prefixlen is None:
@@ -205,15 +212,33 @@ class IPaddrAgent:
         ifname = want_if or ipr.get_links(index)[0].get("ifname")
         return index, ifname, prefixlen
 
+    def _request(self, ipr: IPRoute, index: int, ifname: str, prefixlen: int) -> dict[str, Any]:
+        """The netlink request adding the VIP: IPv4 with its broadcast and `eth0:N` label,
+        IPv6 without DAD (module docstring)."""
+        request: dict[str, Any] = {"index": index, "address": self.address,
+                                   "prefixlen": prefixlen}
+        if self._family == AF_INET6:
+            request["flags"] = IFA_F_NODAD
+            return request
+        net = ipaddress.IPv4Network(f"{self.address}/{prefixlen}", strict=False)
+        broadcast = self.resource.broadcast or (
+            str(net.broadcast_address) if prefixlen <= 30 else None)
+        if broadcast:
+            request["broadcast"] = broadcast
+        label = self._free_label(ipr, index, ifname)
+        if label:
+            request["label"] = label
+        return request
+
     def _covering(self, ipr: IPRoute, index: int | None) -> tuple[int, int] | None:
-        query: dict[str, Any] = {"family": 2}
+        query: dict[str, Any] = {"family": self._family}
         if index is not None:
             query["index"] = index
         for msg in ipr.get_addr(**query):
             local = msg.get("address")
-            if not local or local == self.address:
+            if not local or self._is_vip(local):
                 continue
-            net = ipaddress.IPv4Network(f"{local}/{msg['prefixlen']}", strict=False)
+            net = ipaddress.ip_network(f"{local}/{msg['prefixlen']}", strict=False)
             if self._vip in net:
                 return msg["index"], msg["prefixlen"]
         return None
@@ -227,7 +252,15 @@ class IPaddrAgent:
         return label if len(label) <= IFNAMSIZ_MAX else None
 
     def _held(self, ipr: IPRoute) -> list[Any]:
-        return [msg for msg in ipr.get_addr(family=2) if msg.get("address") == self.address]
+        return [msg for msg in ipr.get_addr(family=self._family)
+                if self._is_vip(msg.get("address"))]
+
+    def _is_vip(self, text: object) -> bool:
+        """`text` (an address as netlink shows it) is the VIP, however it is spelled."""
+        try:
+            return ipaddress.ip_address(str(text)) == self._vip
+        except ValueError:
+            return False
 
     # -- gratuitous ARP ----------------------------------------------------------------
 
@@ -236,16 +269,17 @@ class IPaddrAgent:
         the interface's netlink message); nothing on an interface that does no ARP."""
         self._stop_announcing()
         mac, why_not = arp_address(link)
-        if mac is None:
-            log.info("%s: %s on %s: %s, so no gratuitous ARP", self.text, self.address,
-                     ifname, why_not)
+        if mac is None:  # NOARP turns neighbour discovery off too
+            log.info("%s: %s on %s: %s, so no %s", self.text, self.address, ifname, why_not,
+                     self._what)
             return
         try:
-            self._garp = GarpSender(ifname, mac, self.address)
+            self._garp = (NaSender(ifname, mac, self.address, link["index"])
+                          if self._family == AF_INET6 else GarpSender(ifname, mac, self.address))
             self._garp.send()
         except OSError as exc:
             self._stop_announcing()
-            message = f"{self.text}: gratuitous ARP on {ifname} failed: {exc.strerror}"
+            message = f"{self.text}: {self._what} on {ifname} failed: {exc.strerror}"
             if raise_errors:
                 raise AgentError(message) from exc
             log.error("%s", message)  # the address is up; a missed GARP only delays peers
@@ -257,16 +291,16 @@ class IPaddrAgent:
         else:  # no nursery given (one-shot use): the run's system nursery hosts it
             trio.lowlevel.spawn_system_task(self._bursts, self._garp, scope)
 
-    async def _bursts(self, sender: GarpSender, scope: trio.CancelScope) -> None:
+    async def _bursts(self, sender: GarpSender | NaSender, scope: trio.CancelScope) -> None:
         with scope:
             try:
                 await self._burst(sender, self.garp_count - 1)
                 await trio.sleep(self.garp_repeat_after)
                 await self._burst(sender, self.garp_count)
             except Exception as exc:  # in the daemon's nursery: a GARP is not worth dying for
-                log.warning("%s: gratuitous ARP stopped: %s", self.text, _why(exc))
+                log.warning("%s: %s stopped: %s", self.text, self._what, _why(exc))
 
-    async def _burst(self, sender: GarpSender, count: int) -> None:
+    async def _burst(self, sender: GarpSender | NaSender, count: int) -> None:
         for _ in range(count):
             await trio.sleep(self.garp_interval)
             sender.send()

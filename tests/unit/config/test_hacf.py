@@ -259,7 +259,7 @@ def test_crm_needs_pacemaker(value: str) -> None:
 @pytest.mark.parametrize("directive", ["msgfmt classic", "compression bz2", "apiauth ipfail "
                                        "uid=hacluster", "coredumps true", "conn_logd_time 60",
                                        "failfast hacluster",
-                                       "deadping 30", "debug 1", "mcast6 eth0 ff02::1 694 1 0"])
+                                       "deadping 30", "debug 1"])
 def test_known_heartbeat_directives_are_ignored_with_a_warning(directive: str) -> None:
     _, report = parse(BASE + directive + "\n")
     assert report.errors == []
@@ -267,6 +267,15 @@ def test_known_heartbeat_directives_are_ignored_with_a_warning(directive: str) -
     assert [w for w in texts(report.warnings) if w.startswith("/etc/ha.d/ha.cf:3:")] == [
         f"/etc/ha.d/ha.cf:3: {name}: ignored by twinbeat ({IGNORED[name]})"
     ]
+
+
+@pytest.mark.parametrize("directive", ["mcast6 eth0 ff02::1 694 1 0", "ucast6 eth1 fd00::2"])
+def test_ipv6_media_are_refused_not_ignored(directive: str) -> None:
+    # A link the admin believes in must not silently be missing (issue #16).
+    name = directive.split(maxsplit=1)[0]
+    assert errors(BASE + directive + "\n") == [
+        f"/etc/ha.d/ha.cf:3: {name}: IPv6 heartbeat media are not supported; use bcast, "
+        "ucast or mcast over IPv4 on the same interface, or serial"]
 
 
 def test_unknown_directive_is_an_error_with_file_and_line() -> None:
@@ -309,11 +318,30 @@ def test_huge_integers_are_errors_not_crashes() -> None:
     assert [e.split(":")[1] for e in errs] == ["3", "4"]
 
 
-def test_respawn_is_parsed_but_warned_as_not_run() -> None:
-    _hacf, report = parse(BASE + "respawn hacluster /usr/lib/heartbeat/ipfail\n")
+def test_heartbeats_ipfail_is_not_run_and_says_why() -> None:
+    hacf, report = parse(BASE + "respawn hacluster /usr/lib/heartbeat/ipfail\n")
     assert report.errors == []
-    assert any("respawn: twinbeat does not start respawn children" in w
-               for w in texts(report.warnings))
+    assert hacf.respawn == ()
+    assert [w for w in texts(report.warnings) if ":3:" in w] == [
+        "/etc/ha.d/ha.cf:3: respawn: /usr/lib/heartbeat/ipfail is a heartbeat API client, "
+        "which cannot run without heartbeat's client API: not started (ping nodes replace "
+        "ipfail (docs/ping.md))"]
+
+
+def test_respawn_lines_are_kept_in_order_with_their_arguments() -> None:
+    hacf, report = parse(BASE + "respawn nobody /usr/bin/sleep 1000\n"
+                                "respawn root /usr/local/bin/agent --quiet -x 2\n")
+    assert report.errors == []
+    assert [(r.user, r.command, r.args, r.line) for r in hacf.respawn] == [
+        ("nobody", "/usr/bin/sleep", ("1000",), 3),
+        ("root", "/usr/local/bin/agent", ("--quiet", "-x", "2"), 4)]
+    assert hacf.respawn[1].text == "root /usr/local/bin/agent --quiet -x 2"
+
+
+@pytest.mark.parametrize("line", ["respawn", "respawn nobody"])
+def test_respawn_needs_a_user_and_a_command(line: str) -> None:
+    assert errors(BASE + line + "\n") == [
+        "/etc/ha.d/ha.cf:3: respawn: needs a user and an absolute command path"]
 
 
 def test_garp_defaults_are_heartbeats_ten_at_500ms() -> None:
@@ -335,14 +363,16 @@ def test_bad_garp_settings_are_errors(line: str) -> None:
 
 
 def test_directives_nothing_reads_still_parse_and_warn() -> None:
-    """hopfudge, use_logd and respawn are checked and warned about, but not stored."""
+    """hopfudge and use_logd are checked and warned about, but not stored; ipfail is not run."""
     hacf, report = parse(BASE + "hopfudge 3\nuse_logd yes\n"
                          "respawn hacluster /usr/lib/heartbeat/ipfail\n")
     assert report.errors == []
     assert [w for w in texts(report.warnings) if ":3:" in w or ":4:" in w or ":5:" in w] == [
         "/etc/ha.d/ha.cf:4: use_logd: twinbeat has no logd; it logs per logfile/debugfile/"
         "logfacility, or to stderr (the journal) without them",
-        "/etc/ha.d/ha.cf:5: respawn: twinbeat does not start respawn children; "
-        "/usr/lib/heartbeat/ipfail will not run (ping nodes replace ipfail)"]
-    assert not any(hasattr(hacf, name) for name in ("hopfudge", "use_logd", "respawn"))
+        "/etc/ha.d/ha.cf:5: respawn: /usr/lib/heartbeat/ipfail is a heartbeat API client, "
+        "which cannot run without heartbeat's client API: not started (ping nodes replace "
+        "ipfail (docs/ping.md))"]
+    assert not any(hasattr(hacf, name) for name in ("hopfudge", "use_logd"))
+    assert hacf.respawn == ()
     assert errors(BASE + "hopfudge 256\n") == ["/etc/ha.d/ha.cf:3: hopfudge 256: must be 0-255"]

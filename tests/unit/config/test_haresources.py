@@ -61,7 +61,7 @@ def test_resource_forms(text: str, expected: object) -> None:
     ("IPaddr::198.18.1.100/24/eth0/1.2.3.4/x", "too many"),
     ("IPaddr::127.0.0.1", "cannot be a service address"),
     ("IPaddr::224.0.0.1", "cannot be a service address"),
-    ("IPaddr::", "bad IPv4 address"),
+    ("IPaddr::", "IPaddr takes one argument"),
     ("IPaddr::1.2.3.4::x", "takes one argument"),
     ("IPaddr::198.18.1.100/24/this-name-is-too-long", "bad interface name"),
     ("/etc/init.d/apache2", "not a resource script name"),

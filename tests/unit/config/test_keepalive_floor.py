@@ -55,7 +55,7 @@ def test_run_refuses_it_before_starting(write_dir, tmp_path, capsys, monkeypatch
         raise AssertionError("the daemon started with a keepalive below the floor")
 
     monkeypatch.setattr(root.trio, "run", must_not_start)
-    monkeypatch.setattr(root, "bump_generation", must_not_start)
+    monkeypatch.setattr(root, "start_generation", must_not_start)
     d = write_dir(hacf=HOWTO_HACF + "keepalive 1us\n")
     args = argparse.Namespace(config_dir=d, node="prime", run_dir=str(tmp_path / "run"),
                               state_dir=str(tmp_path / "state"), foreground=False)

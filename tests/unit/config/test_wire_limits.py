@@ -115,7 +115,7 @@ def test_run_refuses_a_65th_group_before_starting(write_dir, tmp_path, capsys,
         raise AssertionError("the daemon started with a configuration it cannot carry")
 
     monkeypatch.setattr(root.trio, "run", must_not_start)
-    monkeypatch.setattr(root, "bump_generation", must_not_start)
+    monkeypatch.setattr(root, "start_generation", must_not_start)
     d = write_dir(haresources=_groups(65))
     args = argparse.Namespace(config_dir=d, node="prime", run_dir=str(tmp_path / "run"),
                               state_dir=str(tmp_path / "state"), foreground=False)

@@ -250,6 +250,10 @@ def test_a_failed_fence_is_retried_with_a_capped_backoff_and_nothing_is_taken_ov
     acts = pair.feed(PeerFenced("prime"), t)
     assert orders(acts) == [StartGroup(A)]
     assert fence(pair.node) == ("fenced", 6, "fenced", None, False)
+    # Since start-up, for the metrics: every attempt and every outcome, beyond the history.
+    snap = pair.node.snapshot().fencing
+    assert snap is not None
+    assert (snap.attempts_total, snap.results) == (6, {"failed": 5, "fenced": 1})
 
 
 def test_an_administrator_confirms_the_peer_down_and_the_takeover_proceeds() -> None:
@@ -269,6 +273,9 @@ def test_an_administrator_confirms_the_peer_down_and_the_takeover_proceeds() -> 
     acts = pair.feed(FenceAcknowledged("prime"), t + 2)
     assert fence_logs(acts) == ["fence-ack prime: node prime is already confirmed down"]
     assert fence(pair.node) == ("fenced", 1, "acknowledged", None, False)
+    snap = pair.node.snapshot().fencing
+    assert snap is not None
+    assert (snap.attempts_total, snap.results) == (1, {"failed": 1, "acknowledged": 1})
 
 
 def test_a_result_that_comes_after_fence_ack_is_stale_logged_and_ignored() -> None:

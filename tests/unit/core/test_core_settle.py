@@ -1,4 +1,4 @@
-"""`Node._settle` runs to a checked fixed point (node.py `settle_bound`)."""
+"""`Node._settle` runs to a checked fixed point (settling.py `settle_bound`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from core_helpers import PARAMS, B, Peer, group_state, joined, last_hb
 
 from twinbeat.core import CoreMisuse, LeftoversFound, Node, Started, Tick
 from twinbeat.core.groups import Groups
-from twinbeat.core.node import settle_bound
+from twinbeat.core.settling import settle_bound
 from twinbeat.core.states import Phase
 
 

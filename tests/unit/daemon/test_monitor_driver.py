@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import trio
 
-from twinbeat.config.model import ScriptResource
+from twinbeat.config.model import Monitoring, ScriptResource
 from twinbeat.core import events as ev
 from twinbeat.daemon.monitor import BACKSTOP, Monitor, Watch
 from twinbeat.resources import AgentError
@@ -278,3 +279,31 @@ async def test_a_real_hung_check_is_killed_by_pid_and_reported(tmp_path: Path) -
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in \
             Path(f"/proc/{pid}/status").read_text()
+
+
+def config_with(interval: float | None) -> object:
+    """What `Monitor.for_groups` reads of a Config: ha.cf's monitoring settings."""
+    return SimpleNamespace(hacf=SimpleNamespace(monitoring=Monitoring(interval=interval)))
+
+
+async def test_a_reload_rechecks_a_held_group_under_its_new_interval(autojump_clock) -> None:
+    """A group being monitored whose interval changed is checked afresh at the new pace;
+    what its checks found so far is kept."""
+    agent = StandIn("apache2")
+    runners = {"g": SimpleNamespace(agents=[agent])}
+    core = Core()
+    async with trio.open_nursery() as nursery:
+        monitor = await started(nursery, Monitor.for_groups(
+            config_with(5.0), runners, core.report))  # type: ignore[arg-type]
+        monitor.start("g")
+        await trio.sleep(10.5)
+        assert agent.at == [5.0, 10.0]
+        monitor.reconfigure(config_with(5.0), runners)  # type: ignore[arg-type]
+        await trio.sleep(5.0)
+        assert agent.at == [5.0, 10.0, 15.0]  # unchanged settings: not re-armed
+        monitor.reconfigure(config_with(2.0), runners)  # type: ignore[arg-type]
+        await trio.sleep(4.1)
+        assert agent.at == [5.0, 10.0, 15.0, 17.5, 19.5]
+        assert monitor.view(trio.current_time())["g"][0]["checks"] == 5
+        assert monitor.view(trio.current_time())["g"][0]["interval"] == 2.0
+        nursery.cancel_scope.cancel()
