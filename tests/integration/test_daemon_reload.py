@@ -94,7 +94,9 @@ async def test_sighup_applies_timers_and_groups_and_leaves_the_running_group_alo
             node.signal(signal.SIGHUP)
         for node, mark in zip(pair.nodes, marks, strict=True):
             await reloaded(pair, node, mark)
-        await pair.until(lambda: not markers["prime"].exists(), "prime stops dummy2")
+        # The script removes its marker, then writes its history: wait for the history.
+        await pair.until(lambda: "stop" in history(pair.prime, "history2"), "prime stops dummy2")
+        assert not markers["prime"].exists()
         assert history(pair.prime, "history2") == ["start", "stop"]  # stopped once
         assert history(pair.prime) == starts
         await pair.until(lambda: len(pair.prime.status()["groups"]) == 1, "dummy2 forgotten")

@@ -26,7 +26,6 @@ client does may reach the daemon's core (issue #11):
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ from typing import Any
 
 import trio
 
+from twinbeat.control.accepting import accept_retrying
 from twinbeat.control.ratelimit import LogLimiter
 from twinbeat.control.requests import (
     MAX_REQUEST,
@@ -58,8 +58,6 @@ REPLY_TIMEOUT = 5.0  # a client that does not read its reply is dropped
 MAX_CONNECTIONS = 32  # a CLI command uses one, for well under a second
 ROOT_RESERVED = 8  # of MAX_CONNECTIONS: only root may use these
 MAX_PER_USER = 8  # connections one non-root uid may hold
-ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
-ACCEPT_RETRY = 0.1  # after a capacity error from accept(), as trio.serve_listeners does
 RESTART_DELAY = (1.0, 30.0)  # first and longest pause before serving again after a failure
 # Client-caused log lines: this many per window, then counted (ratelimit.py).
 LOG_BURST, LOG_WINDOW = 5, 60.0
@@ -231,7 +229,7 @@ class ControlServer:
         """Accept connections and serve each in its own task, within the limits."""
         async with trio.open_nursery() as nursery:
             while True:
-                stream = await self._accept(listener)
+                stream = await accept_retrying(listener, self._error_log, "control socket")
                 try:
                     uid = self._uid_of(stream)
                 except OSError:
@@ -241,17 +239,6 @@ class ControlServer:
                     nursery.start_soon(self._connection, stream, uid)
                 else:
                     self._refuse_busy(stream, uid)
-
-    async def _accept(self, listener: trio.SocketListener) -> trio.SocketStream:
-        while True:
-            try:
-                return await listener.accept()
-            except OSError as exc:
-                if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
-                    raise
-                self._error_log.log(logging.ERROR, "control socket: accept: %s; retrying",
-                                    exc.strerror)
-            await trio.sleep(ACCEPT_RETRY)
 
     # -- admission ------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ import trio
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from twinbeat.config.model import MetricsEndpoint
+from twinbeat.control.accepting import accept_retrying
 from twinbeat.control.ratelimit import LogLimiter
 
 MAX_HEAD = 8192  # request line and headers: a scraper's is a few hundred bytes
@@ -52,8 +53,6 @@ MAX_CONNECTIONS = 16
 MAX_PER_CLIENT = 4
 ACCEPT_RATE, ACCEPT_BURST = 20.0, 20  # Prometheus scrapes every few seconds
 BACKLOG = 16
-ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
-ACCEPT_RETRY = 0.1
 RESTART_DELAY = (1.0, 30.0)
 RENDER_INTERVAL = 1.0  # s: a body this fresh is served again instead of rendering anew
 LOG_BURST, LOG_WINDOW = 5, 60.0
@@ -208,7 +207,7 @@ class MetricsServer:
         async with trio.open_nursery() as nursery:
             while True:
                 await self._accept_token()
-                stream = await self._accept(listener)
+                stream = await accept_retrying(listener, self._error_log, "metrics")
                 client = _client_of(stream)
                 if self._admits(client):
                     self._open[client] += 1
@@ -226,17 +225,6 @@ class MetricsServer:
             await trio.sleep((1.0 - self._tokens) / self._accept_rate)
             self._tokens, self._refilled = 1.0, trio.current_time()
         self._tokens -= 1.0
-
-    async def _accept(self, listener: trio.SocketListener) -> trio.SocketStream:
-        while True:
-            try:
-                return await listener.accept()
-            except OSError as exc:
-                if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
-                    raise
-                self._error_log.log(logging.ERROR, "metrics: accept: %s; retrying",
-                                    exc.strerror)
-            await trio.sleep(ACCEPT_RETRY)
 
     # -- admission ------------------------------------------------------------------------------
 
