@@ -16,8 +16,9 @@ that could not be attributed to the peer. It decides:
   received on another link → duplicate (it refreshes its link); an older unseen one →
   stale (changes nothing); only the newest is applied;
 - **the link quorum**: a link is up while heard within deadtime (+ grace; initdead from our
-  first heartbeat before the first frame); the peer is dead only when *every* link is dead
-  — one link down is a warning, never a takeover (DESIGN §3);
+  first heartbeat before the first frame), and dead at once when its driver reports the
+  carrier lost (`carrier`; docs/core.md, Physical links); the peer is dead only when *every*
+  link is dead — one link down is a warning, never a takeover (DESIGN §3);
 - RTT from fresh echoes, late-heartbeat warnings (warntime), configuration mismatch reports.
 
 What the groups must learn (the peer died holding something, came back, holds a group) and
@@ -175,9 +176,28 @@ class Membership:
                     out.append(Log("warning", f"Link {peer.name}:{lt.link}: {unechoed} frames "
                                               "heard that echo none of ours (a link that "
                                               "works one way only, or replayed frames)"))
+        return self._quorum_lost(peer, out)
+
+    def _quorum_lost(self, peer: PeerTracker, out: list[Action]) -> list[Notice]:
+        """The link quorum: the peer dies when its last link does, however each died."""
         if peer.declared_dead or not all(lt.up is False for lt in peer.links.values()):
             return []
         return self._declare_dead(peer, out)
+
+    def carrier(self, link: str, up: bool, last_ts: int | None,
+                out: list[Action]) -> list[Notice]:
+        """The driver's report on `link`'s physical layer (docs/core.md, Physical links):
+        lost, the link is dead now, and the peer too if it was the last; back, only news."""
+        peer = self.peer
+        if peer is None:
+            return []
+        lt = peer.links[link]
+        killed = not up and lt.up is True
+        news = lt.report_carrier(up, last_ts)
+        if news is not None:
+            loud = killed and peer.node_state is not WireNodeState.GONE
+            out.append(Log("warning" if loud else "info", f"Link {peer.name}:{link}{news}"))
+        return self._quorum_lost(peer, out) if killed else []
 
     def _declare_dead(self, peer: PeerTracker, out: list[Action]) -> list[Notice]:
         quiet = peer.node_state is WireNodeState.GONE
@@ -225,6 +245,10 @@ class Membership:
         lt = peer.links[ev.link]
         if not peer.alive:
             lt.hold_echo(ev.timestamp_ms, now)  # so that a restarted peer can prove us
+        if not lt.proves_link(ev.echo_ms):  # sent before a carrier loss: proves nothing
+            lt.count_stale()
+            lt.hold_echo(ev.timestamp_ms, now)  # ...but the peer may prove us with it
+            return []
         judgement = self._judge(peer, lt, ev, sent)
         if judgement is Judgement.ECHO_ONLY:
             lt.count_unechoed()

@@ -41,6 +41,7 @@ from .events import (
     GroupStopFailed,
     GroupStopped,
     LeftoversFound,
+    LinkCarrier,
     Log,
     PeerFenced,
     PingReachability,
@@ -180,7 +181,7 @@ class Node:
             case LeftoversFound(keys=keys):
                 phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.check_keys(keys)
-            case FrameReceived(link=link):
+            case FrameReceived(link=link) | LinkCarrier(link=link):
                 self._membership.check_link(link)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.check_result(ev)
@@ -206,8 +207,8 @@ class Node:
             case LeftoversFound(keys=keys):
                 self._phase = phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.leftovers(keys, now, out)
-            case FrameReceived():
-                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
+            case FrameReceived() | LinkCarrier():
+                self._heed(self._on_link(ev, now, out), out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
             case StandbyRequested() | TakeoverRequested():
@@ -221,6 +222,13 @@ class Node:
                 self._on_shutdown(out)
             case PeerFenced() | FenceFailed() | FenceAcknowledged():
                 self._on_fence(ev, now, out)
+
+    def _on_link(self, ev: FrameReceived | LinkCarrier, now: float,
+                 out: list[Action]) -> list[Notice]:
+        """A frame, or the link's driver on its physical layer: membership judges both."""
+        if isinstance(ev, LinkCarrier):
+            return self._membership.carrier(ev.link, ev.up, self._heartbeats.last_ts, out)
+        return self._membership.on_frame(ev, now, self._heartbeats.sent(now), out)
 
     def _heed(self, notices: list[Notice], out: list[Action]) -> None:
         """Carry membership's notices to their owners."""

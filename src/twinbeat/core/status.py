@@ -56,6 +56,7 @@ def link_snapshot(lt: LinkTracker, now: float, deadtime: float) -> PeerLinkSnaps
             late=lt.late,
             rejected={},  # frames the wire refused: counted and added by engine.py
         ),
+        carrier=lt.carrier,
     )
 
 
