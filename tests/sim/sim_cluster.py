@@ -48,6 +48,7 @@ from sim_arp import ArpCache, Garp
 from sim_fence import SimFencing
 from sim_monitor import Monitor
 from sim_network import LINKS, MAX_CONSECUTIVE_LOSS, MAX_DELAY, FakeNetwork
+from sim_physical import SimPhysical
 
 from twinbeat.core import (
     Announce,
@@ -166,6 +167,7 @@ class Simulation:
         self.incarnation = {n: 0 for n in NAMES}
         self.arp = ArpCache(self.seed)
         self.fence = SimFencing(self, NAMES)  # sim_fence.py: devices, power, freezes
+        self.physical = SimPhysical(self, NAMES, DEADTIME)  # sim_physical.py: carrier
         if self.fence.enabled:
             self.bound += self.fence.extra_bound(PROBE_MAX + 2 * KEEPALIVE + 2 * AGENT_MAX)
             self.end = self.heal_at + self.bound
@@ -202,6 +204,7 @@ class Simulation:
         self.incarnation[name] += 1
         self._replays_at_boot(name)
         self._feed(name, Started())
+        self.physical.booted(name)
         leftovers = tuple(k for k, s in self.ledger[name].items() if s == "leftover")
         delay = self.rng.uniform(0.0, PROBE_MAX)
         self._push(self.now + delay, "agent", (name, self.incarnation[name],
@@ -220,19 +223,25 @@ class Simulation:
         for k in self.ledger[name]:
             self.ledger[name][k] = "leftover"
         sn.generation += 1
+        self.physical.changed()  # its serial port closed: with HUPCL, DTR drops
 
     def _feed(self, name: str, event: Any) -> None:
         sn = self.nodes[name]
         if sn.engine is not None and not self.fence.hold(name, "event", event):
             if isinstance(event, PingReachability):
                 sn.ping_told = event.reachable
+            self.physical.feeding(name, event)
             self._carry_out(name, sn.engine.feed(event, sn.local(self.now)))
+            self.physical.fed(name, event)
 
     def _receive(self, name: str, link: str, data: bytes) -> None:
         sn = self.nodes[name]
         if sn.engine is not None and not self.fence.hold(name, "frame", (link, data)):
+            self.physical.receiving = (name, link)
             self._carry_out(name, sn.engine.received(link, data, sn.local(self.now)))
+            self.physical.receiving = None
             self._check_no_ghost(name)
+            self.physical.check_frame(name)
 
     def _carry_out(self, name: str, outputs: list[Output]) -> None:
         sn = self.nodes[name]
@@ -255,6 +264,7 @@ class Simulation:
             return
         self.trace.append(f"{self.now:.6f} {name} {output!r}")
         self.monitor.act(name, output)
+        self.physical.check_log(name, output)
         if isinstance(output, RecordPeerGeneration):
             self.nodes[name].peer_generation = output.generation  # the state dir survives
         elif isinstance(output, Log):
@@ -355,6 +365,7 @@ class Simulation:
 
     def _schedule_faults(self) -> None:
         self.monitor.schedule()
+        self.physical.schedule()
         r = self.rng
         t = r.uniform(0, 5)
         while t < self.heal_at:
@@ -428,6 +439,7 @@ class Simulation:
         self.trace.append(f"{self.now:.6f} HEAL")
         self.net.heal(self.now)
         self.fence.heal()
+        self.physical.heal()
         for name, sn in self.nodes.items():
             was_isolated = not sn.ping
             sn.ping = True
@@ -442,7 +454,7 @@ class Simulation:
         raise PropertyViolationError(
             f"sim seed {self.seed} (auto_failback={self.auto_failback}, "
             f"ping={self.ping_configured}, replay={self.replay_rate}, "
-            f"{self.fence.describe()}) at t={self.now:.3f}: "
+            f"{self.fence.describe()}, {self.physical.describe()}) at t={self.now:.3f}: "
             f"{what}\nreplay: pytest tests/sim --sim-seed {self.seed}"
         )
 
@@ -571,6 +583,9 @@ class Simulation:
         "fence_done": lambda s, p: s.fence.done(p),
         "power_on": lambda s, name: s.fence.power_on(name),
         "thaw": lambda s, p: s.fence.thaw(*p),
+        "carrier": lambda s, p: s.physical.deliver(p),
+        "physical": lambda s, _p: s.physical.fault() if s.now < s.heal_at else None,
+        "plug": lambda s, ln: s.physical.plug(ln),
     }
 
 

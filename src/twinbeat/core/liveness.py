@@ -21,6 +21,7 @@ behind the driver's report, were sent before it and prove nothing about the link
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .events import LinkEcho
@@ -37,6 +38,25 @@ ECHO_DELAY_MAX = 0xFFFF  # the wire's echo delay is a u16, saturating
 def grace(keepalive: float) -> float:
     """The margin added to deadtime (and initdead) before a silent link is declared dead."""
     return min(GRACE, keepalive / 2)
+
+
+def carrier_report(links: Mapping[str, LinkTracker], link: str, up: bool,
+                   last_ts: int | None, peer_alive: bool) -> tuple[str | None, bool]:
+    """Apply a driver's report on `link` (`LinkCarrier`): returns what to log after "Link
+    PEER:LINK" (None: no news) and whether the link died of it.
+
+    A lost carrier kills an up link, and one never heard while the peer is alive elsewhere;
+    links never heard whose carrier is lost too die with it (they cannot be heard either).
+    At start-up, with the peer never heard, a link never heard keeps initdead: a NIC still
+    negotiating its link reports no carrier, and must not get a live peer declared dead."""
+    lt = links[link]
+    killed = not up and (lt.up is True or (lt.up is None and peer_alive))
+    news = lt.report_carrier(up, last_ts, killed)
+    if killed:
+        for other in links.values():
+            if other.up is None and other.carrier is False:
+                other.mark_dead()
+    return news, killed
 
 
 @dataclass
@@ -92,18 +112,18 @@ class LinkTracker:
 
     # -- the physical layer
 
-    def report_carrier(self, up: bool, last_ts: int | None) -> str | None:
+    def report_carrier(self, up: bool, last_ts: int | None, kill: bool) -> str | None:
         """The driver's report on the physical layer; what to log after "Link PEER:LINK"
         (None: no news). Lost: only an echo of a timestamp sent after `last_ts` (our latest)
-        proves the link again, and an up link is dead now (one never heard keeps its
-        initdead, one dead stays dead). Back: the link stays as it is until a frame proves
-        it; a report of a carrier never seen lost is no news."""
+        proves the link again, and the link is dead now if `kill` (`carrier_report`
+        decides). Back: the link stays as it is until a frame proves it; a report of a
+        carrier never seen lost is no news."""
         was, self.carrier = self.carrier, up
         if up:
             return ": carrier back" if was is False else None
         if last_ts is not None:
             self.carrier_floor = last_ts
-        if self.up is True:
+        if kill and self.up is not False:
             self.mark_dead()
             return " dead (carrier lost)."
         return ": carrier lost" if was is not False else None

@@ -35,7 +35,7 @@ from .errors import CoreMisuse
 from .events import Action, FrameReceived, LinkEcho, Log, RecordPeerGeneration
 from .freshness import Followed, Judgement, judge
 from .heartbeat import SentRange
-from .liveness import LinkTracker, RejectCounts, grace
+from .liveness import LinkTracker, RejectCounts, carrier_report, grace
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .ownership import GroupView
 from .params import Params
@@ -191,9 +191,7 @@ class Membership:
         peer = self.peer
         if peer is None:
             return []
-        lt = peer.links[link]
-        killed = not up and lt.up is True
-        news = lt.report_carrier(up, last_ts)
+        news, killed = carrier_report(peer.links, link, up, last_ts, peer.alive)
         if news is not None:
             loud = killed and peer.node_state is not WireNodeState.GONE
             out.append(Log("warning" if loud else "info", f"Link {peer.name}:{link}{news}"))

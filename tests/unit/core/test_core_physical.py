@@ -273,3 +273,28 @@ def test_a_single_node_ignores_carrier_reports() -> None:
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
     assert logs(node.feed(LinkCarrier(ETH, up=False), 0.5)) == []
+
+
+def test_a_link_never_heard_dies_with_its_carrier_when_the_peer_is_alive_elsewhere() -> None:
+    # prime came up on eth0 only; the serial line never carried a frame yet. eth0's carrier
+    # goes, then the serial line's: the peer is dead now, not when initdead ends.
+    pair = Pair()
+    pair.hear(1.0, bytes([HELD, NONE]), links=(ETH,))
+    assert pair.links() == [(True, None), (None, None)]
+    pair.feed(LinkCarrier(ETH, up=False), 1.5)
+    assert pair.alive()
+    acts = pair.feed(LinkCarrier(TTY, up=False), 1.6)
+    assert logs(acts)[:2] == ["Link prime:/dev/ttyS0 dead (carrier lost).", "node prime: is dead"]
+    assert pair.links() == [(False, False), (False, False)]
+
+
+def test_a_link_whose_carrier_went_before_the_peer_was_heard_dies_with_the_last_one() -> None:
+    # The serial line lost its carrier while prime was still unheard (kept for initdead);
+    # prime then came up on eth0. When eth0's carrier goes, both are dead: prime is, now.
+    pair = Pair()
+    pair.feed(LinkCarrier(TTY, up=False), 0.5)
+    pair.hear(1.0, bytes([HELD, NONE]), links=(ETH,))
+    assert pair.links() == [(True, None), (None, False)]
+    acts = pair.feed(LinkCarrier(ETH, up=False), 1.5)
+    assert "node prime: is dead" in logs(acts)
+    assert pair.links() == [(False, False), (False, False)]
