@@ -1,7 +1,9 @@
 """The lab's power switch (lab/switch.py) driven the way a node's fence devices drive it: from
 inside the node's network namespace, through the real fence-agents protocol (fence_tblab) and
 the real cluster-glue `stonith` (external/tblab). No core policy involved: these hold with or
-without the core's fencing half.
+without the core's fencing half. (The daemons run, and calc's sees prime's power go through
+its cables at once: a long `fence_delay` keeps it from fencing prime itself while a test
+powers prime off and on by hand; prime, back within it, cancels that fence.)
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from twinbeat.lab.lab import Lab
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
+HANDS_OFF = "60"  # s: calc's daemon's head start before it would fence prime itself
+
 
 @pytest.fixture
 def agent_lab() -> Iterator[Lab]:
-    with running_lab(daemons=True, fencing=FenceSetup("agent")) as lab:
+    with running_lab(daemons=True, fencing=FenceSetup("agent", delay=HANDS_OFF)) as lab:
         yield lab
 
 
@@ -104,7 +108,7 @@ def test_an_unreachable_switch_fails_the_agent(agent_lab: Lab) -> None:
 
 @pytest.mark.skipif(not have_stonith(), reason="needs cluster-glue (scripts/install-deps)")
 def test_cluster_glue_resets_a_node_through_the_external_plugin() -> None:
-    with running_lab(daemons=True, fencing=FenceSetup("stonith")) as lab:
+    with running_lab(daemons=True, fencing=FenceSetup("stonith", delay=HANDS_OFF)) as lab:
         wait_for(lambda: lab.converged("prime"), 30, "prime to hold the group")
         before = lab.harness.pid("prime-daemon")
         hacf = lab.plan.files("calc").config_dir / "ha.cf"

@@ -19,6 +19,7 @@ operations run as their own tasks, so a slow or stuck agent never delays a heart
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import secrets
@@ -120,7 +121,8 @@ class Daemon:
             # can stop them first: otherwise the VIP would be held twice after a restart.
             self._feed(ev.LeftoversFound(await self.ops.probe_leftovers()))
             for link in self.links.values():
-                await nursery.start(link.run, self._deliver)
+                await nursery.start(functools.partial(link.run, carrier=self._carrier),
+                                    self._deliver)
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
             notify.notify("READY=1")
             # Supervised: whatever a client does to it, or however it fails, stays in there.
@@ -194,6 +196,11 @@ class Daemon:
         event = self.engine.frame_event(link_name, data)
         if event is not None:
             self.events_in.put_frame(link_name, event, trio.current_time())
+
+    def _carrier(self, link_name: str, up: bool) -> None:
+        """Called by a link when its physical layer changes (carrier, modem lines, hang-up):
+        the core decides what it means (docs/core.md, Physical links)."""
+        self.events_in.send_nowait(ev.LinkCarrier(link_name, up))
 
     def _feed(self, event: ev.Event, at: float | None = None) -> None:
         """Feed one event at `at` (when a frame arrived) or now; the core's time never goes

@@ -22,7 +22,8 @@ import trio
 from pyroute2 import IPRoute
 
 from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast, UdpMedium
-from twinbeat.links import Deliver
+from twinbeat.links import Carrier, Deliver
+from twinbeat.links.carrier import NicCarrier
 from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
@@ -74,13 +75,24 @@ class UdpLink:
     # -- public API --------------------------------------------------------------------
 
     async def run(
-        self, deliver: Deliver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, deliver: Deliver, *, carrier: Carrier | None = None,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Open the link, then receive until cancelled, reopening whenever it is lost.
 
         `task_status.started()` is called after the first open attempt, successful or not,
-        so the daemon can start even if this interface is missing.
+        so the daemon can start even if this interface is missing. With `carrier`, the
+        interface's carrier is watched too (links/carrier.py: rtnetlink events) and reported
+        as `carrier(name, up)`: its state at start, then every change.
         """
+        async with trio.open_nursery() as nursery:
+            if carrier is not None:
+                name = self.name
+                watch = NicCarrier(self.iface, lambda up: carrier(name, up))
+                await nursery.start(watch.run)
+            await self._serve(deliver, task_status)
+
+    async def _serve(self, deliver: Deliver, task_status: trio.TaskStatus[None]) -> None:
         started = False
         with IPRoute() as ipr:
             try:
