@@ -143,7 +143,13 @@ class Simulation:
             GroupSpec(key=f"198.18.1.{100 + i}", primary=NAMES[i % 2])
             for i in range(r.randint(1, 3))
         )
-        self.net = FakeNetwork(r, NAMES, warmup=(MAX_CONSECUTIVE_LOSS + 1) * KEEPALIVE + MAX_DELAY)
+        # The cadence (own PRNG): in some runs every timer fires late, by up to `stretch`
+        # keepalives, as on a loaded machine; heartbeats on change are not delayed. No safety
+        # argument may depend on the periodic cadence (docs/core.md §Simulator).
+        self._cadence = random.Random(self.seed * 3571 + 5)
+        self.stretch = self._cadence.choice((0.0, 0.0, 0.25, 0.5))
+        warmup = (MAX_CONSECUTIVE_LOSS + 1) * KEEPALIVE * (1 + self.stretch) + MAX_DELAY
+        self.net = FakeNetwork(r, NAMES, warmup=warmup)
         self.nodes = {
             n: SimNode(n, offset=_clock_offset(r), drift=r.uniform(-MAX_DRIFT, MAX_DRIFT))
             for n in NAMES
@@ -256,7 +262,9 @@ class Simulation:
         sn.tick_token += 1
         deadline = sn.engine.next_deadline()
         if deadline is not None:
-            self._push(max(sn.sim_time(deadline), self.now), "tick", (name, sn.tick_token))
+            late = self._cadence.uniform(0, self.stretch * KEEPALIVE) if self.stretch else 0.0
+            self._push(max(sn.sim_time(deadline), self.now) + late, "tick",
+                       (name, sn.tick_token))
 
     def _act(self, name: str, output: Output) -> None:
         if isinstance(output, Transmit):
@@ -453,7 +461,7 @@ class Simulation:
     def _violation(self, what: str) -> None:
         raise PropertyViolationError(
             f"sim seed {self.seed} (auto_failback={self.auto_failback}, "
-            f"ping={self.ping_configured}, replay={self.replay_rate}, "
+            f"ping={self.ping_configured}, replay={self.replay_rate}, stretch={self.stretch}, "
             f"{self.fence.describe()}, {self.physical.describe()}) at t={self.now:.3f}: "
             f"{what}\nreplay: pytest tests/sim --sim-seed {self.seed}"
         )

@@ -26,6 +26,7 @@ from test_sim_properties import DEFAULT_RUNS, first_violation
 from twinbeat.core import GroupSpec, StartGroup, StopGroup
 from twinbeat.core import membership as membership_module
 from twinbeat.core.liveness import LinkTracker, carrier_report
+from twinbeat.engine import Transmit
 
 A = "198.18.1.100"  # primary alpha: the first haresources line
 B = "198.18.1.101"  # primary bravo
@@ -47,6 +48,9 @@ class Scripted(Simulation):
         self.fail_start = self.fail_stop = self.replay_rate = 0.0
         self.monitor.off()
         self.net.heal(self.now)
+        for (_src, _dst, link), model in self.net.models.items():
+            if link == LINKS[0]:
+                model.max_delay = 0.002  # a crossover cable: the serial line is the slow one
         self.physical.reported = True
         self.physical.hupcl = True
         fence = self.fence
@@ -59,6 +63,10 @@ class Scripted(Simulation):
 
     def _schedule_faults(self) -> None:
         self._push(AT, "script", None)
+
+    def _send(self, src: str, tx: Transmit) -> None:
+        self.trace.append(f"{self.now:.6f} {src} SEND")  # for the failback's timeline
+        super()._send(src, tx)
 
     def script(self) -> None:
         raise NotImplementedError
@@ -128,6 +136,31 @@ def test_power_loss_is_taken_over_within_the_drivers_report_not_deadtime(seed: i
         AT + REPORTED)
     assert when(trace, alpha, "POWER ON"), tail  # and it comes back: the failback follows
     assert after(when(trace, bravo, repr(StopGroup(A)))), tail
+
+
+SERIAL_MAX = 0.06  # the slowest one-way delay of the (lossless, FIFO) serial model
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_failback_is_a_few_one_way_delays_plus_the_stop_not_keepalive_ticks(seed: int) -> None:
+    """Send on change (heartbeat.py): alpha, back from its power loss, hears bravo and is
+    heard within round trips (a frame we can only echo is answered at once); bravo releases
+    as soon as it sees alpha active, and alpha starts a few one-way delays after bravo's stop
+    (released, claimed, acked), never waiting for a keepalive (1 s here)."""
+    trace = PowerLoss(seed, fault_phase=AT + FOR).run()
+    alpha, bravo = NAMES
+    tail = "\n".join(trace[-40:])
+    on = when(trace, alpha, "POWER ON")[0]
+    spoke = after(when(trace, alpha, "SEND"), on)[0]  # its first heartbeat, after the probe
+    active = after(when(trace, alpha, "Log(level='info', message='Comms up"), on)[0]
+    release = after(when(trace, bravo, repr(StopGroup(A))), on)[0]
+    gone = f"Log(level='info', message='Resource group {A} released')"
+    released = after(when(trace, bravo, gone), on)[0]
+    start = after(when(trace, alpha, repr(StartGroup(A))), on)[0]
+    assert active - spoke < 4 * SERIAL_MAX, tail  # each side answers the other at once
+    assert release - active < 2 * SERIAL_MAX, tail  # active -> bravo hears it, releases
+    assert start - released < 4 * SERIAL_MAX, tail  # released, claimed, acked
+    assert start - on < PROBE_MAX + AGENT_MAX + 8 * SERIAL_MAX < KEEPALIVE + AGENT_MAX, tail
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -3,11 +3,17 @@
 Owns: `Heartbeats`: the sequence counter, our timestamps (and which of them a fresh echo may
 carry: `SentRange`), the time the next keepalive is due, the state last advertised, and
 whether an answer is owed at once.
-Heartbeats go out every keepalive (ha.cf `keepalive`), at once when the advertised state
-changes, and at once when membership.py says an answer is owed (the peer came alive, changed
-state, claims a group: the claim waits for our echo). After the node is gone, one final
-frame (GONE) and then `ShutdownComplete`. Must not import another core module's state, nor
-anything doing I/O.
+Heartbeats go out every keepalive (ha.cf `keepalive`), and **on change**: at once when the
+advertised state changes (leaving, released, claimed, started...) and when membership.py says
+an answer is owed (the peer came alive, changed state, claims a group and waits for our echo,
+or sent a frame we can only echo back: first contact, a link coming back), so that a handoff
+takes a few one-way delays, not keepalive ticks. Those unscheduled sends are rate-limited
+against flapping by a token bucket (`SendBudget`: BURST at once, then REFILL per keepalive);
+a change that finds the bucket empty goes out as soon as a token is back, or with the next
+keepalive. Safety never depends on when a frame goes out (docs/core.md: the claim rule is
+about echoes; the simulator stretches the cadence in some runs to check it), only on what it
+says. After the node is gone, one final frame (GONE) and then `ShutdownComplete`. Must not
+import another core module's state, nor anything doing I/O.
 
 Timestamps are our monotonic clock in ms plus `Params.timestamp_origin` (the daemon draws it
 at random per run), mod 2^32. The peer only echoes them back and orders them, so the origin
@@ -29,6 +35,33 @@ Advertised = tuple[int, int, bytes]
 # Freshness). Older than that, the peer has not heard us on that link for longer than its
 # own deadtime (deadtime > 2 keepalive): the link is dead at its end already.
 ECHO_WINDOW = 2.0
+# Unscheduled heartbeats: BURST in a row at once (a handoff takes a handful), then REFILL per
+# keepalive. A flapping state or a flood of frames to answer costs at most that.
+BURST = 8
+REFILL = 4
+
+
+class SendBudget:
+    """The token bucket of unscheduled heartbeats (see the module docstring)."""
+
+    def __init__(self, keepalive: float) -> None:
+        self._period = keepalive / REFILL  # one token back per period
+        self._tokens = float(BURST)
+        self._at: float | None = None  # when `_tokens` was last brought up to date
+
+    def _refill(self, now: float) -> None:
+        if self._at is not None:
+            self._tokens = min(float(BURST), self._tokens + (now - self._at) / self._period)
+        self._at = now
+
+    def ready_at(self, now: float) -> float:
+        """When the next unscheduled heartbeat may go out (`now` if it may now)."""
+        self._refill(now)
+        return now if self._tokens >= 1.0 else now + (1.0 - self._tokens) * self._period
+
+    def spend(self, now: float) -> None:
+        self._refill(now)
+        self._tokens = max(0.0, self._tokens - 1.0)
 
 
 @dataclass(frozen=True)
@@ -64,6 +97,8 @@ class Heartbeats:
         self._span_ms = 0
         self._answer_owed = False
         self._final_sent = False
+        self._budget = SendBudget(params.keepalive)
+        self._held: float | None = None  # an unscheduled heartbeat waits for a token until
 
     @property
     def last_ts(self) -> int | None:
@@ -81,20 +116,27 @@ class Heartbeats:
         self._answer_owed = True
 
     def deadline(self, phase: Phase) -> float | None:
-        """When the next keepalive is due (None when this node is not sending)."""
-        return self._next_send if phase in SENDING_PHASES else None
+        """When the next heartbeat is due: the keepalive, or sooner a change held back by
+        the rate limit (None when this node is not sending)."""
+        if phase not in SENDING_PHASES:
+            return None
+        if self._held is not None and self._next_send is not None:
+            return min(self._held, self._next_send)
+        return self._next_send
 
     def due(self, phase: Phase, now: float, state: Advertised) -> bool:
-        """Whether a heartbeat goes out now: keepalive due, state changed, or answer owed."""
+        """Whether a heartbeat goes out now: keepalive due, or, within the rate limit, the
+        state changed or an answer is owed. The final frame (GONE) is never held back."""
         final = phase is Phase.GONE and not self._final_sent
         if phase not in SENDING_PHASES and not final:
             return False
-        return (
-            self._next_send is None
-            or now >= self._next_send
-            or state != self._last_sent
-            or self._answer_owed
-        )
+        if final or self._next_send is None or now >= self._next_send:
+            return True
+        if state == self._last_sent and not self._answer_owed:
+            self._held = None  # nothing new (a flap came back to what was sent)
+            return False
+        self._held = self._budget.ready_at(now)  # the deadline of what is held back
+        return self._held <= now
 
     def send(
         self, phase: Phase, now: float, state: Advertised, echoes: tuple[LinkEcho, ...]
@@ -106,10 +148,13 @@ class Heartbeats:
             SendHeartbeat(sequence=self._sequence, node_state=state[0], node_flags=state[1],
                           groups=state[2], echoes=echoes, timestamp_ms=ts)
         ]
+        if self._next_send is not None and now < self._next_send:
+            self._budget.spend(now)  # unscheduled: a change or an answer
         self._last_sent = state
         self._note_sent(now, ts)
         self._next_send = now + self._keepalive
         self._answer_owed = False
+        self._held = None
         if phase is Phase.GONE:
             self._final_sent = True
             out.append(ShutdownComplete())

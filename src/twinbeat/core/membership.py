@@ -16,15 +16,13 @@ that could not be attributed to the peer. It decides:
   received on another link → duplicate (it refreshes its link); an older unseen one →
   stale (changes nothing); only the newest is applied;
 - **the link quorum**: a link is up while heard within deadtime (+ grace; initdead from our
-  first heartbeat before the first frame), and dead at once when its driver reports the
-  carrier lost (`carrier`; docs/core.md, Physical links); the peer is dead only when *every*
-  link is dead — one link down is a warning, never a takeover (DESIGN §3);
+  first heartbeat), dead at once when its carrier is lost (`carrier`, docs/core.md); the
+  peer is dead only when *every* link is dead — one is a warning, never a takeover;
 - RTT from fresh echoes, late-heartbeat warnings (warntime), configuration mismatch reports.
 
 What the groups must learn (the peer died holding something, came back, holds a group) and
 when a heartbeat is owed at once are returned as `Notice`s; node.py passes them on. The groups
-see the peer only through `LivePeer`, a frozen view (notices.py). Must not import groups.py,
-node.py or anything doing I/O.
+see the peer only through `LivePeer` (notices.py). Must not import groups.py, node.py or I/O.
 """
 from __future__ import annotations
 
@@ -241,26 +239,29 @@ class Membership:
             self.unattributed[ev.link].count(UNKNOWN_PEER)
             return []
         lt = peer.links[ev.link]
-        if not peer.alive:
-            lt.hold_echo(ev.timestamp_ms, now)  # so that a restarted peer can prove us
+        # So that a restarted peer can prove us: echoed back at once (and below on a link
+        # that is down, or was cut off by a carrier loss), freshness.py.
+        held = [] if peer.alive else self._echo_back(lt, ev, now)
         if not lt.proves_link(ev.echo_ms):  # sent before a carrier loss: proves nothing
             lt.count_stale()
-            lt.hold_echo(ev.timestamp_ms, now)  # ...but the peer may prove us with it
-            return []
+            return self._echo_back(lt, ev, now)
         judgement = self._judge(peer, lt, ev, sent)
         if judgement is Judgement.ECHO_ONLY:
             lt.count_unechoed()
-            if not lt.up:  # echo it back, so that the link can come up (freshness.py)
-                lt.hold_echo(ev.timestamp_ms, now)
-            return []
+            return held if lt.up else self._echo_back(lt, ev, now)
         if judgement in DROPPED:
             DROPPED[judgement](lt)  # counted, nothing else
-            return []
+            return held
         restarted = False
         if judgement in (Judgement.ADOPT, Judgement.REBASE):
             restarted = self._adopt(peer, ev, out, quiet=judgement is Judgement.REBASE)
         return self._accept(peer, lt, ev, now=now, new=judgement is not Judgement.COPY,
                             restarted=restarted, sent=sent, out=out)
+
+    @staticmethod
+    def _echo_back(lt: LinkTracker, ev: FrameReceived, now: float) -> list[Notice]:
+        lt.hold_echo(ev.timestamp_ms, now)
+        return [AnswerOwed()]
 
     def _judge(self, peer: PeerTracker, lt: LinkTracker, ev: FrameReceived,
                sent: SentRange) -> Judgement:
