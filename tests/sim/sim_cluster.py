@@ -320,6 +320,11 @@ class Simulation:
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
         if self.fence.void(name, inc):
             return  # the machine was switched off meanwhile: the agent died with it
+        if inc != self.incarnation[name] and self.nodes[name].engine is not None:
+            # A dead daemon's agent outliving the next daemon's start: systemd kills what is
+            # left in the unit's cgroup before it restarts the daemon (KillMode=mixed), so a
+            # stop begun before a crash cannot stop what the next incarnation started.
+            return
         # The agent finished: its effect on the machine stands even if the daemon died.
         key = getattr(ev, "key", None)
         if isinstance(ev, GroupStopped | GroupStopFailed | GroupStartFailed | GroupRestartFailed):

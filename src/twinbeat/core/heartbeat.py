@@ -39,6 +39,13 @@ ECHO_WINDOW = 2.0
 # keepalive. A flapping state or a flood of frames to answer costs at most that.
 BURST = 8
 REFILL = 4
+# A keepalive due within EARLY keepalives goes out with a fresh frame of the peer, so that
+# one wake-up serves both the frame received and the frame sent (issue #17: at a 10 ms
+# keepalive the daemon's cost is mostly its wake-ups). With half a keepalive one of the two
+# nodes always falls into step with the other's frames: it then sends on each of them, a
+# keepalive apart; the other keeps its own time. Only the peer's fresh frames do this (a
+# replay or a stranger's frame sends nothing), and at most twice a keepalive.
+EARLY = 0.5
 
 
 class SendBudget:
@@ -87,6 +94,7 @@ class Heartbeats:
 
     def __init__(self, params: Params) -> None:
         self._keepalive = params.keepalive
+        self._early = EARLY * params.keepalive
         self._window_ms = round(ECHO_WINDOW * params.deadtime * 1000)
         self._origin = params.timestamp_origin
         self._sequence = (params.first_sequence - 1) & U32
@@ -124,13 +132,14 @@ class Heartbeats:
             return min(self._held, self._next_send)
         return self._next_send
 
-    def due(self, phase: Phase, now: float, state: Advertised) -> bool:
-        """Whether a heartbeat goes out now: keepalive due, or, within the rate limit, the
-        state changed or an answer is owed. The final frame (GONE) is never held back."""
+    def due(self, phase: Phase, now: float, state: Advertised, *, heard: bool = False) -> bool:
+        """Whether a heartbeat goes out now: keepalive due (or nearly, when `heard`: a fresh
+        frame of the peer was just taken in), or, within the rate limit, the state changed or
+        an answer is owed. The final frame (GONE) is never held back."""
         final = phase is Phase.GONE and not self._final_sent
         if phase not in SENDING_PHASES and not final:
             return False
-        if final or self._next_send is None or now >= self._next_send:
+        if final or self._next_send is None or now >= self._next_send - heard * self._early:
             return True
         if state == self._last_sent and not self._answer_owed:
             self._held = None  # nothing new (a flap came back to what was sent)
@@ -148,7 +157,7 @@ class Heartbeats:
             SendHeartbeat(sequence=self._sequence, node_state=state[0], node_flags=state[1],
                           groups=state[2], echoes=echoes, timestamp_ms=ts)
         ]
-        if self._next_send is not None and now < self._next_send:
+        if self._next_send is not None and now < self._next_send - self._early:
             self._budget.spend(now)  # unscheduled: a change or an answer
         self._last_sent = state
         self._note_sent(now, ts)

@@ -59,7 +59,6 @@ UNKNOWN_PEER = "unknown-peer"
 # reported as "took over from".
 REALLY_HELD = frozenset({WireGroupState.HELD, WireGroupState.STOPPING})
 
-
 # Frames that are only counted, and the counter of each.
 DROPPED: dict[Judgement, Callable[[LinkTracker], None]] = {
     Judgement.REPLAYED: LinkTracker.count_replay,
@@ -115,6 +114,7 @@ class Membership:
         self.unattributed = {ln: RejectCounts() for ln in params.links}
         self.initdead_end: float | None = None
         self.recorded = params.peer_generation  # what the state dir says (RecordPeerGeneration)
+        self.heard = 0  # fresh frames taken in (node.py: a keepalive may go out with one)
 
     # ------------------------------------------------------------------ queries
 
@@ -282,7 +282,7 @@ class Membership:
         if lt.refresh(now, self.params.warntime):
             out.append(Log("info", f"Link {peer.name}:{ev.link} up."))
         self._note_echo(peer, lt, ev, sent)
-        peer.last_heard = now
+        peer.last_heard, self.heard = now, self.heard + 1
         notices = [] if peer.alive else self._revive(peer, restarted, out)
         if not new:
             lt.count_duplicate()

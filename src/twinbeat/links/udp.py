@@ -25,6 +25,7 @@ from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast, UdpMedium
 from twinbeat.links import Carrier, Deliver
 from twinbeat.links.carrier import NicCarrier
 from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
+from twinbeat.links.ownfilter import drop_own_source
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
 log = logging.getLogger("twinbeat.links")
@@ -157,6 +158,7 @@ class UdpLink:
                 case Bcast():
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                     sock.bind(("0.0.0.0", self.port))
+                    self._drop_own(sock, info)
                 case Ucast():
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                     sock.bind(("0.0.0.0", self.port))
@@ -176,6 +178,14 @@ class UdpLink:
         self._why_down = None
         log.info("link %s up (%s to %s port %d)", self.name, type(self.medium).__name__.lower(),
                  ",".join(destinations) or "nobody", self.port)
+
+    def _drop_own(self, sock: socket.socket, info: IfaceInfo) -> None:
+        """Our own broadcasts come back to this socket: have the kernel drop them, so they
+        wake nothing (links/ownfilter.py). Without it they cost CPU, nothing else."""
+        try:
+            drop_own_source(sock, [address for address, _prefix, _brd in info.addresses])
+        except OSError as exc:
+            log.info("link %s: own broadcasts not filtered: %s", self.name, exc.strerror)
 
     def _resolve_destinations(self, ipr: IPRoute, info: IfaceInfo) -> tuple[str, ...]:
         match self.medium:
@@ -213,19 +223,22 @@ class UdpLink:
         next_check = trio.current_time() + CHECK_INTERVAL
         rested = trio.current_time()  # when the process last had nothing to read here
         while True:
+            # One cancel scope per check interval, not per datagram (issue #17: the receive
+            # path is most of an idle daemon's work at a 10 ms keepalive).
             with trio.move_on_at(next_check):
-                await trio.lowlevel.wait_readable(sock)
-                if not self._drain(sock, deliver):
-                    rested = trio.current_time()
-                elif trio.current_time() - rested >= FLOOD_BURST:
-                    # Flooded: the socket never empties, so this task would keep the process
-                    # on the CPU for good, and under `realtime on` starve what the other links
-                    # need from the kernel (a serial line's bytes reach us through a kernel
-                    # worker thread). In bench/flood.py without this pause the cable's worst
-                    # gap was 80-90 ms, with it 40-50 ms. The kernel drops what the socket
-                    # cannot hold meanwhile, junk and real alike.
-                    await trio.sleep(FLOOD_PAUSE)
-                    rested = trio.current_time()
+                while True:
+                    await trio.lowlevel.wait_readable(sock)
+                    if not self._drain(sock, deliver):
+                        rested = trio.current_time()
+                    elif trio.current_time() - rested >= FLOOD_BURST:
+                        # Flooded: the socket never empties, so this task would keep the
+                        # process on the CPU for good, and under `realtime on` starve what
+                        # the other links need from the kernel (a serial line's bytes reach
+                        # us through a kernel worker thread). In bench/flood.py without this
+                        # pause the cable's worst gap was 80-90 ms, with it 40-50 ms. The
+                        # kernel drops what the socket cannot hold meanwhile, junk and real.
+                        await trio.sleep(FLOOD_PAUSE)
+                        rested = trio.current_time()
             if trio.current_time() >= next_check:
                 next_check = trio.current_time() + CHECK_INTERVAL
                 if not self._still_usable(ipr):

@@ -96,9 +96,9 @@ def test_changes_beyond_the_burst_wait_for_the_bucket_then_go_out() -> None:
         t += 0.001
         acts = node.feed(peer.frame(t, echo=echo, state=JOINING if i % 2 else ACTIVE), t)
         sent += [t for _ in hbs(acts)]
-    # One token went on answering prime when it came alive (joined); then nothing more
-    # until a token is back.
-    assert len(sent) == BURST - 1
+    # (The answer to prime coming alive in `joined` went out as an early keepalive, which
+    # costs no token.) Then nothing more until a token is back.
+    assert len(sent) == BURST
     held = node.next_deadline()
     assert held is not None and t < held <= t + PARAMS.keepalive / REFILL
     t = held
@@ -148,3 +148,15 @@ def test_a_change_that_flaps_back_before_its_token_holds_nothing_back() -> None:
     assert held is not None and t < held < t + PARAMS.keepalive
     assert not beats.due(phase, t, steady)  # flapped back to what was sent: nothing to hold
     assert beats.deadline(phase) == t - 0.001 + PARAMS.keepalive  # the keepalive only
+
+
+def test_a_keepalive_nearly_due_goes_out_with_the_peers_fresh_frame() -> None:
+    node, peer, echo = joined()  # its last heartbeat at 1.0: the next due at 3.0
+    assert hbs(node.feed(peer.frame(1.9, echo=echo), 1.9)) == []  # not within half of it
+    stranger = Peer(name="mallory")
+    assert hbs(node.feed(stranger.frame(2.1), 2.1)) == []  # nothing fresh of the peer
+    replay = peer.frame(2.2, echo=echo)
+    [hb] = hbs(node.feed(replay, 2.2))  # a fresh frame, within half a keepalive: sent along
+    assert hbs(node.feed(replay, 2.25)) == []  # its replay: nothing
+    assert node.next_deadline() == 2.2 + PARAMS.keepalive  # a keepalive from then on
+    assert hb.timestamp_ms == 2200
