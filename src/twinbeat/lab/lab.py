@@ -315,9 +315,13 @@ class Lab:
 
     # -- the client ------------------------------------------------------------------------
 
-    def poller(self, interval: float = 0.005, label: str = "poller") -> Poller:
-        """Start the client's HTTP poller on the VIP (stopped by `Poller.close` or `down`)."""
-        argv = [sys.executable, "-m", "twinbeat.lab.poller", lp.VIP, "--interval", str(interval)]
+    def poller(self, interval: float = 0.005, label: str = "poller",
+               addresses: tuple[str, ...] = (lp.VIP,)) -> Poller:
+        """Start the client's HTTP poller on the VIP (stopped by `Poller.close` or `down`).
+        With several `addresses`, one prober GETs each of them every `interval`, and an
+        answer's body is tagged `BODY@ADDRESS` (bench/compare.py)."""
+        argv = [sys.executable, "-m", "twinbeat.lab.poller", *addresses,
+                "--interval", str(interval)]
         process = self.harness.spawn(
             label, argv, netns=self.netns("client"), stdout=subprocess.PIPE
         )

@@ -19,7 +19,7 @@ import socket
 import struct
 
 import trio
-from pyroute2 import IPRoute
+from pyroute2.iproute.linux import IPRoute  # a submodule: daemon/lean.py
 
 from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast, UdpMedium
 from twinbeat.links import Carrier, Deliver
