@@ -29,6 +29,7 @@ from .events import Action, LinkEcho, SendHeartbeat, ShutdownComplete
 from .params import Params
 from .states import SENDING_PHASES, U32, Phase, wire_ms
 
+DEPARTED = (Phase.LEAVING, Phase.GONE)
 # What a frame advertises: node state, node flags, one byte per group.
 Advertised = tuple[int, int, bytes]
 # A fresh echo is of a timestamp we sent within the last ECHO_WINDOW deadtimes (docs/core.md,
@@ -139,6 +140,8 @@ class Heartbeats:
         final = phase is Phase.GONE and not self._final_sent
         if phase not in SENDING_PHASES and not final:
             return False
+        if self._first is None and phase in DEPARTED:
+            return final  # never spoke (`send`): leaves without a word
         if final or self._next_send is None or now >= self._next_send - heard * self._early:
             return True
         if state == self._last_sent and not self._answer_owed:
@@ -150,7 +153,16 @@ class Heartbeats:
     def send(
         self, phase: Phase, now: float, state: Advertised, echoes: tuple[LinkEcho, ...]
     ) -> list[Action]:
-        """The heartbeat (and after the final one, `ShutdownComplete`); call when `due`."""
+        """The heartbeat (and after the final one, `ShutdownComplete`); call when `due`.
+
+        A node that leaves before it ever spoke — stopped while it probed its leftovers
+        (BOOT, PROBING are silent) — sends nothing at all: it does not know what still runs
+        here, so it must not say LEAVING or GONE with its groups NONE, which its peer would
+        take for "released everything" and start them (no ack, no fence needed). Its peer
+        judges it by its silence instead."""
+        if self._first is None and phase in DEPARTED:
+            self._final_sent = True
+            return [ShutdownComplete()] if phase is Phase.GONE else []
         self._sequence = (self._sequence + 1) & U32 or 1  # 0 is never sent
         ts = self.stamp(now)
         out: list[Action] = [
