@@ -6,10 +6,11 @@ nodes all the time) runs both cluster managers at once on both nodes:
 - twinbeat, as the lab runs it (`--preset`, default `fast`: keepalive 10 ms, deadtime 40 ms,
   `realtime on`; UDP on eth1 + the serial cable), holding 198.18.1.100;
 - keepalived (Debian's 2.2.7, VRRP only: `-P`), VRRPv3, `advert_int 0.01` (its floor),
-  unicast adverts on the LAN (eth0, through the lab's bridge, as VRRP is deployed: on eth1,
-  the crossover cable, keepalived puts the instance in FAULT state when the peer's power
-  goes, and never takes over), prime MASTER priority 150, calc BACKUP 100, holding
-  198.18.1.101.
+  realtime like twinbeat's `realtime on` (`vrrp_rt_priority 50`, `vrrp_no_swap`; off with
+  `--ka-no-realtime`), unicast adverts on the LAN (eth0, through the lab's bridge, as VRRP
+  is deployed: on eth1, the crossover cable, keepalived puts the instance in FAULT state when
+  the peer's power goes, and never takes over), prime MASTER priority 150, calc BACKUP 100,
+  holding 198.18.1.101.
 
 One prober in the client namespace GETs both VIPs every `--interval` (5 ms). Each trial
 injects every fault once, at prime, to both managers at the same instant, and times, per
@@ -26,19 +27,23 @@ manager, the first answer from the node that should now serve:
   graceful    SIGTERM to both (keepalived sends its priority-0 advert, twinbeat LEAVING)
 
 Prints, per fault, n, median and p90 (ms) of each, and the per-pair ratio twinbeat /
-keepalived (median, p90) with how many pairs twinbeat won. `--idle` first measures both
-managers' CPU (%, of one core) and memory over idle windows in the same lab.
+keepalived (median, p90) with how many pairs twinbeat won. Before the faults, `--idle S`
+measures both managers' CPU (%, of one core) and memory over S seconds of 5 s windows, and
+`--jitter S` the gaps between prime's heartbeats and adverts as calc's NICs receive them
+(bench/wiregaps.py: kernel timestamps), S seconds idle and S more under `stress-ng --cpu 2`,
+with the false takeovers in each window.
 
 keepalived is a bench dependency only (never the tests'): `--install` installs Debian's
 package (its service masked, nothing started). Run as root:
 
-    .venv/bin/python bench/compare.py --install --trials 20 --idle 30
+    .venv/bin/python bench/compare.py --install --trials 20 --idle 30 --jitter 60
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import secrets
 import shutil
@@ -69,6 +74,7 @@ CONF = """global_defs {{
     router_id {node}
     vrrp_version 3
     enable_script_security
+    {realtime}
 }}
 vrrp_instance tb {{
     state {state}
@@ -110,7 +116,7 @@ def install() -> None:
 class Keepalived:
     """keepalived on each lab node: its config, its two processes, started and stopped by PID."""
 
-    def __init__(self, lab: Lab, advert: float) -> None:
+    def __init__(self, lab: Lab, advert: float, realtime: bool) -> None:
         self.lab = lab
         self.dir = lab.plan.run_dir / "keepalived"
         self.dir.mkdir(exist_ok=True)
@@ -120,7 +126,8 @@ class Keepalived:
                 node=node, state="MASTER" if node == "prime" else "BACKUP",
                 priority=150 if node == "prime" else 100, advert=advert, hb=lp.LAN_IFACE,
                 src=lp.LAN_ADDR[node], peer=lp.LAN_ADDR[peer], vip=KA_VIP,
-                prefix=lp.LAN_PREFIX, lan=lp.LAN_IFACE))
+                prefix=lp.LAN_PREFIX, lan=lp.LAN_IFACE,
+                realtime="vrrp_rt_priority 50\n    vrrp_no_swap" if realtime else ""))
 
     def start(self, node: str) -> None:
         d = self.dir
@@ -284,6 +291,48 @@ def idle_costs(lab: Lab, ka: Keepalived, seconds: float, window: float = 5.0
     return samples
 
 
+def jitter_window(lab: Lab, seconds: float, load: bool) -> dict[str, object]:
+    """Wire gaps of prime's heartbeats and adverts as calc's NICs see them (bench/wiregaps.py),
+    with or without `stress-ng --cpu 2`, and the false takeovers meanwhile: calc taking
+    either VIP while prime runs (twinbeat: "acquiring" in calc's log; keepalived: calc
+    "Entering MASTER STATE")."""
+    ka_log, tb_log = lab.plan.run_dir / "keepalived" / "calc.log", lab.node("calc").log
+    ka_mark, tb_mark = len(ka_log.read_text()), tb_log.mark()
+    sources = f"{lp.HB_ADDR['prime']}@{lp.HB_IFACE},{lp.LAN_ADDR['prime']}@{lp.LAN_IFACE}"
+    probe = lab.harness.spawn("wiregaps", [sys.executable, str(Path(__file__).parent /
+                                                                "wiregaps.py"),
+                                           sources, str(seconds)],
+                              netns=lab.netns("calc"), stdout=subprocess.PIPE)
+    if load:
+        lab.harness.spawn("stress", ["stress-ng", "--cpu", "2", "--timeout", f"{seconds:g}s",
+                                     "--quiet"])
+    out, _ = probe.communicate(timeout=seconds + 30)
+    lab.harness.forget("wiregaps")
+    if load:
+        lab.harness.stop("stress")
+    gaps = json.loads(out)
+    return {
+        "gaps": gaps,
+        "takeovers": {
+            "twinbeat": tb_log.read(tb_mark).count("acquiring resource group"),
+            "keepalived": ka_log.read_text()[ka_mark:].count("Entering MASTER STATE"),
+        },
+    }
+
+
+def report_jitter(windows: dict[str, dict[str, object]]) -> None:
+    print("\n| window | manager | sent | gap median ms | p99 | max | false takeovers |\n"
+          "|---|---|---|---|---|---|---|")
+    for name, w in windows.items():
+        gaps: dict[str, list[float]] = w["gaps"]  # type: ignore[assignment]
+        takeovers: dict[str, int] = w["takeovers"]  # type: ignore[assignment]
+        for manager in VIPS:
+            g = gaps[manager] or [0.0]
+            print(f"| {name} | {manager} | {len(gaps[manager]) + 1} | "
+                  f"{statistics.median(g):.2f} | {percentile(g, 99):.2f} | {max(g):.2f} | "
+                  f"{takeovers[manager]} |")
+
+
 def report(samples: dict[str, dict[str, list[float]]], idle: dict[str, list[float]],
            args: argparse.Namespace) -> None:
     print(f"twinbeat preset {args.preset} vs keepalived 2.2.7 VRRPv3 advert_int {args.advert:g}"
@@ -310,25 +359,36 @@ def report(samples: dict[str, dict[str, list[float]]], idle: dict[str, list[floa
                   f"| {idle[name + ' rss'][0]:.1f} | {idle[name + ' pss'][0]:.1f} |")
 
 
+def windows(lab: Lab, ka: Keepalived, args: argparse.Namespace
+            ) -> tuple[dict[str, list[float]], dict[str, dict[str, object]]]:
+    """The idle-cost and jitter windows, before any fault."""
+    idle = idle_costs(lab, ka, args.idle) if args.idle else {}
+    jitter = {}
+    if args.jitter:
+        jitter = {"idle": jitter_window(lab, args.jitter, load=False),
+                  "stress-ng --cpu 2": jitter_window(lab, args.jitter, load=True)}
+    return idle, jitter
+
+
 def run(args: argparse.Namespace) -> int:
     lab = Lab.make("tbk" + secrets.token_hex(2), preset=args.preset)
     samples: dict[str, dict[str, list[float]]] = {m: {f: [] for f in FAULTS} for m in VIPS}
     idle: dict[str, list[float]] = {}
+    jitter: dict[str, dict[str, object]] = {}
     poller = None
     try:
         lab.up(apache_in_group=False)
         for node in lp.NODES:
             if lab.apache(node, "start").returncode != 0:
                 raise LabError(f"apache2 did not start on {node}")
-        ka = Keepalived(lab, args.advert)
+        ka = Keepalived(lab, args.advert, not args.ka_no_realtime)
         ka.start("prime")
         wait_for(lambda: ka.holds("prime"), 10, "keepalived to take its VIP on prime")
         ka.start("calc")
         poller = lab.poller(interval=args.interval, addresses=tuple(VIPS.values()))
         patience = lab.plan.timers.deadtime_s * 3 + 10
         settled(lab, ka, poller, 60)
-        if args.idle:
-            idle = idle_costs(lab, ka, args.idle)
+        idle, jitter = windows(lab, ka, args)
         for trial in range(args.trials):
             for fault, by in one_trial(lab, ka, poller, patience).items():
                 for manager, value in by.items():
@@ -344,6 +404,8 @@ def run(args: argparse.Namespace) -> int:
         poller.close()
     lab.down(purge=True)
     report(samples, idle, args)
+    if jitter:
+        report_jitter(jitter)
     return 0
 
 
@@ -354,7 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--advert", type=float, default=0.01, help="keepalived advert_int")
     parser.add_argument("--interval", type=float, default=0.005, help="prober, s per VIP")
     parser.add_argument("--idle", type=float, default=0.0, help="seconds of idle CPU first")
+    parser.add_argument("--jitter", type=float, default=0.0,
+                        help="seconds of wire gaps idle, then as long under stress-ng")
     parser.add_argument("--install", action="store_true", help="apt-get install keepalived")
+    parser.add_argument("--ka-no-realtime", action="store_true",
+                        help="keepalived without vrrp_rt_priority/vrrp_no_swap (twinbeat's "
+                        "presets have `realtime on`: SCHED_FIFO and mlockall)")
     args = parser.parse_args(argv)
     if args.install:
         install()
