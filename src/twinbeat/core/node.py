@@ -41,6 +41,7 @@ from .events import (
     GroupStopFailed,
     GroupStopped,
     LeftoversFound,
+    LinkCarrier,
     Log,
     PeerFenced,
     PingReachability,
@@ -74,37 +75,19 @@ from .reconfigure import reconfigure_refusal, relink
 from .records import Situation
 from .regroup import after_result, regroup
 from .reports import Reports
+from .settling import settle_bound
 from .snapshot import Snapshot
 from .states import (
     NODE_FLAG_PING_CONFIGURED,
     NODE_FLAG_PING_OK,
     NODE_FLAG_TRANSLATED,
     PHASE_WIRE,
+    GroupLocal,
     Phase,
     PhaseTrigger,
     phase_step,
 )
 from .status import build_snapshot, status_line
-
-# A group's advertised byte changes at most this often in one settle (see `settle_bound`).
-GROUP_CHANGES_PER_SETTLE = 3
-
-
-def settle_bound(n_groups: int) -> int:
-    """How many passes `_settle` may take; one more means a transition rule loops (a bug).
-
-    Every pass but the last changes the phase or the advertised state. While settling, time
-    and the peer's state are fixed, so only the internal rules fire: the phase only moves
-    forward (at most len(Phase) - 1 moves), and each group's advertised byte changes at most
-    GROUP_CHANGES_PER_SETTLE times — YIELD for a peer's takeover request (once: it is only
-    set while clear), CLAIM, then WITHDRAW or RELEASE (ACKED keeps the wire value STARTING;
-    STARTING, STOPPING, RESTARTING and GIVING_UP are left only by an agent's result, FAILED
-    and GIVEN_UP by a timer or an event, never while settling; a withdrawn
-    claim is not claimed again under the same views, since what makes it withdraw — another
-    desired holder, a busy peer, the ping guard, a config mismatch — also forbids the claim).
-    Hence at most len(Phase) - 1 + 3·groups changing passes plus the one that sees no change.
-    """
-    return len(Phase) + GROUP_CHANGES_PER_SETTLE * n_groups
 
 
 class Node:
@@ -125,6 +108,10 @@ class Node:
         self._fencing = Fencing(params, now)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = ""
+        self._deadline: float | None = None
+        self._deadline_known = False  # `_deadline` is up to date (a feed changes it)
+        self._dirty = True  # something the settling rules read changed outside `_settle_key`
+        self._settled: tuple[object, ...] | None = None  # `_settle_key` at the last fixed point
 
     # ------------------------------------------------------------------ public API
 
@@ -135,26 +122,32 @@ class Node:
             return []  # only a repeated ShutdownRequested gets here: harmless
         out: list[Action] = []
         self._now = now
+        self._deadline_known = False
         self._fencing.fed(now)
         self._heed(self._membership.advance(now, out), out)
         self._groups.advance(now, out)
         self._monitoring.advance(now, self._groups, out)
+        if out or not isinstance(event, FrameReceived | Tick):
+            self._dirty = True  # a timer fired, or an event the groups may react to
+        heard = self._membership.heard
         self._apply(event, now, out)
-        self._settle(now, out)
+        self._settle(now, out, heard=self._membership.heard != heard)
         return out
 
     def next_deadline(self) -> float | None:
-        """The earliest time at which `Tick` would change something, or None."""
-        if self._phase is Phase.GONE:
-            return None
-        times = (
-            self._heartbeats.deadline(self._phase),
-            self._membership.deadline(),
-            self._groups.deadline(),
-            self._monitoring.deadline(self._groups),
-            self._fencing.deadline(),
-        )
-        return min((t for t in times if t is not None), default=None)
+        """The earliest time at which `Tick` would change something, or None (worked out
+        once per feed: the daemon asks after every batch)."""
+        if not self._deadline_known:
+            self._deadline_known = True
+            times = () if self._phase is Phase.GONE else (
+                self._heartbeats.deadline(self._phase),
+                self._membership.deadline(),
+                self._groups.deadline(),
+                self._monitoring.deadline(self._groups),
+                self._fencing.deadline(),
+            )
+            self._deadline = min((t for t in times if t is not None), default=None)
+        return self._deadline
 
     def snapshot(self) -> Snapshot:
         return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
@@ -193,7 +186,7 @@ class Node:
             case LeftoversFound(keys=keys):
                 phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.check_keys(keys)
-            case FrameReceived(link=link):
+            case FrameReceived(link=link) | LinkCarrier(link=link):
                 self._membership.check_link(link)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.check_result(ev)
@@ -226,8 +219,8 @@ class Node:
             case LeftoversFound(keys=keys):
                 self._phase = phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.leftovers(keys, now, out)
-            case FrameReceived():
-                self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
+            case FrameReceived() | LinkCarrier():
+                self._heed(self._on_link(ev, now, out), out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
                 after_result(self._groups, ev.key, now, out)
@@ -256,17 +249,26 @@ class Node:
         if isinstance(ev, GroupRestarted | GroupRestartFailed):
             after_result(self._groups, ev.key, now, out)
 
+    def _on_link(self, ev: FrameReceived | LinkCarrier, now: float,
+                 out: list[Action]) -> list[Notice]:
+        """A frame, or the link's driver on its physical layer: membership judges both."""
+        if isinstance(ev, LinkCarrier):
+            return self._membership.carrier(ev.link, ev.up, self._heartbeats.last_ts, out)
+        return self._membership.on_frame(ev, now, self._heartbeats.sent(now), out)
+
     def _heed(self, notices: list[Notice], out: list[Action]) -> None:
         """Carry membership's notices to their owners."""
         for notice in notices:
             match notice:
                 case PeerDied(peer=peer, busy=busy, was_alive=was_alive):
+                    self._dirty = True
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
                     keys = [g.spec.key for g in self._groups.records if g.index in busy]
                     self._reports.peer_died(peer, keys, was_alive)
                     self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
+                    self._dirty = True
                     self._reports.peer_returned(peer)
                     self._groups.peer_returned()
                     self._fencing.peer_returned(self._now, out)
@@ -330,20 +332,28 @@ class Node:
                          last_ts=self._heartbeats.last_ts, peer=peer,
                          takeover_ok=peer is not None or self._fencing.takeover_ok())
 
-    def _settle(self, now: float, out: list[Action]) -> None:
+    def _settle_key(self, peer: LivePeer | None) -> tuple[object, ...]:
+        """What the settling rules read, but time (only stamped on changes) and what only
+        events change (those set `_dirty`). The peer's echo counts only while a group waits
+        for the peer to ack a claim: `claim_acked` is the one rule that reads it."""
+        claiming = any(g.state is GroupLocal.CLAIMING for g in self._groups.records)
+        seen = None if peer is None else (peer.config_match, peer.node_state, peer.node_flags,
+                                          peer.groups, peer.echo_max if claiming else None)
+        return (self._advertised(), self._phase, self._ping_ok, self._fencing.takeover_ok(),
+                seen)
+
+    def _settle(self, now: float, out: list[Action], *, heard: bool = False) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
-        for _ in range(self._settle_bound):
-            before = (self._advertised(), self._phase)
-            self._settle_pass(now, peer, out)
-            if (self._advertised(), self._phase) == before:
-                break
-        else:
-            raise CoreMisuse(f"settling did not converge within {self._settle_bound} passes: "
-                             "a transition rule loops (a bug in the core, not the caller's)")
+        # At a fixed point a pass changes nothing and says nothing (its rules are edge-
+        # triggered), so a frame that changed none of their inputs skips the passes: the
+        # steady state costs a link refresh, not a settle (issue #17).
+        if self._dirty or self._settle_key(peer) != self._settled:
+            self._settle_passes(now, peer, out)
+            self._settled, self._dirty = self._settle_key(peer), False
         active = self._phase is Phase.ACTIVE
         self._fencing.step(now, active and (self._ping_ok or not self._p.ping_configured), out)
         state = self._advertised()
-        if self._heartbeats.due(self._phase, now, state):
+        if self._heartbeats.due(self._phase, now, state, heard=heard):
             echoes = self._membership.echoes(now)
             layout = self._membership.outgoing()
             fingerprint = None if layout is None else layout[0]
@@ -354,6 +364,15 @@ class Node:
         if status != self._status:
             self._status = status
             out.append(StatusChanged(status))
+
+    def _settle_passes(self, now: float, peer: LivePeer | None, out: list[Action]) -> None:
+        for _ in range(self._settle_bound):
+            before = (self._advertised(), self._phase)
+            self._settle_pass(now, peer, out)
+            if (self._advertised(), self._phase) == before:
+                return
+        raise CoreMisuse(f"settling did not converge within {self._settle_bound} passes: "
+                         "a transition rule loops (a bug in the core, not the caller's)")
 
     def _settle_pass(self, now: float, peer: LivePeer | None, out: list[Action]) -> None:
         if self._phase is Phase.CLEANING and not self._groups.has_leftovers():

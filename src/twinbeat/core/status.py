@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from .groups import Groups
 from .liveness import LinkTracker
-from .membership import Membership, PeerTracker
+from .membership import Membership
 from .monitoring import Monitoring, resource_text
 from .notices import LivePeer
+from .peer import PeerTracker
 from .records import Group
 from .snapshot import (
     FenceSnapshot,
@@ -56,6 +57,7 @@ def link_snapshot(lt: LinkTracker, now: float, deadtime: float) -> PeerLinkSnaps
             late=lt.late,
             rejected={},  # frames the wire refused: counted and added by engine.py
         ),
+        carrier=lt.carrier,
     )
 
 
