@@ -54,7 +54,7 @@ def one_trial(
     results: dict[str, float] = {}
     t0 = time.monotonic()
     if fault == "power-loss":
-        lab.power_loss("prime")
+        t0 = lab.power_loss("prime")  # when the power went, after the lab's preparation
     else:
         lab.node("prime").signal(signal.SIGKILL if fault == "sigkill" else signal.SIGTERM)
     seen = poller.first("calc", t0, patience)

@@ -31,7 +31,6 @@ import re
 import secrets
 import statistics
 import sys
-import time
 from collections.abc import Callable
 
 from twinbeat.lab import plan as lp
@@ -71,8 +70,7 @@ def one_trial(lab: Lab, poller: Poller, patience: float) -> dict[str, float]:
     """Cut prime's power, measure, then power it on and wait until it holds the group again."""
     log = lab.node("calc").log
     mark = log.mark()
-    fault = time.monotonic()
-    lab.power_loss("prime")
+    fault = lab.power_loss("prime")
     seen = poller.first("calc", fault, patience)
     if seen is None:
         raise LabError(f"calc never answered within {patience:.0f} s after prime's power loss")

@@ -21,7 +21,7 @@ WHICH_CHOICES = ("local", "foreign", "all")
 # subcommand -> "module:function"; the function takes the parsed argparse.Namespace.
 HANDLERS: dict[str, str] = {
     "check": "twinbeat.config.check:main",
-    "run": "twinbeat.daemon.root:main",
+    "run": "twinbeat.daemon.lean:main",
     "status": "twinbeat.control.client:status_main",
     "standby": "twinbeat.control.client:standby_main",
     "takeover": "twinbeat.control.client:takeover_main",

@@ -8,11 +8,13 @@ subprocess has one namespace for its whole life.
 
 Run as a script (`python link_peer.py SPEC_JSON`) this module is the in-namespace side: it
 runs one UdpLink, sends `payload` every `interval` seconds, and prints one JSON object per
-line: {"event": "started"|"up"|"down", ...} and {"event": "rx", "data": hex}.
+line: {"event": "started"|"up"|"down", ...}, {"event": "rx", "data": hex} and, with
+"carrier": true in the spec, {"event": "carrier", "up": bool} (links/carrier.py).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -81,8 +83,13 @@ async def _serve_link(spec: dict[str, Any]) -> None:
 
     link = UdpLink(Link(spec["iface"], spec.get("link_id", 0), _medium(spec)), spec["udpport"])
     payload = bytes.fromhex(spec["payload"])
+    def carrier(_name: str, up: bool) -> None:
+        emit(event="carrier", up=up)
+
     async with trio.open_nursery() as nursery:
-        await nursery.start(link.run, lambda _name, data: emit(event="rx", data=data.hex()))
+        await nursery.start(functools.partial(
+            link.run, carrier=carrier if spec.get("carrier") else None),
+            lambda _name, data: emit(event="rx", data=data.hex()))
         emit(event="started", up=link.up)
         last = link.up
         while True:

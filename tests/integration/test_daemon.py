@@ -92,9 +92,11 @@ async def test_udp_link_death_is_reported_without_takeover(harness, tmp_path):
         await pair.start()
         marks = {n.name: n.log.mark() for n in pair.nodes}
         pair.set_eth1(False)
-        await pair.until(lambda: "Link calc:eth1 dead." in pair.prime.log.read(marks["prime"])
-                         and "Link prime:eth1 dead." in pair.calc.log.read(marks["calc"]),
-                         "both sides log eth1 dead")
+        # eth1 loses its carrier: dead at once, without waiting for deadtime (docs/links.md).
+        await pair.until(
+            lambda: "Link calc:eth1 dead (carrier lost)." in pair.prime.log.read(marks["prime"])
+            and "Link prime:eth1 dead (carrier lost)." in pair.calc.log.read(marks["calc"]),
+            "both sides log eth1 dead")
         await carries_on(pair, pair.serial_link)
         for node in pair.nodes:
             code, status = node.status_cli()
@@ -129,9 +131,11 @@ async def test_serial_link_death_is_reported_without_takeover_and_recovers(harne
         marks = {n.name: n.log.mark() for n in pair.nodes}
         assert pair.cable is not None
         pair.cable.pull()
-        await pair.until(
-            lambda: f"Link calc:{serial['prime']} dead." in pair.prime.log.read(marks["prime"])
-            and f"Link prime:{serial['calc']} dead." in pair.calc.log.read(marks["calc"]),
+        await pair.until(  # the ptys hang up: dead at once
+            lambda: f"Link calc:{serial['prime']} dead (carrier lost)."
+            in pair.prime.log.read(marks["prime"])
+            and f"Link prime:{serial['calc']} dead (carrier lost)."
+            in pair.calc.log.read(marks["calc"]),
             "both sides log the serial link dead")
         await carries_on(pair, {"prime": "eth1", "calc": "eth1"})
         for node in pair.nodes:

@@ -64,8 +64,7 @@ def test_power_loss_fence_then_takeover(kind: str) -> None:
         poller = lab.poller()
         try:
             assert poller.first("prime", 0, 5)
-            fault = time.monotonic()
-            lab.power_loss("prime")
+            fault = lab.power_loss("prime")
             seen = poller.first("calc", fault, budget(lab))
             assert seen is not None, logs(lab)
             [entry] = [e for e in switch_records(lab.plan.run_dir, fault)

@@ -48,6 +48,7 @@ from sim_arp import ArpCache, Garp
 from sim_fence import SimFencing
 from sim_monitor import Monitor
 from sim_network import LINKS, MAX_CONSECUTIVE_LOSS, MAX_DELAY, FakeNetwork
+from sim_physical import SimPhysical
 from sim_reload import Reloads
 
 from twinbeat.core import (
@@ -144,7 +145,13 @@ class Simulation:
             GroupSpec(key=f"198.18.1.{100 + i}", primary=NAMES[i % 2])
             for i in range(r.randint(1, 3))
         )
-        self.net = FakeNetwork(r, NAMES, warmup=(MAX_CONSECUTIVE_LOSS + 1) * KEEPALIVE + MAX_DELAY)
+        # The cadence (own PRNG): in some runs every timer fires late, by up to `stretch`
+        # keepalives, as on a loaded machine; heartbeats on change are not delayed. No safety
+        # argument may depend on the periodic cadence (docs/core.md §Simulator).
+        self._cadence = random.Random(self.seed * 3571 + 5)
+        self.stretch = self._cadence.choice((0.0, 0.0, 0.25, 0.5))
+        warmup = (MAX_CONSECUTIVE_LOSS + 1) * KEEPALIVE * (1 + self.stretch) + MAX_DELAY
+        self.net = FakeNetwork(r, NAMES, warmup=warmup)
         self.nodes = {
             n: SimNode(n, offset=_clock_offset(r), drift=r.uniform(-MAX_DRIFT, MAX_DRIFT))
             for n in NAMES
@@ -171,6 +178,7 @@ class Simulation:
         self.incarnation = {n: 0 for n in NAMES}
         self.arp = ArpCache(self.seed)
         self.fence = SimFencing(self, NAMES)  # sim_fence.py: devices, power, freezes
+        self.physical = SimPhysical(self, NAMES, DEADTIME)  # sim_physical.py: carrier
         if self.fence.enabled:
             self.bound += self.fence.extra_bound(PROBE_MAX + 2 * KEEPALIVE + 2 * AGENT_MAX)
             self.end = self.heal_at + self.bound
@@ -209,6 +217,7 @@ class Simulation:
         self.incarnation[name] += 1
         self._replays_at_boot(name)
         self._feed(name, Started())
+        self.physical.booted(name)
         leftovers = tuple(k for k, s in self.ledger[name].items() if s == "leftover")
         delay = self.rng.uniform(0.0, PROBE_MAX)
         self._push(self.now + delay, "agent", (name, self.incarnation[name],
@@ -227,19 +236,25 @@ class Simulation:
         for k in self.ledger[name]:
             self.ledger[name][k] = "leftover"
         sn.generation += 1
+        self.physical.changed()  # its serial port closed: with HUPCL, DTR drops
 
     def _feed(self, name: str, event: Any) -> None:
         sn = self.nodes[name]
         if sn.engine is not None and not self.fence.hold(name, "event", event):
             if isinstance(event, PingReachability):
                 sn.ping_told = event.reachable
+            self.physical.feeding(name, event)
             self._carry_out(name, sn.engine.feed(event, sn.local(self.now)))
+            self.physical.fed(name, event)
 
     def _receive(self, name: str, link: str, data: bytes) -> None:
         sn = self.nodes[name]
         if sn.engine is not None and not self.fence.hold(name, "frame", (link, data)):
+            self.physical.receiving = (name, link)
             self._carry_out(name, sn.engine.received(link, data, sn.local(self.now)))
+            self.physical.receiving = None
             self._check_no_ghost(name)
+            self.physical.check_frame(name)
 
     def _carry_out(self, name: str, outputs: list[Output]) -> None:
         sn = self.nodes[name]
@@ -254,7 +269,9 @@ class Simulation:
         sn.tick_token += 1
         deadline = sn.engine.next_deadline()
         if deadline is not None:
-            self._push(max(sn.sim_time(deadline), self.now), "tick", (name, sn.tick_token))
+            late = self._cadence.uniform(0, self.stretch * KEEPALIVE) if self.stretch else 0.0
+            self._push(max(sn.sim_time(deadline), self.now) + late, "tick",
+                       (name, sn.tick_token))
 
     def _act(self, name: str, output: Output) -> None:
         if isinstance(output, Transmit):
@@ -262,6 +279,7 @@ class Simulation:
             return
         self.trace.append(f"{self.now:.6f} {name} {output!r}")
         self.monitor.act(name, output)
+        self.physical.check_log(name, output)
         if isinstance(output, RecordPeerGeneration):
             self.nodes[name].peer_generation = output.generation  # the state dir survives
         elif isinstance(output, Log):
@@ -311,6 +329,11 @@ class Simulation:
     def _deliver_agent(self, name: str, inc: int, ev: Any) -> None:
         if self.fence.void(name, inc):
             return  # the machine was switched off meanwhile: the agent died with it
+        if inc != self.incarnation[name] and self.nodes[name].engine is not None:
+            # A dead daemon's agent outliving the next daemon's start: systemd kills what is
+            # left in the unit's cgroup before it restarts the daemon (KillMode=mixed), so a
+            # stop begun before a crash cannot stop what the next incarnation started.
+            return
         # The agent finished: its effect on the machine stands even if the daemon died.
         key = getattr(ev, "key", None)
         if isinstance(ev, GroupStopped | GroupStopFailed | GroupStartFailed | GroupRestartFailed):
@@ -365,6 +388,7 @@ class Simulation:
     def _schedule_faults(self) -> None:
         self.monitor.schedule()
         self.reload.schedule()
+        self.physical.schedule()
         r = self.rng
         t = r.uniform(0, 5)
         while t < self.heal_at:
@@ -438,6 +462,7 @@ class Simulation:
         self.trace.append(f"{self.now:.6f} HEAL")
         self.net.heal(self.now)
         self.fence.heal()
+        self.physical.heal()
         for name, sn in self.nodes.items():
             was_isolated = not sn.ping
             sn.ping = True
@@ -452,8 +477,8 @@ class Simulation:
     def _violation(self, what: str) -> None:
         raise PropertyViolationError(
             f"sim seed {self.seed} (auto_failback={self.auto_failback}, "
-            f"ping={self.ping_configured}, replay={self.replay_rate}, "
-            f"{self.fence.describe()}) at t={self.now:.3f}: "
+            f"ping={self.ping_configured}, replay={self.replay_rate}, stretch={self.stretch}, "
+            f"{self.fence.describe()}, {self.physical.describe()}) at t={self.now:.3f}: "
             f"{what}\nreplay: pytest tests/sim --sim-seed {self.seed}"
         )
 
@@ -584,6 +609,9 @@ class Simulation:
         "power_on": lambda s, name: s.fence.power_on(name),
         "thaw": lambda s, p: s.fence.thaw(*p),
         "reload": lambda s, p: s.reload.handle(p),
+        "carrier": lambda s, p: s.physical.deliver(p),
+        "physical": lambda s, _p: s.physical.fault() if s.now < s.heal_at else None,
+        "plug": lambda s, ln: s.physical.plug(ln),
     }
 
 

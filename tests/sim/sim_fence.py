@@ -147,11 +147,13 @@ class SimFencing:
         if self.powered[name]:
             self.powered[name] = False
             sim._push(sim.now + self.rng.uniform(*POWER_ON), "power_on", name)
+        sim.physical.changed()  # its NICs go dark, its DTR drops
 
     def power_on(self, name: str) -> None:
         if not self.powered[name]:
             self.powered[name] = True
             self.sim.trace.append(f"{self.sim.now:.6f} {name} POWER ON")
+            self.sim.physical.changed()
             if self.sim.nodes[name].engine is None:
                 self.sim._boot(name)
 

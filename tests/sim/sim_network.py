@@ -39,6 +39,7 @@ class LinkModel:
     max_delay: float
     fifo: bool
     cut: bool = False
+    dark: bool = False  # the cable is pulled (sim_physical.py): a cut the drivers can see
     consecutive_lost: int = 0
     last_arrival: float = 0.0
     restored_at: float = 0.0  # when it was last uncut (links start uncut)
@@ -79,11 +80,21 @@ class FakeNetwork:
                 m.consecutive_lost = 0
             m.cut = cut
 
+    def set_dark(self, a: str, b: str, link: str, dark: bool, now: float) -> None:
+        """Pull or plug back the cable of `link` (sim_physical.py): like a cut, and apart
+        from the partitions, so that a partition ending does not plug a pulled cable."""
+        for src, dst in ((a, b), (b, a)):
+            m = self.models[(src, dst, link)]
+            if m.dark and not dark:
+                m.restored_at = now
+                m.consecutive_lost = 0
+            m.dark = dark
+
     def heal(self, now: float) -> None:
         """End of the fault phase: every link restored, lossless, short delays."""
         for m in self.models.values():
-            if m.cut:
-                m.cut = False
+            if m.cut or m.dark:
+                m.cut = m.dark = False
                 m.restored_at = now
                 m.consecutive_lost = 0
             m.loss = 0.0
@@ -98,12 +109,12 @@ class FakeNetwork:
         )
 
     def _proven(self, m: LinkModel, now: float) -> bool:
-        return not m.cut and now - m.restored_at >= self.warmup
+        return not m.cut and not m.dark and now - m.restored_at >= self.warmup
 
     def transmit(self, src: str, dst: str, link: str, now: float) -> list[float]:
         """Arrival times (possibly none, possibly two) of one frame sent at `now`."""
         m = self.models[(src, dst, link)]
-        if m.cut:
+        if m.cut or m.dark:
             return []
         if m.consecutive_lost < MAX_CONSECUTIVE_LOSS and self.rng.random() < m.loss:
             m.consecutive_lost += 1

@@ -125,7 +125,8 @@ def format_status(status: dict[str, Any]) -> str:
             rows.append(
                 (
                     f"{link['peer']}:{link['name']}",
-                    "up" if link.get("up") else "DEAD",
+                    "up" if link.get("up") else
+                    "DEAD, no carrier" if link.get("carrier") is False else "DEAD",
                     _age(link.get("last_heard_age")),
                     "-" if rtt is None else f"{rtt:.2f}ms",
                     str(link.get("frames_ok", 0)),

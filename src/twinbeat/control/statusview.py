@@ -124,6 +124,7 @@ def _link_view(peer: str, link: PeerLinkSnapshot) -> dict[str, Any]:
         "peer": peer,
         "name": link.name,
         "up": bool(link.up),
+        "carrier": link.carrier,
         "last_heard_age": link.last_heard_age,
         "rtt_ms": None if link.rtt is None else link.rtt * 1000,
         "frames_ok": counters.frames_ok,

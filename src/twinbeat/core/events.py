@@ -172,6 +172,22 @@ class PingReachability:
 
 
 @dataclass(frozen=True)
+class LinkCarrier:
+    """The physical layer of `link`, as its driver sees it: a NIC's carrier and operstate,
+    a serial line's modem lines (the peer's DTR is our DSR/DCD) or a hang-up/EIO.
+
+    `up=False`: the link cannot carry frames now. The link is dead at once, and when every
+    link is, so is the peer: no deadtime to wait (docs/core.md, Physical links). Only a
+    frame that echoes a timestamp sent after the report proves the link again. `up=True`
+    is news for the status; it proves nothing. A driver reports only what it can see: a
+    link whose driver never reports keeps its timers alone.
+    """
+
+    link: str
+    up: bool
+
+
+@dataclass(frozen=True)
 class ShutdownRequested:
     """Graceful stop: release everything, tell the peer, then ShutdownComplete."""
 
@@ -228,6 +244,7 @@ Event = (
     | StandbyRequested
     | TakeoverRequested
     | PingReachability
+    | LinkCarrier
     | ShutdownRequested
     | ResourceFailed
     | GroupRestarted

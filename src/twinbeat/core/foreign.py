@@ -45,6 +45,7 @@ from .events import (
     Action,
     ForeignHeartbeat,
     FrameReceived,
+    LinkCarrier,
     Log,
     StandbyRequested,
     TakeoverRequested,
@@ -205,6 +206,13 @@ class Foreign:
         foreign = self.speaking if self.spoke else None
         return self.deaths(membership.advance(now, out, foreign=foreign))
 
+    def carrier(self, ev: LinkCarrier, last_ts: int | None, membership: Membership,
+                out: list[Action]) -> list[Notice]:
+        """A link's physical layer (membership.py `carrier`). Its speed is twinbeat's: a
+        peer that speaks heartbeat is not killed by it, only by heartbeat's own deadtime."""
+        foreign = self.speaking if self.spoke else None
+        return self.deaths(membership.carrier(ev.link, ev.up, last_ts, out, foreign=foreign))
+
     def _expire(self, now: float, out: list[Action]) -> None:
         """No fresh status for deadtime on any link: it no longer speaks (then membership
         declares it dead, unless twinbeat frames keep it alive)."""
@@ -241,7 +249,7 @@ class Foreign:
     # ------------------------------------------------------------------ messages
 
     @staticmethod
-    def check(ev: FrameReceived | ForeignHeartbeat) -> None:
+    def check(ev: FrameReceived | ForeignHeartbeat | LinkCarrier) -> None:
         """`CoreMisuse` for a protocol this module does not know (node.py's `_check`)."""
         if isinstance(ev, ForeignHeartbeat) and ev.protocol not in PROTOCOLS:
             raise CoreMisuse(f"unknown protocol {ev.protocol!r}")

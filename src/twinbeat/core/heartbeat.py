@@ -3,11 +3,17 @@
 Owns: `Heartbeats`: the sequence counter, our timestamps (and which of them a fresh echo may
 carry: `SentRange`), the time the next keepalive is due, the state last advertised, and
 whether an answer is owed at once.
-Heartbeats go out every keepalive (ha.cf `keepalive`), at once when the advertised state
-changes, and at once when membership.py says an answer is owed (the peer came alive, changed
-state, claims a group: the claim waits for our echo). After the node is gone, one final
-frame (GONE) and then `ShutdownComplete`. Must not import another core module's state, nor
-anything doing I/O.
+Heartbeats go out every keepalive (ha.cf `keepalive`), and **on change**: at once when the
+advertised state changes (leaving, released, claimed, started...) and when membership.py says
+an answer is owed (the peer came alive, changed state, claims a group and waits for our echo,
+or sent a frame we can only echo back: first contact, a link coming back), so that a handoff
+takes a few one-way delays, not keepalive ticks. Those unscheduled sends are rate-limited
+against flapping by a token bucket (`SendBudget`: BURST at once, then REFILL per keepalive);
+a change that finds the bucket empty goes out as soon as a token is back, or with the next
+keepalive. Safety never depends on when a frame goes out (docs/core.md: the claim rule is
+about echoes; the simulator stretches the cadence in some runs to check it), only on what it
+says. After the node is gone, one final frame (GONE) and then `ShutdownComplete`. Must not
+import another core module's state, nor anything doing I/O.
 
 Timestamps are our monotonic clock in ms plus `Params.timestamp_origin` (the daemon draws it
 at random per run), mod 2^32. The peer only echoes them back and orders them, so the origin
@@ -23,12 +29,47 @@ from .events import Action, LinkEcho, SendHeartbeat, ShutdownComplete
 from .params import Params
 from .states import SENDING_PHASES, U32, Phase, wire_ms
 
+DEPARTED = (Phase.LEAVING, Phase.GONE)
 # What a frame advertises: node state, node flags, one byte per group.
 Advertised = tuple[int, int, bytes]
 # A fresh echo is of a timestamp we sent within the last ECHO_WINDOW deadtimes (docs/core.md,
 # Freshness). Older than that, the peer has not heard us on that link for longer than its
 # own deadtime (deadtime > 2 keepalive): the link is dead at its end already.
 ECHO_WINDOW = 2.0
+# Unscheduled heartbeats: BURST in a row at once (a handoff takes a handful), then REFILL per
+# keepalive. A flapping state or a flood of frames to answer costs at most that.
+BURST = 8
+REFILL = 4
+# A keepalive due within EARLY keepalives goes out with a fresh frame of the peer, so that
+# one wake-up serves both the frame received and the frame sent (issue #17: at a 10 ms
+# keepalive the daemon's cost is mostly its wake-ups). With half a keepalive one of the two
+# nodes always falls into step with the other's frames: it then sends on each of them, a
+# keepalive apart; the other keeps its own time. Only the peer's fresh frames do this (a
+# replay or a stranger's frame sends nothing), and at most twice a keepalive.
+EARLY = 0.5
+
+
+class SendBudget:
+    """The token bucket of unscheduled heartbeats (see the module docstring)."""
+
+    def __init__(self, keepalive: float) -> None:
+        self._period = keepalive / REFILL  # one token back per period
+        self._tokens = float(BURST)
+        self._at: float | None = None  # when `_tokens` was last brought up to date
+
+    def _refill(self, now: float) -> None:
+        if self._at is not None:
+            self._tokens = min(float(BURST), self._tokens + (now - self._at) / self._period)
+        self._at = now
+
+    def ready_at(self, now: float) -> float:
+        """When the next unscheduled heartbeat may go out (`now` if it may now)."""
+        self._refill(now)
+        return now if self._tokens >= 1.0 else now + (1.0 - self._tokens) * self._period
+
+    def spend(self, now: float) -> None:
+        self._refill(now)
+        self._tokens = max(0.0, self._tokens - 1.0)
 
 
 @dataclass(frozen=True)
@@ -54,6 +95,7 @@ class Heartbeats:
 
     def __init__(self, params: Params) -> None:
         self._keepalive = params.keepalive
+        self._early = EARLY * params.keepalive
         self._window_ms = round(ECHO_WINDOW * params.deadtime * 1000)
         self._origin = params.timestamp_origin
         self._sequence = (params.first_sequence - 1) & U32
@@ -64,6 +106,8 @@ class Heartbeats:
         self._span_ms = 0
         self._answer_owed = False
         self._final_sent = False
+        self._budget = SendBudget(params.keepalive)
+        self._held: float | None = None  # an unscheduled heartbeat waits for a token until
 
     def reconfigure(self, params: Params) -> None:
         """A reload: the new keepalive (and echo window) from now on, and a heartbeat at once
@@ -88,27 +132,46 @@ class Heartbeats:
         self._answer_owed = True
 
     def deadline(self, phase: Phase) -> float | None:
-        """When the next keepalive is due (None when this node is not sending)."""
-        return self._next_send if phase in SENDING_PHASES else None
+        """When the next heartbeat is due: the keepalive, or sooner a change held back by
+        the rate limit (None when this node is not sending)."""
+        if phase not in SENDING_PHASES:
+            return None
+        if self._held is not None and self._next_send is not None:
+            return min(self._held, self._next_send)
+        return self._next_send
 
-    def due(self, phase: Phase, now: float, state: Advertised) -> bool:
-        """Whether a heartbeat goes out now: keepalive due, state changed, or answer owed."""
+    def due(self, phase: Phase, now: float, state: Advertised, *, heard: bool = False) -> bool:
+        """Whether a heartbeat goes out now: keepalive due (or nearly, when `heard`: a fresh
+        frame of the peer was just taken in), or, within the rate limit, the state changed or
+        an answer is owed. The final frame (GONE) is never held back."""
         final = phase is Phase.GONE and not self._final_sent
         if phase not in SENDING_PHASES and not final:
             return False
-        return (
-            self._next_send is None
-            or now >= self._next_send
-            or state != self._last_sent
-            or self._answer_owed
-        )
+        if self._first is None and phase in DEPARTED:
+            return final  # never spoke (`send`): leaves without a word
+        if final or self._next_send is None or now >= self._next_send - heard * self._early:
+            return True
+        if state == self._last_sent and not self._answer_owed:
+            self._held = None  # nothing new (a flap came back to what was sent)
+            return False
+        self._held = self._budget.ready_at(now)  # the deadline of what is held back
+        return self._held <= now
 
     def send(
         self, phase: Phase, now: float, state: Advertised, echoes: tuple[LinkEcho, ...],
         fingerprint: int | None = None,
     ) -> list[Action]:
         """The heartbeat (and after the final one, `ShutdownComplete`); call when `due`.
-        `fingerprint`: the peer's layout's when `state` is in it (layouts.py)."""
+        `fingerprint`: the peer's layout's when `state` is in it (layouts.py).
+
+        A node that leaves before it ever spoke — stopped while it probed its leftovers
+        (BOOT, PROBING are silent) — sends nothing at all: it does not know what still runs
+        here, so it must not say LEAVING or GONE with its groups NONE, which its peer would
+        take for "released everything" and start them (no ack, no fence needed). Its peer
+        judges it by its silence instead."""
+        if self._first is None and phase in DEPARTED:
+            self._final_sent = True
+            return [ShutdownComplete()] if phase is Phase.GONE else []
         self._sequence = (self._sequence + 1) & U32 or 1  # 0 is never sent
         ts = self.stamp(now)
         out: list[Action] = [
@@ -116,10 +179,13 @@ class Heartbeats:
                           groups=state[2], echoes=echoes, timestamp_ms=ts,
                           fingerprint=fingerprint)
         ]
+        if self._next_send is not None and now < self._next_send - self._early:
+            self._budget.spend(now)  # unscheduled: a change or an answer
         self._last_sent = state
         self._note_sent(now, ts)
         self._next_send = now + self._keepalive
         self._answer_owed = False
+        self._held = None
         if phase is Phase.GONE:
             self._final_sent = True
             out.append(ShutdownComplete())

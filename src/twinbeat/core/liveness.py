@@ -11,10 +11,17 @@ ha.cf semantics (heartbeat-3.0.6 §4): a link is up while heard within `deadtime
 (`grace`). "Heard" means a frame that echoes one of our recent timestamps (docs/core.md,
 Freshness): only such a frame refreshes the link, so a link is up while it carries frames
 both ways, and a replay cannot keep it up.
+
+The physical layer (docs/core.md, Physical links): when the link's driver reports its
+carrier lost (a NIC's carrier, a serial line's modem lines or a hang-up), the link is dead
+at once, as if silent for deadtime, and it is heard again only from a frame that echoes a
+timestamp we sent *after* the loss (`carrier_floor`): frames already in flight, or queued
+behind the driver's report, were sent before it and prove nothing about the link now.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .events import LinkEcho
@@ -31,6 +38,25 @@ ECHO_DELAY_MAX = 0xFFFF  # the wire's echo delay is a u16, saturating
 def grace(keepalive: float) -> float:
     """The margin added to deadtime (and initdead) before a silent link is declared dead."""
     return min(GRACE, keepalive / 2)
+
+
+def carrier_report(links: Mapping[str, LinkTracker], link: str, up: bool,
+                   last_ts: int | None, peer_alive: bool) -> tuple[str | None, bool]:
+    """Apply a driver's report on `link` (`LinkCarrier`): returns what to log after "Link
+    PEER:LINK" (None: no news) and whether the link died of it.
+
+    A lost carrier kills an up link, and one never heard while the peer is alive elsewhere;
+    links never heard whose carrier is lost too die with it (they cannot be heard either).
+    At start-up, with the peer never heard, a link never heard keeps initdead: a NIC still
+    negotiating its link reports no carrier, and must not get a live peer declared dead."""
+    lt = links[link]
+    killed = not up and (lt.up is True or (lt.up is None and peer_alive))
+    news = lt.report_carrier(up, last_ts, killed)
+    if killed:
+        for other in links.values():
+            if other.up is None and other.carrier is False:
+                other.mark_dead()
+    return news, killed
 
 
 @dataclass
@@ -64,6 +90,8 @@ class LinkTracker:
     echo_at: float = 0.0
     echo_held: bool = False  # echo_ts is from an unproven frame: any accepted one replaces it
     expect_by: float | None = None  # added by a reload: never heard, dead if silent past this
+    carrier: bool | None = None  # the driver's last report on the physical layer (None: none)
+    carrier_floor: int | None = None  # our last timestamp before the carrier was lost
 
     # -- timers
 
@@ -84,6 +112,31 @@ class LinkTracker:
         self.up = False
         unechoed, self.unechoed_since_heard = self.unechoed_since_heard, 0
         return unechoed
+
+    # -- the physical layer
+
+    def report_carrier(self, up: bool, last_ts: int | None, kill: bool) -> str | None:
+        """The driver's report on the physical layer; what to log after "Link PEER:LINK"
+        (None: no news). Lost: only an echo of a timestamp sent after `last_ts` (our latest)
+        proves the link again, and the link is dead now if `kill` (`carrier_report`
+        decides). Back: the link stays as it is until a frame proves it; a report of a
+        carrier never seen lost is no news."""
+        was, self.carrier = self.carrier, up
+        if up:
+            return ": carrier back" if was is False else None
+        if last_ts is not None:
+            self.carrier_floor = last_ts
+        if kill and self.up is not False:
+            self.mark_dead()
+            return " dead (carrier lost)."
+        return ": carrier lost" if was is not False else None
+
+    def proves_link(self, echo_ms: int) -> bool:
+        """Whether a frame echoing `echo_ms` may count on this link: always, unless the
+        carrier was lost since the link was last heard and the echo is of a timestamp sent
+        before the loss (the first frame heard after it ends the wait: `refresh`)."""
+        floor = self.carrier_floor
+        return floor is None or ts_after(echo_ms, floor)
 
     # -- sequences
 
@@ -123,6 +176,7 @@ class LinkTracker:
         self.last_heard = now
         self.frames_ok += 1
         self.unechoed_since_heard = 0
+        self.carrier_floor = None  # heard: it carries frames again, whatever was lost
         came_up = self.up is not True
         self.up = True
         return came_up

@@ -16,29 +16,28 @@ that could not be attributed to the peer. It decides:
   received on another link → duplicate (it refreshes its link); an older unseen one →
   stale (changes nothing); only the newest is applied;
 - **the link quorum**: a link is up while heard within deadtime (+ grace; initdead from our
-  first heartbeat before the first frame); the peer is dead only when *every* link is dead
-  — one link down is a warning, never a takeover (DESIGN §3);
+  first heartbeat), dead at once when its carrier is lost (`carrier`, docs/core.md); the
+  peer is dead only when *every* link is dead — one is a warning, never a takeover;
 - RTT from fresh echoes, late-heartbeat warnings (warntime), configuration mismatch reports.
 
 What the groups must learn (the peer died holding something, came back, holds a group) and
 when a heartbeat is owed at once are returned as `Notice`s; node.py passes them on. The groups
-see the peer only through `LivePeer`, a frozen view (notices.py). Must not import groups.py,
-node.py or anything doing I/O.
+see the peer only through `LivePeer` (notices.py). Must not import groups.py, node.py or I/O.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .errors import CoreMisuse
 from .events import Action, FrameReceived, LinkEcho, Log, RecordPeerGeneration
 from .freshness import Followed, Judgement, judge
 from .heartbeat import SentRange
-from .layouts import ConfigView, Layouts, peer_groups
-from .liveness import LinkTracker, RejectCounts, grace
+from .layouts import Layouts, peer_groups
+from .liveness import LinkTracker, RejectCounts, carrier_report, grace
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .ownership import GroupView
 from .params import Params
+from .peer import PeerTracker
 from .sequences import Newest
 from .states import (
     BUSY,
@@ -60,46 +59,12 @@ UNKNOWN_PEER = "unknown-peer"
 # reported as "took over from".
 REALLY_HELD = frozenset({WireGroupState.HELD, WireGroupState.STOPPING})
 
-
 # Frames that are only counted, and the counter of each.
 DROPPED: dict[Judgement, Callable[[LinkTracker], None]] = {
     Judgement.REPLAYED: LinkTracker.count_replay,
     Judgement.UNECHOED: LinkTracker.count_unechoed,
     Judgement.STALE: LinkTracker.count_stale,
 }
-
-# --------------------------------------------------------------------- the peer's record
-
-
-@dataclass
-class PeerTracker:
-    """Everything known about the peer; written by Membership only, read by status.py."""
-
-    name: str
-    links: dict[str, LinkTracker]
-    generation: int | None = None  # of the incarnation followed (None: none yet this run)
-    alive: bool = False
-    ever_alive: bool = False
-    declared_dead: bool = False
-    last_heard: float | None = None
-    newest: Newest | None = None  # the newest frame applied from this incarnation
-    last_applied_at: float | None = None
-    node_state: WireNodeState | None = None
-    node_flags: int = 0
-    groups: tuple[GroupView, ...] = ()
-    config_match: bool = True
-    mismatch_logged: bool = False
-    config: ConfigView = field(default_factory=ConfigView)  # its files (layouts.py)
-    echo_max: int | None = None  # our latest timestamp the peer has echoed (this incarnation)
-    echo_floor: int | None = None  # ... in this run, whatever the incarnation (never reset)
-
-    def forget_state(self) -> None:
-        """Dead or restarted: assume it holds nothing (no STONITH; heartbeat's assumption)."""
-        self.node_state = None
-        self.node_flags = 0
-        self.groups = ()
-        self.echo_max = None
-
 
 class Membership:
     """The peer's liveness and state, from the frames fed in. See the module docstring.
@@ -118,6 +83,7 @@ class Membership:
         self.initdead_end: float | None = None
         self.recorded = params.peer_generation  # what the state dir says (RecordPeerGeneration)
         self.layouts = Layouts()  # this run's earlier configurations (a reload)
+        self.heard = 0  # fresh frames taken in (node.py: a keepalive may go out with one)
 
     # ------------------------------------------------------------------ queries
 
@@ -188,6 +154,12 @@ class Membership:
                     out.append(Log("warning", f"Link {peer.name}:{lt.link}: {unechoed} frames "
                                               "heard that echo none of ours (a link that "
                                               "works one way only, or replayed frames)"))
+        return self._quorum_lost(peer, out, foreign)
+
+    def _quorum_lost(self, peer: PeerTracker, out: list[Action], foreign: bool | None
+                     ) -> list[Notice]:
+        """The link quorum: the peer dies when its last link does, however each died.
+        `foreign`: as in `advance`."""
         if any(lt.up for lt in peer.links.values()):
             return []
         if foreign:
@@ -198,6 +170,19 @@ class Membership:
                                   not all(lt.up is False for lt in peer.links.values())):
             return []
         return self._declare_dead(peer, out)
+
+    def carrier(self, link: str, up: bool, last_ts: int | None, out: list[Action], *,
+                foreign: bool | None = None) -> list[Notice]:
+        """The driver's report on `link`'s physical layer (docs/core.md, Physical links):
+        lost, the link is dead now, and the peer too if it was the last; back, only news."""
+        peer = self.peer
+        if peer is None:
+            return []
+        news, killed = carrier_report(peer.links, link, up, last_ts, peer.alive)
+        if news is not None:
+            loud = killed and peer.node_state is not WireNodeState.GONE
+            out.append(Log("warning" if loud else "info", f"Link {peer.name}:{link}{news}"))
+        return self._quorum_lost(peer, out, foreign) if killed else []
 
     def _declare_dead(self, peer: PeerTracker, out: list[Action]) -> list[Notice]:
         quiet = peer.node_state is WireNodeState.GONE
@@ -243,22 +228,29 @@ class Membership:
             self.unattributed[ev.link].count(UNKNOWN_PEER)
             return []
         lt = peer.links[ev.link]
-        if not peer.alive:
-            lt.hold_echo(ev.timestamp_ms, now)  # so that a restarted peer can prove us
+        # So that a restarted peer can prove us: echoed back at once (and below on a link
+        # that is down, or was cut off by a carrier loss), freshness.py.
+        held = [] if peer.alive else self._echo_back(lt, ev, now)
+        if not lt.proves_link(ev.echo_ms):  # sent before a carrier loss: proves nothing
+            lt.count_stale()
+            return self._echo_back(lt, ev, now)
         judgement = self._judge(peer, lt, ev, sent)
         if judgement is Judgement.ECHO_ONLY:
             lt.count_unechoed()
-            if not lt.up:  # echo it back, so that the link can come up (freshness.py)
-                lt.hold_echo(ev.timestamp_ms, now)
-            return []
+            return held if lt.up else self._echo_back(lt, ev, now)
         if judgement in DROPPED:
             DROPPED[judgement](lt)  # counted, nothing else
-            return []
+            return held
         restarted = False
         if judgement in (Judgement.ADOPT, Judgement.REBASE):
             restarted = self._adopt(peer, ev, out, quiet=judgement is Judgement.REBASE)
         return self._accept(peer, lt, ev, now=now, new=judgement is not Judgement.COPY,
                             restarted=restarted, sent=sent, out=out)
+
+    @staticmethod
+    def _echo_back(lt: LinkTracker, ev: FrameReceived, now: float) -> list[Notice]:
+        lt.hold_echo(ev.timestamp_ms, now)
+        return [AnswerOwed()]
 
     def _judge(self, peer: PeerTracker, lt: LinkTracker, ev: FrameReceived,
                sent: SentRange) -> Judgement:
@@ -279,7 +271,7 @@ class Membership:
         if lt.refresh(now, self.params.warntime):
             out.append(Log("info", f"Link {peer.name}:{ev.link} up."))
         self._note_echo(peer, lt, ev, sent)
-        peer.last_heard = now
+        peer.last_heard, self.heard = now, self.heard + 1
         notices = [] if peer.alive else self._revive(peer, restarted, out)
         if not new:
             lt.count_duplicate()

@@ -10,14 +10,15 @@ the composition of the parts that own everything else:
 - monitoring.py — fail counts: a failed resource restarts in place or gives its group up;
 - fencing.py — whether the peer must be fenced before anything is taken over from it;
 - reports.py — the mach_down and initial-acquisition progress lines;
-- status.py — the snapshot and the status line; handoff.py — standby/takeover requests.
+- status.py — the snapshot and the status line; handoff.py — standby/takeover requests;
+- ping.py — whether the ping nodes still answer (ipfail's isolation guard).
 
 It routes each event to its owner and carries membership's notices (the peer died, returned,
 holds a group, needs an answer) to the groups, the reports and the heartbeats; it decides
 nothing about frames or groups itself. Theory of operation: states.py's docstring and docs/core.md.
 Must not import trio, socket, os, time, subprocess, logging or twinbeat.config.
 
-Every `feed` runs in four steps: (1) `_check` validates the event and raises `CoreMisuse`
+Every `feed` runs in four steps: (1) `_check_*` validate the event and raises `CoreMisuse`
 before anything changes; (2) the timers due at `now` fire (links and the peer going dead,
 failed-start backoff, failures expiring); (3) the event is applied by its owner; (4)
 `_settle` moves the phase and the group states towards what ownership says until nothing
@@ -43,6 +44,7 @@ from .events import (
     GroupStopFailed,
     GroupStopped,
     LeftoversFound,
+    LinkCarrier,
     Log,
     PeerFenced,
     PingReachability,
@@ -73,6 +75,7 @@ from .membership import Membership
 from .monitoring import Monitoring
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .params import Params
+from .ping import PingGuard
 from .reconfigure import reconfigure_refusal, relink
 from .records import Situation
 from .regroup import after_result, regroup
@@ -80,10 +83,9 @@ from .reports import Reports
 from .settling import settle_bound
 from .snapshot import Snapshot
 from .states import (
-    NODE_FLAG_PING_CONFIGURED,
-    NODE_FLAG_PING_OK,
     NODE_FLAG_TRANSLATED,
     PHASE_WIRE,
+    GroupLocal,
     Phase,
     PhaseTrigger,
     phase_step,
@@ -99,8 +101,7 @@ class Node:
         self._p = params
         self._now = now
         self._phase = Phase.BOOT
-        self._ping_ok = True  # until told otherwise (PingReachability)
-        self._ping_ever = params.ping_configured  # a reload may drop ping nodes: late reports
+        self._ping = PingGuard(params)
         self._membership = Membership(params)
         self._foreign = Foreign(params)
         self._groups = Groups(params, now)
@@ -110,40 +111,51 @@ class Node:
         self._fencing = Fencing(params, now)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = ""
+        self._deadline: float | None = None
+        self._deadline_known = False  # `_deadline` is up to date (a feed changes it)
+        self._dirty = True  # something the settling rules read changed outside `_settle_key`
+        self._settled: tuple[object, ...] | None = None  # `_settle_key` at the last fixed point
 
     # ------------------------------------------------------------------ public API
 
     def feed(self, event: Event, now: float) -> list[Action]:
         """Apply one event at time `now`; return the actions to carry out, in order."""
-        self._check(event, now)
+        self._check_when(event, now)
+        self._check_event(event)
         if self._phase is Phase.GONE:
             return []  # only a repeated ShutdownRequested gets here: harmless
         out: list[Action] = []
         self._now = now
+        self._deadline_known = False
         self._fencing.fed(now)
         self._heed(self._foreign.advance(now, self._membership, out), out)
         self._groups.advance(now, out)
         self._monitoring.advance(now, self._groups, out)
+        if out or not isinstance(event, FrameReceived | Tick):
+            self._dirty = True  # a timer fired, or an event the groups may react to
+        heard = self._membership.heard
         self._apply(event, now, out)
-        self._settle(now, out)
+        self._settle(now, out, heard=self._membership.heard != heard)
         return out
 
     def next_deadline(self) -> float | None:
-        """The earliest time at which `Tick` would change something, or None."""
-        if self._phase is Phase.GONE:
-            return None
-        times = (
-            self._heartbeats.deadline(self._phase),
-            self._membership.deadline(),
-            self._foreign.deadline(),
-            self._groups.deadline(),
-            self._monitoring.deadline(self._groups),
-            self._fencing.deadline(),
-        )
-        return min((t for t in times if t is not None), default=None)
+        """The earliest time at which `Tick` would change something, or None (worked out
+        once per feed: the daemon asks after every batch)."""
+        if not self._deadline_known:
+            self._deadline_known = True
+            times = () if self._phase is Phase.GONE else (
+                self._heartbeats.deadline(self._phase),
+                self._membership.deadline(),
+                self._foreign.deadline(),
+                self._groups.deadline(),
+                self._monitoring.deadline(self._groups),
+                self._fencing.deadline(),
+            )
+            self._deadline = min((t for t in times if t is not None), default=None)
+        return self._deadline
 
     def snapshot(self) -> Snapshot:
-        return build_snapshot(self._phase, self._now, self._ping_ok, self._membership,
+        return build_snapshot(self._phase, self._now, self._ping.ok, self._membership,
                               self._groups, monitoring=self._monitoring,
                               fencing=self._fencing.snapshot(), foreign=self._foreign)
 
@@ -168,10 +180,6 @@ class Node:
         if self._phase is Phase.GONE and not isinstance(ev, ShutdownRequested):
             raise CoreMisuse(f"{type(ev).__name__} fed after the node is gone")
 
-    def _check(self, ev: Event, now: float) -> None:
-        self._check_when(ev, now)
-        self._check_event(ev)
-
     def _check_event(self, ev: Event) -> None:
         match ev:
             case Started():
@@ -179,7 +187,8 @@ class Node:
             case LeftoversFound(keys=keys):
                 phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.check_keys(keys)
-            case FrameReceived(link=link) | ForeignHeartbeat(link=link):
+            case (FrameReceived(link=link) | ForeignHeartbeat(link=link)
+                  | LinkCarrier(link=link)):
                 self._membership.check_link(link)
                 self._foreign.check(ev)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
@@ -197,8 +206,8 @@ class Node:
 
     def _check_command(self, ev: PingReachability | Tick | ShutdownRequested
                        | Reconfigured) -> None:
-        if isinstance(ev, PingReachability) and not self._ping_ever:
-            raise CoreMisuse("PingReachability without ping nodes configured")
+        if isinstance(ev, PingReachability):
+            self._ping.check()
         if isinstance(ev, Reconfigured):
             refusal = self.reconfigure_refusal(ev.params)
             if refusal is not None:
@@ -213,7 +222,7 @@ class Node:
             case LeftoversFound(keys=keys):
                 self._phase = phase_step(self._phase, PhaseTrigger.LEFTOVERS)
                 self._groups.leftovers(keys, now, out)
-            case FrameReceived() | ForeignHeartbeat():
+            case FrameReceived() | ForeignHeartbeat() | LinkCarrier():
                 self._on_link(ev, now, out)
             case GroupStarted() | GroupStartFailed() | GroupStopped() | GroupStopFailed():
                 self._groups.on_result(ev, now, out)
@@ -229,13 +238,16 @@ class Node:
 
     def _on_command(self, ev: PingReachability | ShutdownRequested | Reconfigured, now: float,
                     out: list[Action]) -> None:
-        match ev:
-            case PingReachability(reachable=reachable):
-                self._on_ping(reachable, out)
-            case ShutdownRequested():
-                self._on_shutdown(out)
-            case Reconfigured(params=params):
-                self._reconfigure(params, now, out)
+        if isinstance(ev, PingReachability):
+            self._ping.report(ev.reachable, out)
+        elif isinstance(ev, Reconfigured):
+            self._reconfigure(ev.params, now, out)
+        elif self._phase is Phase.LEAVING:
+            out.append(Log("debug", "Shutdown already in progress"))
+        else:
+            self._phase = phase_step(self._phase, PhaseTrigger.SHUTDOWN)
+            out.append(Log("info", "Heartbeat shutdown in progress: giving up all resource "
+                                   "groups"))
 
     def _on_monitoring(self, ev: ResourceFailed | GroupRestarted | GroupRestartFailed
                        | FailuresCleared, now: float, out: list[Action]) -> None:
@@ -243,10 +255,15 @@ class Node:
         if isinstance(ev, GroupRestarted | GroupRestartFailed):
             after_result(self._groups, ev.key, now, out)
 
-    def _on_link(self, ev: FrameReceived | ForeignHeartbeat, now: float, out: list[Action]) -> None:
+    def _on_link(self, ev: FrameReceived | ForeignHeartbeat | LinkCarrier, now: float,
+                 out: list[Action]) -> None:
+        """A frame, a heartbeat 3.0.6 message, or a link's physical layer (LinkCarrier)."""
         if isinstance(ev, ForeignHeartbeat):
             self._foreign.on_message(ev, now, out, groups=self._groups, phase=self._phase,
                                      membership=self._membership)
+        elif isinstance(ev, LinkCarrier):
+            self._heed(self._foreign.carrier(ev, self._heartbeats.last_ts, self._membership,
+                                             out), out)
         elif self._foreign.hears(ev):
             self._heed(self._membership.on_frame(ev, now, self._heartbeats.sent(now), out), out)
 
@@ -255,12 +272,14 @@ class Node:
         for notice in notices:
             match notice:
                 case PeerDied(peer=peer, busy=busy, was_alive=was_alive):
+                    self._dirty = True
                     self._groups.peer_held(peer, busy)
                     self._groups.peer_died(was_alive)
                     keys = [g.spec.key for g in self._groups.records if g.index in busy]
                     self._reports.peer_died(peer, keys, was_alive)
                     self._fencing.peer_died(notice, self._groups.advertised(), self._now, out)
                 case PeerReturned(peer=peer):
+                    self._dirty = True
                     self._reports.peer_returned(peer)
                     self._groups.peer_returned()
                     self._fencing.peer_returned(self._now, out)
@@ -290,9 +309,7 @@ class Node:
         """A reload, each part to its owner (reconfigure.py); the same params change nothing."""
         if params == self._p:
             return
-        self._ping_ever = self._ping_ever or params.ping_configured
-        if params.ping_configured != self._p.ping_configured:
-            self._ping_ok = True  # new ping nodes: reachable until the pinger says otherwise
+        self._ping.reconfigure(params)
         self._p = params
         relink(self._membership, params, now)
         self._foreign.reconfigure(params)
@@ -303,47 +320,39 @@ class Node:
         self._settle_bound = settle_bound(len(params.groups))
         out.append(Log("info", "Configuration reloaded"))
 
-    def _on_ping(self, reachable: bool, out: list[Action]) -> None:
-        if reachable == self._ping_ok or not self._p.ping_configured:
-            return  # unchanged, or a late report of ping nodes a reload removed
-        self._ping_ok = reachable
-        if reachable:
-            out.append(Log("info", "Ping nodes reachable again"))
-        else:
-            out.append(Log("warning", "No ping node reachable: this node may be isolated; "
-                                      "not acquiring resource groups"))
-
-    def _on_shutdown(self, out: list[Action]) -> None:
-        if self._phase is Phase.LEAVING:
-            out.append(Log("debug", "Shutdown already in progress"))
-            return
-        self._phase = phase_step(self._phase, PhaseTrigger.SHUTDOWN)
-        out.append(Log("info", "Heartbeat shutdown in progress: giving up all resource groups"))
-
     # ------------------------------------------------------------------ settling
 
     def _situation(self, now: float, peer: LivePeer | None) -> Situation:
-        return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping_ok,
+        return Situation(now=now, active=self._phase is Phase.ACTIVE, ping_ok=self._ping.ok,
                          last_ts=self._heartbeats.last_ts, peer=peer,
                          takeover_ok=peer is not None or self._fencing.takeover_ok(),
                          held_off=self._foreign.holds_off(peer is not None),
                          negotiation=self._foreign.negotiation(peer is not None))
 
-    def _settle(self, now: float, out: list[Action]) -> None:
+    def _settle_key(self, peer: LivePeer | None) -> tuple[object, ...]:
+        """What the settling rules read, but time (only stamped on changes) and what only
+        events change (those set `_dirty`). The peer's echo counts only while a group waits
+        for the peer to ack a claim: `claim_acked` is the one rule that reads it."""
+        claiming = any(g.state is GroupLocal.CLAIMING for g in self._groups.records)
+        seen = None if peer is None else (peer.config_match, peer.node_state, peer.node_flags,
+                                          peer.groups, peer.echo_max if claiming else None)
+        return (self._advertised(), self._phase, self._ping.ok, self._fencing.takeover_ok(),
+                seen)
+
+    def _settle(self, now: float, out: list[Action], *, heard: bool = False) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
-        for _ in range(self._settle_bound):
-            before = (self._advertised(), self._phase)
-            self._settle_pass(now, peer, out)
-            if (self._advertised(), self._phase) == before:
-                break
-        else:
-            raise CoreMisuse(f"settling did not converge within {self._settle_bound} passes: "
-                             "a transition rule loops (a bug in the core, not the caller's)")
+        # At a fixed point a pass changes nothing and says nothing (its rules are edge-
+        # triggered), so a frame that changed none of their inputs skips the passes: the
+        # steady state costs a link refresh, not a settle (issue #17). Not beside a peer that
+        # spoke heartbeat's protocol: r1.py's rules read more than the key.
+        if self._dirty or self._foreign.spoke or self._settle_key(peer) != self._settled:
+            self._settle_passes(now, peer, out)
+            self._settled, self._dirty = self._settle_key(peer), False
         active = self._phase is Phase.ACTIVE
-        self._fencing.step(now, active and (self._ping_ok or not self._p.ping_configured), out)
+        self._fencing.step(now, active and self._ping.may_act(), out)
         self._foreign.speak(now, self._phase, peer is not None, out)
         state = self._advertised()
-        if self._heartbeats.due(self._phase, now, state):
+        if self._heartbeats.due(self._phase, now, state, heard=heard):
             echoes = self._membership.echoes(now)
             layout = self._membership.outgoing()
             fingerprint = None if layout is None else layout[0]
@@ -355,6 +364,15 @@ class Node:
         if status != self._status:
             self._status = status
             out.append(StatusChanged(status))
+
+    def _settle_passes(self, now: float, peer: LivePeer | None, out: list[Action]) -> None:
+        for _ in range(self._settle_bound):
+            before = (self._advertised(), self._phase)
+            self._settle_pass(now, peer, out)
+            if (self._advertised(), self._phase) == before:
+                return
+        raise CoreMisuse(f"settling did not converge within {self._settle_bound} passes: "
+                         "a transition rule loops (a bug in the core, not the caller's)")
 
     def _settle_pass(self, now: float, peer: LivePeer | None, out: list[Action]) -> None:
         if self._phase is Phase.CLEANING and not self._groups.has_leftovers():
@@ -374,11 +392,7 @@ class Node:
             self._reports.step(self._groups, situation, out)
 
     def _advertised(self) -> Advertised:
-        flags = 0
-        if self._p.ping_configured:
-            flags |= NODE_FLAG_PING_CONFIGURED
-            if self._ping_ok:
-                flags |= NODE_FLAG_PING_OK
+        flags = self._ping.flags()
         layout = self._membership.outgoing()  # the peer runs our previous files: theirs
         if layout is not None:
             return (int(PHASE_WIRE[self._phase]), flags | NODE_FLAG_TRANSLATED,

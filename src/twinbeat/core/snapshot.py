@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 class LinkCounters:
     frames_ok: int  # accepted and echoing us (fresh): these keep the link up
     duplicates: int  # same heartbeat already received on another link
-    stale: int  # older than the state already applied (reordered)
+    stale: int  # older than the state already applied (reordered), or sent before a carrier loss
     replayed: int  # older generation or sequence already seen on this link, not echoing us
     unechoed: int  # echoing none of our recent frames: proved nothing (docs/core.md)
     late: int  # gaps over warntime on this link
@@ -30,6 +30,7 @@ class PeerLinkSnapshot:
     max_gap: float  # longest silence between two frames on this link
     deadtime_margin: float  # deadtime - max_gap (how close this link came to dead)
     counters: LinkCounters
+    carrier: bool | None = None  # the driver's last report on the physical layer (None: none)
 
 
 @dataclass(frozen=True)

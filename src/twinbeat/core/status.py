@@ -12,9 +12,10 @@ from __future__ import annotations
 from .foreign import PROTOCOLS, Foreign
 from .groups import Groups
 from .liveness import LinkTracker
-from .membership import Membership, PeerTracker
+from .membership import Membership
 from .monitoring import Monitoring, resource_text
 from .notices import LivePeer
+from .peer import PeerTracker
 from .records import Group, Negotiation
 from .snapshot import (
     FenceSnapshot,
@@ -57,6 +58,7 @@ def link_snapshot(lt: LinkTracker, now: float, deadtime: float) -> PeerLinkSnaps
             late=lt.late,
             rejected={},  # frames the wire refused: counted and added by engine.py
         ),
+        carrier=lt.carrier,
     )
 
 

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 
 import trio
 
-from twinbeat.core import Event, LinkEvent, Tick
+from twinbeat.core import Event, LinkCarrier, LinkEvent, Tick
 
 # Authentic frames per link the core may fall behind by (at the fastest keepalive, 10 ms,
 # 0.64 s of heartbeats) before the oldest are dropped.
@@ -70,7 +70,11 @@ class Inbox:
 
     def relink(self, links: Iterable[str]) -> None:
         """A reload's links: a queue for each new one; a removed link's queue goes, with the
-        frames still in it (the core no longer knows that link)."""
+        frames still in it, and so do its queued carrier reports (the core no longer knows
+        that link)."""
+        links = list(links)
+        self._control = deque(e for e in self._control
+                              if not isinstance(e, LinkCarrier) or e.link in links)
         depth = next(iter(self._frames.values())).maxlen if self._frames else LINK_DEPTH
         self._frames = {link: self._frames.get(link) or deque(maxlen=depth) for link in links}
         self._order = list(self._frames)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import trio
 
 from twinbeat.config import Bcast, Config, Mcast, Serial, Ucast
-from twinbeat.links import Deliver, LinkDriver
+from twinbeat.links import Carrier, Deliver, LinkDriver
 from twinbeat.links.serial import SerialLink
 from twinbeat.links.udp import UdpLink
 
@@ -44,9 +44,11 @@ def build_drivers(config: Config, keep: Mapping[str, LinkDriver] | None = None
 class LinkSet:
     """See the module docstring. `deliver(name, data)` is the daemon's receive callback."""
 
-    def __init__(self, drivers: dict[str, LinkDriver], deliver: Deliver) -> None:
+    def __init__(self, drivers: dict[str, LinkDriver], deliver: Deliver,
+                 carrier: Carrier | None = None) -> None:
         self.drivers = drivers
         self._deliver = deliver
+        self._carrier = carrier
         self._running: dict[LinkDriver, tuple[trio.CancelScope, trio.Event]] = {}
 
     async def start_all(self, nursery: trio.Nursery) -> None:
@@ -80,7 +82,8 @@ class LinkSet:
         self._running[driver] = (scope, done)
         try:
             with scope:
-                await driver.run(self._callback(driver), task_status=task_status)
+                await driver.run(self._callback(driver), carrier=self._carrier_callback(driver),
+                                 task_status=task_status)
         finally:
             del self._running[driver]
             done.set()
@@ -91,3 +94,16 @@ class LinkSet:
             return self.drivers.get(name) is driver and self._deliver(name, data)
 
         return deliver
+
+    def _carrier_callback(self, driver: LinkDriver) -> Carrier | None:
+        report = self._carrier
+        if report is None:
+            return None
+
+        def carrier(name: str, up: bool) -> None:
+            """Passed on while `driver` is the link's current one: a replaced driver's last
+            word on its physical layer must not reach the core about its successor."""
+            if self.drivers.get(name) is driver:
+                report(name, up)
+
+        return carrier

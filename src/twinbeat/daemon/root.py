@@ -18,12 +18,11 @@ operations run as their own tasks, so a slow or stuck agent never delays a heart
 
 from __future__ import annotations
 
-import argparse
+import gc
 import logging
 import math
 import secrets
 import signal
-import sys
 from typing import Any
 
 import trio
@@ -31,8 +30,6 @@ import trio
 from twinbeat.config import Config
 from twinbeat.control.server import (
     ControlServer,
-    ControlSocketError,
-    ensure_not_running,
     open_control_listener,
 )
 from twinbeat.control.statusview import status_view
@@ -40,15 +37,14 @@ from twinbeat.core import events as ev
 from twinbeat.daemon import notify
 from twinbeat.daemon.agents import GroupOps
 from twinbeat.daemon.fencer import Fencer, acknowledge
-from twinbeat.daemon.generation import GenerationError, start_generation, wall_clock_offset
+from twinbeat.daemon.generation import wall_clock_offset
 from twinbeat.daemon.inbox import Inbox
 from twinbeat.daemon.linkset import LinkSet, build_drivers
-from twinbeat.daemon.logsetup import LogTargets, setup_logging
 from twinbeat.daemon.metrics import DaemonMetrics, drivers_view
 from twinbeat.daemon.monitor import Monitor
-from twinbeat.daemon.peerstate import PeerStateError, PeerStateWriter, load_peer_generation
-from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
-from twinbeat.daemon.reload import Reloader, checked_for_start
+from twinbeat.daemon.peerstate import PeerStateWriter
+from twinbeat.daemon.realtime import WatchdogDevice
+from twinbeat.daemon.reload import Reloader
 from twinbeat.daemon.respawn import Respawner
 from twinbeat.engine import Engine, Output, Transmit
 from twinbeat.links import LinkDriver
@@ -74,7 +70,7 @@ class Daemon:
             if state_dir is not None and config.peer is not None else None
         )
         self.links: dict[str, LinkDriver] = build_drivers(config)
-        self.linkset = LinkSet(self.links, self._deliver)  # each in its scope (reloads)
+        self.linkset = LinkSet(self.links, self._deliver, self._carrier)  # each in its scope
         self.events_in = Inbox(self.links)
         self.ops = GroupOps({}, self.events_in.send)  # the agents are built in `run`
         self.monitor = Monitor({}, self.events_in.send)  # ...and their checks
@@ -129,6 +125,9 @@ class Daemon:
             log.info("twinbeat: links open (%s)", ", ".join(self.links) or "none")
             self.links_open = True
             notify.notify("READY=1")
+            # Start-up's objects (modules, config, the core) live as long as the daemon: out
+            # of the collector's reach, so that no collection scans them on the heartbeat path.
+            gc.freeze()
             # Supervised: whatever a client does to it, or however it fails, stays in there.
             nursery.start_soon(ControlServer(self.status, self.handoff, clear=self.clear,
                                              fence_ack=self.fence_ack, reload=self.reload).run,
@@ -214,6 +213,11 @@ class Daemon:
             return False
         self.events_in.put_frame(link_name, event, trio.current_time())
         return True
+
+    def _carrier(self, link_name: str, up: bool) -> None:
+        """Called by a link when its physical layer changes (carrier, modem lines, hang-up):
+        the core decides what it means (docs/core.md, Physical links)."""
+        self.events_in.send_nowait(ev.LinkCarrier(link_name, up))
 
     def _feed(self, event: ev.Event, at: float | None = None) -> None:
         """Feed one event at `at` (when a frame arrived) or now; the core's time never goes
@@ -351,50 +355,3 @@ class Daemon:
         log.info("failures cleared for %s by twinbeat clear", key or "every group")
         await self.events_in.send(ev.FailuresCleared(key))
         return {"ok": True, "cleared": keys if key is None else [key]}
-
-
-def main(args: argparse.Namespace) -> int:
-    """Load and check the config, then run until a signal's graceful shutdown completes."""
-    config = checked_for_start(args.config_dir, args.node)
-    if config is None:
-        return 1
-    try:
-        # A second daemon must not bump the running one's generation nor write to its log.
-        ensure_not_running(args.run_dir)
-    except ControlSocketError as exc:
-        print(f"twinbeat: not started: {exc}", file=sys.stderr)
-        return 1
-    setup_logging(
-        LogTargets(
-            node=config.node,
-            logfile=config.hacf.logfile,
-            debugfile=config.hacf.debugfile,
-            logfacility=config.hacf.logfacility,
-            stderr=args.foreground,
-        )
-    )
-    try:
-        # The peer's record first: a refused start must not have used up a generation.
-        peer_generation = (
-            None if config.peer is None else load_peer_generation(args.state_dir, config.peer)
-        )
-        generation = start_generation(args.state_dir, args.heartbeat_state_dir)
-    except (GenerationError, PeerStateError) as exc:
-        print(f"twinbeat: not started: {exc}", file=sys.stderr)
-        return 1
-    if config.hacf.realtime:
-        for problem in enter_realtime():
-            log.warning("%s; continuing without it", problem)
-    log.info("twinbeat starting: node %s, generation %d, config %s",
-             config.node, generation, config.config_dir)
-    daemon = Daemon(config, generation, args.run_dir, state_dir=args.state_dir,
-                    peer_generation=peer_generation)
-    try:
-        trio.run(daemon.run)
-    except ControlSocketError as exc:
-        print(f"twinbeat: not started: {exc}", file=sys.stderr)
-        return 1
-    except Exception:
-        log.critical("twinbeat: unexpected error, exiting", exc_info=True)
-        return 1
-    return daemon.exit_code

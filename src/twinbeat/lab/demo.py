@@ -99,8 +99,7 @@ class _Demo:
 
     def power(self) -> None:
         assert self.poller is not None
-        fault = time.monotonic()
-        self.lab.power_loss("prime")
+        fault = self.lab.power_loss("prime")
         seen = self._served(
             "calc", fault, self.patience, "calc did not take over after prime's power loss"
         )

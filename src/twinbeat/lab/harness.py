@@ -27,7 +27,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -128,6 +128,12 @@ class Harness:
     def set_link(self, netns: str, ifname: str, up: bool) -> None:
         self._own(netns)
         network.set_link(netns, ifname, up)
+
+    def set_links(self, netns: str, ifnames: Sequence[str], up: bool,
+                  first: Callable[[], object] = lambda: None) -> None:
+        """Several links at once, `first()` just before (see `network.set_links`)."""
+        self._own(netns)
+        network.set_links(netns, ifnames, up, first)
 
     def add_address(self, netns: str, ifname: str, cidr: str) -> None:
         self._own(netns)

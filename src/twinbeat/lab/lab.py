@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,8 @@ class Lab:
             )
         prime, calc = lp.NODES
         self.harness.veth(
-            Port(names[prime], lp.HB_IFACE, f"{lp.HB_ADDR[prime]}/{lp.HB_PREFIX}"),
+            Port(names[prime], lp.HB_IFACE, f"{lp.HB_ADDR[prime]}/{lp.HB_PREFIX}",
+                 ifindex=lp.HB_INDEX),
             Port(names[calc], lp.HB_IFACE, f"{lp.HB_ADDR[calc]}/{lp.HB_PREFIX}"),
         )
 
@@ -270,25 +272,34 @@ class Lab:
     def set_link(self, node: str, ifname: str, up: bool) -> None:
         self.harness.set_link(self.netns(node), ifname, up)
 
-    def power_loss(self, node: str) -> None:
+    def power_loss(self, node: str) -> float:
         """The node loses power: its NICs go dark, the cable goes dead, every process dies.
+        Returns when the power went (`time.monotonic()`): the fault's instant.
 
         What stays is what a crashed machine's disk and (here) namespace keep: the VIP on eth0
         and apache2's stale pid file, which the daemon's start-up leftover check must handle.
         """
-        # The daemon dies first: a power loss stops every heartbeat at once, and each netlink
-        # step below takes milliseconds that would otherwise count as failover time.
+        # All at once, as on a real machine: the namespace's netlink handle is opened first
+        # (~20 ms that are not part of the fault); then the daemon dies, socat is told to go
+        # (the cable), and both NICs go dark, within a few milliseconds (eth1 first).
         daemon = self.node(node)
-        daemon.signal(signal.SIGKILL)
-        for ifname in (lp.LAN_IFACE, lp.HB_IFACE):
-            self.set_link(node, ifname, up=False)
-        self.cable.pull()
+        went: list[float] = []
+
+        def cut() -> None:
+            went.append(time.monotonic())
+            daemon.signal(signal.SIGKILL)
+            self.harness.signal(self.cable.label, signal.SIGTERM)
+
+        self.harness.set_links(self.netns(node), (lp.HB_IFACE, lp.LAN_IFACE), up=False,
+                               first=cut)
+        self.cable.pull()  # gone by the stop policy, its pty links removed
         victims = network.pids_in(self.netns(node))
         for pid in victims:
             procs.send(pid, signal.SIGKILL)
         procs.wait_gone(victims, 5.0)
         self.harness.forget(daemon.label)
         set_power(self.plan.run_dir, node, POWER_OFF)
+        return went[0]
 
     def power_on(self, node: str, *, daemon: bool = True, wait: bool = True) -> None:
         """Power back: NICs up, a new cable at the same paths, the daemon started again."""
@@ -313,9 +324,13 @@ class Lab:
 
     # -- the client ------------------------------------------------------------------------
 
-    def poller(self, interval: float = 0.005, label: str = "poller") -> Poller:
-        """Start the client's HTTP poller on the VIP (stopped by `Poller.close` or `down`)."""
-        argv = [sys.executable, "-m", "twinbeat.lab.poller", lp.VIP, "--interval", str(interval)]
+    def poller(self, interval: float = 0.005, label: str = "poller",
+               addresses: tuple[str, ...] = (lp.VIP,)) -> Poller:
+        """Start the client's HTTP poller on the VIP (stopped by `Poller.close` or `down`).
+        With several `addresses`, one prober GETs each of them every `interval`, and an
+        answer's body is tagged `BODY@ADDRESS` (bench/compare.py)."""
+        argv = [sys.executable, "-m", "twinbeat.lab.poller", *addresses,
+                "--interval", str(interval)]
         process = self.harness.spawn(
             label, argv, netns=self.netns("client"), stdout=subprocess.PIPE
         )

@@ -31,6 +31,12 @@ FLOOD_IFACE = "eth1"
 
 LAN_IFACE = "eth0"  # each node's (and the client's) LAN interface, inside its namespace
 HB_IFACE = "eth1"  # the dedicated heartbeat NIC: a veth pair between prime and calc
+# prime's eth1 gets this interface index, so that it differs from calc's: the kernel reports
+# a veth's carrier change at once only when the veth's index differs from its peer's, and
+# otherwise holds it back up to a second after any link change on the host (linkwatch). Both
+# lab nodes share one kernel, so prime's own NICs going dark would hold calc's report back;
+# on two machines the survivor's kernel never sees the peer's link changes (docs/lab.md).
+HB_INDEX = 694
 BRIDGE = "br0"  # inside the `<name>-lan` namespace; its ports are named after the roles
 
 APACHE_BIN = "/usr/sbin/apache2"

@@ -41,49 +41,55 @@ REQUEST_TIMEOUT = 1.0
 class _Request:
     started: float
     deadline: float
+    address: str
     sent: bool = False
     received: bytes = b""
 
 
 class _Client:
-    """The child's loop: a new GET every `interval`, up to MAX_IN_FLIGHT at once."""
+    """The child's loop: every `interval`, a new GET to each address, up to MAX_IN_FLIGHT at
+    once. With more than one address (one prober for several VIPs, bench/compare.py), each
+    line ends with `@ADDRESS`."""
 
-    def __init__(self, address: str, port: int, interval: float) -> None:
-        self.target = (address, port)
-        self.request = (
-            f"GET / HTTP/1.0\r\nHost: {address}\r\nUser-Agent: twinbeat-lab\r\n\r\n".encode()
-        )
+    def __init__(self, addresses: list[str], port: int, interval: float) -> None:
+        self.addresses = addresses
+        self.port = port
+        self.tagged = len(addresses) > 1
         self.interval = interval
         self.sel = selectors.DefaultSelector()
         self.pending: dict[socket.socket, _Request] = {}
         self.next_start = time.monotonic()
 
-    def report(self, body: str | None, started: float) -> None:
+    def report(self, body: str | None, started: float, address: str) -> None:
         """One line per request: its answer, or `!` and when the lost request started."""
         now = time.monotonic()
         line = f"{now:.6f} {body}" if body is not None else f"{now:.6f} ! {started:.6f}"
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(line + (f"@{address}\n" if self.tagged else "\n"))
         sys.stdout.flush()
 
     def finish(self, sock: socket.socket, body: str | None) -> None:
         self.sel.unregister(sock)
         request = self.pending.pop(sock)
         sock.close()
-        self.report(body, request.started)
+        self.report(body, request.started, request.address)
 
     def start_one(self, now: float) -> None:
         self.next_start = max(self.next_start + self.interval, now)
+        for address in self.addresses:
+            self._get(address, now)
+
+    def _get(self, address: str, now: float) -> None:
         if len(self.pending) >= MAX_IN_FLIGHT:
-            self.report(None, now)  # lost too: the client could not even try
+            self.report(None, now, address)  # lost too: the client could not even try
             return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
-        if sock.connect_ex(self.target) in (0, errno.EINPROGRESS):
-            self.pending[sock] = _Request(now, now + REQUEST_TIMEOUT)
+        if sock.connect_ex((address, self.port)) in (0, errno.EINPROGRESS):
+            self.pending[sock] = _Request(now, now + REQUEST_TIMEOUT, address)
             self.sel.register(sock, selectors.EVENT_WRITE)
         else:
             sock.close()
-            self.report(None, now)
+            self.report(None, now, address)
 
     def ready(self, sock: socket.socket) -> None:
         """The socket is writable (connected: send) or readable (answer: read)."""
@@ -93,7 +99,8 @@ class _Client:
                 if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                     self.finish(sock, None)
                     return
-                sock.send(self.request)
+                sock.send(f"GET / HTTP/1.0\r\nHost: {state.address}\r\n"
+                          "User-Agent: twinbeat-lab\r\n\r\n".encode())
                 state.sent = True
                 self.sel.modify(sock, selectors.EVENT_READ)
                 return
@@ -123,7 +130,7 @@ class _Client:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m twinbeat.lab.poller")
-    parser.add_argument("address")
+    parser.add_argument("address", nargs="+")
     parser.add_argument("--port", type=int, default=80)
     parser.add_argument("--interval", type=float, default=0.005, help="seconds between GETs")
     args = parser.parse_args(argv)
@@ -159,8 +166,9 @@ class Poller:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
             stamp, _, body = raw.decode(errors="replace").strip().partition(" ")
-            if body.startswith("!"):
-                answer = Answer(float(stamp), None, float(body[1:] or stamp))
+            if body.startswith("!"):  # "! STARTED" or, tagged, "! STARTED@ADDRESS"
+                started = body[1:].split("@")[0].strip()
+                answer = Answer(float(stamp), None, float(started or stamp))
             else:
                 answer = Answer(float(stamp), body)
             with self._cond:

@@ -18,6 +18,10 @@ from twinbeat.links.stats import LinkStats
 # Called by a link for every datagram or serial frame: (link name, bytes). Must not block.
 # True when the bytes were an authentic frame (links/admission.py trusts their source).
 Deliver = Callable[[str, bytes], bool]
+# Called by a link when its physical layer changes as far as it can see (link name, up):
+# a NIC's carrier (links/carrier.py), a serial line's modem lines (links/modem.py) or a
+# hang-up. Must not block. A driver that sees nothing never calls it.
+Carrier = Callable[[str, bool], None]
 
 
 class LinkDriver(Protocol):
@@ -27,7 +31,8 @@ class LinkDriver(Protocol):
     up: bool
 
     async def run(
-        self, deliver: Deliver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, deliver: Deliver, *, carrier: Carrier | None = None,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None: ...
 
     def send(self, data: bytes) -> bool: ...
@@ -35,4 +40,4 @@ class LinkDriver(Protocol):
     def counters(self) -> dict[str, int]: ...
 
 
-__all__ = ["Deliver", "LinkDriver", "LinkStats"]
+__all__ = ["Carrier", "Deliver", "LinkDriver", "LinkStats"]

@@ -19,13 +19,15 @@ import errno
 import logging
 import os
 import termios
+from collections.abc import Callable
 
 import serial
 import trio
 
 from twinbeat import wire
 from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast
-from twinbeat.links import Deliver
+from twinbeat.links import Carrier, Deliver
+from twinbeat.links.modem import ModemLines, has_modem_lines
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
 log = logging.getLogger("twinbeat.links")
@@ -64,16 +66,25 @@ class SerialLink:
         self._opened_once = False
         self._why_down: str | None = None
         self.deframer: wire.Deframer | None = None
+        self._report: Callable[[bool], None] | None = None
+        self.carrier: bool | None = None  # the physical layer as last reported
 
     # -- public API --------------------------------------------------------------------
 
     async def run(
-        self, deliver: Deliver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, deliver: Deliver, *, carrier: Carrier | None = None,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Open the port and deliver deframed frames until cancelled, reopening on loss.
 
-        `task_status.started()` comes after the first open attempt even if it failed.
+        `task_status.started()` comes after the first open attempt even if it failed. With
+        `carrier`, the line's physical layer is reported as `carrier(name, up)`: lost on a
+        hang-up, EIO or a device that cannot be opened; and while the port is open, what its
+        modem lines show (links/modem.py), or, for a port without them (a pty), there.
         """
+        if carrier is not None:
+            name = self.name
+            self._report = lambda up: carrier(name, up)
         started = False
         backoff = BACKOFF_FIRST
         try:
@@ -91,7 +102,10 @@ class SerialLink:
                     continue
                 backoff = BACKOFF_FIRST
                 try:
-                    await self._receive(deliver)
+                    async with trio.open_nursery() as nursery:
+                        self._watch_lines(nursery)
+                        await self._receive(deliver)
+                        nursery.cancel_scope.cancel()
                 finally:
                     self._close()
         finally:
@@ -198,11 +212,31 @@ class SerialLink:
                 self.stats.received += 1
                 deliver(self.name, frame)
 
+    def _watch_lines(self, nursery: trio.Nursery) -> None:
+        """The open port's physical layer: its modem lines, polled, or none (a pty)."""
+        port = self._port
+        if self._report is None or port is None:
+            return
+        try:
+            lines = has_modem_lines(port)
+        except OSError:
+            return  # gone already: the read says so
+        if lines:
+            nursery.start_soon(ModemLines(self._set_carrier).run, port)
+        else:
+            self._set_carrier(True)
+
+    def _set_carrier(self, up: bool) -> None:
+        if self._report is not None and up != self.carrier:
+            self.carrier = up
+            self._report(up)
+
     def _set_down(self, why: str) -> None:
         if why != self._why_down:
             log.warning("link %s down: %s", self.name, why)
             self._why_down = why
         self.up = False
+        self._set_carrier(False)  # hang-up, EIO, no device: nothing crosses this line now
 
     def _close(self) -> None:
         port, fd = self._port, self._fd

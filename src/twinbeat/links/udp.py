@@ -19,12 +19,14 @@ import socket
 import struct
 
 import trio
-from pyroute2 import IPRoute
+from pyroute2.iproute.linux import IPRoute  # a submodule: daemon/lean.py
 
 from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast, UdpMedium
-from twinbeat.links import Deliver
+from twinbeat.links import Carrier, Deliver
 from twinbeat.links.admission import SourceBudget
+from twinbeat.links.carrier import NicCarrier
 from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
+from twinbeat.links.ownfilter import drop_own_source
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
 log = logging.getLogger("twinbeat.links")
@@ -76,13 +78,24 @@ class UdpLink:
     # -- public API --------------------------------------------------------------------
 
     async def run(
-        self, deliver: Deliver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, deliver: Deliver, *, carrier: Carrier | None = None,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Open the link, then receive until cancelled, reopening whenever it is lost.
 
         `task_status.started()` is called after the first open attempt, successful or not,
-        so the daemon can start even if this interface is missing.
+        so the daemon can start even if this interface is missing. With `carrier`, the
+        interface's carrier is watched too (links/carrier.py: rtnetlink events) and reported
+        as `carrier(name, up)`: its state at start, then every change.
         """
+        async with trio.open_nursery() as nursery:
+            if carrier is not None:
+                name = self.name
+                watch = NicCarrier(self.iface, lambda up: carrier(name, up))
+                await nursery.start(watch.run)
+            await self._serve(deliver, task_status)
+
+    async def _serve(self, deliver: Deliver, task_status: trio.TaskStatus[None]) -> None:
         started = False
         with IPRoute() as ipr:
             try:
@@ -147,6 +160,7 @@ class UdpLink:
                 case Bcast():
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                     sock.bind(("0.0.0.0", self.port))
+                    self._drop_own(sock, info)
                 case Ucast():
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                     sock.bind(("0.0.0.0", self.port))
@@ -169,6 +183,14 @@ class UdpLink:
         self._why_down = None
         log.info("link %s up (%s to %s port %d)", self.name, type(self.medium).__name__.lower(),
                  ",".join(destinations) or "nobody", self.port)
+
+    def _drop_own(self, sock: socket.socket, info: IfaceInfo) -> None:
+        """Our own broadcasts come back to this socket: have the kernel drop them, so they
+        wake nothing (links/ownfilter.py). Without it they cost CPU, nothing else."""
+        try:
+            drop_own_source(sock, [address for address, _prefix, _brd in info.addresses])
+        except OSError as exc:
+            log.info("link %s: own broadcasts not filtered: %s", self.name, exc.strerror)
 
     def _resolve_destinations(self, ipr: IPRoute, info: IfaceInfo) -> tuple[str, ...]:
         match self.medium:
@@ -206,19 +228,22 @@ class UdpLink:
         next_check = trio.current_time() + CHECK_INTERVAL
         rested = trio.current_time()  # when the process last had nothing to read here
         while True:
+            # One cancel scope per check interval, not per datagram (issue #17: the receive
+            # path is most of an idle daemon's work at a 10 ms keepalive).
             with trio.move_on_at(next_check):
-                await trio.lowlevel.wait_readable(sock)
-                if not self._drain(sock, deliver):
-                    rested = trio.current_time()
-                elif trio.current_time() - rested >= FLOOD_BURST:
-                    # Flooded: the socket never empties, so this task would keep the process
-                    # on the CPU for good, and under `realtime on` starve what the other links
-                    # need from the kernel (a serial line's bytes reach us through a kernel
-                    # worker thread). In bench/flood.py without this pause the cable's worst
-                    # gap was 80-90 ms, with it 40-50 ms. The kernel drops what the socket
-                    # cannot hold meanwhile, junk and real alike.
-                    await trio.sleep(FLOOD_PAUSE)
-                    rested = trio.current_time()
+                while True:
+                    await trio.lowlevel.wait_readable(sock)
+                    if not self._drain(sock, deliver):
+                        rested = trio.current_time()
+                    elif trio.current_time() - rested >= FLOOD_BURST:
+                        # Flooded: the socket never empties, so this task would keep the
+                        # process on the CPU for good, and under `realtime on` starve what
+                        # the other links need from the kernel (a serial line's bytes reach
+                        # us through a kernel worker thread). In bench/flood.py without this
+                        # pause the cable's worst gap was 80-90 ms, with it 40-50 ms. The
+                        # kernel drops what the socket cannot hold meanwhile, junk and real.
+                        await trio.sleep(FLOOD_PAUSE)
+                        rested = trio.current_time()
             if trio.current_time() >= next_check:
                 next_check = trio.current_time() + CHECK_INTERVAL
                 if not self._still_usable(ipr):

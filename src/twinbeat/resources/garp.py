@@ -63,6 +63,7 @@ class GarpSender:
 
     def __init__(self, ifname: str, mac: str, address: str) -> None:
         self.ifname = ifname
+        self.mac = mac
         self.address = address
         mac_raw = mac_bytes(mac)
         self._frames = (garp_frame(mac_raw, address, ARP_REQUEST),

@@ -48,7 +48,7 @@ import logging
 from typing import Any
 
 import trio
-from pyroute2 import IPRoute
+from pyroute2.iproute.linux import IPRoute  # a submodule: daemon/lean.py
 from pyroute2.netlink.exceptions import NetlinkError
 
 from twinbeat.config.model import IPaddrResource
@@ -88,7 +88,8 @@ class IPaddrAgent:
         self.garp_count = max(1, garp_count)
         self.garp_interval = garp_interval
         self.garp_repeat_after = garp_repeat_after
-        self._garp: GarpSender | NaSender | None = None
+        self._garp: GarpSender | NaSender | None = None  # announcing with it now
+        self._sender_kept: GarpSender | NaSender | None = None  # open from one start to the next
         self._garp_scope: trio.CancelScope | None = None
 
     # -- public API --------------------------------------------------------------------
@@ -274,11 +275,11 @@ class IPaddrAgent:
                      self._what)
             return
         try:
-            self._garp = (NaSender(ifname, mac, self.address, link["index"])
-                          if self._family == AF_INET6 else GarpSender(ifname, mac, self.address))
+            self._garp = self._sender(ifname, mac, link["index"])
             self._garp.send()
         except OSError as exc:
             self._stop_announcing()
+            self._close_sender()
             message = f"{self.text}: {self._what} on {ifname} failed: {exc.strerror}"
             if raise_errors:
                 raise AgentError(message) from exc
@@ -305,13 +306,30 @@ class IPaddrAgent:
             await trio.sleep(self.garp_interval)
             sender.send()
 
+    def _sender(self, ifname: str, mac: str, ifindex: int) -> GarpSender | NaSender:
+        """The packet socket of the GARPs, kept open from one start to the next: opening one
+        (its bind) and closing it each wait for the kernel's network RCU to settle, 5-30 ms
+        that a takeover and a handoff used to spend before the first GARP and before the
+        address went away (issue #17)."""
+        sender = self._sender_kept
+        if sender is not None and (sender.ifname, sender.mac) == (ifname, mac):
+            return sender
+        self._close_sender()
+        self._sender_kept = (NaSender(ifname, mac, self.address, ifindex)
+                             if self._family == AF_INET6 else GarpSender(ifname, mac, self.address))
+        return self._sender_kept
+
+    def _close_sender(self) -> None:
+        if self._sender_kept is not None:
+            self._sender_kept.close()
+            self._sender_kept = None
+
     def _stop_announcing(self) -> None:
+        """Stop the bursts; the socket stays open for the next start (`_sender`)."""
         if self._garp_scope is not None:
             self._garp_scope.cancel()
             self._garp_scope = None
-        if self._garp is not None:
-            self._garp.close()
-            self._garp = None
+        self._garp = None
 
 
 def _link_health(ifname: str, link: Any) -> Check:

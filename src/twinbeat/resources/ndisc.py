@@ -45,6 +45,7 @@ class NaSender:
 
     def __init__(self, ifname: str, mac: str, address: str, ifindex: int) -> None:
         self.ifname = ifname
+        self.mac = mac
         self.address = address
         self._packet = na_packet(address, mac_bytes(mac))
         self._destination = (ALL_NODES, 0, 0, ifindex)

@@ -14,7 +14,7 @@ from config_helpers import HOWTO_HACF, lines_of, texts
 
 from twinbeat.cli import main as cli_main
 from twinbeat.config.hacf import parse_hacf
-from twinbeat.daemon import root
+from twinbeat.daemon import start
 from twinbeat.lab.plan import PRESETS
 
 BASE = "node prime calc\nbcast eth0\n"
@@ -54,12 +54,12 @@ def test_run_refuses_it_before_starting(write_dir, tmp_path, capsys, monkeypatch
     def must_not_start(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the daemon started with a keepalive below the floor")
 
-    monkeypatch.setattr(root.trio, "run", must_not_start)
-    monkeypatch.setattr(root, "start_generation", must_not_start)
+    monkeypatch.setattr(start.trio, "run", must_not_start)
+    monkeypatch.setattr(start, "start_generation", must_not_start)
     d = write_dir(hacf=HOWTO_HACF + "keepalive 1us\n")
     args = argparse.Namespace(config_dir=d, node="prime", run_dir=str(tmp_path / "run"),
                               state_dir=str(tmp_path / "state"), foreground=False)
-    assert root.main(args) == 1
+    assert start.main(args) == 1
     err = capsys.readouterr().err
     assert f"{d}/ha.cf:{len(HOWTO_HACF.splitlines()) + 1}: keepalive 1us: " in err
     assert "not started: configuration error" in err

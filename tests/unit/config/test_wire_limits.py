@@ -17,7 +17,7 @@ from config_helpers import HOWTO_HACF, texts
 
 from twinbeat.cli import main as cli_main
 from twinbeat.config import ConfigErrors, limits, load
-from twinbeat.daemon import root
+from twinbeat.daemon import start
 from twinbeat.wire._lib import lib
 
 LONG = "n" * 70
@@ -114,12 +114,12 @@ def test_run_refuses_a_65th_group_before_starting(write_dir, tmp_path, capsys,
     def must_not_start(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the daemon started with a configuration it cannot carry")
 
-    monkeypatch.setattr(root.trio, "run", must_not_start)
-    monkeypatch.setattr(root, "start_generation", must_not_start)
+    monkeypatch.setattr(start.trio, "run", must_not_start)
+    monkeypatch.setattr(start, "start_generation", must_not_start)
     d = write_dir(haresources=_groups(65))
     args = argparse.Namespace(config_dir=d, node="prime", run_dir=str(tmp_path / "run"),
                               state_dir=str(tmp_path / "state"), foreground=False)
-    assert root.main(args) == 1
+    assert start.main(args) == 1
     err = capsys.readouterr().err
     assert f"{d}/haresources:65: too many groups" in err
     assert "not started: configuration error" in err

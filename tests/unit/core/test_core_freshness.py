@@ -419,9 +419,9 @@ def test_while_the_peer_is_unproven_we_echo_the_last_frame_received() -> None:
     node = Node(PARAMS, 0.0)
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
-    node.feed(Peer().frame(1.5, echo=0), 1.5)  # prime has not heard calc yet
-    hb = last_hb(node.feed(Tick(), 2.0))
+    # prime has not heard calc yet: its frame is answered at once, echoing it.
+    hb = last_hb(node.feed(Peer().frame(1.5, echo=0), 1.5))
     assert hb.echoes[0].echo_ms == 1500
     node.feed(Peer(generation=2).frame(999.0, echo=0), 2.5)  # a replay, "later" ts
-    node.feed(Peer().frame(2.6, echo=0, sequence=2), 2.6)
-    assert last_hb(node.feed(Tick(), 4.0)).echoes[0].echo_ms == 2600
+    hb = last_hb(node.feed(Peer().frame(2.6, echo=0, sequence=2), 2.6))
+    assert hb.echoes[0].echo_ms == 2600

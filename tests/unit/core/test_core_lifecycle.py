@@ -72,3 +72,27 @@ def test_leftovers_are_stopped_before_joining() -> None:
     assert node.snapshot().state == "active"
     assert group_state(node, B) == "claiming"
     assert last_hb(acts).groups == bytes([NONE, STARTING])
+
+
+def test_a_node_stopped_before_its_leftovers_are_known_leaves_without_a_word() -> None:
+    """Regression (simulator seed 2969 of 3000): a daemon stopped while it still probed its
+    leftovers (BOOT, PROBING: silent) used to say LEAVING and then GONE with every group
+    NONE. Its peer took that for "released everything": a departing peer needs no ack and
+    no fence, so it started a group that the crashed incarnation's leftovers still ran. A node
+    that has not found out what runs here must not say that nothing does: it exits silently,
+    and its peer judges it by its silence (dead, and with fencing fenced)."""
+    from twinbeat.core import SendHeartbeat  # noqa: PLC0415
+
+    for probed in (False, True):
+        node = Node(params(), 0.0)
+        acts = node.feed(Started(), 0.0)
+        if probed:  # the probe answered: leftovers known, it may speak
+            node.feed(LeftoversFound(()), 0.5)
+        acts = node.feed(ShutdownRequested(), 1.0)
+        frames = [a for a in acts if isinstance(a, SendHeartbeat)]
+        assert ShutdownComplete() in acts
+        assert node.snapshot().state == "gone"
+        if probed:
+            assert [f.node_state for f in frames] == [GONE]
+        else:
+            assert frames == []

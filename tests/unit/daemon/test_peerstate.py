@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from twinbeat.daemon import root
+from twinbeat.daemon import start
 from twinbeat.daemon.peerstate import (
     PEER_GENERATION_FILE,
     PeerStateError,
@@ -107,15 +107,15 @@ def test_run_refuses_to_start_on_a_corrupt_record(tmp_path, capsys, monkeypatch)
     def must_not_start(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the daemon started on a corrupt peer-generation record")
 
-    monkeypatch.setattr(root.trio, "run", must_not_start)
-    monkeypatch.setattr(root, "setup_logging", lambda *_a, **_k: None)
+    monkeypatch.setattr(start.trio, "run", must_not_start)
+    monkeypatch.setattr(start, "setup_logging", lambda *_a, **_k: None)
     state = tmp_path / "state"
     state.mkdir()
     (state / PEER_GENERATION_FILE).write_text("garbage\n")
     args = argparse.Namespace(config_dir=config_dir(tmp_path), node="prime",
                               run_dir=str(tmp_path / "run"), state_dir=str(state),
                               foreground=False)
-    assert root.main(args) == 1
+    assert start.main(args) == 1
     err = capsys.readouterr().err
     assert f"twinbeat: not started: {state / PEER_GENERATION_FILE}: not a peer generation " \
            "record" in err
