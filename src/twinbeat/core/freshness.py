@@ -23,6 +23,14 @@ recording of the peer, made before our restart or while we could not hear it. So
   up link of a live peer, only accepted frames set it (their newest timestamp);
 - a frame that is not fresh is counted: `replayed`, `stale` or `unechoed`.
 
+Within one incarnation, a frame's own timestamp less the timestamp of ours it echoes stays
+within one echo window of the same value (the origins of the two clocks differ by a constant;
+a fresh echo was sent less than a window before the frame). Each run of the peer stamps from
+a random origin, so a frame of an earlier run with the *same* generation (a lost state dir)
+whose sequence and timestamp both happen to lie ahead of the newest applied is still told
+apart: its offset is elsewhere (`same_clock`), and it is judged as another incarnation's,
+which without news is a replay (found by the reload simulator, seed 2022).
+
 The generation on disk (`Params.peer_generation`) only names the frames (a replay of an older
 generation, a restart, a generation gone backwards); it never makes the peer alive.
 """
@@ -36,7 +44,10 @@ from dataclasses import dataclass
 from .events import FrameReceived
 from .heartbeat import SentRange
 from .sequences import Newest, Seen, SeqVerdict, classify
-from .states import ts_after
+from .states import U32, ts_after
+
+# How many echo windows two frames' clock offsets may differ by and be of one incarnation.
+CLOCK_SLACK = 2
 
 
 class Judgement(enum.Enum):
@@ -94,8 +105,23 @@ def judge(ev: FrameReceived, sent: SentRange, followed: Followed, here: Seen,
         older = followed.known is not None and ev.generation < followed.known
         return Judgement.REPLAYED if older else Judgement.UNECHOED
     verdict = classify(ev.sequence, ev.timestamp_ms, followed.newest, here, elsewhere)
+    # Only a fresh frame is applied; an unfresh one stays ECHO_ONLY whatever its offset.
+    if fresh and verdict is SeqVerdict.NEW and not same_clock(ev, followed.newest,
+                                                              sent.window_ms):
+        verdict = SeqVerdict.FOREIGN
     own = verdict in (SeqVerdict.NEW, SeqVerdict.COPY)
     judgement = JUDGEMENTS[verdict][fresh if own and followed.alive else news]
     if judgement is Judgement.REBASE and followed.alive:
         return Judgement.STALE  # nothing to learn from a reordered frame
     return judgement
+
+
+def same_clock(ev: FrameReceived, newest: Newest | None, window_ms: int) -> bool:
+    """Whether `ev` can come from the incarnation that sent `newest`: its timestamp less its
+    echo within CLOCK_SLACK windows of `newest`'s (see the module docstring). The slack
+    covers a reload that shrinks the window; a random origin passes by chance with odds of
+    about 4 windows in 2^32 (2e-5 at deadtime 5 s)."""
+    if newest is None or newest.echo is None:
+        return True
+    d = ((ev.timestamp_ms - ev.echo_ms) - (newest.ts - newest.echo)) & U32
+    return min(d, -d & U32) <= CLOCK_SLACK * window_ms

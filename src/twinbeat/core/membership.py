@@ -264,7 +264,7 @@ class Membership:
         """A fresh frame of the incarnation followed: remember it, refresh its link, bring
         the peer to life; apply it if it is the newest."""
         if new:
-            peer.newest = Newest(ev.sequence, ev.timestamp_ms)
+            peer.newest = Newest(ev.sequence, ev.timestamp_ms, ev.echo_ms)
         assert peer.newest is not None
         lt.remember(ev.sequence, ev.timestamp_ms, peer.newest.seq)
         lt.note_peer_timestamp(ev.timestamp_ms, now)

@@ -50,6 +50,7 @@ class Newest:
 
     seq: int
     ts: int
+    echo: int | None = None  # the timestamp of ours it echoed (freshness.py, `same_clock`)
 
 
 def serial_after(a: int, b: int) -> bool:

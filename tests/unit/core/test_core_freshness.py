@@ -212,6 +212,38 @@ def test_a_restart_with_the_same_generation_is_recognised_by_its_echo() -> None:
     assert snap.groups[0].holder is None
 
 
+def test_a_recording_of_the_previous_run_with_the_same_generation_is_a_replay() -> None:
+    """prime lost its state dir and came back with the *same* generation, counting from 1
+    again on a clock of another origin. A frame its previous run sent just before the crash
+    (fresh: it echoes a recent timestamp of calc's) is replayed after calc follows the new
+    run. Its sequence lies ahead of the new run's, and its timestamp happens to as well (the
+    origins are random): it must still not pass for the newest frame of the new run. (Found
+    by the reload simulator, seed 2022, where the old run's sequence had wrapped past 2^32.)"""
+    node, peer, echo = joined(peer=Peer(sequence=U32 - 8), peer_groups=bytes([HELD, NONE]))
+    for i in range(12):  # the old run wraps past 2^32
+        echo = ts_of(node.feed(Tick(), 1.2 + 0.1 * i), echo)
+        node.feed(peer.frame(1.25 + 0.1 * i, groups=bytes([HELD, NONE]), echo=echo),
+                  1.25 + 0.1 * i)
+    echo = ts_of(node.feed(Tick(), 3.0), echo)
+    recorded = peer.frame(3.1, groups=bytes([HELD, NONE]), echo=echo)  # never delivered
+    echo = ts_of(node.feed(Tick(), 5.0), echo)
+    peer.sequence = 0  # the new run counts from 1, its timestamps 1000 s behind the old's
+
+    def new_run(t: float) -> FrameReceived:
+        frame = peer.frame(t, state=JOINING, groups=bytes([NONE, NONE]), echo=echo)
+        return replace(frame, timestamp_ms=(frame.timestamp_ms - 1_000_000) & U32)
+
+    node.feed(new_run(5.1), 5.1)
+    newest = new_run(5.3)
+    node.feed(newest, 5.3)
+    assert 0 < (recorded.sequence - newest.sequence) & U32 < 1 << 31  # ahead: serially newer
+    assert ts_after(recorded.timestamp_ms, newest.timestamp_ms)  # and stamped later
+    acts = node.feed(recorded, 5.5)
+    snap = node.snapshot()
+    assert (snap.peers[0].state, snap.groups[0].holder) == ("up", None), logs(acts)
+    assert snap.peers[0].links[0].counters.replayed == 1
+
+
 # ------------------------------------------------------------------ item 7: sequence wrap
 
 
