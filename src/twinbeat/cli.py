@@ -112,7 +112,10 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     for name, verb in (("standby", "hand groups to the peer"), ("takeover", "pull groups here")):
         cmd = sub.add_parser(name, help=f"{verb} (heartbeat's hb_{name})")
         _add_socket_option(cmd)
-        cmd.add_argument("which", nargs="?", default="all", choices=WHICH_CHOICES)
+        cmd.add_argument(
+            "which", nargs="?", default="all", choices=WHICH_CHOICES,
+            help="which groups, as heartbeat's hb_standby/hb_takeover take them: local (those "
+                 "whose primary is this node), foreign (the peer's), all (default)")
         cmd.add_argument(
             "--timeout", type=float, default=60.0, help="seconds to wait for the handoff"
         )
