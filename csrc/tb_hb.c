@@ -34,23 +34,6 @@ typedef struct auth_ref {
     size_t hex_len;
 } auth_ref;
 
-static int name_ok(const uint8_t *p, size_t n)
-{
-    /* Printable ASCII without space or '=' (the separator); '(' would read as a type prefix
-     * in the classic form. heartbeat's names are short lower-case words. */
-    if (n < 1 || n > TB_HB_MAX_NAME || p[0] == '(')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '=')
-            return 0;
-    return 1;
-}
-
-static int is_auth(const uint8_t *name, size_t n)
-{
-    return n == 4 && memcmp(name, "auth", 4) == 0;
-}
-
 /* "<N> <hex>" as heartbeat's sprintf("%d %s") writes it: N 0..15 without leading zeros,
  * one space, 1..TB_HB_MAX_DIGEST lower-case hex digits. */
 static int parse_auth(const uint8_t *p, size_t n, auth_ref *auth)
@@ -78,7 +61,8 @@ static int parse_auth(const uint8_t *p, size_t n, auth_ref *auth)
 static int add_field(tb_hb_msg *out, size_t *used, int classic, int type, const uint8_t *name,
                      size_t name_len, const uint8_t *value, size_t value_len)
 {
-    if (out->field_count >= TB_HB_MAX_FIELDS || !name_ok(name, name_len) || value_len == 0)
+    if (out->field_count >= TB_HB_MAX_FIELDS || !tb_hb_name_ok(name, name_len)
+        || value_len == 0)
         return TB_ERR_FIELD;
     /* Decoded values are never longer than their wire text, which fits in the message. */
     tb_hb_field *f = &out->fields[out->field_count];
@@ -117,7 +101,7 @@ static int note_auth(tb_hb_msg *out, auth_ref *auth, int *auth_field)
 {
     /* Only a string field named "auth"; heartbeat's encoder writes it once. */
     tb_hb_field *f = &out->fields[out->field_count - 1];
-    if (!is_auth(out->data + f->name_off, f->name_len))
+    if (!tb_hb_is_auth(out->data + f->name_off, f->name_len))
         return TB_OK;
     if (f->type != TB_HB_STRING || *auth_field >= 0)
         return TB_ERR_FIELD;

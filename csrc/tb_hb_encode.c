@@ -51,31 +51,16 @@ static void put_decimal(sink *s, size_t v)
     put(s, digits + sizeof digits - n, n);
 }
 
-static int name_ok(const uint8_t *p, size_t n)
-{
-    if (n < 1 || n > TB_HB_MAX_NAME || p[0] == '(')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '=')
-            return 0;
-    return 1;
-}
-
-static int is_auth(const uint8_t *name, size_t n)
-{
-    return n == 4 && memcmp(name, "auth", 4) == 0;
-}
-
 /* A field both forms can carry and tb_hb_decode reads back unchanged. */
 static int field_ok(const uint8_t *data, size_t data_len, const tb_hb_field *f)
 {
     if ((size_t)f->name_off + f->name_len > data_len
         || (size_t)f->value_off + f->value_len > data_len)
         return 0;
-    if (!name_ok(data + f->name_off, f->name_len) || f->value_len == 0)
+    if (!tb_hb_name_ok(data + f->name_off, f->name_len) || f->value_len == 0)
         return 0;
     if (f->type == TB_HB_BINARY)
-        return !is_auth(data + f->name_off, f->name_len);
+        return !tb_hb_is_auth(data + f->name_off, f->name_len);
     if (f->type != TB_HB_STRING)
         return 0;
     /* Strings: no NUL (C strings), and none of the bytes the classic form cannot give back:
@@ -136,7 +121,7 @@ static int write_auth_value(tb_key *key, uint8_t key_index, const uint8_t *data,
         return rc == TB_ERR_KEY ? TB_ERR_ARG : rc;
     sink mac = {NULL, 0, 0, &run, 0};
     for (size_t i = 0; i < count; i++)
-        if (!is_auth(data + fields[i].name_off, fields[i].name_len))
+        if (!tb_hb_is_auth(data + fields[i].name_off, fields[i].name_len))
             classic_line(&mac, data, &fields[i]);
     size_t n = 0;
     if (key_index >= 10)
@@ -161,7 +146,7 @@ static void encode_classic(sink *s, const uint8_t *data, const tb_hb_field *fiel
     af.value_len = (uint16_t)auth_len;
     put(s, ">>>\n", 4);
     for (size_t i = 0; i < count; i++) {
-        if (is_auth(data + fields[i].name_off, fields[i].name_len))
+        if (tb_hb_is_auth(data + fields[i].name_off, fields[i].name_len))
             classic_line(s, line, &af);
         else
             classic_line(s, data, &fields[i]);
@@ -178,7 +163,7 @@ static int encode_netstring(sink *s, tb_key *key, uint8_t key_index, const uint8
     put(s, "###\n", 4);
     for (size_t i = 0; i < count; i++) {
         const tb_hb_field *f = &fields[i];
-        if (is_auth(data + f->name_off, f->name_len))
+        if (tb_hb_is_auth(data + f->name_off, f->name_len))
             netstring_field(s, (const uint8_t *)"auth", 4, TB_HB_STRING, auth, auth_len);
         else
             netstring_field(s, data + f->name_off, f->name_len, f->type,
@@ -218,7 +203,7 @@ int tb_hb_encode(tb_key *key, uint8_t key_index, int form, int inner_auth,
     for (size_t i = 0; i < count; i++) {
         if (!field_ok(data, data_len, &fields[i]))
             return TB_ERR_FIELD;
-        if (is_auth(data + fields[i].name_off, fields[i].name_len) && has_auth++)
+        if (tb_hb_is_auth(data + fields[i].name_off, fields[i].name_len) && has_auth++)
             return TB_ERR_FIELD; /* one auth field at most, as heartbeat writes it */
     }
     int classic = form == TB_HB_FORM_CLASSIC;

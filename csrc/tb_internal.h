@@ -55,6 +55,25 @@ size_t tb_b64_encode(const uint8_t *in, size_t len, uint8_t *out);
  * computed over its own re-encoding. Returns the decoded length or -1. */
 int tb_b64_decode(const uint8_t *in, size_t len, uint8_t *out);
 
+/* A heartbeat field name (tb_hb.c parses them, tb_hb_encode.c checks them): printable ASCII
+ * without space or '=' (the separator); '(' would read as a type prefix in the classic form.
+ * heartbeat's names are short lower-case words. */
+static inline int tb_hb_name_ok(const uint8_t *p, size_t n)
+{
+    if (n < 1 || n > TB_HB_MAX_NAME || p[0] == '(')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '=')
+            return 0;
+    return 1;
+}
+
+/* The field that carries a classic message's digest (never covered by it). */
+static inline int tb_hb_is_auth(const uint8_t *name, size_t n)
+{
+    return n == 4 && name[0] == 'a' && name[1] == 'u' && name[2] == 't' && name[3] == 'h';
+}
+
 static inline void tb_put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from twinbeat.lab.cable import Cable
 from twinbeat.lab.harness import Harness
 
 
@@ -47,3 +48,15 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     """
     with Harness.unique(tmp_path / "harness", stem="tbt") as harness:
         yield harness
+
+
+@pytest.fixture
+def cable(harness: Harness, tmp_path: Path) -> Iterator[Cable]:
+    """A socat pty pair, plugged, on the test's harness: the null-modem cable of the link
+    tests (ends `tmp_path/a` and `tmp_path/b`); pulled after the test."""
+    cable = Cable(harness, (tmp_path / "a", tmp_path / "b"), log=tmp_path / "cable.log")
+    cable.plug()
+    try:
+        yield cable
+    finally:
+        cable.pull()

@@ -6,8 +6,6 @@ none."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trio
@@ -61,16 +59,6 @@ async def test_a_missing_interface_has_no_carrier_until_it_appears(harness: Harn
         assert carriers(watch) == [False]
         harness.veth(Port(a, "veth-x", "198.18.69.1/24"), Port(b, "veth-y", "198.18.69.2/24"))
         await until_carrier(watch, True)
-
-
-@pytest.fixture
-def cable(harness: Harness, tmp_path: Path) -> Iterator[Cable]:
-    cable = Cable(harness, (tmp_path / "a", tmp_path / "b"), log=tmp_path / "cable.log")
-    cable.plug()
-    try:
-        yield cable
-    finally:
-        cable.pull()
 
 
 async def test_a_ptys_hang_up_is_a_lost_carrier_and_its_return_a_carrier(cable: Cable) -> None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import trio
@@ -18,7 +17,6 @@ import trio
 from twinbeat import wire
 from twinbeat.config.model import Link, Serial
 from twinbeat.lab.cable import Cable
-from twinbeat.lab.harness import Harness
 from twinbeat.links.serial import SerialLink
 
 pytestmark = pytest.mark.skipif(
@@ -26,16 +24,6 @@ pytestmark = pytest.mark.skipif(
     reason="twinbeat.wire has no Deframer/cobs_frame yet")
 
 GUARD = 30
-
-
-@pytest.fixture
-def cable(harness: Harness, tmp_path: Path) -> Iterator[Cable]:
-    cable = Cable(harness, (tmp_path / "a", tmp_path / "b"), log=tmp_path / "cable.log")
-    cable.plug()
-    try:
-        yield cable
-    finally:
-        cable.pull()
 
 
 async def until(condition: Callable[[], bool]) -> None:

@@ -73,13 +73,10 @@ def encode(
             not fit its field, more than 64 groups). That is the caller's bug, not the peer's.
     """
     name = sender.encode("ascii")  # UnicodeEncodeError is a ValueError
-    try:
-        session = keyring._tls.session
-    except AttributeError:
-        session = keyring.session()
+    session = keyring.session()
     try:
         n = _tb_encode(
-            session.sign, keyring._active, name, len(name), fingerprint, generation,
+            session.sign, keyring.active, name, len(name), fingerprint, generation,
             sequence, timestamp_ms, echo_ms, echo_delay_ms, link_id, node_state,
             node_flags, groups, len(groups), session.out, MAX_FRAME,
         )
@@ -107,10 +104,7 @@ def decode_untrusted(data: bytes, keyring: Keyring) -> Frame:
     """
     if type(data) is not bytes:
         data = bytes(data)
-    try:
-        ptrs = keyring._tls.session.ptrs
-    except AttributeError:
-        ptrs = keyring.session().ptrs
+    ptrs = keyring.session().ptrs
     rc = _tb_decode(data, len(data), ptrs, _NULL)
     if rc:
         raise error_for(rc)

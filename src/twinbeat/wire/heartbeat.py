@@ -75,10 +75,7 @@ def hb_decode_untrusted(data: bytes, keyring: Keyring) -> HbMessage:
     """
     if type(data) is not bytes:
         data = bytes(data)
-    try:
-        ptrs = keyring._tls.session.ptrs
-    except AttributeError:
-        ptrs = keyring.session().ptrs
+    ptrs = keyring.session().ptrs
     msg = _buffers.msg
     rc = lib.tb_hb_decode(data, len(data), ptrs, msg)
     if rc:
