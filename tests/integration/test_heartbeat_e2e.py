@@ -31,7 +31,9 @@ def test_heartbeat_is_recognised_on_both_links_and_twinbeat_holds_off(hb_node: s
             links = (peer.get("heartbeat") or {}).get("links", {})
             return peer["protocol"] == PROTOCOL_HEARTBEAT and len(links) == 2
         wait_for(recognised, 15, "twinbeat to hear heartbeat on eth1 and the cable")
-        wait_for(lambda: m.serves(hb_node), 20, f"{hb_node} (heartbeat) to serve the VIP")
+        # heartbeat's initdead (3 s), then its IPaddr and apache2 starts: ~10 s here, and
+        # twice that under a full test run's load (20 s was missed once).
+        wait_for(lambda: m.serves(hb_node), 45, f"{hb_node} (heartbeat) to serve the VIP")
 
         # Far past both initdeads (3 s) and deadtimes (1 s): one holder all along.
         end = time.monotonic() + 6
