@@ -15,7 +15,9 @@ so a flood from many (spoofed) addresses costs no more. What exceeds a budget is
 unread and counted (`unproven_dropped` in `twinbeat status`). `ucast` links know their peer's
 address from ha.cf and trust it from the start.
 
-This only raises the cost of an attack: a flood that forges the peer's own source address is
+Before any of this, once a source is proven the kernel passes only one datagram in
+`UNPROVEN_SAMPLE` from other sources (links/ownfilter.py): the budgets apply to what it
+passes. This only raises the cost of an attack: a flood that forges the peer's own source address is
 checked in full, and one from many spoofed addresses can delay a restarted peer's first frame
 by a few of its keepalives (docs/security.md). Pure: time is passed in, no I/O.
 """
@@ -24,6 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Once a source is proven on a link, the kernel passes one datagram in this many from any
+# other source (links/ownfilter.py), so a flood from a third host wakes the daemon that much
+# less; the budgets below then apply to what it passes.
+UNPROVEN_SAMPLE = 64
 PER_SOURCE_RATE = 50.0  # MAC checks per second for one unproven source address
 PER_SOURCE_BURST = 50.0
 UNPROVEN_RATE = 1000.0  # ... and for all unproven sources together

@@ -22,11 +22,10 @@ import trio
 from pyroute2.iproute.linux import IPRoute  # a submodule: daemon/lean.py
 
 from twinbeat.config.model import Bcast, Link, Mcast, Serial, Ucast, UdpMedium
-from twinbeat.links import Carrier, Deliver
-from twinbeat.links.admission import SourceBudget
+from twinbeat.links import Carrier, Deliver, ownfilter
+from twinbeat.links.admission import UNPROVEN_SAMPLE, SourceBudget
 from twinbeat.links.carrier import NicCarrier
 from twinbeat.links.iface import IfaceInfo, LinkUnavailableError, lookup, own_addresses
-from twinbeat.links.ownfilter import drop_own_source
 from twinbeat.links.stats import MAX_RECEIVE, LinkStats
 
 log = logging.getLogger("twinbeat.links")
@@ -74,6 +73,8 @@ class UdpLink:
         self._why_down: str | None = None
         self._opened_once = False
         self.budget = SourceBudget()  # which sources' datagrams are worth a MAC check
+        self._own: list[str] = []  # our addresses a bcast socket hears itself from
+        self._filter_failed = False
 
     # -- public API --------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class UdpLink:
                 case Bcast():
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                     sock.bind(("0.0.0.0", self.port))
-                    self._drop_own(sock, info)
+                    self._own = [address for address, _prefix, _brd in info.addresses]
                 case Ucast():
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                     sock.bind(("0.0.0.0", self.port))
@@ -176,6 +177,7 @@ class UdpLink:
         if isinstance(self.medium, Ucast):  # ha.cf names the peer's address: trust it at once
             for address in destinations:
                 self.budget.authentic(address, trio.current_time())
+        self._refilter()
         self.up = True
         if self._opened_once:
             self.stats.reopens += 1
@@ -184,13 +186,18 @@ class UdpLink:
         log.info("link %s up (%s to %s port %d)", self.name, type(self.medium).__name__.lower(),
                  ",".join(destinations) or "nobody", self.port)
 
-    def _drop_own(self, sock: socket.socket, info: IfaceInfo) -> None:
-        """Our own broadcasts come back to this socket: have the kernel drop them, so they
-        wake nothing (links/ownfilter.py). Without it they cost CPU, nothing else."""
+    def _refilter(self) -> None:
+        """Have the kernel drop our own broadcasts (they come back to a bcast socket) and
+        sample other sources once one is proven (links/ownfilter.py); called at open and
+        when a new source proves itself. Without it they cost CPU, nothing else."""
+        if self._sock is None:
+            return
         try:
-            drop_own_source(sock, [address for address, _prefix, _brd in info.addresses])
+            ownfilter.attach(self._sock, self._own, list(self.budget.proven), UNPROVEN_SAMPLE)
         except OSError as exc:
-            log.info("link %s: own broadcasts not filtered: %s", self.name, exc.strerror)
+            if not self._filter_failed:
+                log.info("link %s: no kernel filter: %s", self.name, exc.strerror)
+            self._filter_failed = True
 
     def _resolve_destinations(self, ipr: IPRoute, info: IfaceInfo) -> tuple[str, ...]:
         match self.medium:
@@ -274,7 +281,10 @@ class UdpLink:
                 continue
             self.stats.received += 1
             if deliver(self.name, data):
+                known = source[0] in self.budget.proven
                 self.budget.authentic(source[0], now)
+                if not known:
+                    self._refilter()
         return True
 
     def _still_usable(self, ipr: IPRoute) -> bool:
