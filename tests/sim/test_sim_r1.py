@@ -26,6 +26,15 @@ def test_seed(r1_seed: int) -> None:
     R1Simulation(r1_seed).run()
 
 
+@pytest.mark.parametrize("seed", [375, 483])
+def test_a_reordered_stable_announcement_still_fails_back(seed: int) -> None:
+    """Found by a 600-seed run: calc, back after prime took its group by mach_down, said
+    `resource isstable=0` then at once `isstable=1` (as heartbeat does on the same
+    path); prime got them in the other order across the two links, took calc for
+    unstable, and never ran its auto failback: calc's group stayed on prime."""
+    R1Simulation(seed).run()
+
+
 def test_same_seed_gives_the_same_trace() -> None:
     for seed in (1, 2):
         first = R1Simulation(seed).run()

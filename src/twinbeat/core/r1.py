@@ -148,7 +148,11 @@ class R1:
         if stable == "1" and not self.peer_stable:
             out.append(Log("info", "remote resource transition completed."))
             self.peer_stable = self.failback_due = True
-            self._resources(self.rstate is RState.STABLE, now, out)
+            if self.rstate is not RState.RSCRCVD:
+                # In RSCRCVD, `_take_local` below says isstable=1 at once. heartbeat would
+                # say isstable=0 first; reordered across the links, the peer could take that
+                # one last, think us unstable and never fail back (sim_r1 seeds 375, 483).
+                self._resources(self.rstate is RState.STABLE, now, out)
         elif stable == "0":
             self.peer_stable = False
         if self.rstate is RState.RSCRCVD and self.peer_stable:
