@@ -20,6 +20,15 @@ the peer was declared dead while the serial cable was intact (issue #11). Now:
   robin, one per link per turn, starting at a different link each time: every link is served
   at the same rate whatever another one receives.
 
+**Fed at once when idle** (issue #17): when the core task is asleep with nothing queued, an
+authentic frame is fed there and then from the driver's receive callback instead of being
+queued for the core task to wake up to. At a 10 ms keepalive that is most frames, and each one
+used to cost a second task step and a second pass of trio's loop. Only `DIRECT_FEEDS` frames
+go this way per sleep of the core task; after them frames queue and wake it, so a burst is
+bounded and fair exactly as before. After a direct feed the core task's sleep is moved to the
+core's new next deadline, earlier or later: a keepalive sent early with the peer's frame must
+not leave a wake-up behind at the time it was due. A feed that stops the daemon wakes it.
+
 `serve` is the core task itself. It sleeps until something is queued or the core's next
 deadline, feeds what is queued in batches bounded by count and time, and after each batch feeds
 `Tick` if a deadline has passed, so heartbeats go out on time whatever the backlog. Each frame
@@ -48,6 +57,9 @@ LINK_DEPTH = 64
 # one batch (a core feed takes a fraction of a millisecond).
 CORE_BATCH = 64
 CORE_BATCH_TIME = 0.002
+# Frames fed straight from a driver's callback per sleep of the core task (module docstring):
+# both links' heartbeats of one keepalive, and a little more.
+DIRECT_FEEDS = 4
 
 Feed = Callable[[Event, "float | None"], None]  # feed one event at a time (None: now)
 
@@ -67,6 +79,12 @@ class Inbox:
         self._turn = 0  # which link `take` starts with
         self._wakeup = trio.Event()
         self.dropped = dict.fromkeys(self._frames, 0)  # frames dropped as their queue was full
+        # While the core task sleeps: its sleep, and how to feed and ask the core (`serve`).
+        self._parked: trio.CancelScope | None = None
+        self._direct_left = 0
+        self._feed: Feed = lambda event, at: None
+        self._next_deadline: Callable[[], float | None] = lambda: None
+        self._stopped: Callable[[], bool] = lambda: False
 
     def relink(self, links: Iterable[str]) -> None:
         """A reload's links: a queue for each new one; a removed link's queue goes, with the
@@ -84,7 +102,18 @@ class Inbox:
     # -- producers: never block ------------------------------------------------------------
 
     def put_frame(self, link: str, event: LinkEvent, at: float) -> None:
-        """Queue an authentic frame delivered on `link` at `at`; when full, drop the oldest."""
+        """Queue an authentic frame delivered on `link` at `at`; when full, drop the oldest.
+        Or feed it at once, if the core task sleeps with nothing queued (module docstring)."""
+        sleep = self._parked
+        if sleep is not None and self._direct_left and not len(self):
+            self._direct_left -= 1
+            self._feed(event, at)
+            if self._stopped():
+                self._wakeup.set()
+            else:
+                deadline = self._next_deadline()
+                sleep.deadline = math.inf if deadline is None else deadline
+            return
         queue = self._frames[link]
         if len(queue) == queue.maxlen:
             self.dropped[link] += 1
@@ -135,11 +164,19 @@ class Inbox:
         self, next_deadline: Callable[[], float | None], feed: Feed, stopped: Callable[[], bool]
     ) -> None:
         """Feed the queued events and the core's timers until `stopped()` (module docstring)."""
-        while not stopped():
-            deadline = next_deadline()
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                await self.wait()
-            self._feed_batch(next_deadline, feed, stopped)
+        self._feed, self._next_deadline, self._stopped = feed, next_deadline, stopped
+        try:
+            while not stopped():
+                deadline = next_deadline()
+                with trio.move_on_at(math.inf if deadline is None else deadline) as sleep:
+                    self._parked, self._direct_left = sleep, DIRECT_FEEDS
+                    try:
+                        await self.wait()
+                    finally:
+                        self._parked = None
+                self._feed_batch(next_deadline, feed, stopped)
+        finally:
+            self._feed = lambda event, at: None
 
     def _feed_batch(
         self, next_deadline: Callable[[], float | None], feed: Feed, stopped: Callable[[], bool]

@@ -7,7 +7,7 @@ import itertools
 import trio
 
 from twinbeat.core import FrameReceived, GroupStarted, PingReachability, Tick
-from twinbeat.daemon.inbox import Inbox
+from twinbeat.daemon.inbox import DIRECT_FEEDS, Inbox
 
 
 def frame(link: str, sequence: int) -> FrameReceived:
@@ -101,3 +101,46 @@ async def test_serve_feeds_all_in_time_bounded_batches_with_the_timers_between(m
     assert all(a != b for a, b in itertools.pairwise(links))  # round robin
     assert fed[2] == Tick()  # after the first 2 ms batch, before any more frames
     assert fed.count(Tick()) == 2  # every 10 ms of feeding
+
+
+async def test_a_frame_is_fed_at_once_while_the_core_task_sleeps_and_moves_its_sleep(
+        autojump_clock):
+    """Issue #17: a frame that finds the core task asleep and nothing queued is fed from the
+    driver's callback; the core task's sleep moves to the core's new deadline (no wake-up left
+    at the old one); past DIRECT_FEEDS frames queue and wake it; a feed that stops wakes it."""
+    inbox = Inbox(["eth1", "tty"])
+    fed: list[tuple[object, float | None]] = []
+    due = [1.0]  # the next heartbeat
+    asked: list[float] = []  # when the core's deadline was asked: the core task's wake-ups
+
+    def feed(event: object, at: float | None) -> None:
+        fed.append((event, at))
+        if isinstance(event, FrameReceived) and event.sequence == 1:
+            due[0] = 1.5  # the keepalive went out early with the peer's frame
+        if isinstance(event, Tick):
+            due[0] = trio.current_time() + 1
+
+    def deadline() -> float:
+        asked.append(trio.current_time())
+        return due[0]
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(inbox.serve, deadline, feed, lambda: any(
+            isinstance(e, FrameReceived) and e.sequence == 99 for e, _ in fed))
+        await trio.sleep(0.5)
+        inbox.put_frame("eth1", frame("eth1", 1), at=0.5)
+        assert fed == [(frame("eth1", 1), 0.5)] and len(inbox) == 0  # fed there and then
+        await trio.sleep(1.2)  # to 1.7
+        assert 1.0 not in asked  # the sleep moved from 1.0 to 1.5
+        assert fed[-1] == (Tick(), None) and due[0] == 2.5
+        fed.clear()
+        for n in range(2, 2 + DIRECT_FEEDS + 2):
+            inbox.put_frame("tty", frame("tty", n), at=1.7)
+        assert [e.sequence for e, _ in fed] == list(range(2, 2 + DIRECT_FEEDS))  # type: ignore[attr-defined]
+        assert len(inbox) == 2  # the rest queued, and the core task woken for them
+        await trio.sleep(0)
+        await trio.sleep(0)
+        assert len(inbox) == 0 and len(fed) == DIRECT_FEEDS + 2
+        await trio.sleep(0.1)
+        inbox.put_frame("eth1", frame("eth1", 99), at=trio.current_time())
+    assert trio.current_time() < 2.5  # the stop woke the core task, which returned
