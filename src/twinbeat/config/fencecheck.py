@@ -22,7 +22,6 @@ import os
 import shutil
 import stat
 import subprocess
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +56,8 @@ def find_fence_agent(agent: str) -> str | None:
 
 def parameters_from_metadata(xml: bytes) -> frozenset[str] | None:
     """The parameter names of a fence agent's `-o metadata` XML, or None if it is not that."""
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 (only `check` reads metadata: RSS)
+
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:

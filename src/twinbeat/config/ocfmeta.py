@@ -19,7 +19,6 @@ this machine, not from the network; it is still bounded in size and any parse er
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 MAX_META_DATA = 1 << 20  # bytes; the largest agent in resource-agents prints ~40 KB
@@ -65,6 +64,8 @@ def parse_meta_data(text: str | bytes) -> MetaData:
     """The agent's meta-data as a `MetaData`; `MetaDataError` for anything else."""
     if len(text) > MAX_META_DATA:
         raise MetaDataError(f"meta-data larger than {MAX_META_DATA} bytes")
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 (not every daemon has OCF agents: RSS)
+
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:

@@ -15,6 +15,7 @@ and drops the bytes otherwise, so the engine never sees a link the configuration
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import trio
 
@@ -107,3 +108,11 @@ class LinkSet:
                 report(name, up)
 
         return carrier
+
+
+def drivers_view(links: Mapping[str, LinkDriver],
+                 dropped: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    """The drivers' own counters per link (`drivers` in `twinbeat status`): what the core
+    never sees (send failures, line noise, reopens), with the inbox's queue-full drops."""
+    return {name: {"open": link.up, **link.counters(), "queue_full_dropped": dropped[name]}
+            for name, link in links.items()}

@@ -15,7 +15,7 @@ nothing here changes the daemon.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 from prometheus_client import CollectorRegistry, generate_latest
@@ -23,21 +23,13 @@ from prometheus_client.metrics_core import Metric
 
 from twinbeat import __version__
 from twinbeat.config.model import MetricsEndpoint
-from twinbeat.links import LinkDriver
+from twinbeat.daemon.linkset import drivers_view
 from twinbeat.metrics.collector import Readings, SnapshotCollector
 from twinbeat.metrics.httpd import MetricsServer
 from twinbeat.metrics.looplag import LagStats, LoopLag
 
 if TYPE_CHECKING:
     from twinbeat.daemon.root import Daemon
-
-
-def drivers_view(links: Mapping[str, LinkDriver],
-                 dropped: Mapping[str, int]) -> dict[str, dict[str, Any]]:
-    """The drivers' own counters per link (`drivers` in `twinbeat status`): what the core
-    never sees (send failures, line noise, reopens), with the inbox's queue-full drops."""
-    return {name: {"open": link.up, **link.counters(), "queue_full_dropped": dropped[name]}
-            for name, link in links.items()}
 
 
 def readings(daemon: Daemon, lag: LagStats | None = None,

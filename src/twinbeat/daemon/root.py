@@ -39,8 +39,7 @@ from twinbeat.daemon.agents import GroupOps
 from twinbeat.daemon.fencer import Fencer, acknowledge
 from twinbeat.daemon.generation import wall_clock_offset
 from twinbeat.daemon.inbox import Inbox
-from twinbeat.daemon.linkset import LinkSet, build_drivers
-from twinbeat.daemon.metrics import DaemonMetrics, drivers_view
+from twinbeat.daemon.linkset import LinkSet, build_drivers, drivers_view
 from twinbeat.daemon.monitor import Monitor
 from twinbeat.daemon.peerstate import PeerStateWriter
 from twinbeat.daemon.realtime import WatchdogDevice
@@ -137,6 +136,9 @@ class Daemon:
             self.restart_pinger()
             self.respawner.start(self.config.hacf.respawn)
             if self.config.hacf.metrics:  # read-only; supervised like the control socket
+                # Imported only here: prometheus_client brings http.server, email, html...
+                # about 1.5 MB of a daemon that has no endpoint (issue #17, RSS).
+                from twinbeat.daemon.metrics import DaemonMetrics  # noqa: PLC0415
                 await nursery.start(DaemonMetrics.of(self).run)
             interval = notify.watchdog_interval()
             if interval:

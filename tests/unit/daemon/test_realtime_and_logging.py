@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import logging
+import mmap
 import os
 
 import pytest
 
 from twinbeat.daemon.logsetup import LogTargets, setup_logging
-from twinbeat.daemon.realtime import WatchdogDevice, enter_realtime
+from twinbeat.daemon.realtime import WatchdogDevice, _lock_memory, enter_realtime
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +48,51 @@ def test_entering_realtime_reports_problems_instead_of_raising():
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def test_realtime_locks_the_pages_the_daemon_touches_not_every_page_it_maps():
+    """Issue #17 (RSS): mlockall on fault. A mapping made after the lock and never touched
+    stays out of memory (plain MCL_FUTURE would read in all 16 MB), and what is touched
+    is locked."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            if not _lock_memory(libc):
+                os._exit(3)
+            before = _status_kb("VmRSS")
+            area = mmap.mmap(-1, 16 << 20)
+            grown = _status_kb("VmRSS") - before
+            area[0] = 1  # touched: now in memory and locked
+            locked = _status_kb("VmLck")
+            os._exit(0 if grown < 4096 and locked > 0 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 3:
+        pytest.skip("mlockall refused here (no CAP_IPC_LOCK or a memlock limit)")
+    assert code == 0
+
+
+def test_a_kernel_without_lock_on_fault_gets_the_plain_lock():
+    calls: list[int] = []
+
+    class OldLibc:
+        def mlockall(self, flags: int) -> int:
+            calls.append(flags)
+            if flags & 4:  # MCL_ONFAULT: unknown before Linux 4.4
+                ctypes.set_errno(errno.EINVAL)
+                return -1
+            return 0
+
+    assert _lock_memory(OldLibc())  # type: ignore[arg-type]
+    assert calls == [7, 3]
 
 
 def test_logfile_gets_heartbeat_style_lines_and_debugfile_gets_debug(tmp_path):
