@@ -15,8 +15,9 @@ import twinbeat.daemon.start
 from pyroute2.iproute.linux import IPRoute
 with IPRoute() as ipr:
     assert ipr.link_lookup(ifname="lo") == [1]
-heavy = [m for m in ("pyroute2.ndb", "pyroute2.ipdb", "pyroute2.conntrack", "sqlite3")
-         if m in sys.modules]
+# and what only some daemons need (issue #17, RSS): a metrics endpoint, OCF meta-data
+heavy = [m for m in ("pyroute2.ndb", "pyroute2.ipdb", "pyroute2.conntrack", "sqlite3",
+                     "prometheus_client", "xml.etree.ElementTree") if m in sys.modules]
 print(",".join(heavy) or "lean")
 """
 
