@@ -3,8 +3,9 @@ announce it (gratuitous ARP for IPv4, unsolicited neighbour advertisements for I
 
 Owns one haresources `IPaddr::VIP[/PREFIX[/IFACE[/BROADCAST]]]` resource (or its IPv6 forms,
 config/ipv6.py). It works through
-pyroute2's sync `IPRoute` in the daemon's own network namespace (never the `ip` command); a
-netlink call blocks the loop well under a millisecond (DESIGN.md §9).
+pyroute2's sync `IPRoute` in the daemon's own network namespace (never the `ip` command),
+kept open from one operation to the next (resources/route.py); a netlink call blocks the
+loop well under a millisecond (DESIGN.md §9).
 
 Choices, following heartbeat's IPaddr script (reference §6.1-6.2):
 - Interface and prefix, when not given, come from the interface address whose network
@@ -56,6 +57,7 @@ from twinbeat.resources.errors import AgentError
 from twinbeat.resources.garp import GarpSender, arp_address
 from twinbeat.resources.health import OK, Check, Health
 from twinbeat.resources.ndisc import NaSender
+from twinbeat.resources.route import KeptRoute
 
 log = logging.getLogger("twinbeat.resources")
 
@@ -91,14 +93,15 @@ class IPaddrAgent:
         self._garp: GarpSender | NaSender | None = None  # announcing with it now
         self._sender_kept: GarpSender | NaSender | None = None  # open from one start to the next
         self._garp_scope: trio.CancelScope | None = None
+        self._route = KeptRoute()  # open from one operation to the next (resources/route.py)
 
     # -- public API --------------------------------------------------------------------
 
     async def start(self) -> None:
         """Add the address (EEXIST = already ours: still announce) and start announcing it."""
         try:
-            with IPRoute() as ipr:
-                index, ifname, prefixlen = self._plan(ipr)
+            with self._route.use() as ipr:
+                index, ifname, prefixlen, link = self._plan(ipr)
                 request = self._request(ipr, index, ifname, prefixlen)
                 label = request.get("label")
                 try:
@@ -110,7 +113,6 @@ class IPaddrAgent:
                         raise AgentError(f"{self.text}: cannot add {self.address}/{prefixlen} "
                                          f"on {ifname}: {exc.args[-1]}") from exc
                     log.info("%s: %s already on %s", self.text, self.address, ifname)
-                link = ipr.get_links(index)[0]
         except (NetlinkError, OSError) as exc:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
         self._start_announcing(ifname, link, raise_errors=False)
@@ -119,7 +121,7 @@ class IPaddrAgent:
         """Stop announcing and remove the address wherever it is; already gone is fine."""
         self._stop_announcing()
         try:
-            with IPRoute() as ipr:
+            with self._route.use() as ipr:
                 for msg in self._held(ipr):
                     try:
                         ipr.addr("del", index=msg["index"], address=self.address,
@@ -135,7 +137,7 @@ class IPaddrAgent:
     async def status(self) -> bool:
         """True when the address is configured on any interface here."""
         try:
-            with IPRoute() as ipr:
+            with self._route.use() as ipr:
                 return bool(self._held(ipr))
         except (NetlinkError, OSError) as exc:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
@@ -143,7 +145,7 @@ class IPaddrAgent:
     async def monitor(self, timeout: float) -> Check:
         """One check (module docstring). Netlink answers at once: `timeout` is not needed."""
         try:
-            with IPRoute() as ipr:
+            with self._route.use() as ipr:
                 held = self._held(ipr)
                 if not held:
                     return Check(Health.NOT_RUNNING, f"{self.address} is not configured")
@@ -174,7 +176,7 @@ class IPaddrAgent:
             with contextlib.suppress(OSError):  # the burst restart below reports errors
                 self._garp.send()
         try:
-            with IPRoute() as ipr:
+            with self._route.use() as ipr:
                 held = self._held(ipr)
                 if not held:
                     raise AgentError(f"{self.text}: cannot announce {self.address}: not held")
@@ -189,15 +191,22 @@ class IPaddrAgent:
 
     # -- where the address goes --------------------------------------------------------
 
-    def _plan(self, ipr: IPRoute) -> tuple[int, str, int]:
-        """(ifindex, ifname, prefixlen) for the VIP, from the resource or covering address."""
+    def _plan(self, ipr: IPRoute) -> tuple[int, str, int, Any]:
+        """(ifindex, ifname, prefixlen, the interface's netlink message) for the VIP, from the
+        resource or covering address. One request for a named interface: its message has
+        the index and the MAC the GARPs need (issue #17: each request is ~0.5 ms of the
+        takeover)."""
         want_if = self.resource.iface
         index: int | None = None
+        link: Any = None
         if want_if:
-            found = ipr.link_lookup(ifname=want_if)
-            if not found:
-                raise AgentError(f"{self.text}: no such interface {want_if}")
-            index = found[0]
+            try:
+                link = ipr.link("get", ifname=want_if)[0]
+            except NetlinkError as exc:
+                if exc.code != errno.ENODEV:
+                    raise
+                raise AgentError(f"{self.text}: no such interface {want_if}") from None
+            index = link["index"]
         prefixlen = self.resource.prefixlen
         if prefixlen is None or index is None:
             cover = self._covering(ipr, index)
@@ -210,8 +219,9 @@ class IPaddrAgent:
                 index = cover[0]
             if prefixlen is None:
                 prefixlen = cover[1]
-        ifname = want_if or ipr.get_links(index)[0].get("ifname")
-        return index, ifname, prefixlen
+        if link is None:
+            link = ipr.get_links(index)[0]
+        return index, want_if or link.get("ifname"), prefixlen, link
 
     def _request(self, ipr: IPRoute, index: int, ifname: str, prefixlen: int) -> dict[str, Any]:
         """The netlink request adding the VIP: IPv4 with its broadcast and `eth0:N` label,

@@ -12,7 +12,7 @@ import errno
 import pytest
 
 from twinbeat.config.model import IPaddrResource, ScriptResource
-from twinbeat.resources import AgentError, ipaddr, process, script
+from twinbeat.resources import AgentError, ipaddr, process, route, script
 from twinbeat.resources.garp import arp_address, mac_bytes
 
 
@@ -22,7 +22,7 @@ def emfile(*_args: object, **_kwargs: object) -> None:
 
 @pytest.mark.parametrize("op", ["start", "stop", "status", "announce"])
 async def test_emfile_from_iproute_is_an_agent_error(monkeypatch, op):
-    monkeypatch.setattr(ipaddr, "IPRoute", emfile)
+    monkeypatch.setattr(route, "IPRoute", emfile)
     resource = IPaddrResource("IPaddr", "198.18.1.100", 24, "eth0", None, "IPaddr::198.18.1.100")
     agent = ipaddr.IPaddrAgent(resource)
     with pytest.raises(AgentError, match=r"IPaddr::198\.18\.1\.100: netlink: Too many open"):
