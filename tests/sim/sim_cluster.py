@@ -70,6 +70,7 @@ from twinbeat.core import (
     StandbyRequested,
     Started,
     StartGroup,
+    StatusChanged,
     StopGroup,
     TakeoverRequested,
     Tick,
@@ -118,6 +119,7 @@ class SimNode:
     booted_at: float = 0.0  # when the running daemon started
     peer_generation: int | None = None  # the state dir's record (RecordPeerGeneration)
     generations: list[int] = field(default_factory=list)  # of every incarnation, in order
+    status_said: str = ""  # the running daemon's last StatusChanged
 
     def local(self, t: float) -> float:
         return self.offset + t * (1.0 + self.drift)
@@ -212,6 +214,7 @@ class Simulation:
         sn = self.nodes[name]
         self.reload.booting(name)
         sn.engine = Engine(self._params(sn), KEYRING, LINK_IDS, sn.local(self.now))
+        sn.status_said = ""
         sn.booted_at = self.now
         sn.generations.append(sn.generation)
         self.incarnation[name] += 1
@@ -260,6 +263,12 @@ class Simulation:
         sn = self.nodes[name]
         for output in outputs:
             self._act(name, output)
+            if isinstance(output, StatusChanged):
+                sn.status_said = output.text
+        if sn.engine is not None and sn.engine.node.status() != sn.status_said:
+            # The core builds its status line only when it may have moved (issue #17).
+            self._violation(f"{name}'s status line is stale: said {sn.status_said!r}, "
+                            f"is {sn.engine.node.status()!r}")
         if any(isinstance(o, ShutdownComplete) for o in outputs):
             self._crash(name)  # the daemon exits; it comes back later with a new generation
             self._push(min(self.now + self.rng.uniform(0, 2 * DEADTIME), self.heal_at),

@@ -8,12 +8,15 @@ seeds do reach each case, and mutation checks of the threshold and the no-ping-p
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 from sim_cluster import PropertyViolationError, Simulation
 from test_sim_properties import DEFAULT_RUNS, first_violation
 
+from twinbeat.core import SendHeartbeat, StatusChanged
 from twinbeat.core import monitoring as monitoring_module
+from twinbeat.core.status import StatusLine
 
 COVERAGE_SEEDS = range(30)
 
@@ -56,3 +59,21 @@ def test_a_failure_report_is_replayable() -> None:
     sim = Simulation(3)
     with pytest.raises(PropertyViolationError, match="--sim-seed 3"):
         sim.monitor._violation("test")
+
+
+def test_the_simulator_catches_a_status_line_left_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mutation check of the status line's shortcut (core/status.py, issue #17): a core that
+    builds the line only when an action or the settling key moved misses the failures that
+    `failure_timeout` forgets, and some seed reports the line it left behind."""
+
+    def without_failures(self: StatusLine, moved: bool, out: list[Any], build: Any, *,
+                         foreign: Any, groups: Any) -> None:
+        if moved or any(type(action) is not SendHeartbeat for action in out):
+            text = build()
+            if text != self.text:
+                self.text = text
+                out.append(StatusChanged(text))
+
+    monkeypatch.setattr(StatusLine, "update", without_failures)
+    found = first_violation(range(DEFAULT_RUNS), "status line is stale")
+    assert found is not None, "the simulator did not notice a stale status line"

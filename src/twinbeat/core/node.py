@@ -53,7 +53,6 @@ from .events import (
     ShutdownRequested,
     StandbyRequested,
     Started,
-    StatusChanged,
     TakeoverRequested,
     Tick,
 )
@@ -80,17 +79,16 @@ from .reconfigure import reconfigure_refusal, relink
 from .records import Situation
 from .regroup import after_result, regroup
 from .reports import Reports
-from .settling import settle_bound
+from .settling import SettleKey, settle_bound, settle_key
 from .snapshot import Snapshot
 from .states import (
     NODE_FLAG_TRANSLATED,
     PHASE_WIRE,
-    GroupLocal,
     Phase,
     PhaseTrigger,
     phase_step,
 )
-from .status import build_snapshot, status_line
+from .status import StatusLine, build_snapshot, status_line
 
 
 class Node:
@@ -110,11 +108,11 @@ class Node:
         self._heartbeats = Heartbeats(params)
         self._fencing = Fencing(params, now)
         self._settle_bound = settle_bound(len(params.groups))
-        self._status = ""
+        self._status = StatusLine()  # what the last StatusChanged said
         self._deadline: float | None = None
         self._deadline_known = False  # `_deadline` is up to date (a feed changes it)
         self._dirty = True  # something the settling rules read changed outside `_settle_key`
-        self._settled: tuple[object, ...] | None = None  # `_settle_key` at the last fixed point
+        self._settled: SettleKey | None = None  # `_settle_key` at the last fixed point
 
     # ------------------------------------------------------------------ public API
 
@@ -329,15 +327,9 @@ class Node:
                          held_off=self._foreign.holds_off(peer is not None),
                          negotiation=self._foreign.negotiation(peer is not None))
 
-    def _settle_key(self, peer: LivePeer | None) -> tuple[object, ...]:
-        """What the settling rules read, but time (only stamped on changes) and what only
-        events change (those set `_dirty`). The peer's echo counts only while a group waits
-        for the peer to ack a claim: `claim_acked` is the one rule that reads it."""
-        claiming = any(g.state is GroupLocal.CLAIMING for g in self._groups.records)
-        seen = None if peer is None else (peer.config_match, peer.node_state, peer.node_flags,
-                                          peer.groups, peer.echo_max if claiming else None)
-        return (self._advertised(), self._phase, self._ping.ok, self._fencing.takeover_ok(),
-                seen)
+    def _settle_key(self, peer: LivePeer | None) -> SettleKey:
+        return settle_key(self._advertised(), self._phase, self._ping.ok,
+                          self._fencing.takeover_ok(), groups=self._groups, peer=peer)
 
     def _settle(self, now: float, out: list[Action], *, heard: bool = False) -> None:
         peer = self._membership.live_peer()  # the peer's state is fixed while settling
@@ -345,25 +337,28 @@ class Node:
         # triggered), so a frame that changed none of their inputs skips the passes: the
         # steady state costs a link refresh, not a settle (issue #17). Not beside a peer that
         # spoke heartbeat's protocol: r1.py's rules read more than the key.
-        if self._dirty or self._foreign.spoke or self._settle_key(peer) != self._settled:
+        key = self._settle_key(peer)
+        moved = self._dirty or self._foreign.spoke or key != self._settled
+        if moved:
             self._settle_passes(now, peer, out)
-            self._settled, self._dirty = self._settle_key(peer), False
+            key = self._settle_key(peer)
+            self._settled, self._dirty = key, False
         active = self._phase is Phase.ACTIVE
         self._fencing.step(now, active and self._ping.may_act(), out)
         self._foreign.speak(now, self._phase, peer is not None, out)
-        state = self._advertised()
+        state = key[0]  # `_advertised()`: nothing since the key changes it
         if self._heartbeats.due(self._phase, now, state, heard=heard):
-            echoes = self._membership.echoes(now)
             layout = self._membership.outgoing()
-            fingerprint = None if layout is None else layout[0]
-            out.extend(self._heartbeats.send(self._phase, now, state, echoes, fingerprint))
+            out.extend(self._heartbeats.send(self._phase, now, state, self._membership.echoes(
+                now), None if layout is None else layout[0]))
             self._membership.speaking(now)  # initdead counts from our first heartbeat
-        status = status_line(self._phase, self._membership, self._groups,
-                             monitoring=self._monitoring, fencing=self._fencing.status(),
-                             foreign=self._foreign)
-        if status != self._status:
-            self._status = status
-            out.append(StatusChanged(status))
+        self._status.update(moved, out, self.status, foreign=self._foreign, groups=self._groups)
+
+    def status(self) -> str:
+        """The status line of this node's state now: what the last `StatusChanged` said."""
+        return status_line(self._phase, self._membership, self._groups,
+                           monitoring=self._monitoring, fencing=self._fencing.status(),
+                           foreign=self._foreign)
 
     def _settle_passes(self, now: float, peer: LivePeer | None, out: list[Action]) -> None:
         for _ in range(self._settle_bound):

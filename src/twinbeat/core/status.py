@@ -9,6 +9,9 @@ import anything doing I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from .events import Action, SendHeartbeat, StatusChanged
 from .foreign import PROTOCOLS, Foreign
 from .groups import Groups
 from .liveness import LinkTracker
@@ -177,3 +180,29 @@ def status_line(phase: Phase, membership: Membership, groups: Groups, *,
     if fencing:
         parts.append(fencing)
     return "; ".join(parts)
+
+
+class StatusLine:
+    """The status line last said (`StatusChanged`), built again only when it may have moved
+    (issue #17: building it was an eighth of a steady frame's cost).
+
+    What the line shows moves with an action (a link or the peer dying or coming back is
+    logged, a fence is ordered) or with node.py's settling key (`moved`). Not so failures
+    that `failure_timeout` forgets, nor a heartbeat peer's mode (r1.py's): while either is
+    about, the line is built on every feed, and once more after the last failure went."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._failures = False  # the last line built saw failures
+
+    def update(self, moved: bool, out: list[Action], build: Callable[[], str], *,
+               foreign: Foreign, groups: Groups) -> None:
+        failures = any(g.fails.failures for g in groups.records)
+        if not (moved or failures or self._failures or foreign.speaking or foreign.spoke
+                or any(type(action) is not SendHeartbeat for action in out)):
+            return
+        self._failures = failures
+        text = build()
+        if text != self.text:
+            self.text = text
+            out.append(StatusChanged(text))
