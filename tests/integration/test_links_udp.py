@@ -105,3 +105,17 @@ async def test_bound_to_device(harness: Harness) -> None:
             f"s.sendto(b'right-nic', ('198.18.64.1', {PORT}))\n"))
         await peer.wait_rx(b"right-nic")
         assert peer.received() == {b"right-nic"}
+
+
+async def test_a_watched_link_sees_its_interface_go_down_from_rtnetlink(harness: Harness) -> None:
+    """Watched (`carrier`), an interface is checked when its rtnetlink event names it, not
+    every second (links/udp.py, issue #17); WATCHED_CHECK_INTERVAL, the safety net, is longer
+    than GUARD. The link sends nothing here, so no send error can tell it either."""
+    with trio.fail_after(GUARD):
+        a, _b, if_a, _if_b = two_nodes(harness)
+        peer = await LinkPeer(harness, a, {"kind": "bcast", "iface": if_a, "udpport": PORT,
+                                           "payload": "", "carrier": True}).start()
+        assert await peer.wait_for(lambda e: e["event"] == "started") == {
+            "event": "started", "up": True}
+        harness.set_link(a, if_a, up=False)
+        await peer.wait_for(lambda e: e["event"] == "down")

@@ -64,9 +64,14 @@ def dump_request(sequence: int) -> bytes:
 class NicCarrier:
     """Reports `report(up)` for interface `iface`: its state found at start, then each change."""
 
-    def __init__(self, iface: str, report: CarrierReport) -> None:
+    def __init__(self, iface: str, report: CarrierReport,
+                 changed: Callable[[], None] | None = None) -> None:
+        """`changed()`, if given, is called for every message that names the interface
+        (its flags, carrier or operstate moved, it went, or it came back): the UDP driver
+        checks its socket then instead of polling (links/udp.py)."""
         self.iface = iface
         self.report = report
+        self.changed = changed
         self.carrier: bool | None = None  # the last state reported
         self._marshal = MarshalRtnl()
         self._dumped = False  # the reply to our dump has been read (its end seen)
@@ -128,6 +133,8 @@ class NicCarrier:
                 continue
             named = True
             self._set(kind == RTM_NEWLINK and has_carrier(msg))
+            if self.changed is not None:
+                self.changed()
         return named
 
     def _set(self, carrier: bool) -> None:

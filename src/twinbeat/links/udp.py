@@ -32,6 +32,10 @@ log = logging.getLogger("twinbeat.links")
 
 RETRY_DELAY = 1.0  # seconds between attempts to open a missing/down interface
 CHECK_INTERVAL = 1.0  # seconds between checks that an open interface is still there and up
+# ...when the interface's rtnetlink events are watched (`carrier`): each event that names it
+# starts a check at once, so the timer is only a safety net (issue #17: a pyroute2 lookup a
+# second was 3 % of an idle daemon's CPU at a 10 ms keepalive).
+WATCHED_CHECK_INTERVAL = 30.0
 IPTOS_LOWDELAY = 0x10
 # errno values that mean "this interface cannot carry traffic now": reopen, do not crash.
 _LINK_GONE = {errno.ENETDOWN, errno.ENODEV, errno.ENXIO, errno.ENETUNREACH}
@@ -75,6 +79,8 @@ class UdpLink:
         self.budget = SourceBudget()  # which sources' datagrams are worth a MAC check
         self._own: list[str] = []  # our addresses a bcast socket hears itself from
         self._filter_failed = False
+        self._check_interval = CHECK_INTERVAL
+        self._check_scope: trio.CancelScope | None = None  # waiting for the next check
 
     # -- public API --------------------------------------------------------------------
 
@@ -92,7 +98,8 @@ class UdpLink:
         async with trio.open_nursery() as nursery:
             if carrier is not None:
                 name = self.name
-                watch = NicCarrier(self.iface, lambda up: carrier(name, up))
+                watch = NicCarrier(self.iface, lambda up: carrier(name, up), self._check_soon)
+                self._check_interval = WATCHED_CHECK_INTERVAL
                 await nursery.start(watch.run)
             await self._serve(deliver, task_status)
 
@@ -232,12 +239,12 @@ class UdpLink:
         """Deliver datagrams until the interface vanishes, goes down, or changes index."""
         sock = self._sock
         assert sock is not None
-        next_check = trio.current_time() + CHECK_INTERVAL
+        next_check = trio.current_time() + self._check_interval
         rested = trio.current_time()  # when the process last had nothing to read here
         while True:
             # One cancel scope per check interval, not per datagram (issue #17: the receive
             # path is most of an idle daemon's work at a 10 ms keepalive).
-            with trio.move_on_at(next_check):
+            with trio.move_on_at(next_check) as self._check_scope:
                 while True:
                     await trio.lowlevel.wait_readable(sock)
                     if not self._drain(sock, deliver):
@@ -251,10 +258,15 @@ class UdpLink:
                         # kernel drops what the socket cannot hold meanwhile, junk and real.
                         await trio.sleep(FLOOD_PAUSE)
                         rested = trio.current_time()
-            if trio.current_time() >= next_check:
-                next_check = trio.current_time() + CHECK_INTERVAL
-                if not self._still_usable(ipr):
-                    return
+            self._check_scope = None
+            next_check = trio.current_time() + self._check_interval
+            if not self._still_usable(ipr):
+                return
+
+    def _check_soon(self) -> None:
+        """Check the interface now, not at the next interval: an rtnetlink event named it."""
+        if self._check_scope is not None:
+            self._check_scope.cancel()
 
     def _drain(self, sock: socket.socket, deliver: Deliver) -> bool:
         """Deliver up to DRAIN_BATCH datagrams; True when that many were read (more wait)."""
@@ -307,6 +319,9 @@ class UdpLink:
             log.warning("link %s down: %s", self.name, why)
             self._why_down = why
         self.up = False
+        if self._check_scope is not None:  # reopen within CHECK_INTERVAL, as unwatched
+            self._check_scope.deadline = min(self._check_scope.deadline,
+                                             trio.current_time() + CHECK_INTERVAL)
 
     def _close(self) -> None:
         sock, self._sock = self._sock, None
