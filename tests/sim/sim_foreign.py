@@ -29,6 +29,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim_mixed import DEADTIME, INITDEAD, KEEPALIVE, LINK_IDS, MAX_DELAY, RING, TICK, TTY, UDP
+
 from twinbeat import wire
 from twinbeat.core import (
     GroupSpec,
@@ -43,20 +45,13 @@ from twinbeat.core import (
 )
 from twinbeat.engine import Engine
 
-UDP, TTY = "eth1", "/dev/ttyS0"
-LINK_IDS = {UDP: 0, TTY: 0x80}
-KEEPALIVE, DEADTIME, INITDEAD = 1.0, 5.0, 10.0
 GRACE = 0.05
 AGENT_MAX = 1.5  # an agent's start or stop takes up to this long
-MAX_DELAY = 0.3
-TICK = 0.05
 # L1: from prime's last status sent to calc holding everything (the status may arrive up to
 # MAX_DELAY late; calc's ticks may be up to TICK late).
 FAILOVER = MAX_DELAY + DEADTIME + GRACE + TICK + AGENT_MAX + 0.01
 GROUPS = (GroupSpec("198.18.1.100", "prime"), GroupSpec("198.18.1.200", "calc"))
-KEY = {1: ("md5", b"hb-lab-secret")}
 WRONG = wire.Keyring({1: ("md5", b"not-the-key")}, 1)
-RING = wire.Keyring(KEY, 1)
 
 
 class PropertyViolationError(AssertionError):

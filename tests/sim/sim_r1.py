@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hb_model import HbModel
+from sim_mixed import DEADTIME, INITDEAD, KEEPALIVE, LINK_IDS, MAX_DELAY, RING, TICK, TTY, UDP
 
 from twinbeat import wire
 from twinbeat.core import (
@@ -49,15 +50,9 @@ from twinbeat.core import (
 )
 from twinbeat.engine import Engine, Transmit
 
-UDP, TTY = "eth1", "/dev/ttyS0"
-LINK_IDS = {UDP: 0, TTY: 0x80}
-KEEPALIVE, DEADTIME, INITDEAD = 1.0, 5.0, 10.0
 AGENT_MAX = 1.0
-MAX_DELAY = 0.3
-TICK = 0.05
 GROUPS = (GroupSpec("198.18.1.100", "prime"), GroupSpec("198.18.1.200", "calc"),
           GroupSpec("198.18.1.101", "prime"))
-RING = wire.Keyring({1: ("md5", b"hb-lab-secret")}, 1)
 FAULTS_FOR = 120.0
 # A machine that lost power is back after this long: longer than deadtime, so that its peer
 # saw it die. (A heartbeat node whose peer reboots within deadtime in the middle of a standby

@@ -36,6 +36,11 @@ CHECK_INTERVAL = 1.0  # seconds between checks that an open interface is still t
 # starts a check at once, so the timer is only a safety net (issue #17: a pyroute2 lookup a
 # second was 3 % of an idle daemon's CPU at a 10 ms keepalive).
 WATCHED_CHECK_INTERVAL = 30.0
+# How soon after such an event: the event's carrier report reaches the core first (a
+# lookup blocks the loop for a millisecond or more while the kernel is busy with the
+# change, and a power loss is taken over within milliseconds), and reopening sooner buys
+# nothing a frame could use.
+CHECK_AFTER_EVENT = 0.05
 IPTOS_LOWDELAY = 0x10
 # errno values that mean "this interface cannot carry traffic now": reopen, do not crash.
 _LINK_GONE = {errno.ENETDOWN, errno.ENODEV, errno.ENXIO, errno.ENETUNREACH}
@@ -264,9 +269,11 @@ class UdpLink:
                 return
 
     def _check_soon(self) -> None:
-        """Check the interface now, not at the next interval: an rtnetlink event named it."""
+        """Check the interface soon (CHECK_AFTER_EVENT), not at the next interval: an
+        rtnetlink event named it."""
         if self._check_scope is not None:
-            self._check_scope.cancel()
+            self._check_scope.deadline = min(self._check_scope.deadline,
+                                             trio.current_time() + CHECK_AFTER_EVENT)
 
     def _drain(self, sock: socket.socket, deliver: Deliver) -> bool:
         """Deliver up to DRAIN_BATCH datagrams; True when that many were read (more wait)."""

@@ -10,7 +10,7 @@ import trio
 
 from twinbeat.config.model import Link, Ucast
 from twinbeat.links import udp
-from twinbeat.links.udp import CHECK_INTERVAL, WATCHED_CHECK_INTERVAL, UdpLink
+from twinbeat.links.udp import CHECK_AFTER_EVENT, CHECK_INTERVAL, WATCHED_CHECK_INTERVAL, UdpLink
 
 PORT = 10695
 RUN = 65.0  # virtual seconds
@@ -43,7 +43,7 @@ async def test_a_watched_interface_is_not_polled(monkeypatch, autojump_clock) ->
         await trio.sleep(RUN)
         assert len(calls) == 1 + int(RUN // WATCHED_CHECK_INTERVAL)  # the open, the net
         link._check_soon()  # what an rtnetlink event naming the interface does
-        await trio.sleep(0.001)
+        await trio.sleep(CHECK_AFTER_EVENT + 0.001)
         assert len(calls) == 2 + int(RUN // WATCHED_CHECK_INTERVAL)
         nursery.cancel_scope.cancel()
 
