@@ -5,7 +5,11 @@ Owns one haresources `IPaddr::VIP[/PREFIX[/IFACE[/BROADCAST]]]` resource (or its
 config/ipv6.py). It works through
 pyroute2's sync `IPRoute` in the daemon's own network namespace (never the `ip` command),
 kept open from one operation to the next (resources/route.py); a netlink call blocks the
-loop well under a millisecond (DESIGN.md §9).
+loop well under a millisecond (DESIGN.md §9). Where the address goes is resources/vipplan.py's;
+a standby works it out ahead (its probe, and after each stop) for a resource that names its
+interface and prefix, so that a takeover's first request is the add itself and its first GARP
+follows at once (issue #17). A plan the kernel refuses (the interface was made again) is made
+again, and one whose label another group took meanwhile is not used.
 
 Choices, following heartbeat's IPaddr script (reference §6.1-6.2):
 - Interface and prefix, when not given, come from the interface address whose network
@@ -44,7 +48,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import logging
 from typing import Any
 
@@ -58,11 +61,10 @@ from twinbeat.resources.garp import GarpSender, arp_address
 from twinbeat.resources.health import OK, Check, Health
 from twinbeat.resources.ndisc import NaSender
 from twinbeat.resources.route import KeptRoute
+from twinbeat.resources.vipplan import Ready, VipPlanner, held_elsewhere, hold_label, release_label
 
 log = logging.getLogger("twinbeat.resources")
 
-IFNAMSIZ_MAX = 15  # label length limit (ERANGE past it)
-IFA_F_NODAD = 0x02  # <linux/if_addr.h>: no duplicate address detection (module docstring)
 AF_INET, AF_INET6 = 2, 10
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
@@ -83,7 +85,6 @@ class IPaddrAgent:
         self.resource = resource
         self.text = resource.text
         self.address = resource.address
-        self._vip = ipaddress.ip_address(resource.address)
         self._family = AF_INET6 if resource.ipv6 else AF_INET
         self._what = "unsolicited NA" if resource.ipv6 else "gratuitous ARP"
         self._nursery = nursery
@@ -94,28 +95,74 @@ class IPaddrAgent:
         self._sender_kept: GarpSender | NaSender | None = None  # open from one start to the next
         self._garp_scope: trio.CancelScope | None = None
         self._route = KeptRoute()  # open from one operation to the next (resources/route.py)
+        self._where = VipPlanner(resource, self._family)  # where the address goes
+        self._ready: Ready | None = None  # where the next start adds the address (`_prepare`)
+        self._label: Ready | None = None  # how the address held here was added (its label)
 
     # -- public API --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Add the address (EEXIST = already ours: still announce) and start announcing it."""
+        """Add the address (EEXIST = already ours: still announce) and start announcing it.
+
+        Prepared (`_prepare`), the add is the first netlink request and the first GARP goes
+        out from the MAC seen then, checked right after (issue #17: a takeover's critical
+        path). A prepared add the kernel refuses is planned again from scratch."""
+        ready, self._ready = self._ready, None
+        if ready is not None and held_elsewhere(ready):
+            ready = None  # another group's address took that label since
+        prepared = ready is not None
         try:
             with self._route.use() as ipr:
-                index, ifname, prefixlen, link = self._plan(ipr)
-                request = self._request(ipr, index, ifname, prefixlen)
-                label = request.get("label")
-                try:
-                    ipr.addr("add", **request)
-                    log.info("%s: added %s/%d on %s%s", self.text, self.address, prefixlen,
-                             ifname, f" ({label})" if label else "")
-                except NetlinkError as exc:
-                    if exc.code != errno.EEXIST:
-                        raise AgentError(f"{self.text}: cannot add {self.address}/{prefixlen} "
-                                         f"on {ifname}: {exc.args[-1]}") from exc
-                    log.info("%s: %s already on %s", self.text, self.address, ifname)
+                if ready is None or not self._add(ipr, ready, prepared=True):
+                    ready = self._where.plan(ipr)
+                    self._add(ipr, ready, prepared=False)
         except (NetlinkError, OSError) as exc:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
-        self._start_announcing(ifname, link, raise_errors=False)
+        self._label = ready
+        hold_label(ready)
+        self._start_announcing(ready.ifname, ready.link, raise_errors=False)
+        if prepared:
+            self._recheck_link(ready)
+
+    def _add(self, ipr: IPRoute, ready: Ready, *, prepared: bool) -> bool:
+        """Add as `ready` says; False if a prepared add was refused (plan it again)."""
+        prefixlen, ifname, label = ready.request["prefixlen"], ready.ifname, ready.label
+        try:
+            ipr.addr("add", **ready.request)
+        except NetlinkError as exc:
+            if exc.code == errno.EEXIST:
+                log.info("%s: %s already on %s", self.text, self.address, ifname)
+                return True
+            if prepared:
+                log.debug("%s: prepared add refused (%s): planning again", self.text,
+                          exc.args[-1])
+                return False
+            raise AgentError(f"{self.text}: cannot add {self.address}/{prefixlen} "
+                             f"on {ifname}: {exc.args[-1]}") from exc
+        log.info("%s: added %s/%d on %s%s", self.text, self.address, prefixlen, ifname,
+                 f" ({label})" if label else "")
+        return True
+
+    def _prepare(self, ipr: IPRoute) -> None:
+        """Work out where the next start adds the address, while nothing waits for it: on a
+        resource that names its interface and prefix (nothing else that could go stale)."""
+        self._ready = None
+        if self.resource.iface and self.resource.prefixlen is not None:
+            with contextlib.suppress(AgentError, NetlinkError):
+                self._ready = self._where.plan(ipr)
+
+    def _recheck_link(self, ready: Ready) -> None:
+        """After a prepared start's first GARP: if the interface's MAC changed since it was
+        prepared, announce again from the new one (the last GARP is the one caches keep)."""
+        try:
+            with self._route.use() as ipr:
+                link = ipr.get_links(ready.request["index"])[0]
+        except (NetlinkError, OSError) as exc:
+            log.warning("%s: cannot check %s after the add: %s", self.text, ready.ifname,
+                        _why(exc))
+            return
+        if arp_address(link) != arp_address(ready.link):
+            self._start_announcing(ready.ifname, link, raise_errors=False)
 
     async def stop(self) -> None:
         """Stop announcing and remove the address wherever it is; already gone is fine."""
@@ -131,14 +178,24 @@ class IPaddrAgent:
                         if exc.code not in (errno.EADDRNOTAVAIL, errno.ENODEV):
                             raise AgentError(f"{self.text}: cannot remove {self.address}: "
                                              f"{exc.args[-1]}") from exc
+                self._release_label()
+                self._prepare(ipr)
         except (NetlinkError, OSError) as exc:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
+
+    def _release_label(self) -> None:
+        held, self._label = self._label, None
+        if held is not None:
+            release_label(held)
 
     async def status(self) -> bool:
         """True when the address is configured on any interface here."""
         try:
             with self._route.use() as ipr:
-                return bool(self._held(ipr))
+                held = bool(self._held(ipr))
+                if not held:
+                    self._prepare(ipr)  # a standby's probe: ready for its takeover
+                return held
         except (NetlinkError, OSError) as exc:
             raise AgentError(f"{self.text}: netlink: {_why(exc)}") from exc
 
@@ -189,89 +246,9 @@ class IPaddrAgent:
         """Stop the GARP bursts now; the address stays until `stop` (GroupRunner.stop)."""
         self._stop_announcing()
 
-    # -- where the address goes --------------------------------------------------------
-
-    def _plan(self, ipr: IPRoute) -> tuple[int, str, int, Any]:
-        """(ifindex, ifname, prefixlen, the interface's netlink message) for the VIP, from the
-        resource or covering address. One request for a named interface: its message has
-        the index and the MAC the GARPs need (issue #17: each request is ~0.5 ms of the
-        takeover)."""
-        want_if = self.resource.iface
-        index: int | None = None
-        link: Any = None
-        if want_if:
-            try:
-                link = ipr.link("get", ifname=want_if)[0]
-            except NetlinkError as exc:
-                if exc.code != errno.ENODEV:
-                    raise
-                raise AgentError(f"{self.text}: no such interface {want_if}") from None
-            index = link["index"]
-        prefixlen = self.resource.prefixlen
-        if prefixlen is None or index is None:
-            cover = self._covering(ipr, index)
-            if cover is None:
-                where = f"on {want_if}" if want_if else "on any interface"
-                raise AgentError(f"{self.text}: no address {where} has a network containing "
-                                 f"{self.address}; give {self.resource.agent}::{self.address}"
-                                 "/PREFIX/IFACE")
-            if index is None:
-                index = cover[0]
-            if prefixlen is None:
-                prefixlen = cover[1]
-        if link is None:
-            link = ipr.get_links(index)[0]
-        return index, want_if or link.get("ifname"), prefixlen, link
-
-    def _request(self, ipr: IPRoute, index: int, ifname: str, prefixlen: int) -> dict[str, Any]:
-        """The netlink request adding the VIP: IPv4 with its broadcast and `eth0:N` label,
-        IPv6 without DAD (module docstring)."""
-        request: dict[str, Any] = {"index": index, "address": self.address,
-                                   "prefixlen": prefixlen}
-        if self._family == AF_INET6:
-            request["flags"] = IFA_F_NODAD
-            return request
-        net = ipaddress.IPv4Network(f"{self.address}/{prefixlen}", strict=False)
-        broadcast = self.resource.broadcast or (
-            str(net.broadcast_address) if prefixlen <= 30 else None)
-        if broadcast:
-            request["broadcast"] = broadcast
-        label = self._free_label(ipr, index, ifname)
-        if label:
-            request["label"] = label
-        return request
-
-    def _covering(self, ipr: IPRoute, index: int | None) -> tuple[int, int] | None:
-        query: dict[str, Any] = {"family": self._family}
-        if index is not None:
-            query["index"] = index
-        for msg in ipr.get_addr(**query):
-            local = msg.get("address")
-            if not local or self._is_vip(local):
-                continue
-            net = ipaddress.ip_network(f"{local}/{msg['prefixlen']}", strict=False)
-            if self._vip in net:
-                return msg["index"], msg["prefixlen"]
-        return None
-
-    def _free_label(self, ipr: IPRoute, index: int, ifname: str) -> str | None:
-        used = {msg.get("label") for msg in ipr.get_addr(family=2, index=index)}
-        n = 0
-        while f"{ifname}:{n}" in used:
-            n += 1
-        label = f"{ifname}:{n}"
-        return label if len(label) <= IFNAMSIZ_MAX else None
-
     def _held(self, ipr: IPRoute) -> list[Any]:
         return [msg for msg in ipr.get_addr(family=self._family)
-                if self._is_vip(msg.get("address"))]
-
-    def _is_vip(self, text: object) -> bool:
-        """`text` (an address as netlink shows it) is the VIP, however it is spelled."""
-        try:
-            return ipaddress.ip_address(str(text)) == self._vip
-        except ValueError:
-            return False
+                if self._where.is_vip(msg.get("address"))]
 
     # -- gratuitous ARP ----------------------------------------------------------------
 
