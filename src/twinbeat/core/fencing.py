@@ -49,9 +49,10 @@ is on (with it off, nothing here acts and the core behaves as it always did):
   awaited. A success means the peer was reset: membership declares it dead at once and no
   frame it sent before can revive it (it returns as a new incarnation); a failure is not
   retried while it lives.
-- **A stalled node.** Fed nothing for over STALL keepalives (a feed is due every keepalive),
-  this node was the one stopped. If it then finds its peer dead, it waits STALL keepalives
-  more before its first attempt: time for the backlog and one round trip to show the peer
+- **A paused node** (pause.py: fed nothing for over STALL keepalives, this node was the one
+  stopped). The pause does not count as the peer's silence, but a pause long enough may
+  leave the peer dead on waking all the same. Then this node waits STALL keepalives from
+  waking before its first attempt: time for the backlog and one round trip to show the peer
   alive, so that a node waking from a hang does not shoot the healthy peer.
 """
 
@@ -64,6 +65,7 @@ from .errors import CoreMisuse
 from .events import Action, FenceAcknowledged, FenceFailed, FencePeer, Log, PeerFenced
 from .notices import PeerDied
 from .params import Params
+from .pause import Pauses
 from .snapshot import FenceRecord, FenceSnapshot
 from .states import (
     BUSY,
@@ -78,7 +80,6 @@ from .states import (
 
 RETRY_BASE = 0.5  # x deadtime: the wait after the first failed attempt, doubling after each
 RETRY_CAP = 4.0  # x deadtime
-STALL = 2.0  # x keepalive: a longer gap between two feeds means this node stalled
 HISTORY = 8  # outcomes kept for the status
 
 FenceEvent = PeerFenced | FenceFailed | FenceAcknowledged
@@ -102,7 +103,7 @@ def head_start(params: Params, mine: bytes, theirs_busy: Sequence[int]) -> str:
 class Fencing:
     """The peer's fence state. See the module docstring."""
 
-    def __init__(self, params: Params, now: float) -> None:
+    def __init__(self, params: Params, now: float, pauses: Pauses) -> None:
         self._p = params
         self.enabled = params.fencing and params.peer is not None
         self.configured = self.enabled  # fencing was on at some time in this run
@@ -117,8 +118,7 @@ class Fencing:
         self.attempts_total = 0
         self.results: Counter[str] = Counter()
         self._blocked = False  # an attempt is due but this node may not fence now
-        self._fed_at = now
-        self._resumed_at: float | None = None  # the first feed after a stall
+        self._pauses = pauses  # this node's own (node.py feeds them)
 
     # ------------------------------------------------------------------ queries
 
@@ -155,12 +155,6 @@ class Fencing:
 
     # ------------------------------------------------------------------ what befell the peer
 
-    def fed(self, now: float) -> None:
-        """Every feed, first: notice that this node itself stalled (the module docstring)."""
-        if now - self._fed_at > STALL * self._p.keepalive:
-            self._resumed_at = now
-        self._fed_at = now
-
     def peer_died(self, died: PeerDied, mine: bytes, now: float, out: list[Action]) -> None:
         """The link quorum declared the peer dead: start a fence, or say why not."""
         if not self.enabled or self.state is not FenceState.IDLE:
@@ -179,9 +173,10 @@ class Fencing:
         self.preferred = head_start(self._p, mine, died.busy)
         delay = 0.0 if self.preferred == self._p.node else self._p.fence_delay
         self.next_at = now + delay
-        if self._resumed_at is not None and now - self._resumed_at < STALL * self._p.keepalive:
-            self.next_at = max(self.next_at, self._resumed_at + STALL * self._p.keepalive)
-            out.append(Log("warning", "This node was stalled: giving node "
+        grace_end = self._pauses.just_resumed(now)
+        if grace_end is not None:
+            self.next_at = max(self.next_at, grace_end)
+            out.append(Log("warning", "This node was paused: giving node "
                                       f"{peer} a moment to show itself before fencing it"))
         self._set(FenceTrigger.DIED, now)
         if delay:

@@ -92,19 +92,20 @@ class LinkTracker:
     expect_by: float | None = None  # added by a reload: never heard, dead if silent past this
     carrier: bool | None = None  # the driver's last report on the physical layer (None: none)
     carrier_floor: int | None = None  # our last timestamp before the carrier was lost
+    paused: float = 0.0  # this node's pauses since last heard: not silence (pause.py)
 
     # -- timers
 
     def deadline(self, deadtime: float, grace: float, initdead_end: float | None) -> float | None:
         """When this link goes dead if nothing arrives: deadtime after it was last heard (or
-        initdead after our first heartbeat, before the first frame), plus grace. None:
-        already dead, or not started."""
+        initdead after our first heartbeat, before the first frame), plus grace, plus the
+        time this node was paused meanwhile (pause.py). None: already dead, or not started."""
         if self.up and self.last_heard is not None:
-            return self.last_heard + deadtime + grace
+            return self.last_heard + deadtime + grace + self.paused
         if self.up is None and initdead_end is not None:
             if self.expect_by is not None:
-                return max(initdead_end, self.expect_by) + grace
-            return initdead_end + grace
+                return max(initdead_end, self.expect_by) + grace + self.paused
+            return initdead_end + grace + self.paused
         return None
 
     def mark_dead(self) -> int:
@@ -177,6 +178,7 @@ class LinkTracker:
         self.frames_ok += 1
         self.unechoed_since_heard = 0
         self.carrier_floor = None  # heard: it carries frames again, whatever was lost
+        self.paused = 0.0
         came_up = self.up is not True
         self.up = True
         return came_up

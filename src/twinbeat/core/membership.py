@@ -126,6 +126,12 @@ class Membership:
         p = self.params
         return lt.deadline(p.deadtime, grace(p.keepalive), self.initdead_end)
 
+    def paused(self, excess: float) -> None:
+        """This node was paused (pause.py): the excess is not the peer's silence."""
+        if excess and self.peer is not None:
+            for lt in self.peer.links.values():
+                lt.paused += excess
+
     def deadline(self) -> float | None:
         """The earliest time at which a link goes dead if nothing arrives."""
         if self.peer is None:

@@ -74,6 +74,7 @@ from .membership import Membership
 from .monitoring import Monitoring
 from .notices import AnswerOwed, LivePeer, Notice, PeerDied, PeerHolds, PeerReturned
 from .params import Params
+from .pause import Pauses
 from .ping import PingGuard
 from .reconfigure import reconfigure_refusal, relink
 from .records import Situation
@@ -106,7 +107,8 @@ class Node:
         self._monitoring = Monitoring(params)
         self._reports = Reports()
         self._heartbeats = Heartbeats(params)
-        self._fencing = Fencing(params, now)
+        self._pauses = Pauses(params.keepalive, now)
+        self._fencing = Fencing(params, now, self._pauses)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = StatusLine()  # what the last StatusChanged said
         self._deadline: float | None = None
@@ -125,7 +127,8 @@ class Node:
         out: list[Action] = []
         self._now = now
         self._deadline_known = False
-        self._fencing.fed(now)
+        due = self._heartbeats.deadline(self._phase) is not None  # a feed every keepalive
+        self._membership.paused(self._pauses.fed(now, due=due, out=out))
         self._heed(self._foreign.advance(now, self._membership, out), out)
         self._groups.advance(now, out)
         self._monitoring.advance(now, self._groups, out)
@@ -155,7 +158,8 @@ class Node:
     def snapshot(self) -> Snapshot:
         return build_snapshot(self._phase, self._now, self._ping.ok, self._membership,
                               self._groups, monitoring=self._monitoring,
-                              fencing=self._fencing.snapshot(), foreign=self._foreign)
+                              fencing=self._fencing.snapshot(), foreign=self._foreign,
+                              pauses=self._pauses)
 
     def reconfigure_refusal(self, params: Params) -> str | None:
         """Why feeding `Reconfigured(params)` now would be refused, or None (changes nothing;
@@ -312,6 +316,7 @@ class Node:
         relink(self._membership, params, now)
         self._foreign.reconfigure(params)
         self._heartbeats.reconfigure(params)
+        self._pauses.keepalive = params.keepalive
         regroup(self._groups, params, now, out)
         self._monitoring.reconfigure(params)
         self._fencing.reconfigure(params, now, out)

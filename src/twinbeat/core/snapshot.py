@@ -153,3 +153,5 @@ class Snapshot:
     links: tuple[LinkSnapshot, ...]
     groups: tuple[GroupSnapshot, ...]
     fencing: FenceSnapshot | None = None  # None: fencing not configured
+    pauses: int = 0  # this node's own pauses since start-up (core/pause.py)
+    longest_pause: float = 0.0  # seconds: the longest of them

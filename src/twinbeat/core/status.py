@@ -18,6 +18,7 @@ from .liveness import LinkTracker
 from .membership import Membership
 from .monitoring import Monitoring, resource_text
 from .notices import LivePeer
+from .pause import Pauses
 from .peer import PeerTracker
 from .records import Group, Negotiation
 from .snapshot import (
@@ -123,7 +124,8 @@ def group_snapshot(g: Group, groups: Groups, monitoring: Monitoring,
 
 def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membership,
                    groups: Groups, *, monitoring: Monitoring, foreign: Foreign,
-                   fencing: FenceSnapshot | None = None) -> Snapshot:
+                   fencing: FenceSnapshot | None = None, pauses: Pauses | None = None
+                   ) -> Snapshot:
     p = membership.params
     peer = membership.peer
     live = membership.live_peer()
@@ -143,6 +145,8 @@ def build_snapshot(phase: Phase, now: float, ping_ok: bool, membership: Membersh
                                     foreign.negotiation(live is not None))
                      for g in groups.every()),
         fencing=fencing,
+        pauses=0 if pauses is None else pauses.count,
+        longest_pause=0.0 if pauses is None else pauses.longest,
     )
 
 

@@ -115,6 +115,10 @@ def node_families(readings: Readings) -> Iterator[Family]:
                             value=float(healthy))
     yield GaugeMetricFamily("twinbeat_generation", "this node's generation (a boot counter)",
                             value=float(snap.generation))
+    yield CounterMetricFamily("twinbeat_pauses_total", "times this node itself did not run "
+                              "for over 2 keepalives (core/pause.py)", value=float(snap.pauses))
+    yield GaugeMetricFamily("twinbeat_pause_longest_seconds", "the longest of those pauses",
+                            value=snap.longest_pause)
     if snap.ping_ok is not None:
         yield GaugeMetricFamily("twinbeat_ping_ok", "1 while a ping node answers",
                                 value=float(snap.ping_ok))

@@ -134,6 +134,16 @@ def ts_of(actions: list[Action], default: int) -> int:
     return hbs[-1].timestamp_ms if hbs else default
 
 
+def tick_until(node: Node, until: float) -> list[Action]:
+    """Tick at every deadline up to `until`, then at `until`, as the daemon does: a feed at
+    least every keepalive while the node speaks (a longer gap is a pause of the node, whose
+    time does not count as the peer's silence: core/pause.py)."""
+    acts: list[Action] = []
+    while (d := node.next_deadline()) is not None and d < until:
+        acts += node.feed(Tick(), max(d, node.snapshot().now))
+    return acts + node.feed(Tick(), until)
+
+
 def holding(p: Params = PARAMS, *, peer: Peer | None = None) -> tuple[Node, float]:
     """A node alone (its peer never heard, dead after initdead) holding every group.
 
@@ -143,7 +153,7 @@ def holding(p: Params = PARAMS, *, peer: Peer | None = None) -> tuple[Node, floa
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
     t = p.initdead + 0.05
-    acts = node.feed(Tick(), t)
+    acts = tick_until(node, t)
     started = [a.key for a in acts if isinstance(a, StartGroup)]
     for k in started:
         acts += node.feed(GroupStarted(k), t)

@@ -21,6 +21,7 @@ from core_helpers import (
     logs,
     orders,
     params,
+    tick_until,
     ts_of,
 )
 
@@ -33,7 +34,6 @@ from twinbeat.core import (
     Started,
     StartGroup,
     StopGroup,
-    Tick,
 )
 
 
@@ -103,7 +103,7 @@ def test_a_start_that_completes_while_the_peer_holds_is_announced() -> None:
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
     t = 20.05  # initdead over: prime is dead, calc starts both
-    acts = node.feed(Tick(), t)
+    acts = tick_until(node, t)
     assert orders(acts) == [StartGroup(A), StartGroup(B)]
     peer = Peer()
     peer.heard = ts_of(acts, peer.heard)  # prime comes up and hears calc's heartbeat
@@ -122,7 +122,7 @@ def test_a_peer_that_dies_busy_and_returns_with_leftovers_is_announced_around() 
     node.feed(peer.frame(t + 1, groups=bytes([NONE, NONE])), t + 1)
     acts = node.feed(peer.frame(t + 2, groups=bytes([NONE, STARTING])), t + 2)
     assert orders(acts) == [Announce(B)]
-    acts = node.feed(Tick(), t + 2 + p.deadtime + 1)  # it died while starting B
+    acts = tick_until(node, t + 2 + p.deadtime + 1)  # it died while starting B
     peer.heard = ts_of(acts, peer.heard)  # what it hears of calc once it is back
     assert "node prime: is dead" in logs(acts)
     assert orders(acts) == [Announce(B)]
@@ -176,7 +176,7 @@ def test_a_split_brain_ended_by_the_peer_dying_is_not_called_healed() -> None:
     peer = Peer()
     node, t = holding(p, peer=peer)
     node.feed(peer.frame(t + 1, groups=bytes([NONE, HELD])), t + 1)
-    acts = node.feed(Tick(), t + 1 + p.deadtime + 1)
+    acts = tick_until(node, t + 1 + p.deadtime + 1)
     assert orders(acts) == [Announce(B)]
     assert f"Re-announcing resource group {B}: node prime is dead" in logs(acts)
     assert not any("healed" in m for m in logs(acts))

@@ -81,7 +81,7 @@ def alive(node: Node) -> bool:
 
 
 def fence_logs(actions: list[Action]) -> list[str]:
-    words = ("STONITH", "reset", "fence-ack", "left gracefully", "not heard", "stalled")
+    words = ("STONITH", "reset", "fence-ack", "left gracefully", "not heard", "paused")
     return [m for m in logs(actions) if any(w in m for w in words)]
 
 
@@ -459,23 +459,41 @@ def test_an_isolated_node_does_not_fence_until_its_ping_nodes_answer() -> None:
     assert fence(pair.node) == ("fencing", 1, None, None, True)
 
 
-def test_a_node_waking_from_a_stall_gives_the_peer_time_to_show_itself() -> None:
+def test_a_node_waking_from_a_pause_gives_the_peer_time_to_show_itself() -> None:
     p = params(fencing=True, fence_delay=5.0, groups=(GroupSpec(B, "calc"), GroupSpec(A, "prime")))
     pair = Pair(p)
     pair.hear(1.0, bytes([NONE, HELD]))
     pair.hear(2.0, bytes([NONE, HELD]))
     pair.feed(GroupStarted(B), 2.5)
-    pair.run(3.0)
-    # calc stalls from 3 to 15 (prime keeps sending; calc reads it only now). calc has the
-    # head start, but waits 2 keepalives first.
-    acts = pair.feed(Tick(), 15.0)
+    pair.run(11.0)
+    # prime is not heard after 2 (its deadline: 12.05); calc pauses from 10.5 to 17. The pause
+    # is not prime's silence (core/pause.py), but prime was silent 9 s before it: it is dead
+    # on waking all the same. calc has the head start, but waits 2 keepalives first.
+    acts = pair.feed(Tick(), 17.0)
     assert "node prime: is dead" in logs(acts)
-    assert fence_logs(acts) == ["This node was stalled: giving node prime a moment to show "
-                                "itself before fencing it"]
-    assert fence(pair.node) == ("waiting", 0, None, 19.0, True)
-    acts = pair.hear(15.2, bytes([NONE, HELD]))  # prime answers calc's first heartbeat
+    assert fence_logs(acts) == [
+        "This node was paused for 6500 ms: the peer's silence meanwhile is not counted "
+        "against it",
+        "This node was paused: giving node prime a moment to show itself before fencing it"]
+    assert fence(pair.node) == ("waiting", 0, None, 21.0, True)
+    acts = pair.hear(17.2, bytes([NONE, HELD]))  # prime answers calc's first heartbeat
     assert fence_logs(acts) == ["node prime is back: STONITH cancelled"]
     assert fence(pair.node) == ("idle", 0, "cancelled", None, False)
+
+
+def test_a_short_pause_does_not_make_a_silent_peer_dead() -> None:
+    """calc pauses 6 s when prime was last heard 1 s before: prime is not dead on waking,
+    and prime's frame read next keeps it alive: no fence, no takeover."""
+    pair = Pair(params(fencing=True, groups=(GroupSpec(B, "calc"), GroupSpec(A, "prime"))))
+    pair.hear(1.0, bytes([NONE, HELD]))
+    pair.hear(2.0, bytes([NONE, HELD]))
+    pair.feed(GroupStarted(B), 2.5)
+    pair.run(3.0)
+    acts = pair.feed(Tick(), 15.0)  # past prime's deadline (12.05) by the clock
+    assert "node prime: is dead" not in logs(acts)
+    assert alive(pair.node) and orders(acts) == []
+    acts = pair.hear(15.001, bytes([NONE, HELD]))  # its frames that waited in the kernel
+    assert fence_logs(acts) == [] and alive(pair.node)
 
 
 # ---------------------------------------------------------------------- status and tables

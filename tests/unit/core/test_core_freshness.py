@@ -26,6 +26,7 @@ from core_helpers import (
     logs,
     orders,
     params,
+    tick_until,
     ts_of,
 )
 
@@ -95,7 +96,7 @@ def test_frames_recorded_while_we_could_not_hear_them_do_not_revive_a_dead_peer(
     # calc's cable is cut from 2.0: prime keeps sending (and echoing calc's last frame).
     recorded = [peer.frame(2.0 + 2 * i, groups=bytes([HELD, NONE]), echo=echo)
                 for i in range(1, 8)]
-    acts = node.feed(Tick(), 12.0 + GRACE)
+    acts = tick_until(node, 12.0 + GRACE)
     assert "node prime: is dead" in logs(acts)
     assert StartGroup(A) in orders(acts)
     t = 1.0 + 2 * PARAMS.deadtime + PARAMS.keepalive  # the echo (calc's ts at 1.0) is too old

@@ -27,6 +27,7 @@ from core_helpers import (
     logs,
     orders,
     params,
+    tick_until,
     ts_of,
 )
 
@@ -281,7 +282,7 @@ def test_isolated_node_does_not_acquire() -> None:
     assert logs(acts) == ["No ping node reachable: this node may be isolated; not acquiring "
                           "resource groups"]
     assert last_hb(acts).node_flags == 0x01  # ping configured, not OK
-    acts = node.feed(Tick(), 20.05)
+    acts = tick_until(node, 20.05)
     assert "node prime: is dead" in logs(acts)
     assert orders(acts) == []
     acts = node.feed(PingReachability(True), 21.0)

@@ -20,6 +20,7 @@ from core_helpers import (
     logs,
     orders,
     params,
+    tick_until,
 )
 
 from twinbeat.core import (
@@ -41,8 +42,7 @@ def test_no_acquisition_before_initdead_then_peer_dead_and_takeover() -> None:
     node = Node(PARAMS, 0.0)
     node.feed(Started(), 0.0)
     node.feed(LeftoversFound(()), 0.0)
-    for t in (2.0, 10.0, 20.0):
-        assert orders(node.feed(Tick(), t)) == []
+    assert orders(tick_until(node, 20.0)) == []
     assert node.snapshot().state == "joining"
     acts = node.feed(Tick(), 20.0 + GRACE)
     assert logs(acts)[:3] == ["Link prime:eth0 dead.", "Link prime:/dev/ttyS0 dead.",
@@ -223,7 +223,7 @@ def test_return_after_partition_is_logged() -> None:
     node, peer, echo = joined(peer_groups=bytes([HELD, NONE]))
     node.feed(peer.frame(1.0, link=TTY, groups=bytes([HELD, NONE]), sequence=1), 1.0)
     node.feed(peer.frame(2.0, groups=bytes([HELD, NONE]), echo=echo), 2.0)
-    acts = node.feed(Tick(), 12.05)
+    acts = tick_until(node, 12.05)
     assert node.snapshot().peers[0].alive is False
     peer.heard = last_hb(acts).timestamp_ms  # the links are back: prime hears calc
     acts = node.feed(peer.frame(13.0, groups=bytes([HELD, NONE])), 13.0)

@@ -26,6 +26,7 @@ from core_helpers import (
     monitor_orders,
     orders,
     params,
+    tick_until,
     ts_of,
 )
 
@@ -276,12 +277,13 @@ def test_failures_are_forgotten_one_by_one() -> None:
     node, t = holding(MON)
     fail_and_restart(node, B, 1, t + 10)
     fail_and_restart(node, B, 1, t + 400)
-    node.feed(Tick(), t + 609.9)
+    tick_until(node, t + 609.9)
     assert view(node, B)[2] == 2
     acts = node.feed(Tick(), t + 610)
     assert view(node, B)[2] == 1
     assert [a.text for a in acts if isinstance(a, StatusChanged)] == [
         "active; holding 2/2 groups; prime dead (0/2 links); failures: " + B + " (1)"]
+    tick_until(node, t + 700)
     acts = node.feed(ResourceFailed(B, 2, "not running"), t + 700)
     assert orders(acts) == [RestartGroup(B, 2)]
     assert logs(acts)[0].endswith("(failure 2 of 3 in 600s)")
