@@ -64,6 +64,9 @@ def status_view(snapshot: Snapshot, checks: Checks | None = None) -> dict[str, A
         "groups": [_group_view(group, snapshot.now, (checks or {}).get(group.key, []))
                    for group in snapshot.groups],
         "fencing": None if fencing is None else fence_view(fencing, snapshot.now),
+        # This node's own pauses (core/pause.py): not the peer's silence, but worth a look.
+        "pauses": snapshot.pauses,
+        "longest_pause": round(snapshot.longest_pause, 3),
     }
 
 

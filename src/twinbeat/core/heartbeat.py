@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from .events import Action, LinkEcho, SendHeartbeat, ShutdownComplete
 from .params import Params
+from .pause import Pauses
 from .states import SENDING_PHASES, U32, Phase, wire_ms
 
 DEPARTED = (Phase.LEAVING, Phase.GONE)
@@ -93,7 +94,8 @@ class SentRange:
 class Heartbeats:
     """The sending side of the protocol. See the module docstring."""
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: Params, pauses: Pauses | None = None) -> None:
+        self._pauses = pauses  # this node's (pause.py): they widen the echo window
         self._keepalive = params.keepalive
         self._early = EARLY * params.keepalive
         self._window_ms = round(ECHO_WINDOW * params.deadtime * 1000)
@@ -126,7 +128,14 @@ class Heartbeats:
         return (wire_ms(now) + self._origin) & U32 or 1
 
     def sent(self, now: float) -> SentRange:
-        return SentRange(self._last_ts, self._span_ms, self.stamp(now), self._window_ms)
+        """What a fresh echo may carry now; after a pause of this node the window (and the
+        span, once capped by it) grows by the pause's excess (pause.py)."""
+        window, span = self._window_ms, self._span_ms
+        if self._pauses is not None:
+            window += round(self._pauses.excess_within(now, window / 1000) * 1000)
+            if span == self._window_ms:
+                span = window
+        return SentRange(self._last_ts, span, self.stamp(now), window)
 
     def answer_now(self) -> None:
         self._answer_owed = True

@@ -106,8 +106,8 @@ class Node:
         self._groups = Groups(params, now)
         self._monitoring = Monitoring(params)
         self._reports = Reports()
-        self._heartbeats = Heartbeats(params)
         self._pauses = Pauses(params.keepalive, now)
+        self._heartbeats = Heartbeats(params, self._pauses)
         self._fencing = Fencing(params, now, self._pauses)
         self._settle_bound = settle_bound(len(params.groups))
         self._status = StatusLine()  # what the last StatusChanged said

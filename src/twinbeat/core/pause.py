@@ -15,6 +15,10 @@ SIGSTOP, a swap storm, a virtual machine descheduled by its host. corosync calls
   peer dead before reading the frames that said otherwise (issue #17, false takeovers).
   The pause counts again as soon as the node runs: a node starved into pausing every cycle
   still sees the peer die, later by the share of time it did not run.
+- **Freshness.** Likewise the echo window (heartbeat.py `SentRange`): for one window after
+  a pause it grows by the pause's excess. Otherwise the peer's frames, which can only echo
+  what this node sent before it paused, would be refused as too old on both sides of a pause
+  of both nodes, each echoing only the other's old timestamps, until the links died.
 - **Fencing.** A node that finds its peer dead just after a pause waits STALL keepalives
   before its first attempt (fencing.py).
 
@@ -23,6 +27,8 @@ starved node does not flood its own log.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 from .events import Action, Log
 
@@ -41,6 +47,7 @@ class Pauses:
         self._fed_at = now
         self._logged_at: float | None = None
         self._unlogged = 0  # pauses since the last line
+        self._recent: deque[tuple[float, float]] = deque()  # (resumed at, excess), newest last
 
     def fed(self, now: float, *, due: bool, out: list[Action]) -> float:
         """A feed at `now`; `due` says whether one was due every keepalive before it (this
@@ -51,6 +58,7 @@ class Pauses:
         self.count += 1
         self.longest = max(self.longest, gap)
         self.resumed_at = now
+        self._recent.append((now, gap - self.keepalive))
         self._unlogged += 1
         if self._logged_at is None or now - self._logged_at >= LOG_EVERY:
             more = self._unlogged - 1
@@ -59,6 +67,15 @@ class Pauses:
                                       "the peer's silence meanwhile is not counted against it"))
             self._logged_at, self._unlogged = now, 0
         return gap - self.keepalive
+
+    def excess_within(self, now: float, window: float) -> float:
+        """The excess of the pauses that ended less than `window` ago (heartbeat.py: the echo
+        window grows by it, so that the peer's frames echoing what we sent just before a
+        pause stay fresh after it; a frame sent since cannot echo anything newer)."""
+        recent = self._recent
+        while recent and now - recent[0][0] >= window:
+            recent.popleft()
+        return sum(excess for _, excess in recent)
 
     def just_resumed(self, now: float) -> float | None:
         """When the grace after the latest pause ends, if `now` is within it (fencing.py)."""

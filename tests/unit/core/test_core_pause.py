@@ -163,3 +163,17 @@ def test_a_carrier_loss_after_a_pause_is_still_at_once() -> None:
     pair.feed(LinkCarrier(TTY, up=False), t + 0.001)
     acts = pair.feed(LinkCarrier(ETH, up=False), t + 0.002)
     assert "node prime: is dead" in logs(acts)
+
+
+def test_the_peer_s_first_frames_after_a_long_pause_of_both_are_fresh() -> None:
+    """Both paused 200 ms (over the 80 ms echo window). prime's first frames can only echo
+    what calc sent before the pause: they are fresh all the same (the window grows by the
+    pause), so each side takes the other's news, and no link dies waiting for echoes that
+    neither would send."""
+    pair = steady()
+    t = pair.now + 0.2
+    acts = pair.hear(t)  # read as calc wakes, before its own overdue heartbeat
+    acts += pair.run(t + 0.3)
+    counters = [link.counters for link in pair.node.snapshot().peers[0].links]
+    assert [c.unechoed for c in counters] == [0, 0]
+    assert not [m for m in logs(acts) if "dead" in m]
