@@ -510,7 +510,8 @@ class Simulation:
 
     def _check_no_ghost(self, name: str) -> None:
         """A replay must never make a dead peer look alive: not at all to a node that started
-        after the peer went down, and not beyond GHOST_BOUND to one that saw it go."""
+        after the peer went down, and not beyond GHOST_BOUND of its own running time to one
+        that saw it go."""
         peer = self.nodes[_other(name)]
         if peer.engine is not None:
             return
@@ -523,8 +524,10 @@ class Simulation:
                             f"which has been down since {peer.down_since:.3f}")
         # As of the core's own time: a daemon resuming from a freeze shows its old view until
         # it is fed (a frame the wire refuses feeds nothing).
-        if sn.sim_time(snap.now) > peer.down_since + GHOST_BOUND:
-            self._violation(f"{name} still sees {peer.name} alive {GHOST_BOUND:.1f}s after it "
+        # A freeze of this node meanwhile is not the peer's silence (core/pause.py).
+        bound = GHOST_BOUND + self.fence.frozen_within(name, peer.down_since, self.now)
+        if sn.sim_time(snap.now) > peer.down_since + bound:
+            self._violation(f"{name} still sees {peer.name} alive {bound:.1f}s after it "
                             f"went down at {peer.down_since:.3f}")
 
     def _check_restart_report(self, name: str, message: str) -> None:

@@ -81,6 +81,7 @@ class Frozen:
 
     incarnation: int
     token: int
+    since: float
     backlog: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -98,6 +99,7 @@ class SimFencing:
         self.epoch = {n: 0 for n in names}  # machine resets so far
         self.void_upto = {n: 0 for n in names}  # agents of these incarnations died with it
         self.frozen: dict[str, Frozen] = {}
+        self.thawed: dict[str, list[tuple[float, float]]] = {n: [] for n in names}  # freezes
         self._tokens = 0
 
     def describe(self) -> str:
@@ -168,9 +170,14 @@ class SimFencing:
         if sim.nodes[name].engine is None or name in self.frozen:
             return
         self._tokens += 1
-        self.frozen[name] = Frozen(sim.incarnation[name], self._tokens)
+        self.frozen[name] = Frozen(sim.incarnation[name], self._tokens, sim.now)
         sim.trace.append(f"{sim.now:.6f} {name} FREEZE {dur:.3f}")
         sim._push(min(sim.now + dur, sim.heal_at), "thaw", (name, self._tokens))
+
+    def frozen_within(self, name: str, start: float, end: float) -> float:
+        """How long `name`'s daemon was frozen between `start` and `end`: time its core did not
+        watch, which it does not count as its peer's silence (core/pause.py)."""
+        return sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.thawed[name])
 
     def is_frozen(self, name: str) -> bool:
         f = self.frozen.get(name)
@@ -192,6 +199,7 @@ class SimFencing:
         if f.incarnation != sim.incarnation[name] or sim.nodes[name].engine is None:
             return
         sim.trace.append(f"{sim.now:.6f} {name} THAW ({len(f.backlog)} waiting)")
+        self.thawed[name].append((f.since, sim.now))
         for kind, payload in f.backlog:
             if kind == "frame":
                 sim._receive(name, *payload)
