@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import socket
 from typing import Any
 
 import trio
@@ -65,7 +66,6 @@ from twinbeat.resources.vipplan import Ready, VipPlanner, held_elsewhere, hold_l
 
 log = logging.getLogger("twinbeat.resources")
 
-AF_INET, AF_INET6 = 2, 10
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
 
@@ -85,7 +85,7 @@ class IPaddrAgent:
         self.resource = resource
         self.text = resource.text
         self.address = resource.address
-        self._family = AF_INET6 if resource.ipv6 else AF_INET
+        self._family = socket.AF_INET6 if resource.ipv6 else socket.AF_INET
         self._what = "unsolicited NA" if resource.ipv6 else "gratuitous ARP"
         self._nursery = nursery
         self.garp_count = max(1, garp_count)
@@ -302,8 +302,9 @@ class IPaddrAgent:
         if sender is not None and (sender.ifname, sender.mac) == (ifname, mac):
             return sender
         self._close_sender()
-        self._sender_kept = (NaSender(ifname, mac, self.address, ifindex)
-                             if self._family == AF_INET6 else GarpSender(ifname, mac, self.address))
+        ipv6 = self._family == socket.AF_INET6
+        self._sender_kept = (NaSender(ifname, mac, self.address, ifindex) if ipv6
+                             else GarpSender(ifname, mac, self.address))
         return self._sender_kept
 
     def _close_sender(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,6 @@ from twinbeat.resources.errors import AgentError
 
 IFNAMSIZ_MAX = 15  # label length limit (ERANGE past it)
 IFA_F_NODAD = 0x02  # <linux/if_addr.h>: no duplicate address detection
-AF_INET6 = 10
 
 # The labels the addresses of this process's agents hold, per interface.
 _HELD_LABELS: dict[str, set[str]] = {}
@@ -116,7 +116,7 @@ class VipPlanner:
         IPv6 without DAD (ipaddr.py's module docstring)."""
         request: dict[str, Any] = {"index": index, "address": self.address,
                                    "prefixlen": prefixlen}
-        if self._family == AF_INET6:
+        if self._family == socket.AF_INET6:
             request["flags"] = IFA_F_NODAD
             return request
         net = ipaddress.IPv4Network(f"{self.address}/{prefixlen}", strict=False)
