@@ -79,3 +79,9 @@ def test_a_group_that_failed_here_is_degraded() -> None:
     assert view["healthy"] is False
     assert view["groups"][0]["failed_here"] is True
     assert view["groups"][0]["resources"] == []
+
+
+def test_each_group_says_how_often_it_was_acquired_taken_over_and_failed_over_here() -> None:
+    moved = replace(GROUP, acquired=3, takeovers=2, failovers=1)
+    group = status_view(replace(SNAPSHOT, groups=(moved,)))["groups"][0]
+    assert (group["acquired"], group["takeovers"], group["failovers"]) == (3, 2, 1)

@@ -161,6 +161,11 @@ def _group_view(group: GroupSnapshot, now: float, checks: list[dict[str, Any]]) 
         "failed_here": group.failed_here,
         "resources": _resources_view(group, checks),
         "removed": group.removed,
+        # Since this daemon started (the metrics' twinbeat_group_*_total): starts that
+        # succeeded here, those taken over from the peer, those claimed while it was dead.
+        "acquired": group.acquired,
+        "takeovers": group.takeovers,
+        "failovers": group.failovers,
     }
 
 
