@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Iterator
 
+from twinbeat.lab.errors import wait_for
 from twinbeat.lab.lab import Lab
 
 
@@ -27,6 +28,15 @@ def running_lab(
         yield lab
     finally:
         lab.down(purge=not os.environ.get("TWINBEAT_LAB_KEEP"))
+
+
+@contextlib.contextmanager
+def serving_lab(preset: str = "lab", **up_options: object) -> Iterator[Lab]:
+    """`running_lab` with its daemons, once prime holds the group (the steady state most
+    end-to-end tests start from)."""
+    with running_lab(preset, daemons=True, **up_options) as lab:
+        wait_for(lambda: lab.converged("prime"), 30, "prime to hold the group")
+        yield lab
 
 
 def logs(lab: Lab) -> str:

@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from lab_fixtures import logs, running_lab
+from lab_fixtures import logs, serving_lab
 
-from twinbeat.lab.errors import wait_for
 from twinbeat.lab.lab import Lab
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -24,8 +23,7 @@ pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    with running_lab("fast", daemons=True) as lab:
-        wait_for(lambda: lab.converged("prime"), 30, "prime to hold the group")
+    with serving_lab("fast") as lab:
         yield lab
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from lab_fixtures import logs, running_lab
+from lab_fixtures import logs, serving_lab
 
 from twinbeat.lab.errors import wait_for
 from twinbeat.lab.lab import Lab
@@ -26,8 +26,7 @@ BOUND = 2.0  # s past deadtime for the timers' takeover
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    with running_lab("howto", daemons=True) as lab:
-        wait_for(lambda: lab.converged("prime"), 30, "prime to hold the group")
+    with serving_lab("howto") as lab:
         yield lab
 
 

@@ -34,6 +34,7 @@ from .events import Action, Log
 
 STALL = 2.0  # x keepalive: a longer gap between two feeds means this node paused
 LOG_EVERY = 60.0  # seconds between two "paused" lines (the rest are counted in the next)
+RECENT = 64  # pauses kept for `excess_within`: bounded, however long a starved node runs
 
 
 class Pauses:
@@ -47,7 +48,9 @@ class Pauses:
         self._fed_at = now
         self._logged_at: float | None = None
         self._unlogged = 0  # pauses since the last line
-        self._recent: deque[tuple[float, float]] = deque()  # (resumed at, excess), newest last
+        # (resumed at, excess), newest last; pruned by `excess_within`, and by its bound when
+        # no frame asks (a starved node whose peer is silent).
+        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)
 
     def fed(self, now: float, *, due: bool, out: list[Action]) -> float:
         """A feed at `now`; `due` says whether one was due every keepalive before it (this

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from core_helpers import (
     ETH,
     HELD,
@@ -31,7 +32,7 @@ from twinbeat.core import (
     StartGroup,
     Tick,
 )
-from twinbeat.core.pause import LOG_EVERY
+from twinbeat.core.pause import LOG_EVERY, RECENT, Pauses
 
 FAST = params(keepalive=0.01, deadtime=0.04, warntime=0.02, initdead=0.2)
 DUE = 0.04 + 0.005  # deadtime + grace (half a keepalive)
@@ -177,3 +178,14 @@ def test_the_peer_s_first_frames_after_a_long_pause_of_both_are_fresh() -> None:
     counters = [link.counters for link in pair.node.snapshot().peers[0].links]
     assert [c.unechoed for c in counters] == [0, 0]
     assert not [m for m in logs(acts) if "dead" in m]
+
+
+def test_a_starved_node_keeps_a_bounded_record_of_its_pauses() -> None:
+    """Pauses every cycle, the peer silent: what the echo window
+    reads stays bounded (long uptimes)."""
+    pauses, t = Pauses(0.01, 0.0), 0.0
+    for _ in range(10 * RECENT):
+        t += 0.03
+        pauses.fed(t, due=True, out=[])
+    assert pauses.excess_within(t, 1e9) == pytest.approx(RECENT * 0.02)  # the last RECENT
+    assert pauses.count == 10 * RECENT
