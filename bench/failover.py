@@ -19,13 +19,13 @@ Run as root:  .venv/bin/python bench/failover.py --trials 20 --presets fast,1s-3
 
 from __future__ import annotations
 
-import argparse
-import secrets
 import signal
 import statistics
 import sys
 import time
 from collections.abc import Callable
+
+from benchlab import GROUPS, bench_lab, choices, options, prober, sayer, serve_group
 
 from twinbeat.lab import plan as lp
 from twinbeat.lab.errors import LabError, wait_for
@@ -33,7 +33,6 @@ from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import Poller
 
 FAULTS = ("power-loss", "sigkill", "graceful", "failback")
-GROUPS = ("apache", "vip")
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -96,57 +95,33 @@ def bench(
     interval: float,
     say: Callable[[str], None],
 ) -> dict[str, list[float]]:
-    lab = Lab.make("tbb" + secrets.token_hex(2), preset=preset)
-    timers = lab.plan.timers
-    patience = timers.deadtime_s * 3 + 10
     samples: dict[str, list[float]] = {}
-    poller = None
-    try:
-        lab.up(apache_in_group=(group == "apache"))
-        if group == "vip":
-            for node in lp.NODES:
-                if lab.apache(node, "start").returncode != 0:
-                    raise LabError(f"apache2 did not start on {node}")
+    with bench_lab("tbb", preset) as lab:
+        timers = lab.plan.timers
+        patience = timers.deadtime_s * 3 + 10
+        serve_group(lab, group)
         settle(lab, timers.initdead_s + patience)
-        poller = lab.poller(interval=interval)
-        if poller.first("prime", 0, 10) is None:
-            raise LabError("no answer from prime at the start")
-        for trial in range(trials):
-            for fault in injected(faults):
-                for name, value in one_trial(
-                    lab, poller, fault, patience, vip_only=group == "vip"
-                ).items():
-                    if name in faults:
-                        samples.setdefault(name, []).append(value)
-            say(f"  {preset}/{group}: trial {trial + 1}/{trials} done")
-    finally:
-        if poller is not None:
-            poller.close()
-        lab.down(purge=True)
+        with prober(lab, interval) as poller:
+            for trial in range(trials):
+                for fault in injected(faults):
+                    for name, value in one_trial(
+                        lab, poller, fault, patience, vip_only=group == "vip"
+                    ).items():
+                        if name in faults:
+                            samples.setdefault(name, []).append(value)
+                say(f"  {preset}/{group}: trial {trial + 1}/{trials} done")
     return samples
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument(
-        "--presets",
-        default="howto,1s-3s,fast",
-        help=f"comma-separated, from {', '.join(lp.PRESETS)}",
-    )
-    parser.add_argument("--groups", default="apache,vip", help="apache, vip or both")
+    parser = options(__doc__, trials=20, presets="howto,1s-3s,fast", interval=0.002,
+                     groups="apache,vip")
     parser.add_argument("--faults", default=",".join(FAULTS))
-    parser.add_argument("--interval", type=float, default=0.002, help="poll interval, s")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    presets = args.presets.split(",")
-    groups = args.groups.split(",")
-    faults = args.faults.split(",")
-    for value, allowed in ((presets, lp.PRESETS), (groups, GROUPS), (faults, FAULTS)):
-        bad = [v for v in value if v not in allowed]
-        if bad:
-            parser.error(f"unknown {', '.join(bad)} (choose from {', '.join(allowed)})")
-    say = (lambda _t: None) if args.quiet else (lambda t: print(t, file=sys.stderr))
+    presets, groups, faults = choices(parser, (args.presets, lp.PRESETS),
+                                      (args.groups, GROUPS), (args.faults, FAULTS))
+    say = sayer(args.quiet)
 
     rows = []
     for preset in presets:

@@ -26,12 +26,12 @@ Run as root:  .venv/bin/python bench/fencing.py --trials 20 --kinds none,agent,s
 
 from __future__ import annotations
 
-import argparse
 import re
-import secrets
 import statistics
 import sys
 from collections.abc import Callable
+
+from benchlab import bench_lab, choices, options, prober, sayer
 
 from twinbeat.lab import plan as lp
 from twinbeat.lab.errors import LabError, wait_for
@@ -114,48 +114,32 @@ def device_trial(lab: Lab, patience: float) -> dict[str, float]:
 
 def bench(kind: str, preset: str, *, trials: int, interval: float, device: bool,
           say: Callable[[str], None]) -> dict[str, list[float]]:
-    lab = Lab.make("tbf" + secrets.token_hex(2), preset=preset)
-    timers = lab.plan.timers
-    patience = timers.deadtime_s * 3 + 30
     samples: dict[str, list[float]] = {}
-    poller = None
-    try:
+    with bench_lab("tbf", preset) as lab:
+        timers = lab.plan.timers
+        patience = timers.deadtime_s * 3 + 30
         lab.up(fencing=None if kind == "none" else FenceSetup(kind))
         wait_for(lambda: lab.converged("prime"), timers.initdead_s + patience, "prime to hold")
-        poller = lab.poller(interval=interval)
-        if poller.first("prime", 0, 10) is None:
-            raise LabError("no answer from prime at the start")
-        for trial in range(trials):
-            parts = one_trial(lab, poller, patience)
-            if device and kind != "none":
-                parts |= device_trial(lab, patience)
-            for name, value in parts.items():
-                samples.setdefault(name, []).append(value)
-            say(f"  {kind}/{preset}: trial {trial + 1}/{trials} done")
-    finally:
-        if poller is not None:
-            poller.close()
-        lab.down(purge=True)
+        with prober(lab, interval) as poller:
+            for trial in range(trials):
+                parts = one_trial(lab, poller, patience)
+                if device and kind != "none":
+                    parts |= device_trial(lab, patience)
+                for name, value in parts.items():
+                    samples.setdefault(name, []).append(value)
+                say(f"  {kind}/{preset}: trial {trial + 1}/{trials} done")
     return samples
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=20)
+    parser = options(__doc__, trials=20, presets="lab,1s-3s", interval=0.002)
     parser.add_argument("--kinds", default="none,agent,stonith")
-    parser.add_argument("--presets", default="lab,1s-3s",
-                        help=f"comma-separated, from {', '.join(lp.PRESETS)}")
-    parser.add_argument("--interval", type=float, default=0.002, help="poll interval, s")
     parser.add_argument("--device", action="store_true",
                         help="also time the fence driver alone, from calc against prime")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    kinds, presets = args.kinds.split(","), args.presets.split(",")
-    for value, allowed in ((kinds, KINDS), (presets, lp.PRESETS)):
-        bad = [v for v in value if v not in allowed]
-        if bad:
-            parser.error(f"unknown {', '.join(bad)} (choose from {', '.join(allowed)})")
-    say = (lambda _t: None) if args.quiet else (lambda t: print(t, file=sys.stderr))
+    kinds, presets = choices(parser, (args.kinds, KINDS), (args.presets, lp.PRESETS))
+    say = sayer(args.quiet)
     print(f"{'kind':<8} {'preset':<7} {'part':<7} {'n':>3} {'min':>8} {'median':>8} "
           f"{'p99':>8} {'max':>8}   (ms)")
     for kind in kinds:

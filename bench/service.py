@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import secrets
 import statistics
 import sys
 import time
 from collections.abc import Callable
+
+from benchlab import bench_lab, choices, prober, sayer
 
 from twinbeat.config.monitoring import DEFAULT_INTERVAL
 from twinbeat.lab.errors import LabError, wait_for
@@ -83,29 +84,23 @@ def one_trial(lab: Lab, poller: Poller, fault: str, rng: random.Random) -> float
 
 def bench(preset: str, *, faults: list[str], trials: int, interval: float, seed: int,
           say: Callable[[str], None]) -> dict[str, list[float]]:
-    lab = Lab.make("tbs" + secrets.token_hex(2), preset=preset)
     samples: dict[str, list[float]] = {}
-    poller = None
     ok = False
-    try:
-        lab.up()
-        wait_for(lambda: lab.converged("prime"), lab.plan.timers.initdead_s + 30, "prime")
-        wait_for(lambda: monitored(lab), 10, "prime to monitor the group")
-        poller = lab.poller(interval=interval)
-        if poller.first("prime", 0, 10) is None:
-            raise LabError("no answer from prime at the start")
-        rng = random.Random(seed)
-        for trial in range(trials):
-            for fault in faults:
-                samples.setdefault(fault, []).append(one_trial(lab, poller, fault, rng))
-            say(f"  {preset}: trial {trial + 1}/{trials} done")
-        ok = True
-    finally:
-        if poller is not None:
-            poller.close()
-        lab.down(purge=ok)  # a failed run keeps RUN/ (the daemons' logs)
-        if not ok:
-            say(f"  logs kept in {lab.plan.run_dir}")
+    with bench_lab("tbs", preset, purge=lambda: ok) as lab:  # a failed run keeps its logs
+        try:
+            lab.up()
+            wait_for(lambda: lab.converged("prime"), lab.plan.timers.initdead_s + 30, "prime")
+            wait_for(lambda: monitored(lab), 10, "prime to monitor the group")
+            with prober(lab, interval) as poller:
+                rng = random.Random(seed)
+                for trial in range(trials):
+                    for fault in faults:
+                        samples.setdefault(fault, []).append(one_trial(lab, poller, fault, rng))
+                    say(f"  {preset}: trial {trial + 1}/{trials} done")
+            ok = True
+        finally:
+            if not ok:
+                say(f"  logs kept in {lab.plan.run_dir}")
     return samples
 
 
@@ -118,12 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=12, help="of the crashes' phase")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    presets, faults = args.presets.split(","), args.faults.split(",")
-    for value, allowed in ((presets, PRESETS), (faults, FAULTS)):
-        bad = [v for v in value if v not in allowed]
-        if bad:
-            parser.error(f"unknown {', '.join(bad)} (choose from {', '.join(allowed)})")
-    say = (lambda _t: None) if args.quiet else (lambda t: print(t, file=sys.stderr))
+    presets, faults = choices(parser, (args.presets, PRESETS), (args.faults, FAULTS))
+    say = sayer(args.quiet)
     rows = []
     for preset in presets:
         try:

@@ -24,21 +24,20 @@ Run as root:  .venv/bin/python bench/splitbrain.py --trials 10 --presets lab,fas
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import secrets
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchlab import GROUPS, bench_lab, choices, options, prober, sayer, serve_group
+
 from twinbeat.lab import plan as lp
 from twinbeat.lab.errors import LabError, wait_for
 from twinbeat.lab.lab import Lab
 from twinbeat.lab.poller import REQUEST_TIMEOUT, Poller
 
-GROUPS = ("apache", "vip")
 GARP_BURSTS = 15.0  # the IPaddr agent's two bursts after a start or an announce
 
 
@@ -79,54 +78,33 @@ def one_trial(lab: Lab, poller: Poller, partition: float) -> Trial:
 
 def bench(preset: str, group: str, *, trials: int, interval: float, partition: float,
           quiet: float, say: Callable[[str], None]) -> list[Trial]:
-    lab = Lab.make("tbs" + secrets.token_hex(2), preset=preset)
     results: list[Trial] = []
-    poller = None
-    try:
-        lab.up(apache_in_group=(group == "apache"))
-        if group == "vip":
-            for node in lp.NODES:
-                if lab.apache(node, "start").returncode != 0:
-                    raise LabError(f"apache2 did not start on {node}")
+    with bench_lab("tbs", preset) as lab:
+        serve_group(lab, group)
         wait_for(lambda: lab.converged("prime"), 30, "prime to hold the group")
-        poller = lab.poller(interval=interval)
-        if poller.first("prime", 0, 10) is None:
-            raise LabError("no answer from prime at the start")
-        for n in range(trials):
-            time.sleep(quiet)
-            trial = one_trial(lab, poller, partition)
-            results.append(trial)
-            when = ", ".join(f"{t * 1000:.0f}" for t in trial.lost)
-            say(f"  {preset}/{group}: trial {n + 1}/{trials}: {len(trial.lost)} lost"
-                f"{f' (started {when} ms after the heal)' if when else ''}, longest gap "
-                f"{trial.gap * 1000:.0f} ms, prime answers {trial.first_prime * 1000:.0f} ms "
-                "after the heal")
-    finally:
-        if poller is not None:
-            poller.close()
-        lab.down(purge=True)
+        with prober(lab, interval) as poller:
+            for n in range(trials):
+                time.sleep(quiet)
+                trial = one_trial(lab, poller, partition)
+                results.append(trial)
+                when = ", ".join(f"{t * 1000:.0f}" for t in trial.lost)
+                say(f"  {preset}/{group}: trial {n + 1}/{trials}: {len(trial.lost)} lost"
+                    f"{f' (started {when} ms after the heal)' if when else ''}, longest gap "
+                    f"{trial.gap * 1000:.0f} ms, prime answers "
+                    f"{trial.first_prime * 1000:.0f} ms after the heal")
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--presets", default="lab",
-                        help=f"comma-separated, from {', '.join(lp.PRESETS)}")
-    parser.add_argument("--groups", default="apache", help="apache, vip or both")
-    parser.add_argument("--interval", type=float, default=0.01, help="poll interval, s")
+    parser = options(__doc__, trials=10, presets="lab", interval=0.01, groups="apache")
     parser.add_argument("--partition", type=float, default=1.0,
                         help="seconds from calc serving to the heal")
     parser.add_argument("--quiet", type=float, default=GARP_BURSTS,
                         help="seconds before each trial (GARP bursts of the last one end)")
     parser.add_argument("--quiet-output", action="store_true", help="no per-trial lines")
     args = parser.parse_args(argv)
-    presets, groups = args.presets.split(","), args.groups.split(",")
-    for value, allowed in ((presets, lp.PRESETS), (groups, GROUPS)):
-        bad = [v for v in value if v not in allowed]
-        if bad:
-            parser.error(f"unknown {', '.join(bad)} (choose from {', '.join(allowed)})")
-    say = (lambda _t: None) if args.quiet_output else (lambda t: print(t, file=sys.stderr))
+    presets, groups = choices(parser, (args.presets, lp.PRESETS), (args.groups, GROUPS))
+    say = sayer(args.quiet_output)
     rows = []
     for preset in presets:
         for group in groups:
