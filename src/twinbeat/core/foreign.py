@@ -88,6 +88,7 @@ class Foreign:
         self.generation: int | None = None
         self.sequence: int | None = None
         self.last_status_at: float | None = None
+        self.paused = 0.0  # this node's pauses since that status: not silence (pause.py)
         self.speaking = False
         self.spoke = False  # a fresh status was heard in this run
         self._ended = False  # speaking ended in the last `advance`
@@ -188,7 +189,7 @@ class Foreign:
         if not self.speaking or self.last_status_at is None:
             return None
         p = self.params
-        return self.last_status_at + p.deadtime + grace(p.keepalive)
+        return self.last_status_at + p.deadtime + grace(p.keepalive) + self.paused
 
     def deadline(self) -> float | None:
         """When the peer stops speaking, our next heartbeat message, or r1.py's timers."""
@@ -198,6 +199,11 @@ class Foreign:
         if self.negotiating:
             times.append(self.r1.deadline())
         return min((t for t in times if t is not None), default=None)
+
+    def pause(self, excess: float, membership: Membership) -> None:
+        """This node was paused (pause.py): neither protocol counts the excess as silence."""
+        self.paused += excess
+        membership.paused(excess)
 
     def advance(self, now: float, membership: Membership, out: list[Action]) -> list[Notice]:
         """Timers: the peer stops speaking (see `_expire`), then membership's (whose notices
@@ -308,7 +314,7 @@ class Foreign:
         elif self.spoke and not self.speaking:
             out.append(Log("critical", f"Cluster node {peer} returning after partition."))
         self.generation, self.sequence, self.status = ev.generation, ev.sequence, ev.status
-        self.last_status_at = now
+        self.last_status_at, self.paused = now, 0.0
         self.speaking = self.spoke = True
 
     def _negotiate(self, ev: ForeignHeartbeat, now: float, out: list[Action], *,

@@ -128,7 +128,7 @@ class Node:
         self._now = now
         self._deadline_known = False
         due = self._heartbeats.deadline(self._phase) is not None  # a feed every keepalive
-        self._membership.paused(self._pauses.fed(now, due=due, out=out))
+        self._foreign.pause(self._pauses.fed(now, due=due, out=out), self._membership)
         self._heed(self._foreign.advance(now, self._membership, out), out)
         self._groups.advance(now, out)
         self._monitoring.advance(now, self._groups, out)

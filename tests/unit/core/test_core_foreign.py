@@ -123,6 +123,21 @@ def test_never_starts_a_group_while_a_heartbeat_peer_is_heard() -> None:
     assert view["peers"][0]["protocol"] == PROTOCOL_HEARTBEAT and not view["healthy"]
 
 
+def test_a_pause_of_this_node_is_not_a_heartbeat_peer_s_silence() -> None:
+    """Paused past heartbeat's deadtime (core/pause.py): the heartbeat 3.0.6 peer still
+    speaks on waking, and its status read then keeps it; no takeover."""
+    node = Node(LEGACY, 0.0)
+    started(node, 0.0)
+    hb = HeartbeatPeer()
+    run(node, hb, 0.5, 20.0)
+    t = node.snapshot().now + PARAMS.deadtime + 2  # fed nothing meanwhile
+    acts = node.feed(Tick(), t) + hb.beat(node, t + 0.01) + run(node, hb, t + 2, t + 20)
+    said = logs(acts)
+    assert any(m.startswith("This node was paused for") for m in said), said
+    assert not [m for m in said if "status for deadtime" in m or "is dead" in m], said
+    assert not [a for a in acts if isinstance(a, StartGroup)]
+
+
 def test_a_silent_heartbeat_peer_is_dead_after_deadtime_and_everything_is_taken_over() -> None:
     node = Node(LEGACY, 0.0)
     started(node, 0.0)
